@@ -1,0 +1,312 @@
+//! The audit trail's write side: one [`AuditEvent`] per request, queued without blocking the request
+//! path and committed in batches by one writer thread.
+//!
+//! Guarantees:
+//! - an allowed request is never forwarded unrecorded: before forwarding, the request reserves a slot
+//!   in the bounded queue ([`Audit::reserve`]); the slot is filled when the request ends. When no slot
+//!   frees up within `audit.backlog_wait_ms`, the request is refused with 503 ("audit backlog"), unless
+//!   `audit.on_backlog = "drop"`, in which case it goes through and the lost event is counted;
+//! - the writer commits whatever is queued as one transaction as soon as it has it (so batches grow
+//!   under load and a commit happens well within 250 ms of an event being queued);
+//! - [`Audit::flush`] returns once everything queued before it is committed (clean shutdown).
+//!
+//! The writer also writes Squid's native access.log line for each event when configured.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use crate::config::{AuditSettings, OnBacklog};
+use crate::metrics::Metrics;
+use crate::store::{AuditRow, Store};
+
+/// How far a request got; recorded with every event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// The request head was malformed.
+    Parse,
+    /// The destination could not be understood.
+    Destination,
+    /// Authentication was missing or failed.
+    Authenticate,
+    /// The policy decided (a refusal ends here).
+    Decide,
+    /// Name resolution or the address check.
+    Resolve,
+    /// Connecting to the origin.
+    Connect,
+    /// Forwarding or tunnelling.
+    Forward,
+    /// The exchange completed.
+    Done,
+}
+
+impl Stage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Parse => "parse",
+            Stage::Destination => "destination",
+            Stage::Authenticate => "authenticate",
+            Stage::Decide => "decide",
+            Stage::Resolve => "resolve",
+            Stage::Connect => "connect",
+            Stage::Forward => "forward",
+            Stage::Done => "done",
+        }
+    }
+}
+
+/// One request's record. Built by the proxy, converted by hand into the stored row.
+#[derive(Debug, Clone)]
+pub struct AuditEvent {
+    /// When the request head was complete, in microseconds since the Unix epoch.
+    pub ts_us: i64,
+    pub principal: Option<Arc<str>>,
+    pub client: SocketAddr,
+    pub method: String,
+    /// The canonical destination, `host:port`.
+    pub destination: String,
+    /// The full URL for plain HTTP requests.
+    pub url: Option<String>,
+    /// `allow`, `deny` or `error`.
+    pub decision: &'static str,
+    pub rule: String,
+    pub status: u16,
+    pub bytes_up: u64,
+    pub bytes_down: u64,
+    pub duration_us: u64,
+    pub stage: Stage,
+    /// A stable error code when the request failed.
+    pub error: Option<&'static str>,
+    /// The origin address connected to (for the Squid log's hierarchy field).
+    pub upstream: Option<SocketAddr>,
+}
+
+impl AuditEvent {
+    fn to_row(&self) -> AuditRow {
+        AuditRow {
+            id: 0,
+            ts_us: self.ts_us,
+            principal: self.principal.as_deref().map(str::to_string),
+            client: self.client.to_string(),
+            method: self.method.clone(),
+            destination: self.destination.clone(),
+            url: self.url.clone(),
+            decision: self.decision.to_string(),
+            rule: self.rule.clone(),
+            status: self.status,
+            bytes_up: self.bytes_up,
+            bytes_down: self.bytes_down,
+            duration_us: self.duration_us,
+            stage: self.stage.as_str().to_string(),
+            error: self.error.map(str::to_string),
+        }
+    }
+
+    /// Squid's native access.log format:
+    /// `time elapsed client code/status bytes method URL user hierarchy/peer type`.
+    pub fn squid_line(&self) -> String {
+        let end_us = self.ts_us + self.duration_us as i64;
+        let code = match (self.decision, self.method.as_str()) {
+            ("deny", _) => "TCP_DENIED",
+            ("error", _) => "TCP_MISS_ABORTED",
+            (_, "CONNECT") => "TCP_TUNNEL",
+            _ => "TCP_MISS",
+        };
+        let url = self.url.as_deref().unwrap_or(&self.destination);
+        let user = self.principal.as_deref().unwrap_or("-");
+        let hier = match self.upstream {
+            Some(a) => format!("HIER_DIRECT/{}", a.ip()),
+            None => "HIER_NONE/-".to_string(),
+        };
+        format!(
+            "{}.{:03} {:>6} {} {}/{:03} {} {} {} {} {} -\n",
+            end_us / 1_000_000,
+            (end_us % 1_000_000) / 1000,
+            self.duration_us / 1000,
+            self.client.ip(),
+            code,
+            self.status,
+            self.bytes_down,
+            self.method,
+            url,
+            user,
+            hier
+        )
+    }
+}
+
+enum Msg {
+    Event(Box<AuditEvent>),
+    Flush(std::sync::mpsc::Sender<()>),
+}
+
+/// A reserved place in the audit queue, filled when the request ends.
+pub struct Slot(SlotInner);
+
+enum SlotInner {
+    Reserved(mpsc::OwnedPermit<Msg>),
+    /// No place could be had and the configuration chose availability; the event will be counted lost.
+    Dropped,
+}
+
+/// The queue was full for longer than the configured wait.
+#[derive(Debug, thiserror::Error)]
+#[error("the audit trail is backlogged")]
+pub struct Backlog;
+
+/// The audit trail's write handle, shared by every connection.
+pub struct Audit {
+    tx: mpsc::Sender<Msg>,
+    settings: AuditSettings,
+    metrics: Arc<Metrics>,
+    capacity: usize,
+}
+
+impl Audit {
+    /// Start the writer thread on its own store connection.
+    pub fn start(
+        store: Store,
+        settings: AuditSettings,
+        squid_log: Option<PathBuf>,
+        metrics: Arc<Metrics>,
+    ) -> std::io::Result<Audit> {
+        let (tx, rx) = mpsc::channel(settings.queue_size);
+        let squid = match &squid_log {
+            Some(path) => Some(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)?,
+            ),
+            None => None,
+        };
+        let m = metrics.clone();
+        std::thread::Builder::new()
+            .name("gatehouse-audit".into())
+            .spawn(move || writer(store, rx, squid, m))?;
+        Ok(Audit {
+            tx,
+            capacity: settings.queue_size,
+            settings,
+            metrics,
+        })
+    }
+
+    /// Reserve a place for the event of a request about to be forwarded.
+    pub async fn reserve(&self) -> Result<Slot, Backlog> {
+        if let Ok(p) = self.tx.clone().try_reserve_owned() {
+            return Ok(Slot(SlotInner::Reserved(p)));
+        }
+        let waited =
+            tokio::time::timeout(self.settings.backlog_wait, self.tx.clone().reserve_owned()).await;
+        match waited {
+            Ok(Ok(p)) => Ok(Slot(SlotInner::Reserved(p))),
+            _ => match self.settings.on_backlog {
+                OnBacklog::Refuse => Err(Backlog),
+                OnBacklog::Drop => Ok(Slot(SlotInner::Dropped)),
+            },
+        }
+    }
+
+    /// Fill a reserved place.
+    pub fn commit(&self, slot: Slot, event: AuditEvent) {
+        match slot.0 {
+            SlotInner::Reserved(permit) => {
+                permit.send(Msg::Event(Box::new(event)));
+            }
+            SlotInner::Dropped => {
+                self.metrics.audit_dropped.inc();
+            }
+        }
+    }
+
+    /// Record an event that needed no reservation (refusals and errors): waits briefly for room
+    /// and counts the event as dropped if none frees up.
+    pub async fn record(&self, event: AuditEvent) {
+        let wait = self.settings.backlog_wait;
+        match tokio::time::timeout(wait, self.tx.reserve()).await {
+            Ok(Ok(permit)) => permit.send(Msg::Event(Box::new(event))),
+            _ => {
+                self.metrics.audit_dropped.inc();
+            }
+        }
+    }
+
+    /// Wait until every event queued before this call is committed.
+    pub async fn flush(&self) {
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        if self.tx.send(Msg::Flush(done_tx)).await.is_err() {
+            return;
+        }
+        let _ = tokio::task::spawn_blocking(move || done_rx.recv_timeout(Duration::from_secs(30)))
+            .await;
+    }
+
+    /// Events waiting for the writer.
+    pub fn depth(&self) -> usize {
+        self.capacity.saturating_sub(self.tx.capacity())
+    }
+}
+
+fn writer(
+    mut store: Store,
+    mut rx: mpsc::Receiver<Msg>,
+    mut squid: Option<std::fs::File>,
+    metrics: Arc<Metrics>,
+) {
+    const MAX_BATCH: usize = 4096;
+    let mut rows: Vec<AuditRow> = Vec::with_capacity(MAX_BATCH);
+    let mut lines = String::new();
+    let mut flushes = Vec::new();
+    while let Some(first) = rx.blocking_recv() {
+        let mut next = Some(first);
+        while let Some(msg) = next.take() {
+            match msg {
+                Msg::Event(ev) => {
+                    rows.push(ev.to_row());
+                    if squid.is_some() {
+                        lines.push_str(&ev.squid_line());
+                    }
+                }
+                Msg::Flush(done) => flushes.push(done),
+            }
+            if rows.len() < MAX_BATCH {
+                next = rx.try_recv().ok();
+            }
+        }
+        if !rows.is_empty() {
+            let mut result = store.append_audit(&rows);
+            if result.is_err() {
+                // One retry after a pause covers a transient lock held by a CLI writer.
+                std::thread::sleep(Duration::from_millis(200));
+                result = store.append_audit(&rows);
+            }
+            match result {
+                Ok(()) => {
+                    metrics.audit_written.inc_by(rows.len() as u64);
+                }
+                Err(e) => {
+                    metrics.audit_write_errors.inc();
+                    tracing::error!(error = %e, events = rows.len(), "cannot commit audit events");
+                }
+            }
+            rows.clear();
+        }
+        if let Some(f) = squid.as_mut() {
+            if !lines.is_empty() {
+                if let Err(e) = f.write_all(lines.as_bytes()) {
+                    tracing::error!(error = %e, "cannot write the squid access log");
+                }
+                lines.clear();
+            }
+        }
+        for done in flushes.drain(..) {
+            let _ = done.send(());
+        }
+    }
+}

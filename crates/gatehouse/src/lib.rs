@@ -1,0 +1,26 @@
+//! gatehouse: a self-hosted access gateway — an explicit forward proxy that authenticates every
+//! request, decides on its canonical destination under the principal's tier, and records every
+//! decision in an audit trail.
+//!
+//! The I/O side of the house; the pure parts live in their own crates (`destination`, `lists`,
+//! `policy`, `http1`). Module map (see ARCHITECTURE.md):
+//! - [`config`]: TOML configuration, validated into a runtime form;
+//! - [`store`]: SQLite store of principals, groups and the audit trail;
+//! - [`identity`]: principals snapshot, password hashing, proxy Basic authentication;
+//! - [`proxy`]: the data plane and its decision pipeline;
+//! - [`audit`]: the batching audit writer;
+//! - [`metrics`]: Prometheus metrics;
+//! - [`server`]: listeners, reload, drain — the entry point the binary and the tests share;
+//! - [`cli`]: the command line.
+// The I/O crate reads clocks and the environment by design; the ban applies to the pure crates.
+#![allow(clippy::disallowed_methods)]
+#![forbid(unsafe_code)]
+
+pub mod audit;
+pub mod cli;
+pub mod config;
+pub mod identity;
+pub mod metrics;
+pub mod proxy;
+pub mod server;
+pub mod store;

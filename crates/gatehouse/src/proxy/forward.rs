@@ -1,0 +1,834 @@
+//! Forwarding one plain-HTTP exchange: our own re-serialised request head, the request body streamed
+//! in constant memory with normalised framing, the response relayed as it arrives.
+//!
+//! The request body and the response run concurrently (an origin may answer before it has read the
+//! body, and `Expect: 100-continue` needs the interim response relayed while the body waits). A
+//! framing error found mid-body aborts both connections: the origin sees a truncated request, never a
+//! second one. Hop-by-hop headers are removed in both directions (RFC 9110 §7.6.1) and `Via` is added.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::{Buf, BytesMut};
+use http1::{
+    Chunk, ChunkedDecoder, Parsed, RequestFraming, RequestHead, ResponseFraming, ResponseHead,
+    Version,
+};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+use super::{ConnParts, Gateway, Next, Relayed, Runtime, Target, Upstream};
+
+/// Size of the scratch buffer for streaming bodies.
+const SCRATCH: usize = 64 * 1024;
+/// Flush re-encoded chunked output once it reaches this size.
+const FLUSH_AT: usize = 64 * 1024;
+
+/// Why a body or response could not be relayed; each has a stable code for the audit trail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RelayError {
+    ClientClosed,
+    ClientIo,
+    ClientTimeout,
+    UpstreamClosed,
+    UpstreamIo,
+    UpstreamTimeout,
+    /// The client's chunked body was malformed.
+    ClientFraming(&'static str),
+    /// The origin's response was malformed.
+    UpstreamFraming(&'static str),
+    /// The origin switched protocols although nobody asked it to.
+    UnexpectedUpgrade,
+}
+
+impl RelayError {
+    pub fn code(self) -> &'static str {
+        match self {
+            RelayError::ClientClosed => "client_closed",
+            RelayError::ClientIo => "client_io",
+            RelayError::ClientTimeout => "client_timeout",
+            RelayError::UpstreamClosed => "upstream_closed",
+            RelayError::UpstreamIo => "upstream_io",
+            RelayError::UpstreamTimeout => "upstream_timeout",
+            RelayError::ClientFraming(c) | RelayError::UpstreamFraming(c) => c,
+            RelayError::UnexpectedUpgrade => "unexpected_upgrade",
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Side {
+    Client,
+    Upstream,
+}
+
+impl Side {
+    fn closed(self) -> RelayError {
+        match self {
+            Side::Client => RelayError::ClientClosed,
+            Side::Upstream => RelayError::UpstreamClosed,
+        }
+    }
+    fn io(self) -> RelayError {
+        match self {
+            Side::Client => RelayError::ClientIo,
+            Side::Upstream => RelayError::UpstreamIo,
+        }
+    }
+    fn timeout(self) -> RelayError {
+        match self {
+            Side::Client => RelayError::ClientTimeout,
+            Side::Upstream => RelayError::UpstreamTimeout,
+        }
+    }
+    fn framing(self, code: &'static str) -> RelayError {
+        match self {
+            Side::Client => RelayError::ClientFraming(code),
+            Side::Upstream => RelayError::UpstreamFraming(code),
+        }
+    }
+}
+
+/// Headers that describe one connection, never forwarded (RFC 9110 §7.6.1), plus the ones gatehouse
+/// rewrites itself (`Host`, framing) or consumes (`Proxy-Authorization`).
+fn is_hop_by_hop(name: &str) -> bool {
+    const NAMES: [&str; 11] = [
+        "connection",
+        "proxy-connection",
+        "keep-alive",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "proxy-authorization",
+        "proxy-authenticate",
+        "host",
+        "content-length",
+    ];
+    NAMES.iter().any(|n| n.eq_ignore_ascii_case(name))
+}
+
+/// The field names listed in `Connection` headers: hop-by-hop for this message.
+fn connection_tokens<'a>(headers: impl Iterator<Item = (&'a str, &'a [u8])>) -> Vec<&'a [u8]> {
+    let mut out = Vec::new();
+    for (name, value) in headers {
+        if name.eq_ignore_ascii_case("connection") {
+            out.extend(
+                value
+                    .split(|&b| b == b',')
+                    .map(|t| t.trim_ascii())
+                    .filter(|t| !t.is_empty()),
+            );
+        }
+    }
+    out
+}
+
+fn listed(tokens: &[&[u8]], name: &str) -> bool {
+    tokens
+        .iter()
+        .any(|t| t.eq_ignore_ascii_case(name.as_bytes()))
+}
+
+/// Whether the client asked for a protocol upgrade (WebSocket), which gatehouse tunnels once the
+/// origin agrees with 101.
+fn requested_upgrade(head: &RequestHead) -> Option<Vec<u8>> {
+    let tokens = connection_tokens(head.headers());
+    if !listed(&tokens, "upgrade") {
+        return None;
+    }
+    head.header("upgrade").map(|v| v.to_vec())
+}
+
+/// The request head sent to the origin.
+fn request_head(
+    rt: &Runtime,
+    head: &RequestHead,
+    target: &Target,
+    peer: SocketAddr,
+    upgrade: Option<&[u8]>,
+) -> Vec<u8> {
+    let uri = match &target.uri {
+        Some(u) => u,
+        None => unreachable_target(),
+    };
+    let mut out = Vec::with_capacity(512);
+    out.extend_from_slice(head.method().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(uri.path_and_query.as_bytes());
+    out.extend_from_slice(b" HTTP/1.1\r\nHost: ");
+    let a = &target.authority;
+    out.extend_from_slice(a.host.to_string().as_bytes());
+    if a.port != 80 {
+        out.extend_from_slice(format!(":{}", a.port).as_bytes());
+    }
+    out.extend_from_slice(b"\r\n");
+    let tokens = connection_tokens(head.headers());
+    let mut xff: Option<Vec<u8>> = None;
+    for (name, value) in head.headers() {
+        // Names with `_` are dropped (as nginx does by default): CGI-style origins read
+        // `Content_Length` as `Content-Length`, which would reopen the ambiguity the parser closed.
+        if is_hop_by_hop(name) || listed(&tokens, name) || name.contains('_') {
+            continue;
+        }
+        if rt.config.proxy.x_forwarded_for && name.eq_ignore_ascii_case("x-forwarded-for") {
+            let v = xff.get_or_insert_with(Vec::new);
+            if !v.is_empty() {
+                v.extend_from_slice(b", ");
+            }
+            v.extend_from_slice(value);
+            continue;
+        }
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value);
+        out.extend_from_slice(b"\r\n");
+    }
+    match head.framing() {
+        RequestFraming::None => {}
+        RequestFraming::ContentLength(n) => {
+            out.extend_from_slice(format!("Content-Length: {n}\r\n").as_bytes())
+        }
+        RequestFraming::Chunked => out.extend_from_slice(b"Transfer-Encoding: chunked\r\n"),
+    }
+    if let Some(u) = upgrade {
+        out.extend_from_slice(b"Connection: Upgrade\r\nUpgrade: ");
+        out.extend_from_slice(u);
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"Via: 1.1 ");
+    out.extend_from_slice(rt.config.proxy.via.as_bytes());
+    out.extend_from_slice(b"\r\n");
+    if rt.config.proxy.x_forwarded_for {
+        let v = xff.get_or_insert_with(Vec::new);
+        if !v.is_empty() {
+            v.extend_from_slice(b", ");
+        }
+        v.extend_from_slice(peer.ip().to_string().as_bytes());
+        out.extend_from_slice(b"X-Forwarded-For: ");
+        out.extend_from_slice(v);
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+    out
+}
+
+#[cold]
+fn unreachable_target() -> ! {
+    // INVARIANT: `forward` is called only for absolute-form targets, which always carry a URI.
+    unreachable!("forward called without an absolute URI")
+}
+
+/// The response head sent to the client.
+fn response_head(
+    rt: &Runtime,
+    resp: &ResponseHead,
+    framing: ResponseFraming,
+    client_chunked: bool,
+    close: bool,
+    upgrade: bool,
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(512);
+    out.extend_from_slice(format!("HTTP/1.1 {} {}\r\n", resp.status(), resp.reason()).as_bytes());
+    let tokens = connection_tokens(resp.headers());
+    for (name, value) in resp.headers() {
+        if is_hop_by_hop(name) || listed(&tokens, name) {
+            continue;
+        }
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value);
+        out.extend_from_slice(b"\r\n");
+    }
+    match framing {
+        ResponseFraming::ContentLength(n) => {
+            out.extend_from_slice(format!("Content-Length: {n}\r\n").as_bytes())
+        }
+        ResponseFraming::Chunked if client_chunked => {
+            out.extend_from_slice(b"Transfer-Encoding: chunked\r\n")
+        }
+        _ => {}
+    }
+    // A response to HEAD keeps the origin's Content-Length (it describes the GET body).
+    if let (ResponseFraming::None, Some(cl)) = (framing, resp.header("content-length")) {
+        if resp.status() >= 200 && resp.status() != 204 && resp.status() != 304 {
+            out.extend_from_slice(b"Content-Length: ");
+            out.extend_from_slice(cl);
+            out.extend_from_slice(b"\r\n");
+        }
+    }
+    out.extend_from_slice(b"Via: 1.1 ");
+    out.extend_from_slice(rt.config.proxy.via.as_bytes());
+    out.extend_from_slice(b"\r\n");
+    if upgrade {
+        out.extend_from_slice(b"Connection: Upgrade\r\n");
+        if let Some(u) = resp.header("upgrade") {
+            out.extend_from_slice(b"Upgrade: ");
+            out.extend_from_slice(u);
+            out.extend_from_slice(b"\r\n");
+        }
+    } else if close {
+        out.extend_from_slice(b"Connection: close\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+    out
+}
+
+/// An interim (1xx) response relayed as it came, minus hop-by-hop headers.
+fn interim_head(resp: &ResponseHead) -> Vec<u8> {
+    let mut out = format!("HTTP/1.1 {} {}\r\n", resp.status(), resp.reason()).into_bytes();
+    let tokens = connection_tokens(resp.headers());
+    for (name, value) in resp.headers() {
+        if is_hop_by_hop(name) || listed(&tokens, name) {
+            continue;
+        }
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value);
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+    out
+}
+
+async fn read_timeout<R: AsyncRead + Unpin>(
+    r: &mut R,
+    buf: &mut [u8],
+    idle: Duration,
+    side: Side,
+) -> Result<usize, RelayError> {
+    match tokio::time::timeout(idle, r.read(buf)).await {
+        Ok(Ok(n)) => Ok(n),
+        Ok(Err(_)) => Err(side.io()),
+        Err(_) => Err(side.timeout()),
+    }
+}
+
+async fn read_more<R: AsyncRead + Unpin>(
+    r: &mut R,
+    buf: &mut BytesMut,
+    idle: Duration,
+    side: Side,
+) -> Result<usize, RelayError> {
+    if buf.capacity() - buf.len() < 4096 {
+        buf.reserve(SCRATCH);
+    }
+    match tokio::time::timeout(idle, r.read_buf(buf)).await {
+        Ok(Ok(n)) => Ok(n),
+        Ok(Err(_)) => Err(side.io()),
+        Err(_) => Err(side.timeout()),
+    }
+}
+
+async fn write<W: AsyncWrite + Unpin>(
+    w: &mut W,
+    bytes: &[u8],
+    side: Side,
+) -> Result<(), RelayError> {
+    w.write_all(bytes).await.map_err(|_| side.io())
+}
+
+/// Copy exactly `n` body bytes: first those already buffered, then from the socket.
+async fn copy_length<R, W>(
+    src: &mut R,
+    buf: &mut BytesMut,
+    dst: &mut W,
+    n: u64,
+    idle: Duration,
+    from: Side,
+    to: Side,
+) -> Result<u64, RelayError>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let mut remaining = n;
+    let k = (buf.len() as u64).min(remaining) as usize;
+    if k > 0 {
+        write(dst, &buf[..k], to).await?;
+        buf.advance(k);
+        remaining -= k as u64;
+    }
+    if remaining == 0 {
+        return Ok(n);
+    }
+    let mut scratch = vec![0u8; SCRATCH.min(remaining as usize)];
+    while remaining > 0 {
+        let want = scratch.len().min(remaining as usize);
+        let got = read_timeout(src, &mut scratch[..want], idle, from).await?;
+        if got == 0 {
+            return Err(from.closed());
+        }
+        write(dst, &scratch[..got], to).await?;
+        remaining -= got as u64;
+    }
+    Ok(n)
+}
+
+/// Relay a chunked body, validating its framing strictly. With `reencode` the output is chunked
+/// again (normalised: no extensions, no trailers); without, the data is written bare (for an
+/// HTTP/1.0 client, which then sees the end of the body as the end of the connection).
+async fn copy_chunked<R, W>(
+    src: &mut R,
+    buf: &mut BytesMut,
+    dst: &mut W,
+    reencode: bool,
+    idle: Duration,
+    from: Side,
+    to: Side,
+) -> Result<u64, RelayError>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let mut decoder = ChunkedDecoder::new();
+    let mut out: Vec<u8> = Vec::with_capacity(FLUSH_AT + 64);
+    let mut total = 0u64;
+    loop {
+        let (consumed, chunk) = decoder
+            .decode(&buf[..])
+            .map_err(|e| from.framing(e.code()))?;
+        match chunk {
+            Some(Chunk::Data(data)) => {
+                total += data.len() as u64;
+                if reencode {
+                    http1::encode_chunk_header(data.len(), &mut out);
+                }
+                if data.len() >= FLUSH_AT && out.len() < 64 {
+                    // Large chunk: write it straight from the buffer.
+                    write(dst, &out, to).await?;
+                    out.clear();
+                    write(dst, data, to).await?;
+                } else {
+                    out.extend_from_slice(data);
+                }
+                if reencode {
+                    out.extend_from_slice(http1::CHUNK_TRAILER);
+                }
+                buf.advance(consumed);
+                if out.len() >= FLUSH_AT {
+                    write(dst, &out, to).await?;
+                    out.clear();
+                }
+            }
+            Some(Chunk::End) => {
+                buf.advance(consumed);
+                if reencode {
+                    out.extend_from_slice(http1::LAST_CHUNK);
+                }
+                if !out.is_empty() {
+                    write(dst, &out, to).await?;
+                }
+                return Ok(total);
+            }
+            None => {
+                buf.advance(consumed);
+                if !out.is_empty() {
+                    write(dst, &out, to).await?;
+                    out.clear();
+                }
+                if read_more(src, buf, idle, from).await? == 0 {
+                    return Err(from.closed());
+                }
+            }
+        }
+    }
+}
+
+async fn copy_until_close<R, W>(
+    src: &mut R,
+    buf: &mut BytesMut,
+    dst: &mut W,
+    idle: Duration,
+) -> Result<u64, RelayError>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let mut total = buf.len() as u64;
+    if !buf.is_empty() {
+        write(dst, &buf[..], Side::Client).await?;
+        buf.clear();
+    }
+    let mut scratch = vec![0u8; SCRATCH];
+    loop {
+        let got = read_timeout(src, &mut scratch, idle, Side::Upstream).await?;
+        if got == 0 {
+            return Ok(total);
+        }
+        write(dst, &scratch[..got], Side::Client).await?;
+        total += got as u64;
+    }
+}
+
+async fn send_body<R, W>(
+    client: &mut R,
+    buf: &mut BytesMut,
+    upstream: &mut W,
+    framing: RequestFraming,
+    idle: Duration,
+) -> Result<u64, RelayError>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    match framing {
+        RequestFraming::None => Ok(0),
+        RequestFraming::ContentLength(n) => {
+            copy_length(client, buf, upstream, n, idle, Side::Client, Side::Upstream).await
+        }
+        RequestFraming::Chunked => {
+            copy_chunked(
+                client,
+                buf,
+                upstream,
+                true,
+                idle,
+                Side::Client,
+                Side::Upstream,
+            )
+            .await
+        }
+    }
+}
+
+/// How the response ended.
+enum Response {
+    Complete {
+        status: u16,
+        bytes: u64,
+        upstream_reusable: bool,
+        client_reusable: bool,
+    },
+    Upgraded {
+        status: u16,
+    },
+    /// The kept origin connection was closed before any response byte (safe to retry once).
+    StaleUpstream,
+}
+
+/// What was sent to the client before a failure: a gateway error page may still be sent only when
+/// nothing was.
+struct ResponseError {
+    error: RelayError,
+    head_sent: bool,
+    status: u16,
+    bytes: u64,
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn relay_response<R, W>(
+    gw: &Gateway,
+    rt: &Runtime,
+    upstream: &mut R,
+    ubuf: &mut BytesMut,
+    client: &mut W,
+    head: &RequestHead,
+    wants_upgrade: bool,
+    reused: bool,
+) -> Result<Response, ResponseError>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let settings = &rt.config.proxy;
+    let client_http10 = head.version() == Version::Http10;
+    let fail = |error, head_sent, status, bytes| ResponseError {
+        error,
+        head_sent,
+        status,
+        bytes,
+    };
+    let sent_at = Instant::now();
+    let deadline = tokio::time::Instant::now() + settings.upstream_response_timeout;
+    let mut first = true;
+    loop {
+        // Read one response head.
+        let resp = loop {
+            if !ubuf.is_empty() {
+                match http1::parse_response_head(ubuf, &settings.limits) {
+                    Ok(Parsed::Complete { head, len }) => {
+                        ubuf.advance(len);
+                        break head;
+                    }
+                    Ok(Parsed::Partial) => {}
+                    Err(e) => return Err(fail(RelayError::UpstreamFraming(e.code()), false, 0, 0)),
+                }
+            }
+            if ubuf.capacity() - ubuf.len() < 1024 {
+                ubuf.reserve(8 * 1024);
+            }
+            let n = match tokio::time::timeout_at(deadline, upstream.read_buf(ubuf)).await {
+                Ok(Ok(n)) => n,
+                Ok(Err(_)) if first && ubuf.is_empty() && reused => {
+                    return Ok(Response::StaleUpstream)
+                }
+                Ok(Err(_)) => return Err(fail(RelayError::UpstreamIo, false, 0, 0)),
+                Err(_) => return Err(fail(RelayError::UpstreamTimeout, false, 0, 0)),
+            };
+            if n == 0 {
+                if first && ubuf.is_empty() && reused {
+                    return Ok(Response::StaleUpstream);
+                }
+                return Err(fail(RelayError::UpstreamClosed, false, 0, 0));
+            }
+        };
+        if first {
+            gw.metrics
+                .upstream_response_seconds
+                .observe(sent_at.elapsed().as_secs_f64());
+        }
+        first = false;
+        let status = resp.status();
+        if status == 101 {
+            if !wants_upgrade {
+                return Err(fail(RelayError::UnexpectedUpgrade, false, 0, 0));
+            }
+            let bytes = response_head(rt, &resp, ResponseFraming::None, false, false, true);
+            write(client, &bytes, Side::Client)
+                .await
+                .map_err(|e| fail(e, true, status, 0))?;
+            return Ok(Response::Upgraded { status });
+        }
+        if (100..200).contains(&status) {
+            // Interim responses (100 Continue, 103 Early Hints) go to HTTP/1.1 clients only.
+            if !client_http10 {
+                write(client, &interim_head(&resp), Side::Client)
+                    .await
+                    .map_err(|e| fail(e, false, 0, 0))?;
+            }
+            continue;
+        }
+        let framing = resp.framing(head.is_head(), false);
+        let client_chunked = !client_http10;
+        let close_client =
+            client_http10 || !head.keep_alive() || matches!(framing, ResponseFraming::UntilClose);
+        let bytes = response_head(rt, &resp, framing, client_chunked, close_client, false);
+        write(client, &bytes, Side::Client)
+            .await
+            .map_err(|e| fail(e, true, status, 0))?;
+        let idle = settings.idle_timeout;
+        let body = match framing {
+            ResponseFraming::None => Ok(0),
+            ResponseFraming::ContentLength(n) => {
+                copy_length(
+                    upstream,
+                    ubuf,
+                    client,
+                    n,
+                    idle,
+                    Side::Upstream,
+                    Side::Client,
+                )
+                .await
+            }
+            ResponseFraming::Chunked => {
+                copy_chunked(
+                    upstream,
+                    ubuf,
+                    client,
+                    client_chunked,
+                    idle,
+                    Side::Upstream,
+                    Side::Client,
+                )
+                .await
+            }
+            ResponseFraming::UntilClose => copy_until_close(upstream, ubuf, client, idle).await,
+        };
+        let bytes = body.map_err(|e| fail(e, true, status, 0))?;
+        return Ok(Response::Complete {
+            status,
+            bytes,
+            upstream_reusable: resp.keep_alive()
+                && !matches!(framing, ResponseFraming::UntilClose)
+                && ubuf.is_empty(),
+            client_reusable: !close_client,
+        });
+    }
+}
+
+/// Forward one plain-HTTP request to `upstream` and relay the response.
+pub async fn forward(
+    gw: &Arc<Gateway>,
+    rt: &Arc<Runtime>,
+    cp: ConnParts<'_>,
+    client: &mut tokio::net::TcpStream,
+    head: &RequestHead,
+    target: &Target,
+    mut upstream: Upstream,
+) -> Relayed {
+    let upgrade = requested_upgrade(head);
+    let req = request_head(rt, head, target, cp.peer, upgrade.as_deref());
+    let framing = head.framing();
+    let idle = rt.config.proxy.idle_timeout;
+    let mut reused = upstream.reused;
+    let failed = |error: RelayError, status: u16, up: u64, down: u64| Relayed {
+        status,
+        bytes_up: up,
+        bytes_down: down,
+        error: Some(error.code()),
+        next: Next::Close,
+        keep_upstream: None,
+    };
+    loop {
+        let outcome = {
+            let (mut cr, mut cw) = client.split();
+            let (mut ur, mut uw) = upstream.stream.split();
+            if uw.write_all(&req).await.is_err() {
+                if reused && matches!(framing, RequestFraming::None) {
+                    None
+                } else {
+                    return gateway_error(rt, client, RelayError::UpstreamIo, false, 0, 0).await;
+                }
+            } else {
+                let send = send_body(&mut cr, cp.buf, &mut uw, framing, idle);
+                let recv = relay_response(
+                    gw,
+                    rt,
+                    &mut ur,
+                    &mut upstream.buf,
+                    &mut cw,
+                    head,
+                    upgrade.is_some(),
+                    reused && matches!(framing, RequestFraming::None),
+                );
+                tokio::pin!(send, recv);
+                let mut sent: Option<u64> = None;
+                let r = loop {
+                    tokio::select! {
+                        s = &mut send, if sent.is_none() => match s {
+                            Ok(n) => sent = Some(n),
+                            // A framing error mid-body aborts both connections: the origin sees a
+                            // truncated request, never a second one.
+                            Err(e) => return failed(e, 0, 0, 0),
+                        },
+                        r = &mut recv => break r,
+                    }
+                };
+                Some((r, sent))
+            }
+        };
+        let (result, sent) = match outcome {
+            Some(x) => x,
+            None => (Ok(Response::StaleUpstream), Some(0)),
+        };
+        match result {
+            Ok(Response::StaleUpstream) => {
+                // The kept connection had been closed by the origin; retry once on a fresh one to
+                // the same checked address.
+                match tokio::time::timeout(
+                    rt.config.proxy.upstream_connect_timeout,
+                    tokio::net::TcpStream::connect(upstream.addr),
+                )
+                .await
+                {
+                    Ok(Ok(s)) => {
+                        let _ = s.set_nodelay(true);
+                        upstream.stream = s;
+                        upstream.buf.clear();
+                        upstream.reused = false;
+                        reused = false;
+                        continue;
+                    }
+                    _ => {
+                        return gateway_error(rt, client, RelayError::UpstreamIo, false, 0, 0).await
+                    }
+                }
+            }
+            Ok(Response::Complete {
+                status,
+                bytes,
+                upstream_reusable,
+                client_reusable,
+            }) => {
+                let body_done = sent.is_some();
+                let up = sent.unwrap_or(0);
+                let keep_up = upstream_reusable && body_done;
+                let next = if client_reusable && body_done {
+                    Next::KeepAlive
+                } else {
+                    Next::Close
+                };
+                return Relayed {
+                    status,
+                    bytes_up: up,
+                    bytes_down: bytes,
+                    error: None,
+                    next,
+                    keep_upstream: keep_up.then(|| {
+                        upstream.reused = true;
+                        upstream
+                    }),
+                };
+            }
+            Ok(Response::Upgraded { status }) => {
+                let (up, down, error) = super::tunnel::relay(
+                    client,
+                    cp.buf,
+                    &mut upstream.stream,
+                    &mut upstream.buf,
+                    rt.config.proxy.tunnel_idle_timeout,
+                )
+                .await;
+                return Relayed {
+                    status,
+                    bytes_up: up,
+                    bytes_down: down,
+                    error,
+                    next: Next::Close,
+                    keep_upstream: None,
+                };
+            }
+            Err(e) => {
+                if e.head_sent {
+                    return failed(e.error, e.status, sent.unwrap_or(0), e.bytes);
+                }
+                return gateway_error(rt, client, e.error, false, sent.unwrap_or(0), 0).await;
+            }
+        }
+    }
+}
+
+/// Tell the client the origin failed (nothing of the response was sent yet), then close.
+async fn gateway_error(
+    rt: &Runtime,
+    client: &mut tokio::net::TcpStream,
+    error: RelayError,
+    _html: bool,
+    up: u64,
+    down: u64,
+) -> Relayed {
+    let status = match error {
+        RelayError::UpstreamTimeout => 504,
+        _ => 502,
+    };
+    let outcome = super::respond::Outcome::Upstream {
+        status,
+        code: error.code(),
+        message: match error {
+            RelayError::UpstreamTimeout => "the origin did not answer in time".to_string(),
+            RelayError::UpstreamFraming(_) => "the origin sent a malformed response".to_string(),
+            RelayError::UnexpectedUpgrade => {
+                "the origin switched protocols although the client did not ask".to_string()
+            }
+            _ => "the origin closed the connection or failed".to_string(),
+        },
+    };
+    let bytes = super::respond::render(
+        &outcome,
+        false,
+        true,
+        &rt.config.proxy.via,
+        &rt.config.proxy.contact,
+    );
+    let _ = client.write_all(&bytes).await;
+    Relayed {
+        status,
+        bytes_up: up,
+        bytes_down: down,
+        error: Some(error.code()),
+        next: Next::Close,
+        keep_upstream: None,
+    }
+}

@@ -1,0 +1,793 @@
+//! The data plane: accept client connections, run each request through the decision pipeline, and
+//! forward, tunnel or refuse it.
+//!
+//! The pipeline is legible in one place, [`handle_request`]:
+//!
+//! ```text
+//! read head (strict, http1) → destination (canonical, once) → authenticate → decide (policy)
+//!   → reserve audit slot → resolve + check every address → connect → forward | tunnel → record
+//! ```
+//!
+//! Each phase returns `Result<next, Outcome>`; an [`Outcome`] is rendered by one function
+//! ([`respond::render`]) and recorded as one audit event, whatever path the request took out.
+//!
+//! INVARIANTS:
+//! - nothing connects to an address that `policy::check_address` did not allow for this request;
+//! - the authority of the request target is the one decided on and the one connected to; a `Host`
+//!   header that disagrees is refused, never used;
+//! - no byte reaches an origin before the whole request head passed the strict parser and the
+//!   decision allowed it;
+//! - every request produces exactly one audit event, written at the end of [`handle_request`].
+
+pub mod forward;
+pub mod respond;
+pub mod tunnel;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+use bytes::BytesMut;
+use destination::{AbsoluteUri, Authority, DestinationError, Host};
+use http1::{Parsed, RequestFraming, RequestHead};
+use lists::CategorySet;
+use policy::{Decision, Inputs};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::{watch, Semaphore};
+
+use crate::audit::{Audit, AuditEvent, Slot, Stage};
+use crate::config::Config;
+use crate::identity::{parse_basic, verify_password, CredentialCache, Principal, Principals};
+use crate::metrics::Metrics;
+use crate::store::now_us;
+use respond::Outcome;
+
+/// The configuration in force, swapped whole on reload.
+pub struct Runtime {
+    pub config: Config,
+    /// `config.policy` plus the gateway's own listening sockets.
+    pub policy: policy::Policy,
+}
+
+/// State shared by every connection.
+pub struct Gateway {
+    pub runtime: ArcSwap<Runtime>,
+    pub principals: ArcSwap<Principals>,
+    pub credentials: CredentialCache,
+    /// Bounds concurrent argon2 verifications so a flood of wrong passwords cannot take every core.
+    pub verify_slots: Semaphore,
+    pub audit: Audit,
+    pub metrics: Arc<Metrics>,
+    /// Flips to `true` when the gateway drains for shutdown.
+    pub draining: watch::Receiver<bool>,
+}
+
+/// A connection to an origin kept for the next request of the same client connection.
+pub struct Upstream {
+    pub host: Host,
+    pub port: u16,
+    pub addr: SocketAddr,
+    pub stream: TcpStream,
+    pub buf: BytesMut,
+    /// Whether this connection already carried a request (and may have been closed by the origin).
+    pub reused: bool,
+}
+
+/// Per-client-connection state.
+struct Conn {
+    peer: SocketAddr,
+    buf: BytesMut,
+    /// The last `Proxy-Authorization` value and the principal it proved on this connection.
+    auth_memo: Option<(Vec<u8>, Arc<Principal>)>,
+    upstream: Option<Upstream>,
+}
+
+/// What to do with the client connection after a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Next {
+    KeepAlive,
+    Close,
+}
+
+/// Serve one client connection until it closes, times out, or the gateway drains.
+pub async fn serve_connection(gw: Arc<Gateway>, mut client: TcpStream, peer: SocketAddr) {
+    let _ = client.set_nodelay(true);
+    let mut conn = Conn {
+        peer,
+        buf: BytesMut::with_capacity(8 * 1024),
+        auth_memo: None,
+        upstream: None,
+    };
+    let mut draining = gw.draining.clone();
+    loop {
+        let rt = gw.runtime.load_full();
+        let head = match read_head(&rt, &mut client, &mut conn.buf, &mut draining).await {
+            HeadRead::Head(h) => h,
+            HeadRead::Closed => return,
+            HeadRead::Malformed(outcome) => {
+                let ev = event_for_unparsed(&conn, &outcome);
+                finish_refusal(&gw, &rt, &mut client, &outcome, false, true).await;
+                gw.audit.record(ev).await;
+                return;
+            }
+        };
+        let next = handle_request(&gw, &rt, &mut conn, &mut client, head).await;
+        if next == Next::Close || *draining.borrow() {
+            let _ = client.shutdown().await;
+            return;
+        }
+    }
+}
+
+enum HeadRead {
+    Head(RequestHead),
+    Closed,
+    Malformed(Outcome),
+}
+
+/// Read one request head. Between requests the idle timeout applies; once the first byte of a head
+/// arrived, the whole head must arrive within the header-read timeout (slow-header clients are dropped).
+async fn read_head(
+    rt: &Runtime,
+    client: &mut TcpStream,
+    buf: &mut BytesMut,
+    draining: &mut watch::Receiver<bool>,
+) -> HeadRead {
+    let settings = &rt.config.proxy;
+    let mut deadline = if buf.is_empty() {
+        None
+    } else {
+        Some(tokio::time::Instant::now() + settings.header_read_timeout)
+    };
+    loop {
+        if !buf.is_empty() {
+            match http1::parse_request_head(buf, &settings.limits) {
+                Ok(Parsed::Complete { head, len }) => {
+                    let _ = buf.split_to(len);
+                    return HeadRead::Head(head);
+                }
+                Ok(Parsed::Partial) => {}
+                Err(e) => {
+                    return HeadRead::Malformed(Outcome::BadRequest {
+                        status: e.status(),
+                        code: e.code(),
+                        message: e.to_string(),
+                    })
+                }
+            }
+        }
+        if buf.capacity() - buf.len() < 1024 {
+            buf.reserve(8 * 1024);
+        }
+        let was_empty = buf.is_empty();
+        let read = async {
+            match deadline {
+                Some(d) => tokio::time::timeout_at(d, client.read_buf(buf)).await,
+                None => tokio::time::timeout(settings.idle_timeout, client.read_buf(buf)).await,
+            }
+        };
+        let n = tokio::select! {
+            r = read => r,
+            _ = draining.changed(), if was_empty => return HeadRead::Closed,
+        };
+        match n {
+            Ok(Ok(0)) | Ok(Err(_)) => return HeadRead::Closed,
+            Ok(Ok(_)) => {
+                if deadline.is_none() {
+                    deadline = Some(tokio::time::Instant::now() + settings.header_read_timeout);
+                }
+            }
+            Err(_elapsed) if was_empty => return HeadRead::Closed,
+            Err(_elapsed) => {
+                return HeadRead::Malformed(Outcome::BadRequest {
+                    status: 408,
+                    code: "header_read_timeout",
+                    message: "the request head did not arrive in time".into(),
+                })
+            }
+        }
+    }
+}
+
+/// Where the request goes, as understood once, before any decision.
+pub struct Target {
+    pub connect: bool,
+    pub authority: Authority,
+    /// The absolute URI of a plain HTTP request.
+    pub uri: Option<AbsoluteUri>,
+}
+
+impl Target {
+    pub fn destination(&self) -> String {
+        self.authority.to_string()
+    }
+}
+
+/// Everything recorded about one request, filled in as the pipeline proceeds.
+struct Record {
+    started: Instant,
+    ts_us: i64,
+    principal: Option<Arc<str>>,
+    destination: String,
+    url: Option<String>,
+    stage: Stage,
+}
+
+/// The decision pipeline for one request. Returns whether the client connection may be reused.
+async fn handle_request(
+    gw: &Arc<Gateway>,
+    rt: &Arc<Runtime>,
+    conn: &mut Conn,
+    client: &mut TcpStream,
+    head: RequestHead,
+) -> Next {
+    let mut rec = Record {
+        started: Instant::now(),
+        ts_us: now_us(),
+        principal: None,
+        destination: head.target().to_string(),
+        url: None,
+        stage: Stage::Destination,
+    };
+    let html = respond::wants_html(head.header("accept"));
+    // A request whose body we will not read cannot leave the connection reusable.
+    let has_body = !matches!(head.framing(), RequestFraming::None);
+
+    let result = pipeline(gw, rt, conn, client, &head, &mut rec).await;
+    let (outcome, event_tail, next) = match result {
+        Ok(done) => (None, done.tail, done.next),
+        Err(Failure { outcome, upstream }) => (
+            Some(outcome),
+            Tail {
+                decision: "",
+                rule: String::new(),
+                status: 0,
+                bytes_up: 0,
+                bytes_down: 0,
+                error: None,
+                upstream,
+                slot: None,
+            },
+            Next::Close,
+        ),
+    };
+
+    let (tail, next) = match outcome {
+        None => (event_tail, next),
+        Some(outcome) => {
+            let close = has_body || head.is_connect() || !head.keep_alive();
+            gw.metrics
+                .decided(outcome.decision(), outcome.metric_rule());
+            if let Some(code) = outcome.error_code() {
+                gw.metrics.error(code);
+            }
+            finish_refusal(gw, rt, client, &outcome, html, close).await;
+            let tail = Tail {
+                decision: outcome.decision(),
+                rule: outcome.rule().to_string(),
+                status: outcome.status(),
+                bytes_up: 0,
+                bytes_down: 0,
+                error: outcome.error_code(),
+                upstream: event_tail.upstream,
+                slot: event_tail.slot,
+            };
+            (tail, if close { Next::Close } else { Next::KeepAlive })
+        }
+    };
+
+    let event = AuditEvent {
+        ts_us: rec.ts_us,
+        principal: rec.principal,
+        client: conn.peer,
+        method: head.method().to_string(),
+        destination: rec.destination,
+        url: rec.url,
+        decision: tail.decision,
+        rule: tail.rule,
+        status: tail.status,
+        bytes_up: tail.bytes_up,
+        bytes_down: tail.bytes_down,
+        duration_us: rec.started.elapsed().as_micros() as u64,
+        stage: rec.stage,
+        error: tail.error,
+        upstream: tail.upstream,
+    };
+    match tail.slot {
+        Some(slot) => gw.audit.commit(slot, event),
+        None => gw.audit.record(event).await,
+    }
+    next
+}
+
+/// The end of a request that went through, for its audit event.
+pub struct Tail {
+    pub decision: &'static str,
+    pub rule: String,
+    pub status: u16,
+    pub bytes_up: u64,
+    pub bytes_down: u64,
+    pub error: Option<&'static str>,
+    pub upstream: Option<SocketAddr>,
+    pub slot: Option<Slot>,
+}
+
+struct Done {
+    tail: Tail,
+    next: Next,
+}
+
+struct Failure {
+    outcome: Outcome,
+    upstream: Option<SocketAddr>,
+}
+
+impl From<Outcome> for Failure {
+    fn from(outcome: Outcome) -> Self {
+        Failure {
+            outcome,
+            upstream: None,
+        }
+    }
+}
+
+/// The phases, in order. Each either continues with its output or ends the request with an [`Outcome`].
+async fn pipeline(
+    gw: &Arc<Gateway>,
+    rt: &Arc<Runtime>,
+    conn: &mut Conn,
+    client: &mut TcpStream,
+    head: &RequestHead,
+    rec: &mut Record,
+) -> Result<Done, Failure> {
+    // 1. Destination: canonical, once, before any decision.
+    let target = target_of(head)?;
+    rec.destination = target.destination();
+    rec.url = target.uri.as_ref().map(|u| u.to_string());
+
+    // 2. Who is asking.
+    rec.stage = Stage::Authenticate;
+    let principal = authenticate(gw, conn, head).await?;
+    rec.principal = Some(principal.name.clone());
+    if principal.disabled {
+        return Err(refused(
+            "principal-disabled",
+            "this account is disabled",
+            &principal,
+            &target,
+        )
+        .into());
+    }
+
+    // 3. Decide.
+    rec.stage = Stage::Decide;
+    let decision_started = Instant::now();
+    let decision = decide(rt, &principal, &target);
+    gw.metrics
+        .decision_seconds
+        .observe(decision_started.elapsed().as_secs_f64());
+    if !decision.is_allow() {
+        return Err(refusal_of(rt, &decision, &principal, &target).into());
+    }
+
+    // 4. Room in the audit trail before anything is forwarded.
+    let slot = match gw.audit.reserve().await {
+        Ok(s) => s,
+        Err(_) => {
+            return Err(Outcome::Unavailable {
+                code: "audit_backlog",
+                message: "the gateway cannot record requests fast enough right now".into(),
+            }
+            .into())
+        }
+    };
+
+    // 5. Resolve and check every address; reuse this connection's origin connection when it matches.
+    rec.stage = Stage::Resolve;
+    let connect_started = Instant::now();
+    let upstream = match take_reusable(rt, conn, &principal, &target) {
+        Some(u) => u,
+        None => {
+            let addrs = resolve(rt, &target.authority).await?;
+            for addr in &addrs {
+                let d = policy::check_address(&rt.policy, principal.tier, *addr);
+                if !d.is_allow() {
+                    return Err(refusal_of(rt, &d, &principal, &target).into());
+                }
+            }
+            rec.stage = Stage::Connect;
+            connect(rt, &target.authority, &addrs).await?
+        }
+    };
+    gw.metrics
+        .upstream_connect_seconds
+        .observe(connect_started.elapsed().as_secs_f64());
+
+    // 6. Forward or tunnel.
+    rec.stage = Stage::Forward;
+    gw.metrics.decided("allow", decision.rule.static_id());
+    let rule = decision.rule.id(&rt.config.lists);
+    let upstream_addr = upstream.addr;
+    let result = if target.connect {
+        tunnel::connect_tunnel(gw, rt, client, &mut conn.buf, upstream).await
+    } else {
+        forward::forward(gw, rt, conn_parts(conn), client, head, &target, upstream).await
+    };
+    rec.stage = if result.error.is_none() {
+        Stage::Done
+    } else {
+        Stage::Forward
+    };
+    if let Some(code) = result.error {
+        gw.metrics.error(code);
+    }
+    gw.metrics.bytes_up(result.bytes_up);
+    gw.metrics.bytes_down(result.bytes_down);
+    if let Some(u) = result.keep_upstream {
+        conn.upstream = Some(u);
+    }
+    Ok(Done {
+        tail: Tail {
+            decision: if result.error.is_some() && result.status == 0 {
+                "error"
+            } else {
+                "allow"
+            },
+            rule,
+            status: result.status,
+            bytes_up: result.bytes_up,
+            bytes_down: result.bytes_down,
+            error: result.error,
+            upstream: Some(upstream_addr),
+            slot: Some(slot),
+        },
+        next: result.next,
+    })
+}
+
+/// The client-side parts a forwarder needs.
+pub struct ConnParts<'a> {
+    pub peer: SocketAddr,
+    pub buf: &'a mut BytesMut,
+}
+
+fn conn_parts(conn: &mut Conn) -> ConnParts<'_> {
+    ConnParts {
+        peer: conn.peer,
+        buf: &mut conn.buf,
+    }
+}
+
+/// What a forwarder or tunnel reports back.
+pub struct Relayed {
+    pub status: u16,
+    pub bytes_up: u64,
+    pub bytes_down: u64,
+    pub error: Option<&'static str>,
+    pub next: Next,
+    pub keep_upstream: Option<Upstream>,
+}
+
+fn bad_request(code: &'static str, message: String) -> Outcome {
+    Outcome::BadRequest {
+        status: 400,
+        code,
+        message,
+    }
+}
+
+fn destination_error(e: DestinationError) -> Outcome {
+    bad_request(e.code(), e.to_string())
+}
+
+/// Parse and canonicalise the request target; check the `Host` header against it.
+fn target_of(head: &RequestHead) -> Result<Target, Outcome> {
+    let raw = head.target();
+    let target = if head.is_connect() {
+        let authority = Authority::parse(raw, None).map_err(destination_error)?;
+        Target {
+            connect: true,
+            authority,
+            uri: None,
+        }
+    } else if raw.starts_with('/') || raw == "*" {
+        return Err(bad_request(
+            "not_a_proxy_request",
+            format!(
+                "`{}` is not an absolute URI: gatehouse is a forward proxy; send `http://host/path` (or CONNECT for https)",
+                truncate(raw, 80)
+            ),
+        ));
+    } else {
+        let uri = AbsoluteUri::parse(raw).map_err(|e| match e {
+            DestinationError::UnsupportedScheme(s) => bad_request(
+                "unsupported_scheme",
+                format!(
+                    "the scheme `{}` is not proxied in absolute form; use CONNECT for https",
+                    truncate(&s, 20)
+                ),
+            ),
+            other => destination_error(other),
+        })?;
+        Target {
+            connect: false,
+            authority: uri.authority.clone(),
+            uri: Some(uri),
+        }
+    };
+    // The authority of the target decides and routes; a Host header that names something else is
+    // an attempt to make the two disagree.
+    if let Some(host) = head.header("host") {
+        let default_port = if target.connect { 443 } else { 80 };
+        let host = std::str::from_utf8(host).map_err(|_| {
+            bad_request("host_mismatch", "the Host header is not valid text".into())
+        })?;
+        match Authority::parse(host, Some(default_port)) {
+            Ok(a) if a == target.authority => {}
+            _ => {
+                return Err(bad_request(
+                    "host_mismatch",
+                    format!(
+                        "the Host header `{}` does not match the request target `{}`",
+                        truncate(host, 80),
+                        target.authority
+                    ),
+                ))
+            }
+        }
+    }
+    if target.connect && !matches!(head.framing(), RequestFraming::None) {
+        return Err(bad_request(
+            "connect_with_body",
+            "a CONNECT request must not carry a body".into(),
+        ));
+    }
+    Ok(target)
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    let mut out: String = s.chars().take(max).collect();
+    if out.len() < s.len() {
+        out.push('…');
+    }
+    out
+}
+
+/// Find who is asking. Verification is cached (see `identity`), so argon2 runs once per credential.
+async fn authenticate(
+    gw: &Gateway,
+    conn: &mut Conn,
+    head: &RequestHead,
+) -> Result<Arc<Principal>, Outcome> {
+    let principals = gw.principals.load();
+    let Some(value) = head.header("proxy-authorization") else {
+        gw.metrics.auth_failures.inc();
+        return Err(Outcome::AuthRequired {
+            rule: "auth-required",
+        });
+    };
+    // Same credentials as the previous request on this connection: a byte compare.
+    if let Some((memo, p)) = &conn.auth_memo {
+        if memo.as_slice() == value {
+            if let Some(current) = principals.get(&p.name) {
+                if current.password_hash == p.password_hash {
+                    return Ok(current.clone());
+                }
+            }
+        }
+    }
+    let key = gw.credentials.key_of(value);
+    if let Some(p) = gw.credentials.lookup(&key, &principals) {
+        conn.auth_memo = Some((value.to_vec(), p.clone()));
+        return Ok(p);
+    }
+    let failed = |gw: &Gateway| {
+        gw.metrics.auth_failures.inc();
+        Outcome::AuthRequired {
+            rule: "auth-failed",
+        }
+    };
+    let Some(creds) = parse_basic(value) else {
+        return Err(failed(gw));
+    };
+    let Some(principal) = principals.get(&creds.user).cloned() else {
+        return Err(failed(gw));
+    };
+    let ok = {
+        let _slot = gw.verify_slots.acquire().await;
+        gw.metrics.auth_verifications.inc();
+        let hash = principal.password_hash.clone();
+        tokio::task::spawn_blocking(move || verify_password(&creds.password, &hash))
+            .await
+            .unwrap_or(false)
+    };
+    if !ok {
+        return Err(failed(gw));
+    }
+    gw.credentials.insert(key, &principal);
+    conn.auth_memo = Some((value.to_vec(), principal.clone()));
+    Ok(principal)
+}
+
+/// Categorise the canonical destination and ask the policy.
+fn decide(rt: &Runtime, principal: &Principal, target: &Target) -> Decision {
+    let host = &target.authority.host;
+    let categories = match host.as_domain() {
+        Some(d) => rt.config.lists.lookup(d.as_str()),
+        None => CategorySet::default(),
+    };
+    policy::decide(
+        &rt.policy,
+        &Inputs {
+            tier: principal.tier,
+            host,
+            port: target.authority.port,
+            connect: target.connect,
+            categories,
+        },
+    )
+}
+
+fn refused(
+    rule: &str,
+    explanation: &'static str,
+    principal: &Principal,
+    target: &Target,
+) -> Outcome {
+    Outcome::Refused {
+        rule: rule.to_string(),
+        explanation,
+        principal: Some(principal.name.to_string()),
+        tier: Some(principal.tier),
+        destination: target.destination(),
+    }
+}
+
+fn refusal_of(rt: &Runtime, d: &Decision, principal: &Principal, target: &Target) -> Outcome {
+    refused(
+        &d.rule.id(&rt.config.lists),
+        d.rule.explanation(),
+        principal,
+        target,
+    )
+}
+
+/// Reuse the connection's kept origin connection when it goes to the same destination and its
+/// address is still allowed for this principal under the current policy.
+fn take_reusable(
+    rt: &Runtime,
+    conn: &mut Conn,
+    principal: &Principal,
+    target: &Target,
+) -> Option<Upstream> {
+    if target.connect {
+        conn.upstream = None;
+        return None;
+    }
+    let u = conn.upstream.take()?;
+    if u.host == target.authority.host
+        && u.port == target.authority.port
+        && policy::check_address(&rt.policy, principal.tier, u.addr).is_allow()
+    {
+        Some(u)
+    } else {
+        None
+    }
+}
+
+/// Resolve a destination: IP literals as they are, names through the static hosts table first and
+/// then the system resolver.
+async fn resolve(rt: &Runtime, authority: &Authority) -> Result<Vec<SocketAddr>, Outcome> {
+    let port = authority.port;
+    match &authority.host {
+        Host::V4(ip) => Ok(vec![SocketAddr::new((*ip).into(), port)]),
+        Host::V6(ip) => Ok(vec![SocketAddr::new((*ip).into(), port)]),
+        Host::Domain(name) => {
+            if let Some(ips) = rt.config.dns_hosts.get(name) {
+                return Ok(ips.iter().map(|ip| SocketAddr::new(*ip, port)).collect());
+            }
+            let looked = tokio::time::timeout(
+                Duration::from_secs(10),
+                tokio::net::lookup_host((name.as_str(), port)),
+            )
+            .await;
+            let addrs: Vec<SocketAddr> = match looked {
+                Ok(Ok(it)) => it
+                    .map(|a| SocketAddr::new(destination::net::canonical_ip(a.ip()), a.port()))
+                    .collect(),
+                _ => Vec::new(),
+            };
+            if addrs.is_empty() {
+                return Err(Outcome::Upstream {
+                    status: 502,
+                    code: "dns_failed",
+                    message: format!("cannot resolve `{name}`"),
+                });
+            }
+            Ok(addrs)
+        }
+    }
+}
+
+/// Connect to the first address that answers. Every address was checked before this is called.
+async fn connect(
+    rt: &Runtime,
+    authority: &Authority,
+    addrs: &[SocketAddr],
+) -> Result<Upstream, Failure> {
+    let timeout = rt.config.proxy.upstream_connect_timeout;
+    let mut last = Outcome::Upstream {
+        status: 502,
+        code: "upstream_connect_failed",
+        message: format!("cannot connect to `{authority}`"),
+    };
+    for addr in addrs {
+        match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
+            Ok(Ok(stream)) => {
+                let _ = stream.set_nodelay(true);
+                return Ok(Upstream {
+                    host: authority.host.clone(),
+                    port: authority.port,
+                    addr: *addr,
+                    stream,
+                    buf: BytesMut::with_capacity(8 * 1024),
+                    reused: false,
+                });
+            }
+            Ok(Err(e)) => {
+                last = Outcome::Upstream {
+                    status: 502,
+                    code: "upstream_connect_failed",
+                    message: format!("cannot connect to `{authority}` ({addr}): {e}"),
+                };
+            }
+            Err(_) => {
+                last = Outcome::Upstream {
+                    status: 504,
+                    code: "upstream_connect_timeout",
+                    message: format!("connecting to `{authority}` ({addr}) timed out"),
+                };
+            }
+        }
+    }
+    Err(Failure {
+        outcome: last,
+        upstream: addrs.first().copied(),
+    })
+}
+
+async fn finish_refusal(
+    gw: &Gateway,
+    rt: &Runtime,
+    client: &mut TcpStream,
+    outcome: &Outcome,
+    html: bool,
+    close: bool,
+) {
+    let _ = gw;
+    let settings = &rt.config.proxy;
+    let bytes = respond::render(outcome, html, close, &settings.via, &settings.contact);
+    let _ = client.write_all(&bytes).await;
+}
+
+fn event_for_unparsed(conn: &Conn, outcome: &Outcome) -> AuditEvent {
+    AuditEvent {
+        ts_us: now_us(),
+        principal: None,
+        client: conn.peer,
+        method: "-".into(),
+        destination: "-".into(),
+        url: None,
+        decision: outcome.decision(),
+        rule: outcome.rule().to_string(),
+        status: outcome.status(),
+        bytes_up: 0,
+        bytes_down: 0,
+        duration_us: 0,
+        stage: Stage::Parse,
+        error: outcome.error_code(),
+        upstream: None,
+    }
+}

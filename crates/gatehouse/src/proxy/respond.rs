@@ -1,0 +1,342 @@
+//! Every response the gateway produces itself: refusals (403), authentication challenges (407),
+//! malformed requests (400/414/431/505), upstream failures (502/504) and unavailability (503).
+//!
+//! One type, [`Outcome`], carries blame (client, policy, upstream, internal) and a stable code; one
+//! function, [`render`], turns it into bytes. A refusal page says which rule refused, the principal's
+//! tier, the destination as gatehouse understood it, and how to ask for access. Scripts read the
+//! `X-Gatehouse-Decision` and `X-Gatehouse-Rule` headers instead.
+
+use std::fmt::Write as _;
+
+use policy::Tier;
+
+/// Why the gateway answers a request itself.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    /// The policy (or an identity rule such as a disabled principal) refused the request.
+    Refused {
+        rule: String,
+        explanation: &'static str,
+        principal: Option<String>,
+        tier: Option<Tier>,
+        destination: String,
+    },
+    /// No or wrong proxy credentials.
+    AuthRequired { rule: &'static str },
+    /// The request was malformed (blame: client).
+    BadRequest {
+        status: u16,
+        code: &'static str,
+        message: String,
+    },
+    /// The origin could not be reached or answered badly (blame: upstream).
+    Upstream {
+        status: u16,
+        code: &'static str,
+        message: String,
+    },
+    /// The gateway cannot take the request now (blame: gateway), e.g. an audit backlog.
+    Unavailable { code: &'static str, message: String },
+}
+
+impl Outcome {
+    pub fn status(&self) -> u16 {
+        match self {
+            Outcome::Refused { .. } => 403,
+            Outcome::AuthRequired { .. } => 407,
+            Outcome::BadRequest { status, .. } | Outcome::Upstream { status, .. } => *status,
+            Outcome::Unavailable { .. } => 503,
+        }
+    }
+
+    /// `deny` for decisions about the person (policy, authentication); `error` for failures.
+    pub fn decision(&self) -> &'static str {
+        match self {
+            Outcome::Refused { .. } | Outcome::AuthRequired { .. } => "deny",
+            _ => "error",
+        }
+    }
+
+    /// The rule or stable error code recorded and sent in `X-Gatehouse-Rule`.
+    pub fn rule(&self) -> &str {
+        match self {
+            Outcome::Refused { rule, .. } => rule,
+            Outcome::AuthRequired { rule } => rule,
+            Outcome::BadRequest { code, .. }
+            | Outcome::Upstream { code, .. }
+            | Outcome::Unavailable { code, .. } => code,
+        }
+    }
+
+    /// A stable error code for failures (not for decisions).
+    pub fn error_code(&self) -> Option<&'static str> {
+        match self {
+            Outcome::BadRequest { code, .. }
+            | Outcome::Upstream { code, .. }
+            | Outcome::Unavailable { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+
+    /// The static part of the rule, for metrics labels.
+    pub fn metric_rule(&self) -> &'static str {
+        match self {
+            Outcome::Refused { explanation, .. } => {
+                let _ = explanation;
+                "refused"
+            }
+            Outcome::AuthRequired { rule } => rule,
+            Outcome::BadRequest { code, .. }
+            | Outcome::Upstream { code, .. }
+            | Outcome::Unavailable { code, .. } => code,
+        }
+    }
+}
+
+fn reason_phrase(status: u16) -> &'static str {
+    match status {
+        400 => "Bad Request",
+        403 => "Forbidden",
+        407 => "Proxy Authentication Required",
+        408 => "Request Timeout",
+        414 => "URI Too Long",
+        431 => "Request Header Fields Too Large",
+        501 => "Not Implemented",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        505 => "HTTP Version Not Supported",
+        _ => "Error",
+    }
+}
+
+fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Header values must not carry CR/LF or other controls; rule ids and codes never do, but be sure.
+fn header_safe(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '?'
+            }
+        })
+        .collect()
+}
+
+/// Render the full response (head and body). `html` selects the browser page over plain text;
+/// `close` adds `Connection: close`.
+pub fn render(outcome: &Outcome, html: bool, close: bool, via: &str, contact: &str) -> Vec<u8> {
+    let status = outcome.status();
+    let (title, lines) = describe(outcome, contact);
+    let body = if html
+        && matches!(
+            outcome,
+            Outcome::Refused { .. } | Outcome::AuthRequired { .. }
+        ) {
+        html_page(status, &title, &lines)
+    } else {
+        let mut t = format!("{status} {}: {title}\n", reason_phrase(status));
+        for (k, v) in &lines {
+            let _ = writeln!(t, "{k}: {v}");
+        }
+        t
+    };
+    let mut head = format!("HTTP/1.1 {status} {}\r\n", reason_phrase(status));
+    if let Outcome::AuthRequired { .. } = outcome {
+        head.push_str("Proxy-Authenticate: Basic realm=\"gatehouse\", charset=\"UTF-8\"\r\n");
+    }
+    let _ = write!(
+        head,
+        "X-Gatehouse-Decision: {}\r\nX-Gatehouse-Rule: {}\r\nVia: 1.1 {}\r\nCache-Control: no-store\r\nContent-Type: {}\r\nContent-Length: {}\r\n",
+        outcome.decision(),
+        header_safe(outcome.rule()),
+        header_safe(via),
+        if html && matches!(outcome, Outcome::Refused { .. } | Outcome::AuthRequired { .. }) {
+            "text/html; charset=utf-8"
+        } else {
+            "text/plain; charset=utf-8"
+        },
+        body.len()
+    );
+    if close {
+        head.push_str("Connection: close\r\n");
+    }
+    head.push_str("\r\n");
+    let mut out = head.into_bytes();
+    out.extend_from_slice(body.as_bytes());
+    out
+}
+
+fn describe(outcome: &Outcome, contact: &str) -> (String, Vec<(&'static str, String)>) {
+    match outcome {
+        Outcome::Refused {
+            rule,
+            explanation,
+            principal,
+            tier,
+            destination,
+        } => (
+            "access refused".to_string(),
+            vec![
+                ("destination", destination.clone()),
+                ("refused by rule", rule.clone()),
+                ("why", explanation.to_string()),
+                (
+                    "principal",
+                    principal.clone().unwrap_or_else(|| "-".to_string()),
+                ),
+                ("tier", tier.map_or("-".to_string(), |t| t.to_string())),
+                (
+                    "how to ask",
+                    format!(
+                        "ask {contact} for access to this destination, quoting the rule and the destination above; every decision about you is in the audit trail you can read"
+                    ),
+                ),
+            ],
+        ),
+        Outcome::AuthRequired { rule } => (
+            "proxy authentication required".to_string(),
+            vec![
+                ("rule", rule.to_string()),
+                (
+                    "what to do",
+                    "sign in with your gatehouse user name and password (proxy Basic authentication)"
+                        .to_string(),
+                ),
+            ],
+        ),
+        Outcome::BadRequest { code, message, .. } => (
+            message.clone(),
+            vec![("code", code.to_string())],
+        ),
+        Outcome::Upstream { code, message, .. } => (
+            message.clone(),
+            vec![("code", code.to_string())],
+        ),
+        Outcome::Unavailable { code, message } => (
+            message.clone(),
+            vec![
+                ("code", code.to_string()),
+                ("what to do", "try again in a moment".to_string()),
+            ],
+        ),
+    }
+}
+
+fn html_page(status: u16, title: &str, lines: &[(&'static str, String)]) -> String {
+    let mut rows = String::new();
+    for (k, v) in lines {
+        let _ = write!(
+            rows,
+            "<tr><th>{}</th><td>{}</td></tr>",
+            escape_html(k),
+            escape_html(v)
+        );
+    }
+    format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>gatehouse: {title}</title>\
+<style>body{{font-family:system-ui,sans-serif;max-width:44rem;margin:3rem auto;padding:0 1rem;color:#222}}\
+h1{{font-size:1.4rem}}th{{text-align:left;vertical-align:top;padding:.3rem 1rem .3rem 0;white-space:nowrap}}\
+td{{padding:.3rem 0;word-break:break-all}}.code{{color:#666}}</style></head>\
+<body><h1>{status} — {title}</h1><table>{rows}</table>\
+<p class=\"code\">gatehouse</p></body></html>\n",
+        title = escape_html(title),
+    )
+}
+
+/// Whether the client asked for HTML (browsers send `text/html` first in `Accept`).
+pub fn wants_html(accept: Option<&[u8]>) -> bool {
+    accept
+        .and_then(|a| std::str::from_utf8(a).ok())
+        .is_some_and(|a| a.contains("text/html"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused() -> Outcome {
+        Outcome::Refused {
+            rule: "filtered-default".into(),
+            explanation: "your tier allows only destinations on its allow lists, and this one is on none of them",
+            principal: Some("ada".into()),
+            tier: Some(Tier::Filtered),
+            destination: "blocked.example:80".into(),
+        }
+    }
+
+    #[test]
+    fn plain_refusal_says_rule_tier_destination_and_how_to_ask() {
+        let out = String::from_utf8(render(
+            &refused(),
+            false,
+            false,
+            "gatehouse",
+            "the help desk",
+        ))
+        .unwrap();
+        let (head, body) = out.split_once("\r\n\r\n").unwrap();
+        assert!(head.starts_with("HTTP/1.1 403 Forbidden\r\n"));
+        assert!(head.contains("X-Gatehouse-Decision: deny\r\n"));
+        assert!(head.contains("X-Gatehouse-Rule: filtered-default\r\n"));
+        assert!(head.contains(&format!("Content-Length: {}", body.len())));
+        assert_eq!(
+            body,
+            "403 Forbidden: access refused\n\
+destination: blocked.example:80\n\
+refused by rule: filtered-default\n\
+why: your tier allows only destinations on its allow lists, and this one is on none of them\n\
+principal: ada\n\
+tier: filtered\n\
+how to ask: ask the help desk for access to this destination, quoting the rule and the destination above; every decision about you is in the audit trail you can read\n"
+        );
+    }
+
+    #[test]
+    fn html_refusal_escapes_everything_it_echoes() {
+        let o = Outcome::Refused {
+            rule: "r".into(),
+            explanation: "e",
+            principal: Some("<script>".into()),
+            tier: None,
+            destination: "a\"b".into(),
+        };
+        let out = String::from_utf8(render(&o, true, true, "gatehouse", "x")).unwrap();
+        assert!(out.contains("text/html"));
+        assert!(out.contains("&lt;script&gt;"));
+        assert!(out.contains("a&quot;b"));
+        assert!(!out.contains("<script>"));
+        assert!(out.contains("Connection: close\r\n"));
+    }
+
+    #[test]
+    fn challenge_carries_proxy_authenticate() {
+        let out = String::from_utf8(render(
+            &Outcome::AuthRequired {
+                rule: "auth-required",
+            },
+            false,
+            false,
+            "gatehouse",
+            "x",
+        ))
+        .unwrap();
+        assert!(out.starts_with("HTTP/1.1 407 Proxy Authentication Required\r\n"));
+        assert!(out.contains("Proxy-Authenticate: Basic realm=\"gatehouse\""));
+    }
+}

@@ -1,0 +1,153 @@
+//! Tunnels: `CONNECT` and upgraded (WebSocket) connections, relayed byte for byte in both directions.
+//!
+//! Each direction has its own buffer that starts at 16 KiB and grows to 256 KiB once a direction has
+//! carried 1 MiB (bulk transfers need large buffers; most tunnels never do). End of stream in one
+//! direction is passed on as a half-close. The tunnel ends when both directions have ended or when
+//! neither carried a byte for the tunnel idle timeout.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use super::{Gateway, Next, Relayed, Runtime, Upstream};
+
+const START: usize = 16 * 1024;
+const LARGE: usize = 256 * 1024;
+const GROW_AFTER: u64 = 1024 * 1024;
+
+/// Answer an allowed `CONNECT` and relay the tunnel. Bytes the client sent after the `CONNECT`
+/// head (a TLS ClientHello sent early) are forwarded first.
+pub async fn connect_tunnel(
+    gw: &Arc<Gateway>,
+    rt: &Arc<Runtime>,
+    client: &mut TcpStream,
+    client_buf: &mut BytesMut,
+    mut upstream: Upstream,
+) -> Relayed {
+    let _ = gw;
+    let established = format!(
+        "HTTP/1.1 200 Connection established\r\nVia: 1.1 {}\r\n\r\n",
+        rt.config.proxy.via
+    );
+    if client.write_all(established.as_bytes()).await.is_err() {
+        return Relayed {
+            status: 200,
+            bytes_up: 0,
+            bytes_down: 0,
+            error: Some("client_io"),
+            next: Next::Close,
+            keep_upstream: None,
+        };
+    }
+    let (up, down, error) = relay(
+        client,
+        client_buf,
+        &mut upstream.stream,
+        &mut upstream.buf,
+        rt.config.proxy.tunnel_idle_timeout,
+    )
+    .await;
+    Relayed {
+        status: 200,
+        bytes_up: up,
+        bytes_down: down,
+        error,
+        next: Next::Close,
+        keep_upstream: None,
+    }
+}
+
+/// Relay both directions until both end or the tunnel is idle. Returns (client→origin bytes,
+/// origin→client bytes, error code if it ended abnormally).
+pub async fn relay(
+    client: &mut TcpStream,
+    client_buf: &mut BytesMut,
+    upstream: &mut TcpStream,
+    upstream_buf: &mut BytesMut,
+    idle: Duration,
+) -> (u64, u64, Option<&'static str>) {
+    let up_bytes = AtomicU64::new(0);
+    let down_bytes = AtomicU64::new(0);
+    let (mut cr, mut cw) = client.split();
+    let (mut ur, mut uw) = upstream.split();
+    let pending_up = std::mem::take(client_buf);
+    let pending_down = std::mem::take(upstream_buf);
+    let up = copy_one_way(&mut cr, &mut uw, pending_up, &up_bytes);
+    let down = copy_one_way(&mut ur, &mut cw, pending_down, &down_bytes);
+    let watchdog = async {
+        let mut seen = u64::MAX;
+        loop {
+            tokio::time::sleep(idle).await;
+            let now = up_bytes.load(Ordering::Relaxed) + down_bytes.load(Ordering::Relaxed);
+            if now == seen {
+                return;
+            }
+            seen = now;
+        }
+    };
+    tokio::pin!(up, down, watchdog);
+    let mut up_done: Option<Result<(), &'static str>> = None;
+    let mut down_done: Option<Result<(), &'static str>> = None;
+    let mut timed_out = false;
+    while up_done.is_none() || down_done.is_none() {
+        tokio::select! {
+            r = &mut up, if up_done.is_none() => up_done = Some(r),
+            r = &mut down, if down_done.is_none() => down_done = Some(r),
+            _ = &mut watchdog => { timed_out = true; break; }
+        }
+        // An error in one direction ends the tunnel: the other side learns by the close.
+        if matches!(up_done, Some(Err(_))) || matches!(down_done, Some(Err(_))) {
+            break;
+        }
+    }
+    let error = [up_done, down_done]
+        .into_iter()
+        .find_map(|r| r.and_then(Result::err))
+        .or(timed_out.then_some("tunnel_idle_timeout"));
+    (
+        up_bytes.load(Ordering::Relaxed),
+        down_bytes.load(Ordering::Relaxed),
+        error,
+    )
+}
+
+async fn copy_one_way<R, W>(
+    r: &mut R,
+    w: &mut W,
+    pending: BytesMut,
+    counter: &AtomicU64,
+) -> Result<(), &'static str>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let mut total = 0u64;
+    if !pending.is_empty() {
+        w.write_all(&pending).await.map_err(|_| "tunnel_io")?;
+        total += pending.len() as u64;
+        counter.fetch_add(pending.len() as u64, Ordering::Relaxed);
+    }
+    drop(pending);
+    let mut buf = vec![0u8; START];
+    loop {
+        let n = match r.read(&mut buf).await {
+            Ok(0) => {
+                // Pass the end of stream on as a half-close.
+                let _ = w.shutdown().await;
+                return Ok(());
+            }
+            Ok(n) => n,
+            Err(_) => return Err("tunnel_io"),
+        };
+        w.write_all(&buf[..n]).await.map_err(|_| "tunnel_io")?;
+        total += n as u64;
+        counter.fetch_add(n as u64, Ordering::Relaxed);
+        if total > GROW_AFTER && buf.len() < LARGE {
+            buf.resize(LARGE, 0);
+        }
+    }
+}

@@ -1,0 +1,359 @@
+//! The server: binds the proxy and admin listeners, starts the audit writer and the principal poller,
+//! and owns reload and shutdown. The binary and the in-process tests start gatehouse through
+//! [`Server::start`], the same entry point.
+//!
+//! Shutdown drains: the listeners close, idle keep-alive connections close, requests in flight finish
+//! (up to `proxy.shutdown_grace_secs`), then the audit writer commits everything queued.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Context;
+use arc_swap::ArcSwap;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Semaphore};
+use tokio::task::JoinHandle;
+
+use crate::audit::Audit;
+use crate::config::{Config, ConfigError};
+use crate::identity::{hash_password, random_password, CredentialCache, Principals};
+use crate::metrics::Metrics;
+use crate::proxy::{serve_connection, Gateway, Runtime};
+use crate::store::{Role, Store};
+
+/// How to start a server.
+pub struct ServerOptions {
+    pub config: Config,
+    /// The file the configuration came from, re-read on reload; `None` for the built-in configuration.
+    pub config_path: Option<PathBuf>,
+    pub data_dir: PathBuf,
+}
+
+/// A running gateway.
+pub struct Server {
+    gateway: Arc<Gateway>,
+    proxy_addr: SocketAddr,
+    admin_addr: SocketAddr,
+    config_path: Option<PathBuf>,
+    drain_tx: watch::Sender<bool>,
+    connections: Arc<Semaphore>,
+    max_connections: u32,
+    tasks: Vec<JoinHandle<()>>,
+    /// The password of the `admin` principal created on first start (shown once).
+    pub initial_admin_password: Option<String>,
+}
+
+struct AdminState {
+    gateway: Arc<Gateway>,
+    store: Arc<Mutex<Store>>,
+}
+
+impl Server {
+    pub async fn start(opts: ServerOptions) -> anyhow::Result<Server> {
+        let data_dir = opts.data_dir.clone();
+        let config = opts.config;
+        // First start: an `admin` principal with a random password, printed once by the caller.
+        let store = Store::open(&data_dir)?;
+        let initial_admin_password = if store.principal_count()? == 0 {
+            let password = random_password()?;
+            let hash = hash_password(&password)?;
+            store.add_principal("admin", Role::Admin, policy::Tier::None, &hash)?;
+            Some(password)
+        } else {
+            None
+        };
+        let generation = store.generation()?;
+        let principals = Principals::new(generation, store.principals()?);
+
+        let proxy_listener = TcpListener::bind(config.proxy.listen)
+            .await
+            .with_context(|| format!("cannot listen on {} (proxy.listen)", config.proxy.listen))?;
+        let admin_listener = TcpListener::bind(config.admin_listen)
+            .await
+            .with_context(|| format!("cannot listen on {} (admin.listen)", config.admin_listen))?;
+        let proxy_addr = proxy_listener.local_addr()?;
+        let admin_addr = admin_listener.local_addr()?;
+        let own = vec![proxy_addr, admin_addr];
+
+        let metrics = Arc::new(Metrics::new());
+        metrics.principals_generation.set(generation);
+        let squid_log = config.audit.squid_log.as_ref().map(|p| data_dir.join(p));
+        let audit = Audit::start(
+            Store::open(&data_dir)?,
+            config.audit.clone(),
+            squid_log,
+            metrics.clone(),
+        )
+        .context("cannot start the audit writer")?;
+
+        let (drain_tx, drain_rx) = watch::channel(false);
+        let max_connections = config.proxy.max_connections.min(u32::MAX as usize >> 4) as u32;
+        let runtime = runtime_of(config, &own);
+        let gateway = Arc::new(Gateway {
+            runtime: ArcSwap::from_pointee(runtime),
+            principals: ArcSwap::from_pointee(principals),
+            credentials: CredentialCache::new(100_000)?,
+            verify_slots: Semaphore::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get()),
+            ),
+            audit,
+            metrics,
+            draining: drain_rx,
+        });
+        let connections = Arc::new(Semaphore::new(max_connections as usize));
+
+        let mut tasks = Vec::new();
+        tasks.push(tokio::spawn(accept_loop(
+            gateway.clone(),
+            proxy_listener,
+            connections.clone(),
+            drain_tx.subscribe(),
+        )));
+        let store = Arc::new(Mutex::new(store));
+        tasks.push(tokio::spawn(poll_principals(
+            gateway.clone(),
+            store.clone(),
+            drain_tx.subscribe(),
+        )));
+        let app = axum::Router::new()
+            .route("/metrics", get(metrics_handler))
+            .route("/healthz", get(|| async { "ok\n" }))
+            .route("/readyz", get(ready_handler))
+            .with_state(Arc::new(AdminState {
+                gateway: gateway.clone(),
+                store,
+            }));
+        let mut admin_drain = drain_tx.subscribe();
+        tasks.push(tokio::spawn(async move {
+            let shutdown = async move {
+                let _ = admin_drain.wait_for(|d| *d).await;
+            };
+            if let Err(e) = axum::serve(admin_listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+            {
+                tracing::error!(error = %e, "the admin listener failed");
+            }
+        }));
+        tracing::info!(proxy = %proxy_addr, admin = %admin_addr, "gatehouse is listening");
+        Ok(Server {
+            gateway,
+            proxy_addr,
+            admin_addr,
+            config_path: opts.config_path,
+            drain_tx,
+            connections,
+            max_connections,
+            tasks,
+            initial_admin_password,
+        })
+    }
+
+    pub fn proxy_addr(&self) -> SocketAddr {
+        self.proxy_addr
+    }
+
+    pub fn admin_addr(&self) -> SocketAddr {
+        self.admin_addr
+    }
+
+    pub fn gateway(&self) -> &Arc<Gateway> {
+        &self.gateway
+    }
+
+    /// Re-read the configuration file and swap it in whole. On error the running configuration stays.
+    pub async fn reload(&self) -> Result<(), ConfigError> {
+        let path = self.config_path.clone();
+        let result = tokio::task::spawn_blocking(move || match path {
+            Some(p) => Config::from_file(&p),
+            None => Config::builtin(),
+        })
+        .await
+        .unwrap_or_else(|e| {
+            Err(ConfigError {
+                problems: vec![crate::config::Problem {
+                    file: "-".into(),
+                    line: 0,
+                    column: 0,
+                    key: "-".into(),
+                    message: format!("the reload task failed: {e}"),
+                }],
+            })
+        });
+        self.apply(result)
+    }
+
+    /// Swap in an already validated configuration (or record why a reload failed).
+    pub fn apply(&self, result: Result<Config, ConfigError>) -> Result<(), ConfigError> {
+        let metrics = &self.gateway.metrics;
+        match result {
+            Ok(config) => {
+                let current = self.gateway.runtime.load();
+                if config.proxy.listen != current.config.proxy.listen
+                    || config.admin_listen != current.config.admin_listen
+                {
+                    tracing::warn!(
+                        "listen addresses changed; they take effect at the next restart"
+                    );
+                }
+                let own = vec![self.proxy_addr, self.admin_addr];
+                let lists = config.lists.len();
+                self.gateway
+                    .runtime
+                    .store(Arc::new(runtime_of(config, &own)));
+                metrics
+                    .config_reloads
+                    .get_or_create(&crate::metrics::ErrorLabels { code: "ok" })
+                    .inc();
+                tracing::info!(domains = lists, "configuration reloaded");
+                Ok(())
+            }
+            Err(e) => {
+                metrics
+                    .config_reloads
+                    .get_or_create(&crate::metrics::ErrorLabels { code: "invalid" })
+                    .inc();
+                tracing::error!("the new configuration is invalid; keeping the running one:\n{e}");
+                Err(e)
+            }
+        }
+    }
+
+    /// Stop accepting, let requests in flight finish (up to the grace period), flush the audit trail.
+    pub async fn shutdown(self) {
+        let _ = self.drain_tx.send(true);
+        let grace = self.gateway.runtime.load().config.proxy.shutdown_grace;
+        let all = self.connections.acquire_many(self.max_connections);
+        if tokio::time::timeout(grace, all).await.is_err() {
+            tracing::warn!("connections still open after the grace period; closing them");
+        }
+        for t in &self.tasks {
+            t.abort();
+        }
+        self.gateway.audit.flush().await;
+        tracing::info!("gatehouse stopped");
+    }
+}
+
+fn runtime_of(config: Config, own: &[SocketAddr]) -> Runtime {
+    let mut policy = config.policy.clone();
+    policy.own_sockets = own.to_vec();
+    Runtime { config, policy }
+}
+
+async fn accept_loop(
+    gw: Arc<Gateway>,
+    listener: TcpListener,
+    connections: Arc<Semaphore>,
+    mut drain: watch::Receiver<bool>,
+) {
+    loop {
+        let permit = tokio::select! {
+            p = connections.clone().acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => return,
+            },
+            _ = drain.wait_for(|d| *d) => return,
+        };
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = drain.wait_for(|d| *d) => return,
+        };
+        match accepted {
+            Ok((stream, peer)) => {
+                let gw = gw.clone();
+                gw.metrics.connections.inc();
+                gw.metrics.active_connections.inc();
+                tokio::spawn(async move {
+                    serve_connection(gw.clone(), stream, peer).await;
+                    gw.metrics.active_connections.dec();
+                    drop(permit);
+                });
+            }
+            Err(e) => {
+                // Out of file descriptors and similar: back off instead of spinning.
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+/// Notice changes made with the CLI (the store's change counter) and reload the principals snapshot.
+async fn poll_principals(
+    gw: Arc<Gateway>,
+    store: Arc<Mutex<Store>>,
+    mut drain: watch::Receiver<bool>,
+) {
+    let mut interval = tokio::time::interval(Duration::from_millis(250));
+    loop {
+        tokio::select! {
+            _ = interval.tick() => {}
+            _ = drain.wait_for(|d| *d) => return,
+        }
+        let current = gw.principals.load().generation;
+        let store = store.clone();
+        let loaded = tokio::task::spawn_blocking(move || {
+            let s = store
+                .lock()
+                .map_err(|_| "store lock poisoned".to_string())?;
+            let generation = s.generation().map_err(|e| e.to_string())?;
+            if generation == current {
+                return Ok(None);
+            }
+            let rows = s.principals().map_err(|e| e.to_string())?;
+            Ok::<_, String>(Some(Principals::new(generation, rows)))
+        })
+        .await;
+        match loaded {
+            Ok(Ok(Some(p))) => {
+                tracing::info!(
+                    generation = p.generation,
+                    principals = p.len(),
+                    "principals reloaded"
+                );
+                gw.metrics.principals_generation.set(p.generation);
+                gw.principals.store(Arc::new(p));
+            }
+            Ok(Ok(None)) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "cannot read principals from the store"),
+            Err(e) => tracing::error!(error = %e, "principal poller failed"),
+        }
+    }
+}
+
+async fn metrics_handler(State(state): State<Arc<AdminState>>) -> impl IntoResponse {
+    let gw = &state.gateway;
+    gw.metrics.audit_queue_depth.set(gw.audit.depth() as i64);
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        gw.metrics.render(),
+    )
+}
+
+async fn ready_handler(State(state): State<Arc<AdminState>>) -> impl IntoResponse {
+    let store = state.store.clone();
+    let ok = tokio::task::spawn_blocking(move || store.lock().map(|s| s.ping()).unwrap_or(false))
+        .await
+        .unwrap_or(false);
+    let draining = *state.gateway.draining.borrow();
+    if ok && !draining {
+        (StatusCode::OK, "ready\n")
+    } else if draining {
+        (StatusCode::SERVICE_UNAVAILABLE, "draining\n")
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the store does not answer\n",
+        )
+    }
+}

@@ -1,0 +1,306 @@
+//! Browsing through the gateway with real clients: plain HTTP, CONNECT, keep-alive, streaming
+//! bodies both ways, HTTP/1.0, `Expect: 100-continue`, WebSocket upgrades, and 407 challenges.
+
+use std::time::Duration;
+
+use policy::Tier;
+use testkit::{base_config, basic, curl, raw, Gateway, Origin};
+
+async fn setup() -> (Origin, Gateway) {
+    let origin = Origin::start("127.0.0.2").await;
+    let gw = Gateway::start(&base_config(&origin)).await;
+    gw.add_user("ada", Tier::Open, "s3cret-ada").await;
+    (origin, gw)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn curl_gets_a_page_through_the_proxy() {
+    let (origin, gw) = setup().await;
+    let url = format!("http://origin.test:{}/hello", origin.port());
+    let out = curl(&["-x", &gw.proxy_url(), "-U", "ada:s3cret-ada", &url]).await;
+    assert_eq!(out.status, 200, "{out:?}");
+    assert_eq!(out.text(), "hello from origin\n");
+    assert!(out.header("via").unwrap().contains("gatehouse"));
+    let seen = origin.seen();
+    assert!(seen.starts_with("GET /hello HTTP/1.1\r\n"), "{seen}");
+    assert!(
+        seen.contains(&format!("Host: origin.test:{}\r\n", origin.port())),
+        "{seen}"
+    );
+    assert!(
+        !seen.to_ascii_lowercase().contains("proxy-authorization"),
+        "{seen}"
+    );
+    assert!(
+        !seen.to_ascii_lowercase().contains("proxy-connection"),
+        "{seen}"
+    );
+    gw.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unauthenticated_requests_get_a_407_challenge_and_reach_nothing() {
+    let (origin, gw) = setup().await;
+    let url = format!("http://origin.test:{}/", origin.port());
+    let out = curl(&["-x", &gw.proxy_url(), &url]).await;
+    assert_eq!(out.status, 407);
+    assert!(out
+        .header("proxy-authenticate")
+        .unwrap()
+        .starts_with("Basic realm=\"gatehouse\""));
+    let out = curl(&["-x", &gw.proxy_url(), "-U", "ada:wrong", &url]).await;
+    assert_eq!(out.status, 407);
+    assert_eq!(
+        out.header("x-gatehouse-rule").as_deref(),
+        Some("auth-failed")
+    );
+    let out = curl(&["-x", &gw.proxy_url(), "-U", "nobody:x", &url]).await;
+    assert_eq!(out.status, 407);
+    assert_eq!(origin.seen_bytes(), 0);
+    gw.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keep_alive_reuses_both_connections() {
+    let (origin, gw) = setup().await;
+    let auth = basic("ada", "s3cret-ada");
+    let mut req = Vec::new();
+    for i in 0..3 {
+        req.extend_from_slice(
+            format!(
+                "GET http://origin.test:{p}/r{i} HTTP/1.1\r\nHost: origin.test:{p}\r\nProxy-Authorization: {auth}\r\n{close}\r\n",
+                p = origin.port(),
+                close = if i == 2 { "Connection: close\r\n" } else { "" }
+            )
+            .as_bytes(),
+        );
+    }
+    let out = raw(gw.proxy, &req, Duration::from_secs(20)).await;
+    assert_eq!(out.matches("HTTP/1.1 200 OK").count(), 3, "{out}");
+    assert_eq!(origin.connections(), 1);
+    assert_eq!(origin.requests(), 3);
+    gw.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_through_connect_with_a_real_tls_origin() {
+    let (_origin, gw) = setup().await;
+    let dir = tempfile::tempdir().unwrap();
+    let tls = testkit::TlsOrigin::start("127.0.0.2", dir.path(), "origin.test");
+    // The TLS origin's port must be an allowed CONNECT port: use a config that allows it.
+    let text = base_config(&_origin).replace(
+        "connect_ports = [443, ",
+        &format!("connect_ports = [443, {}, ", tls.port),
+    );
+    let gw2 = Gateway::start(&text).await;
+    gw2.add_user("ada", Tier::Open, "s3cret-ada").await;
+    let url = format!("https://origin.test:{}/tls", tls.port);
+    let out = curl(&[
+        "-x",
+        &gw2.proxy_url(),
+        "-U",
+        "ada:s3cret-ada",
+        "--cacert",
+        tls.cert.to_str().unwrap(),
+        &url,
+    ])
+    .await;
+    assert_eq!(out.status, 200, "{out:?}");
+    assert_eq!(out.text(), "hello over tls\n");
+    gw2.flush_audit().await;
+    let ev = gw2
+        .audit()
+        .into_iter()
+        .find(|e| e.method == "CONNECT")
+        .unwrap();
+    assert_eq!(ev.destination, format!("origin.test:{}", tls.port));
+    assert_eq!(ev.decision, "allow");
+    assert!(ev.bytes_up > 100 && ev.bytes_down > 100, "{ev:?}");
+    gw2.shutdown().await;
+    gw.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bodies_stream_both_ways_chunked_and_with_length() {
+    let (origin, gw) = setup().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("upload");
+    std::fs::write(&file, vec![b'u'; 3_000_000]).unwrap();
+    let echo = format!("http://origin.test:{}/echo", origin.port());
+    let upload = format!("@{}", file.display());
+    let p = gw.proxy_url();
+    // Content-Length upload.
+    let out = curl(&[
+        "-x",
+        &p,
+        "-U",
+        "ada:s3cret-ada",
+        "--data-binary",
+        &upload,
+        &echo,
+    ])
+    .await;
+    assert_eq!(out.status, 200, "{out:?}");
+    assert!(
+        out.text().starts_with("body-bytes: 3000000\n"),
+        "{}",
+        out.text()
+    );
+    assert!(out.text().contains("Content-Length: 3000000\r\n"));
+    // Chunked upload: re-encoded, still chunked at the origin.
+    let out = curl(&[
+        "-x",
+        &p,
+        "-U",
+        "ada:s3cret-ada",
+        "-H",
+        "Transfer-Encoding: chunked",
+        "--data-binary",
+        &upload,
+        &echo,
+    ])
+    .await;
+    assert_eq!(out.status, 200, "{out:?}");
+    assert!(
+        out.text().starts_with("body-bytes: 3000000\n"),
+        "{}",
+        out.text()
+    );
+    assert!(out.text().contains("Transfer-Encoding: chunked\r\n"));
+    // Downloads: Content-Length, chunked, and delimited by close.
+    for path in ["size", "chunked", "close"] {
+        let url = format!("http://origin.test:{}/{path}/5000000", origin.port());
+        let out = curl(&["-x", &p, "-U", "ada:s3cret-ada", &url]).await;
+        assert_eq!(out.status, 200, "{path}: {out:?}");
+        assert_eq!(out.body.len(), 5_000_000, "{path}");
+        assert!(out.body.iter().all(|&b| b == b'x'));
+    }
+    gw.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expect_100_continue_is_relayed() {
+    let (origin, gw) = setup().await;
+    let echo = format!("http://origin.test:{}/echo", origin.port());
+    let out = curl(&[
+        "-x",
+        &gw.proxy_url(),
+        "-U",
+        "ada:s3cret-ada",
+        "-H",
+        "Expect: 100-continue",
+        "--data-binary",
+        "0123456789",
+        &echo,
+    ])
+    .await;
+    assert_eq!(out.status, 200, "{out:?}");
+    assert!(
+        out.headers.starts_with("HTTP/1.1 100 Continue\r\n"),
+        "{}",
+        out.headers
+    );
+    assert!(out.text().starts_with("body-bytes: 10\n"));
+    assert!(out.text().contains("Expect: 100-continue\r\n"));
+    gw.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http10_clients_get_a_body_delimited_by_close() {
+    let (origin, gw) = setup().await;
+    let req = format!(
+        "GET http://origin.test:{}/chunked/1000 HTTP/1.0\r\nProxy-Authorization: {}\r\n\r\n",
+        origin.port(),
+        basic("ada", "s3cret-ada")
+    );
+    let out = raw(gw.proxy, req.as_bytes(), Duration::from_secs(20)).await;
+    let (head, body) = out.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+    assert!(
+        !head.to_ascii_lowercase().contains("transfer-encoding"),
+        "{head}"
+    );
+    assert!(head.contains("Connection: close"), "{head}");
+    assert_eq!(body, "x".repeat(1000));
+    gw.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websocket_upgrade_is_tunnelled() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (origin, gw) = setup().await;
+    let mut s = tokio::net::TcpStream::connect(gw.proxy).await.unwrap();
+    let req = format!(
+        "GET http://origin.test:{p}/ws HTTP/1.1\r\nHost: origin.test:{p}\r\nProxy-Authorization: {a}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        p = origin.port(),
+        a = basic("ada", "s3cret-ada")
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut buf = vec![0u8; 4096];
+    let mut got = Vec::new();
+    while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = s.read(&mut buf).await.unwrap();
+        assert!(n > 0, "closed before the 101");
+        got.extend_from_slice(&buf[..n]);
+    }
+    let head = String::from_utf8_lossy(&got).to_string();
+    assert!(
+        head.starts_with("HTTP/1.1 101 Switching Protocols\r\n"),
+        "{head}"
+    );
+    assert!(head.contains("Upgrade: websocket"), "{head}");
+    s.write_all(b"ping-through-the-tunnel").await.unwrap();
+    let mut echoed = Vec::new();
+    while echoed.len() < 23 {
+        let n = s.read(&mut buf).await.unwrap();
+        assert!(n > 0);
+        echoed.extend_from_slice(&buf[..n]);
+    }
+    assert_eq!(&echoed, b"ping-through-the-tunnel");
+    let seen = origin.seen();
+    assert!(seen.contains("Upgrade: websocket\r\n"), "{seen}");
+    assert!(
+        seen.contains("Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"),
+        "{seen}"
+    );
+    gw.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_http_client_works_through_the_proxy() {
+    let (origin, gw) = setup().await;
+    let script = format!(
+        r#"
+import base64, http.client
+c = http.client.HTTPConnection("{host}", {port}, timeout=30)
+auth = "Basic " + base64.b64encode(b"ada:s3cret-ada").decode()
+for i in range(3):
+    c.request("GET", "http://origin.test:{op}/py%d" % i, headers={{"Proxy-Authorization": auth}})
+    r = c.getresponse()
+    body = r.read()
+    assert r.status == 200, r.status
+    assert body == b"hello from origin\n", body
+print("ok")
+"#,
+        host = gw.proxy.ip(),
+        port = gw.proxy.port(),
+        op = origin.port()
+    );
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("python3")
+            .args(["-c", &script])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "ok");
+    // One client connection, kept alive: one origin connection.
+    assert_eq!(origin.connections(), 1);
+    gw.shutdown().await;
+}

@@ -1,0 +1,12 @@
+//! Black-box tests of the real gateway: started in-process through `Server::start` (the binary's
+//! entry point) on port 0, or as the binary itself for CLI and signal tests; driven over real sockets
+//! by curl and raw clients against recording origins on their own loopback addresses.
+#![allow(clippy::disallowed_methods, clippy::unwrap_used, clippy::expect_used)]
+
+mod addresses;
+mod audit;
+mod browse;
+mod canonical;
+mod cli;
+mod malformed;
+mod tiers;

@@ -1,0 +1,522 @@
+//! The access decision: `decide(&Policy, &Inputs) -> Decision`, and the post-resolution address check.
+//!
+//! This is the one seam between the data plane and the rules. The proxy canonicalises the destination
+//! (crate `destination`), looks its categories up (crate `lists`), and asks this crate; it never decides
+//! anything itself. A decision never fails: it is a value, and when something cannot be decided the value
+//! is a deny that says why.
+//!
+//! INVARIANT: this crate knows nothing of sockets, clocks, SQL or configuration files. Everything a
+//! decision depends on is in [`Policy`] (compiled once per configuration load) and [`Inputs`] (per
+//! request), so a decision can be replayed and benchmarked in isolation.
+#![forbid(unsafe_code)]
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+
+use destination::net::{classify, AddressClass, NetSet};
+use destination::{domain_is_within, DomainName, Host};
+use lists::{CategoryId, CategorySet, Lists};
+
+/// A principal's baseline access (PRODUCT.md, "tier").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Tier {
+    /// Everything except the global deny lists.
+    Open,
+    /// Only the allow lists and allowed categories.
+    Filtered,
+    /// Only the configured internal zones and networks.
+    Intranet,
+    /// Nothing.
+    None,
+}
+
+impl Tier {
+    pub const ALL: [Tier; 4] = [Tier::Open, Tier::Filtered, Tier::Intranet, Tier::None];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Tier::Open => "open",
+            Tier::Filtered => "filtered",
+            Tier::Intranet => "intranet",
+            Tier::None => "none",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Tier> {
+        Tier::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+
+    /// The position of the tier in per-tier tables such as [`Policy::tier_networks`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl fmt::Display for Tier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Whether the request goes through or not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Allow,
+    Deny,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Allow => "allow",
+            Verdict::Deny => "deny",
+        }
+    }
+}
+
+/// The rule that decided. Its [`Rule::id`] is stable: it appears in refusal pages, response headers,
+/// metrics and the audit trail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rule {
+    /// The `open` tier allows what no global deny list names.
+    TierOpen,
+    /// The `none` tier allows nothing.
+    TierNone,
+    /// A global deny list names the destination (or a parent domain of it).
+    GlobalDeny(CategoryId),
+    /// The `filtered` tier allows this category.
+    FilteredAllow(CategoryId),
+    /// The `filtered` tier refuses what no allowed category names.
+    FilteredDefault,
+    /// The `intranet` tier allows this internal zone.
+    IntranetZone,
+    /// The `intranet` tier allows this internal network.
+    IntranetNetwork,
+    /// The `intranet` tier refuses everything outside its zones and networks.
+    IntranetDefault,
+    /// `CONNECT` to a port the configuration does not list.
+    ConnectPort,
+    /// The resolved address is in a range nobody may reach unless a rule allows it.
+    Address(AddressClass),
+    /// The resolved address is one of the gateway's own listening sockets.
+    OwnSocket,
+    /// A configured network rule allows this non-global address.
+    NetworkAllowed,
+    /// The address is globally routable.
+    GlobalAddress,
+}
+
+impl Rule {
+    /// The stable identifier of the rule. Category rules carry the category's name.
+    pub fn id(&self, lists: &Lists) -> String {
+        match self {
+            Rule::GlobalDeny(c) => format!("global-deny:{}", lists.category_name(*c)),
+            Rule::FilteredAllow(c) => format!("filtered-allow:{}", lists.category_name(*c)),
+            Rule::Address(class) => format!("address:{}", class.as_str()),
+            other => other.static_id().to_owned(),
+        }
+    }
+
+    /// The identifier without the category name: bounded cardinality, for metrics labels.
+    pub fn static_id(&self) -> &'static str {
+        match self {
+            Rule::TierOpen => "tier-open",
+            Rule::TierNone => "tier-none",
+            Rule::GlobalDeny(_) => "global-deny",
+            Rule::FilteredAllow(_) => "filtered-allow",
+            Rule::FilteredDefault => "filtered-default",
+            Rule::IntranetZone => "intranet-zone",
+            Rule::IntranetNetwork => "intranet-network",
+            Rule::IntranetDefault => "intranet-default",
+            Rule::ConnectPort => "connect-port",
+            Rule::Address(_) => "address",
+            Rule::OwnSocket => "own-socket",
+            Rule::NetworkAllowed => "network-allow",
+            Rule::GlobalAddress => "global-address",
+        }
+    }
+
+    /// One sentence a person can read on a refusal page.
+    pub fn explanation(&self) -> &'static str {
+        match self {
+            Rule::TierOpen => "the open tier allows every destination that no global deny list names",
+            Rule::TierNone => "your tier allows no browsing through this gateway",
+            Rule::GlobalDeny(_) => "this destination is on a deny list that applies to everyone",
+            Rule::FilteredAllow(_) => "this destination is on a list your tier allows",
+            Rule::FilteredDefault => {
+                "your tier allows only destinations on its allow lists, and this one is on none of them"
+            }
+            Rule::IntranetZone => "this destination is in an internal zone your tier allows",
+            Rule::IntranetNetwork => "this address is in an internal network your tier allows",
+            Rule::IntranetDefault => {
+                "your tier allows only the organisation's internal zones and networks"
+            }
+            Rule::ConnectPort => "tunnels (CONNECT) are allowed only to the configured ports",
+            Rule::Address(_) => {
+                "the destination resolves to a loopback, link-local, private or otherwise internal address that no rule allows"
+            }
+            Rule::OwnSocket => "the destination is the gateway itself",
+            Rule::NetworkAllowed => "this internal network is allowed by a network rule",
+            Rule::GlobalAddress => "the address is publicly routable",
+        }
+    }
+}
+
+/// The outcome of a decision, computed once and then rendered, counted and recorded from this one value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decision {
+    pub verdict: Verdict,
+    pub rule: Rule,
+}
+
+impl Decision {
+    fn allow(rule: Rule) -> Decision {
+        Decision {
+            verdict: Verdict::Allow,
+            rule,
+        }
+    }
+
+    fn deny(rule: Rule) -> Decision {
+        Decision {
+            verdict: Verdict::Deny,
+            rule,
+        }
+    }
+
+    pub fn is_allow(&self) -> bool {
+        self.verdict == Verdict::Allow
+    }
+}
+
+/// The compiled rules of one configuration. Immutable; swapped whole on reload.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    /// Categories refused for every tier.
+    pub global_deny: CategorySet,
+    /// Categories the `filtered` tier allows (its allow lists and allowed categories).
+    pub filtered_allow: CategorySet,
+    /// Internal zones (a zone allows itself and every subdomain) for the `intranet` tier.
+    pub intranet_zones: Vec<DomainName>,
+    /// Non-global networks reachable per tier, indexed by tier (the `intranet` tier's internal networks).
+    pub tier_networks: [NetSet; 4],
+    /// Non-global networks every tier may reach (after its tier allowed the name).
+    pub allow_networks: NetSet,
+    /// Ports `CONNECT` may reach.
+    pub connect_ports: Vec<u16>,
+    /// The gateway's own listening sockets; reaching them through the proxy is refused for every tier.
+    pub own_sockets: Vec<SocketAddr>,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            global_deny: CategorySet::default(),
+            filtered_allow: CategorySet::default(),
+            intranet_zones: Vec::new(),
+            tier_networks: Default::default(),
+            allow_networks: NetSet::default(),
+            connect_ports: vec![443],
+            own_sockets: Vec::new(),
+        }
+    }
+}
+
+/// What a decision depends on for one request.
+#[derive(Debug, Clone, Copy)]
+pub struct Inputs<'a> {
+    pub tier: Tier,
+    /// The canonical destination host.
+    pub host: &'a Host,
+    pub port: u16,
+    /// Whether this is a `CONNECT` tunnel.
+    pub connect: bool,
+    /// The categories of the host and its parent domains (from `Lists::lookup`).
+    pub categories: CategorySet,
+}
+
+/// Decide on a canonical destination, before any name resolution.
+pub fn decide(policy: &Policy, inputs: &Inputs<'_>) -> Decision {
+    if inputs.connect && !policy.connect_ports.contains(&inputs.port) {
+        return Decision::deny(Rule::ConnectPort);
+    }
+    // Global deny lists come first: no tier is above them.
+    let denied = inputs.categories.intersection(&policy.global_deny);
+    if let Some(category) = denied.first() {
+        return Decision::deny(Rule::GlobalDeny(category));
+    }
+    match inputs.tier {
+        Tier::None => Decision::deny(Rule::TierNone),
+        Tier::Open => Decision::allow(Rule::TierOpen),
+        Tier::Filtered => match inputs
+            .categories
+            .intersection(&policy.filtered_allow)
+            .first()
+        {
+            Some(category) => Decision::allow(Rule::FilteredAllow(category)),
+            None => Decision::deny(Rule::FilteredDefault),
+        },
+        Tier::Intranet => match inputs.host {
+            Host::Domain(name) => {
+                if policy
+                    .intranet_zones
+                    .iter()
+                    .any(|zone| domain_is_within(name, zone))
+                {
+                    Decision::allow(Rule::IntranetZone)
+                } else {
+                    Decision::deny(Rule::IntranetDefault)
+                }
+            }
+            Host::V4(_) | Host::V6(_) => match inputs.host.ip() {
+                Some(ip) if policy.tier_networks[Tier::Intranet.index()].contains(ip) => {
+                    Decision::allow(Rule::IntranetNetwork)
+                }
+                _ => Decision::deny(Rule::IntranetDefault),
+            },
+        },
+    }
+}
+
+/// Check one resolved address before connecting to it. Called for every address gatehouse would connect
+/// to, after [`decide`] allowed the name; the connection then goes to exactly this address.
+pub fn check_address(policy: &Policy, tier: Tier, addr: SocketAddr) -> Decision {
+    let ip = unmap(addr.ip());
+    let class = classify(ip);
+    // The gateway's own sockets are refused for every tier. A listener on the unspecified address
+    // listens on every local address; without enumerating interfaces, any non-global address on that
+    // port is treated as the gateway itself.
+    let own = policy.own_sockets.iter().any(|own| {
+        own.port() == addr.port()
+            && (unmap(own.ip()) == ip || (own.ip().is_unspecified() && !class.is_global()))
+    });
+    if own {
+        return Decision::deny(Rule::OwnSocket);
+    }
+    if class.is_global() {
+        return Decision::allow(Rule::GlobalAddress);
+    }
+    if policy.allow_networks.contains(ip) {
+        return Decision::allow(Rule::NetworkAllowed);
+    }
+    if policy.tier_networks[tier.index()].contains(ip) {
+        return Decision::allow(Rule::IntranetNetwork);
+    }
+    Decision::deny(Rule::Address(class))
+}
+
+fn unmap(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(v6),
+        },
+        v4 => v4,
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use lists::ListsBuilder;
+
+    fn lists() -> (Lists, CategoryId, CategoryId) {
+        let mut b = ListsBuilder::new();
+        let ads = b.category("ads").unwrap();
+        let research = b.category("research").unwrap();
+        b.add_domain(ads, "ads.example.com").unwrap();
+        b.add_domain(research, "example.com").unwrap();
+        b.add_domain(research, "arxiv.org").unwrap();
+        (b.build().unwrap(), ads, research)
+    }
+
+    fn policy(ads: CategoryId, research: CategoryId) -> Policy {
+        let mut p = Policy::default();
+        p.global_deny.insert(ads);
+        p.filtered_allow.insert(research);
+        p.intranet_zones = vec![domain("corp.internal")];
+        p.tier_networks[Tier::Intranet.index()] =
+            NetSet::new(vec![destination::net::parse_net("10.1.0.0/16").unwrap()]);
+        p.own_sockets = vec!["127.0.0.1:3128".parse().unwrap()];
+        p
+    }
+
+    fn domain(s: &str) -> DomainName {
+        match Host::parse(s).unwrap() {
+            Host::Domain(d) => d,
+            other => panic!("not a domain: {other:?}"),
+        }
+    }
+
+    fn run(tier: Tier, host: &str, port: u16, connect: bool) -> (Verdict, String) {
+        let (lists, ads, research) = lists();
+        let p = policy(ads, research);
+        let host = Host::parse(host).unwrap();
+        let categories = match &host {
+            Host::Domain(d) => lists.lookup(d.as_str()),
+            _ => CategorySet::default(),
+        };
+        let d = decide(
+            &p,
+            &Inputs {
+                tier,
+                host: &host,
+                port,
+                connect,
+                categories,
+            },
+        );
+        (d.verdict, d.rule.id(&lists))
+    }
+
+    #[test]
+    fn tiers_and_lists_combine_as_documented() {
+        use Verdict::*;
+        let cases: &[(Tier, &str, u16, bool, Verdict, &str)] = &[
+            (Tier::Open, "anything.net", 80, false, Allow, "tier-open"),
+            (
+                Tier::Open,
+                "ads.example.com",
+                80,
+                false,
+                Deny,
+                "global-deny:ads",
+            ),
+            (
+                Tier::Open,
+                "x.ads.example.com",
+                443,
+                true,
+                Deny,
+                "global-deny:ads",
+            ),
+            (Tier::Open, "anything.net", 22, true, Deny, "connect-port"),
+            (
+                Tier::Filtered,
+                "www.example.com",
+                80,
+                false,
+                Allow,
+                "filtered-allow:research",
+            ),
+            (
+                Tier::Filtered,
+                "ads.example.com",
+                80,
+                false,
+                Deny,
+                "global-deny:ads",
+            ),
+            (
+                Tier::Filtered,
+                "notexample.com",
+                80,
+                false,
+                Deny,
+                "filtered-default",
+            ),
+            (
+                Tier::Filtered,
+                "10.1.2.3",
+                80,
+                false,
+                Deny,
+                "filtered-default",
+            ),
+            (
+                Tier::Intranet,
+                "wiki.corp.internal",
+                80,
+                false,
+                Allow,
+                "intranet-zone",
+            ),
+            (
+                Tier::Intranet,
+                "corp.internal",
+                443,
+                true,
+                Allow,
+                "intranet-zone",
+            ),
+            (
+                Tier::Intranet,
+                "10.1.2.3",
+                80,
+                false,
+                Allow,
+                "intranet-network",
+            ),
+            (
+                Tier::Intranet,
+                "10.2.0.1",
+                80,
+                false,
+                Deny,
+                "intranet-default",
+            ),
+            (
+                Tier::Intranet,
+                "example.com",
+                80,
+                false,
+                Deny,
+                "intranet-default",
+            ),
+            (Tier::None, "example.com", 80, false, Deny, "tier-none"),
+        ];
+        for (tier, host, port, connect, verdict, rule) in cases {
+            let got = run(*tier, host, *port, *connect);
+            assert_eq!(got, (*verdict, rule.to_string()), "{tier} {host}:{port}");
+        }
+    }
+
+    #[test]
+    fn address_check_refuses_internal_ranges_unless_allowed() {
+        let (_, ads, research) = lists();
+        let mut p = policy(ads, research);
+        p.allow_networks = NetSet::new(vec![destination::net::parse_net("127.0.0.2").unwrap()]);
+        let check = |tier, a: &str| check_address(&p, tier, a.parse().unwrap());
+        assert_eq!(
+            check(Tier::Open, "127.0.0.1:80").rule,
+            Rule::Address(AddressClass::Loopback)
+        );
+        assert_eq!(
+            check(Tier::Open, "169.254.169.254:80").rule,
+            Rule::Address(AddressClass::LinkLocal)
+        );
+        assert_eq!(
+            check(Tier::Open, "[::ffff:10.0.0.1]:80").rule,
+            Rule::Address(AddressClass::Private)
+        );
+        assert_eq!(check(Tier::Open, "127.0.0.2:80").rule, Rule::NetworkAllowed);
+        assert_eq!(check(Tier::Open, "127.0.0.1:3128").rule, Rule::OwnSocket);
+        assert_eq!(
+            check(Tier::Open, "10.1.0.9:80").rule,
+            Rule::Address(AddressClass::Private)
+        );
+        assert_eq!(
+            check(Tier::Intranet, "10.1.0.9:80").rule,
+            Rule::IntranetNetwork
+        );
+        assert_eq!(
+            check(Tier::Open, "93.184.216.34:443").rule,
+            Rule::GlobalAddress
+        );
+    }
+
+    #[test]
+    fn own_socket_is_refused_even_when_its_network_is_allowed() {
+        let (_, ads, research) = lists();
+        let mut p = policy(ads, research);
+        p.allow_networks = NetSet::new(vec![destination::net::parse_net("127.0.0.0/8").unwrap()]);
+        p.own_sockets = vec!["0.0.0.0:3128".parse().unwrap()];
+        assert_eq!(
+            check_address(&p, Tier::Open, "127.0.0.5:3128".parse().unwrap()).rule,
+            Rule::OwnSocket
+        );
+        assert!(check_address(&p, Tier::Open, "127.0.0.5:80".parse().unwrap()).is_allow());
+    }
+}
