@@ -51,14 +51,15 @@ struct Raw {
 #[serde(deny_unknown_fields)]
 struct RawProxy {
     listen: Option<Spanned<String>>,
-    via: Option<String>,
-    contact: Option<String>,
+    via: Option<Spanned<String>>,
+    contact: Option<Spanned<String>>,
     x_forwarded_for: Option<bool>,
     connect_ports: Option<Vec<u16>>,
     max_connections: Option<usize>,
     header_read_timeout_secs: Option<u64>,
     idle_timeout_secs: Option<u64>,
     tunnel_idle_timeout_secs: Option<u64>,
+    tunnel_half_close_timeout_secs: Option<u64>,
     upstream_connect_timeout_secs: Option<u64>,
     upstream_response_timeout_secs: Option<u64>,
     max_head_bytes: Option<usize>,
@@ -162,6 +163,8 @@ pub struct ProxySettings {
     pub header_read_timeout: Duration,
     pub idle_timeout: Duration,
     pub tunnel_idle_timeout: Duration,
+    /// How long a tunnel stays open for one direction after the other has ended.
+    pub tunnel_half_close_timeout: Duration,
     pub upstream_connect_timeout: Duration,
     pub upstream_response_timeout: Duration,
     pub limits: http1::Limits,
@@ -384,6 +387,35 @@ impl Validator<'_> {
         }
     }
 
+    /// Text that ends up in response heads or pages: printable ASCII only (no CR/LF injection);
+    /// `token` additionally refuses spaces (a `Via` pseudonym).
+    fn header_text(
+        &mut self,
+        s: &Option<Spanned<String>>,
+        key: &str,
+        default: &str,
+        token: bool,
+    ) -> String {
+        let Some(v) = s else {
+            return default.to_string();
+        };
+        let text = v.get_ref();
+        let ok = !text.is_empty()
+            && text
+                .chars()
+                .all(|c| c.is_ascii_graphic() || (!token && c == ' '));
+        if !ok {
+            let what = if token {
+                "printable ASCII without spaces"
+            } else {
+                "printable ASCII"
+            };
+            self.err(v, key, format!("`{}` must be {what}", text.escape_debug()));
+            return default.to_string();
+        }
+        text.clone()
+    }
+
     fn nets(&mut self, items: &[Spanned<String>], key: &str) -> NetSet {
         let mut nets = Vec::new();
         for item in items {
@@ -405,16 +437,21 @@ impl Validator<'_> {
         };
         let proxy = ProxySettings {
             listen: self.socket(&p.listen, "proxy.listen", "127.0.0.1:3128"),
-            via: p.via.clone().unwrap_or_else(|| "gatehouse".into()),
-            contact: p
-                .contact
-                .clone()
-                .unwrap_or_else(|| "your gatehouse administrator".into()),
+            via: self.header_text(&p.via, "proxy.via", "gatehouse", true),
+            contact: self.header_text(
+                &p.contact,
+                "proxy.contact",
+                "your gatehouse administrator",
+                false,
+            ),
             x_forwarded_for: p.x_forwarded_for.unwrap_or(false),
             max_connections: p.max_connections.unwrap_or(10_000).max(1),
             header_read_timeout: Duration::from_secs(p.header_read_timeout_secs.unwrap_or(10)),
             idle_timeout: Duration::from_secs(p.idle_timeout_secs.unwrap_or(60)),
             tunnel_idle_timeout: Duration::from_secs(p.tunnel_idle_timeout_secs.unwrap_or(600)),
+            tunnel_half_close_timeout: Duration::from_secs(
+                p.tunnel_half_close_timeout_secs.unwrap_or(30),
+            ),
             upstream_connect_timeout: Duration::from_secs(
                 p.upstream_connect_timeout_secs.unwrap_or(10),
             ),
@@ -463,6 +500,9 @@ impl Validator<'_> {
                 }
             };
             let mut ips = Vec::new();
+            if addrs.get_ref().is_empty() {
+                self.err(addrs, &key, format!("`{name}` has no addresses"));
+            }
             for a in addrs.get_ref() {
                 match a.parse::<IpAddr>() {
                     Ok(ip) => ips.push(ip),

@@ -87,12 +87,11 @@ impl Metrics {
             bytes.clone(),
         );
         // Decisions take microseconds; the buckets resolve 1 µs to 10 ms.
-        let decision_seconds = Histogram::new(
-            [1e-6, 2e-6, 5e-6, 1e-5, 2e-5, 5e-5, 1e-4, 2.5e-4, 1e-3, 1e-2],
-        );
+        let decision_seconds =
+            Histogram::new([1e-6, 2e-6, 5e-6, 1e-5, 2e-5, 5e-5, 1e-4, 2.5e-4, 1e-3, 1e-2]);
         registry.register(
             "decision_duration_seconds",
-            "Time to canonicalise, categorise and decide one request (excluding authentication and DNS)",
+            "Time to categorise the canonical destination and decide (excluding parsing, authentication and DNS)",
             decision_seconds.clone(),
         );
         let net_buckets = [
@@ -119,7 +118,7 @@ impl Metrics {
         let audit_dropped = Counter::default();
         registry.register(
             "audit_dropped",
-            "Audit events lost because the queue was full (only with audit.on_backlog = \"drop\")",
+            "Audit events lost because the queue stayed full (allowed requests only with audit.on_backlog = \"drop\"; refusals in either mode)",
             audit_dropped.clone(),
         );
         let audit_written = Counter::default();

@@ -22,7 +22,7 @@ use tokio::task::JoinHandle;
 
 use crate::audit::Audit;
 use crate::config::{Config, ConfigError};
-use crate::identity::{hash_password, random_password, CredentialCache, Principals};
+use crate::identity::{random_password, CredentialCache, Principals, Verifier};
 use crate::metrics::Metrics;
 use crate::proxy::{serve_connection, Gateway, Runtime};
 use crate::store::{Role, Store};
@@ -58,11 +58,13 @@ impl Server {
     pub async fn start(opts: ServerOptions) -> anyhow::Result<Server> {
         let data_dir = opts.data_dir.clone();
         let config = opts.config;
+        let verifier =
+            Verifier::start(std::thread::available_parallelism().map_or(2, |n| n.get()))?;
         // First start: an `admin` principal with a random password, printed once by the caller.
         let store = Store::open(&data_dir)?;
         let initial_admin_password = if store.principal_count()? == 0 {
             let password = random_password()?;
-            let hash = hash_password(&password)?;
+            let hash = verifier.hash(password.clone()).await?;
             store.add_principal("admin", Role::Admin, policy::Tier::None, &hash)?;
             Some(password)
         } else {
@@ -99,9 +101,7 @@ impl Server {
             runtime: ArcSwap::from_pointee(runtime),
             principals: ArcSwap::from_pointee(principals),
             credentials: CredentialCache::new(100_000)?,
-            verify_slots: Semaphore::new(
-                std::thread::available_parallelism().map_or(2, |n| n.get()),
-            ),
+            verifier,
             audit,
             metrics,
             draining: drain_rx,

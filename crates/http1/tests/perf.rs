@@ -1,5 +1,5 @@
 //! Rough timing of the hot paths; run with
-//! `cargo test -p http1 --release --test perf -- --ignored --nocapture`.
+//! `cargo test -p http1 --release --test http1 perf -- --ignored --nocapture`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 // A timing test needs the clock; the library itself never reads it.
 #![allow(clippy::disallowed_methods)]

@@ -269,14 +269,20 @@ fn fixture() -> Fixture {
         s.push_str(&entries[q.below(entries.len())]);
         s
     };
+    // A miss is on no list at all, not even through a parent domain.
     let mut miss = || loop {
         let e = miss_gen.entry();
-        if !big.contains(&e) {
+        if lists.lookup(&e).is_empty() {
             return e;
         }
     };
     let parse = |s: &str| Host::parse(s).unwrap();
-    let hits: Vec<Host> = (0..QUERIES).map(|_| parse(&hit(&mut q))).collect();
+    // A hit is in `big` and in no deny list (a rare generated name is in both).
+    let hits: Vec<Host> = std::iter::repeat_with(|| hit(&mut q))
+        .filter(|s| lists.lookup(s) == CategorySet::single(big_cat))
+        .take(QUERIES)
+        .map(|s| parse(&s))
+        .collect();
     let misses: Vec<Host> = (0..QUERIES).map(|_| parse(&miss())).collect();
     // The mix: 50 % hits, 40 % misses, 10 % global-deny hits.
     let mut mix_raw: Vec<String> = Vec::with_capacity(QUERIES);

@@ -308,6 +308,7 @@ listen = "127.0.0.1:0"
 connect_ports = [443, {port}]
 header_read_timeout_secs = 2
 idle_timeout_secs = 5
+tunnel_half_close_timeout_secs = 2
 shutdown_grace_secs = 5
 
 [admin]
@@ -422,13 +423,27 @@ impl Gateway {
 }
 
 /// The result of running curl.
-#[derive(Debug)]
 pub struct CurlOutput {
     pub status: u16,
     pub headers: String,
     pub body: Vec<u8>,
     pub stderr: String,
     pub exit: i32,
+}
+
+impl std::fmt::Debug for CurlOutput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Bodies can be gigabytes: show their length and a prefix only.
+        let prefix = String::from_utf8_lossy(&self.body[..self.body.len().min(300)]).into_owned();
+        f.debug_struct("CurlOutput")
+            .field("status", &self.status)
+            .field("exit", &self.exit)
+            .field("headers", &self.headers)
+            .field("body_len", &self.body.len())
+            .field("body_prefix", &prefix)
+            .field("stderr", &self.stderr)
+            .finish()
+    }
 }
 
 impl CurlOutput {

@@ -694,9 +694,14 @@ pub async fn forward(
                     reused && matches!(framing, RequestFraming::None),
                 );
                 tokio::pin!(send, recv);
-                let mut sent: Option<u64> = None;
+                // A request without a body is fully sent with its head. The sender is polled first
+                // so that a body finished in the same wake-up as the response is seen as finished
+                // (otherwise a fast origin's response could win the race and the client connection
+                // would be closed for no reason).
+                let mut sent: Option<u64> = matches!(framing, RequestFraming::None).then_some(0);
                 let r = loop {
                     tokio::select! {
+                        biased;
                         s = &mut send, if sent.is_none() => match s {
                             Ok(n) => sent = Some(n),
                             // A framing error mid-body aborts both connections: the origin sees a
@@ -769,6 +774,7 @@ pub async fn forward(
                     &mut upstream.stream,
                     &mut upstream.buf,
                     rt.config.proxy.tunnel_idle_timeout,
+                    rt.config.proxy.tunnel_half_close_timeout,
                 )
                 .await;
                 return Relayed {

@@ -35,11 +35,11 @@ use lists::CategorySet;
 use policy::{Decision, Inputs};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::watch;
 
 use crate::audit::{Audit, AuditEvent, Slot, Stage};
 use crate::config::Config;
-use crate::identity::{parse_basic, verify_password, CredentialCache, Principal, Principals};
+use crate::identity::{parse_basic, CredentialCache, Principal, Principals};
 use crate::metrics::Metrics;
 use crate::store::now_us;
 use respond::Outcome;
@@ -56,8 +56,9 @@ pub struct Gateway {
     pub runtime: ArcSwap<Runtime>,
     pub principals: ArcSwap<Principals>,
     pub credentials: CredentialCache,
-    /// Bounds concurrent argon2 verifications so a flood of wrong passwords cannot take every core.
-    pub verify_slots: Semaphore,
+    /// Runs argon2 on a fixed pool of threads: a flood of wrong passwords takes at most those
+    /// threads and their fixed memory.
+    pub verifier: crate::identity::Verifier,
     pub audit: Audit,
     pub metrics: Arc<Metrics>,
     /// Flips to `true` when the gateway drains for shutdown.
@@ -102,11 +103,22 @@ pub async fn serve_connection(gw: Arc<Gateway>, mut client: TcpStream, peer: Soc
     };
     let mut draining = gw.draining.clone();
     loop {
+        let head = {
+            let reading = gw.runtime.load();
+            read_head(&reading, &mut client, &mut conn.buf, &mut draining).await
+        };
+        // The configuration in force when the head is complete decides, not the one from before
+        // an idle wait (a reload applies to the next request on a kept connection).
         let rt = gw.runtime.load_full();
-        let head = match read_head(&rt, &mut client, &mut conn.buf, &mut draining).await {
+        let head = match head {
             HeadRead::Head(h) => h,
             HeadRead::Closed => return,
             HeadRead::Malformed(outcome) => {
+                gw.metrics
+                    .decided(outcome.decision(), outcome.metric_rule());
+                if let Some(code) = outcome.error_code() {
+                    gw.metrics.error(code);
+                }
                 let ev = event_for_unparsed(&conn, &outcome);
                 finish_refusal(&gw, &rt, &mut client, &outcome, false, true).await;
                 gw.audit.record(ev).await;
@@ -213,6 +225,11 @@ struct Record {
     destination: String,
     url: Option<String>,
     stage: Stage,
+    /// Whether the policy allowed the request (failures after that are recorded as `allow` with an
+    /// error code: the decision stands, the transfer failed).
+    allowed: bool,
+    /// The audit slot reserved before anything was forwarded; failures after it use it too.
+    slot: Option<Slot>,
 }
 
 /// The decision pipeline for one request. Returns whether the client connection may be reused.
@@ -227,9 +244,11 @@ async fn handle_request(
         started: Instant::now(),
         ts_us: now_us(),
         principal: None,
-        destination: head.target().to_string(),
+        destination: redact_target(head.target()),
         url: None,
         stage: Stage::Destination,
+        allowed: false,
+        slot: None,
     };
     let html = respond::wants_html(head.header("accept"));
     // A request whose body we will not read cannot leave the connection reusable.
@@ -265,14 +284,20 @@ async fn handle_request(
             }
             finish_refusal(gw, rt, client, &outcome, html, close).await;
             let tail = Tail {
-                decision: outcome.decision(),
+                // A failure after the policy allowed (DNS, connect) keeps the decision and records
+                // the error code; a refusal at the address check is a deny.
+                decision: if rec.allowed && outcome.decision() == "error" {
+                    "allow"
+                } else {
+                    outcome.decision()
+                },
                 rule: outcome.rule().to_string(),
                 status: outcome.status(),
                 bytes_up: 0,
                 bytes_down: 0,
                 error: outcome.error_code(),
                 upstream: event_tail.upstream,
-                slot: event_tail.slot,
+                slot: rec.slot.take(),
             };
             (tail, if close { Next::Close } else { Next::KeepAlive })
         }
@@ -354,6 +379,7 @@ async fn pipeline(
     if principal.disabled {
         return Err(refused(
             "principal-disabled",
+            "principal-disabled",
             "this account is disabled",
             &principal,
             &target,
@@ -373,8 +399,8 @@ async fn pipeline(
     }
 
     // 4. Room in the audit trail before anything is forwarded.
-    let slot = match gw.audit.reserve().await {
-        Ok(s) => s,
+    match gw.audit.reserve().await {
+        Ok(s) => rec.slot = Some(s),
         Err(_) => {
             return Err(Outcome::Unavailable {
                 code: "audit_backlog",
@@ -383,6 +409,7 @@ async fn pipeline(
             .into())
         }
     };
+    rec.allowed = true;
 
     // 5. Resolve and check every address; reuse this connection's origin connection when it matches.
     rec.stage = Stage::Resolve;
@@ -430,18 +457,14 @@ async fn pipeline(
     }
     Ok(Done {
         tail: Tail {
-            decision: if result.error.is_some() && result.status == 0 {
-                "error"
-            } else {
-                "allow"
-            },
+            decision: "allow",
             rule,
             status: result.status,
             bytes_up: result.bytes_up,
             bytes_down: result.bytes_down,
             error: result.error,
             upstream: Some(upstream_addr),
-            slot: Some(slot),
+            slot: rec.slot.take(),
         },
         next: result.next,
     })
@@ -547,6 +570,22 @@ fn target_of(head: &RequestHead) -> Result<Target, Outcome> {
     Ok(target)
 }
 
+/// The raw request target as recorded before it is understood: any userinfo (which may hold a
+/// password) is replaced by `***`, and the length is bounded.
+fn redact_target(raw: &str) -> String {
+    let (scheme, rest) = match raw.find("://") {
+        Some(i) => raw.split_at(i + 3),
+        None => ("", raw),
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    let redacted = match authority.rfind('@') {
+        Some(at) => format!("{scheme}***@{}{tail}", &authority[at + 1..]),
+        None => raw.to_string(),
+    };
+    truncate(&redacted, 1024)
+}
+
 fn truncate(s: &str, max: usize) -> String {
     let mut out: String = s.chars().take(max).collect();
     if out.len() < s.len() {
@@ -593,16 +632,14 @@ async fn authenticate(
         return Err(failed(gw));
     };
     let Some(principal) = principals.get(&creds.user).cloned() else {
+        gw.verifier.verify_unknown(creds.password).await;
         return Err(failed(gw));
     };
-    let ok = {
-        let _slot = gw.verify_slots.acquire().await;
-        gw.metrics.auth_verifications.inc();
-        let hash = principal.password_hash.clone();
-        tokio::task::spawn_blocking(move || verify_password(&creds.password, &hash))
-            .await
-            .unwrap_or(false)
-    };
+    gw.metrics.auth_verifications.inc();
+    let ok = gw
+        .verifier
+        .verify(creds.password, principal.password_hash.clone())
+        .await;
     if !ok {
         return Err(failed(gw));
     }
@@ -632,12 +669,14 @@ fn decide(rt: &Runtime, principal: &Principal, target: &Target) -> Decision {
 
 fn refused(
     rule: &str,
+    static_rule: &'static str,
     explanation: &'static str,
     principal: &Principal,
     target: &Target,
 ) -> Outcome {
     Outcome::Refused {
         rule: rule.to_string(),
+        static_rule,
         explanation,
         principal: Some(principal.name.to_string()),
         tier: Some(principal.tier),
@@ -648,6 +687,7 @@ fn refused(
 fn refusal_of(rt: &Runtime, d: &Decision, principal: &Principal, target: &Target) -> Outcome {
     refused(
         &d.rule.id(&rt.config.lists),
+        d.rule.static_id(),
         d.rule.explanation(),
         principal,
         target,
@@ -789,5 +829,22 @@ fn event_for_unparsed(conn: &Conn, outcome: &Outcome) -> AuditEvent {
         stage: Stage::Parse,
         error: outcome.error_code(),
         upstream: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_target;
+
+    #[test]
+    fn recorded_targets_never_keep_userinfo() {
+        assert_eq!(
+            redact_target("http://u:pw@h.test/p?q"),
+            "http://***@h.test/p?q"
+        );
+        assert_eq!(redact_target("u:pw@h.test:443"), "***@h.test:443");
+        assert_eq!(redact_target("http://h.test/a@b"), "http://h.test/a@b");
+        assert_eq!(redact_target("http://a@b@h.test/"), "http://***@h.test/");
+        assert!(redact_target(&"x".repeat(5000)).chars().count() <= 1025);
     }
 }

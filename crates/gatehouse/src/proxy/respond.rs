@@ -16,6 +16,8 @@ pub enum Outcome {
     /// The policy (or an identity rule such as a disabled principal) refused the request.
     Refused {
         rule: String,
+        /// The rule's identifier without a category name, for metrics labels.
+        static_rule: &'static str,
         explanation: &'static str,
         principal: Option<String>,
         tier: Option<Tier>,
@@ -81,10 +83,7 @@ impl Outcome {
     /// The static part of the rule, for metrics labels.
     pub fn metric_rule(&self) -> &'static str {
         match self {
-            Outcome::Refused { explanation, .. } => {
-                let _ = explanation;
-                "refused"
-            }
+            Outcome::Refused { static_rule, .. } => static_rule,
             Outcome::AuthRequired { rule } => rule,
             Outcome::BadRequest { code, .. }
             | Outcome::Upstream { code, .. }
@@ -190,6 +189,7 @@ fn describe(outcome: &Outcome, contact: &str) -> (String, Vec<(&'static str, Str
             principal,
             tier,
             destination,
+            ..
         } => (
             "access refused".to_string(),
             vec![
@@ -273,6 +273,7 @@ mod tests {
     fn refused() -> Outcome {
         Outcome::Refused {
             rule: "filtered-default".into(),
+            static_rule: "filtered-default",
             explanation: "your tier allows only destinations on its allow lists, and this one is on none of them",
             principal: Some("ada".into()),
             tier: Some(Tier::Filtered),
@@ -311,6 +312,7 @@ how to ask: ask the help desk for access to this destination, quoting the rule a
     fn html_refusal_escapes_everything_it_echoes() {
         let o = Outcome::Refused {
             rule: "r".into(),
+            static_rule: "r",
             explanation: "e",
             principal: Some("<script>".into()),
             tier: None,

@@ -49,6 +49,7 @@ pub async fn connect_tunnel(
         &mut upstream.stream,
         &mut upstream.buf,
         rt.config.proxy.tunnel_idle_timeout,
+        rt.config.proxy.tunnel_half_close_timeout,
     )
     .await;
     Relayed {
@@ -69,6 +70,7 @@ pub async fn relay(
     upstream: &mut TcpStream,
     upstream_buf: &mut BytesMut,
     idle: Duration,
+    half_close: Duration,
 ) -> (u64, u64, Option<&'static str>) {
     let up_bytes = AtomicU64::new(0);
     let down_bytes = AtomicU64::new(0);
@@ -89,15 +91,24 @@ pub async fn relay(
             seen = now;
         }
     };
-    tokio::pin!(up, down, watchdog);
+    // Once one direction has ended, the other gets `half_close` to finish: a client that went away
+    // must not hold a tunnel open until the idle timeout.
+    let fin = tokio::time::sleep(idle);
+    tokio::pin!(up, down, watchdog, fin);
+    let mut fin_armed = false;
     let mut up_done: Option<Result<(), &'static str>> = None;
     let mut down_done: Option<Result<(), &'static str>> = None;
-    let mut timed_out = false;
+    let mut timed_out = None;
     while up_done.is_none() || down_done.is_none() {
         tokio::select! {
             r = &mut up, if up_done.is_none() => up_done = Some(r),
             r = &mut down, if down_done.is_none() => down_done = Some(r),
-            _ = &mut watchdog => { timed_out = true; break; }
+            _ = &mut watchdog => { timed_out = Some("tunnel_idle_timeout"); break; }
+            _ = &mut fin, if fin_armed => { timed_out = Some("tunnel_half_close_timeout"); break; }
+        }
+        if !fin_armed && (up_done.is_some() || down_done.is_some()) {
+            fin.as_mut().reset(tokio::time::Instant::now() + half_close);
+            fin_armed = true;
         }
         // An error in one direction ends the tunnel: the other side learns by the close.
         if matches!(up_done, Some(Err(_))) || matches!(down_done, Some(Err(_))) {
@@ -107,7 +118,7 @@ pub async fn relay(
     let error = [up_done, down_done]
         .into_iter()
         .find_map(|r| r.and_then(Result::err))
-        .or(timed_out.then_some("tunnel_idle_timeout"));
+        .or(timed_out);
     (
         up_bytes.load(Ordering::Relaxed),
         down_bytes.load(Ordering::Relaxed),

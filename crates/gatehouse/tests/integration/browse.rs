@@ -107,12 +107,17 @@ async fn https_through_connect_with_a_real_tls_origin() {
     .await;
     assert_eq!(out.status, 200, "{out:?}");
     assert_eq!(out.text(), "hello over tls\n");
-    gw2.flush_audit().await;
-    let ev = gw2
-        .audit()
-        .into_iter()
-        .find(|e| e.method == "CONNECT")
-        .unwrap();
+    // The tunnel's event is written when the tunnel ends, shortly after curl hangs up.
+    let mut ev = None;
+    for _ in 0..200 {
+        gw2.flush_audit().await;
+        ev = gw2.audit().into_iter().find(|e| e.method == "CONNECT");
+        if ev.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let ev = ev.expect("no audit event for the CONNECT tunnel");
     assert_eq!(ev.destination, format!("origin.test:{}", tls.port));
     assert_eq!(ev.decision, "allow");
     assert!(ev.bytes_up > 100 && ev.bytes_down > 100, "{ev:?}");
@@ -302,5 +307,43 @@ print("ok")
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "ok");
     // One client connection, kept alive: one origin connection.
     assert_eq!(origin.connections(), 1);
+    gw.shutdown().await;
+}
+
+/// Regression: with a fast origin the response could be read before the (empty) request body was
+/// marked sent, and the gateway closed the keep-alive connection after a successful response.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fast_origin_never_makes_the_gateway_drop_a_keep_alive_connection() {
+    let (origin, gw) = setup().await;
+    let script = format!(
+        r#"
+import base64, http.client
+c = http.client.HTTPConnection("{host}", {port}, timeout=30)
+auth = "Basic " + base64.b64encode(b"ada:s3cret-ada").decode()
+for i in range(3000):
+    c.request("GET", "http://origin.test:{op}/k", headers={{"Proxy-Authorization": auth}})
+    r = c.getresponse()
+    assert r.status == 200 and r.read() == b"hello from origin\n", i
+print("ok")
+"#,
+        host = gw.proxy.ip(),
+        port = gw.proxy.port(),
+        op = origin.port()
+    );
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("python3")
+            .args(["-c", &script])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(origin.connections(), 1);
+    assert_eq!(origin.requests(), 3000);
     gw.shutdown().await;
 }

@@ -1,1 +1,691 @@
-//! placeholder
+//! Tests that spawn the `gatehouse` binary itself: help, first start, the user/group/audit CLI
+//! while `serve` runs, SIGHUP reload (including under load and with an invalid file), SIGTERM drain
+//! and flush, `check-config`, and constant memory for 1 GiB bodies.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use testkit::{base_config, curl, Origin};
+
+const BIN: &str = env!("CARGO_BIN_EXE_gatehouse");
+
+/// The binary running `serve`, with its stderr collected. Killed on drop if still running.
+struct Serve {
+    child: Child,
+    proxy: String,
+    admin: String,
+    stdout: Arc<Mutex<String>>,
+    stderr: Arc<Mutex<String>>,
+    _data: tempfile::TempDir,
+    data_dir: PathBuf,
+    config: PathBuf,
+    _config_dir: tempfile::TempDir,
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_serve(config_text: &str) -> Serve {
+    let config_dir = tempfile::tempdir().unwrap();
+    let config = config_dir.path().join("gatehouse.toml");
+    std::fs::write(&config, config_text).unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let data_dir = data.path().to_path_buf();
+    let mut child = Command::new(BIN)
+        .args(["serve", "--config"])
+        .arg(&config)
+        .arg("--data-dir")
+        .arg(&data_dir)
+        .env("GATEHOUSE_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = Arc::new(Mutex::new(String::new()));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let err = child.stderr.take().unwrap();
+    let collected = stderr.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(err).lines().map_while(Result::ok) {
+            if line.contains("gatehouse is listening") {
+                let _ = tx.send(line.clone());
+            }
+            let mut c = collected.lock().unwrap();
+            c.push_str(&line);
+            c.push('\n');
+        }
+    });
+    let line = rx
+        .recv_timeout(Duration::from_secs(60))
+        .unwrap_or_else(|_| panic!("serve did not start:\n{}", stderr.lock().unwrap()));
+    let field = |name: &str| {
+        line.split_whitespace()
+            .find_map(|w| w.strip_prefix(&format!("{name}=")))
+            .unwrap()
+            .to_string()
+    };
+    let (proxy, admin) = (field("proxy"), field("admin"));
+    let stdout = Arc::new(Mutex::new(String::new()));
+    let out = child.stdout.take().unwrap();
+    let collected = stdout.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            let mut c = collected.lock().unwrap();
+            c.push_str(&line);
+            c.push('\n');
+        }
+    });
+    Serve {
+        child,
+        proxy,
+        admin,
+        stdout,
+        stderr,
+        _data: data,
+        data_dir,
+        config,
+        _config_dir: config_dir,
+    }
+}
+
+impl Serve {
+    fn proxy_url(&self) -> String {
+        format!("http://{}", self.proxy)
+    }
+
+    fn cli(&self, args: &[&str], stdin: Option<&str>) -> (i32, String, String) {
+        cli_in(&self.data_dir, &self.config, args, stdin)
+    }
+
+    fn signal(&self, sig: &str) {
+        let ok = Command::new("kill")
+            .args([&format!("-{sig}"), &self.child.id().to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok);
+    }
+
+    fn wait_exit(&mut self, limit: Duration) -> i32 {
+        let start = Instant::now();
+        loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                return s.code().unwrap_or(-1);
+            }
+            assert!(start.elapsed() < limit, "gatehouse did not exit");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    fn rss_peak_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .unwrap()
+            .trim()
+            .trim_end_matches("kB")
+            .trim()
+            .parse()
+            .unwrap()
+    }
+}
+
+fn cli_in(data: &Path, config: &Path, args: &[&str], stdin: Option<&str>) -> (i32, String, String) {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .arg("--data-dir")
+        .arg(data)
+        .arg("--config")
+        .arg(config)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    if let Some(input) = stdin {
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+    }
+    drop(child.stdin.take());
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Poll until `f` holds (changes made with the CLI apply within a second; this waits up to 10 s).
+async fn eventually<F, Fut>(what: &str, mut f: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(10) {
+        if f().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("never happened: {what}");
+}
+
+#[test]
+fn help_is_complete_for_every_command() {
+    let commands: &[&[&str]] = &[
+        &[],
+        &["serve"],
+        &["check-config"],
+        &["user"],
+        &["user", "add"],
+        &["user", "list"],
+        &["user", "set-tier"],
+        &["user", "passwd"],
+        &["user", "disable"],
+        &["user", "enable"],
+        &["group"],
+        &["group", "add"],
+        &["group", "add-member"],
+        &["audit"],
+    ];
+    for c in commands {
+        let out = Command::new(BIN).args(*c).arg("--help").output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{c:?}");
+        assert!(text.contains("Usage: gatehouse"), "{c:?}: {text}");
+        assert!(text.lines().count() > 3, "{c:?}: {text}");
+    }
+    let top = Command::new(BIN).arg("--help").output().unwrap();
+    let top = String::from_utf8_lossy(&top.stdout);
+    for sub in ["serve", "check-config", "user", "group", "audit"] {
+        assert!(top.contains(sub), "{top}");
+    }
+    let serve = Command::new(BIN)
+        .args(["serve", "--help"])
+        .output()
+        .unwrap();
+    let serve = String::from_utf8_lossy(&serve.stdout);
+    assert!(
+        serve.contains("--config <FILE>") && serve.contains("--data-dir <DIR>"),
+        "{serve}"
+    );
+}
+
+#[test]
+fn check_config_accepts_good_files_and_locates_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.toml");
+    std::fs::write(&good, gatehouse::config::DEFAULT_CONFIG).unwrap();
+    let out = Command::new(BIN)
+        .arg("check-config")
+        .arg(&good)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains(": ok ("));
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "[proxy]\nlisten = \"127.0.0.1:3128\"\nmax_conections = 5\n",
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .arg("check-config")
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "{}:3:1: key `proxy.max_conections`: unknown field `max_conections`",
+            bad.display()
+        )),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_start_prints_an_admin_password_once_and_the_cli_works_while_serving() {
+    let origin = Origin::start("127.0.0.2").await;
+    let mut s = start_serve(&base_config(&origin));
+    eventually("the first start prints the admin password", || {
+        let out = s.stdout.lock().unwrap().clone();
+        async move { out.contains("shown only this once: ") }
+    })
+    .await;
+    let stdout = s.stdout.lock().unwrap().clone();
+    assert!(stdout.contains("created the principal `admin`"), "{stdout}");
+    assert_eq!(
+        stdout.matches("shown only this once").count(),
+        1,
+        "{stdout}"
+    );
+    let admin_pw = stdout
+        .lines()
+        .find_map(|l| l.split("shown only this once: ").nth(1))
+        .unwrap()
+        .trim()
+        .to_string();
+    assert_eq!(admin_pw.len(), 20);
+    let ready = curl(&[&format!("http://{}/readyz", s.admin)]).await;
+    assert_eq!((ready.status, ready.text().as_str()), (200, "ready\n"));
+    let url = format!("http://origin.test:{}/", origin.port());
+    // admin has tier none: administering is not browsing.
+    let out = curl(&[
+        "-x",
+        &s.proxy_url(),
+        "-U",
+        &format!("admin:{admin_pw}"),
+        &url,
+    ])
+    .await;
+    assert_eq!(out.status, 403);
+    assert_eq!(out.header("x-gatehouse-rule").as_deref(), Some("tier-none"));
+
+    let (code, out, err) = s.cli(
+        &["user", "add", "ada", "--tier", "open", "--password-stdin"],
+        Some("ada-pw\n"),
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("added the principal `ada`"));
+    let proxy = s.proxy_url();
+    eventually("ada can browse", || {
+        let (p, u) = (proxy.clone(), url.clone());
+        async move { curl(&["-x", &p, "-U", "ada:ada-pw", &u]).await.status == 200 }
+    })
+    .await;
+    let (code, out, _) = s.cli(&["user", "add", "bob", "--tier", "filtered"], None);
+    assert_eq!(code, 0);
+    assert!(out.contains("shown only this once: "), "{out}");
+    let (code, _, err) = s.cli(&["user", "add", "ada", "--tier", "open"], None);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("a principal named `ada` already exists"),
+        "{err}"
+    );
+
+    let (_, list, _) = s.cli(&["user", "list"], None);
+    assert!(
+        list.contains("ada") && list.contains("bob") && list.contains("admin"),
+        "{list}"
+    );
+    let (_, json, _) = s.cli(&["user", "list", "--format", "json"], None);
+    let ada: serde_json::Value =
+        serde_json::from_str(json.lines().find(|l| l.contains("\"ada\"")).unwrap()).unwrap();
+    assert_eq!(ada["tier"], "open");
+    assert_eq!(ada["disabled"], false);
+
+    assert_eq!(s.cli(&["user", "set-tier", "ada", "filtered"], None).0, 0);
+    eventually("the new tier applies", || {
+        let (p, u) = (
+            proxy.clone(),
+            format!("http://other.test:{}/", origin.port()),
+        );
+        async move { curl(&["-x", &p, "-U", "ada:ada-pw", &u]).await.status == 403 }
+    })
+    .await;
+    assert_eq!(
+        s.cli(
+            &["user", "passwd", "ada", "--password-stdin"],
+            Some("ada-pw-2\n")
+        )
+        .0,
+        0
+    );
+    eventually("the new password applies", || {
+        let (p, u) = (proxy.clone(), url.clone());
+        async move { curl(&["-x", &p, "-U", "ada:ada-pw-2", &u]).await.status == 200 }
+    })
+    .await;
+    assert_eq!(
+        curl(&["-x", &proxy, "-U", "ada:ada-pw", &url]).await.status,
+        407
+    );
+    assert_eq!(s.cli(&["user", "disable", "ada"], None).0, 0);
+    eventually("the disabled account is refused", || {
+        let (p, u) = (proxy.clone(), url.clone());
+        async move { curl(&["-x", &p, "-U", "ada:ada-pw-2", &u]).await.status == 403 }
+    })
+    .await;
+
+    // Groups.
+    assert_eq!(s.cli(&["group", "add", "staff"], None).0, 0);
+    assert_eq!(s.cli(&["group", "add-member", "staff", "bob"], None).0, 0);
+    let (_, groups, _) = s.cli(&["group", "list"], None);
+    assert!(
+        groups.contains("staff") && groups.contains("bob"),
+        "{groups}"
+    );
+    assert_eq!(
+        s.cli(&["group", "remove-member", "staff", "bob"], None).0,
+        0
+    );
+
+    // The audit CLI filters by principal, destination and decision, as a table or JSON lines.
+    s.signal("TERM");
+    assert_eq!(s.wait_exit(Duration::from_secs(30)), 0);
+    let (code, table, _) = s.cli(&["audit", "--principal", "ada"], None);
+    assert_eq!(code, 0);
+    assert!(table.lines().next().unwrap().starts_with("TIME"), "{table}");
+    assert!(
+        table.lines().skip(1).all(|l| l.contains(" ada ")),
+        "{table}"
+    );
+    let (_, json, _) = s.cli(&["audit", "--decision", "deny", "--format", "json"], None);
+    let denied: Vec<serde_json::Value> = json
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(!denied.is_empty());
+    assert!(denied.iter().all(|e| e["decision"] == "deny"));
+    assert!(denied.iter().any(|e| e["rule"] == "principal-disabled"));
+    let (_, json, _) = s.cli(
+        &["audit", "--destination", "other.test", "--format", "json"],
+        None,
+    );
+    assert!(json.lines().count() >= 1);
+    assert!(json.lines().all(|l| l.contains("other.test")), "{json}");
+    let (_, none, _) = s.cli(
+        &[
+            "audit",
+            "--since",
+            "2999-01-01T00:00:00Z",
+            "--format",
+            "json",
+        ],
+        None,
+    );
+    assert_eq!(none, "");
+
+    // A second start prints no password.
+    let again = Command::new(BIN)
+        .args(["user", "list", "--data-dir"])
+        .arg(&s.data_dir)
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&again.stdout).contains("shown only this once"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_reloads_atomically_under_load_and_keeps_the_old_config_when_invalid() {
+    let origin = Origin::start("127.0.0.3").await;
+    let text = base_config(&origin);
+    let s = start_serve(&text);
+    assert_eq!(
+        s.cli(
+            &[
+                "user",
+                "add",
+                "fred",
+                "--tier",
+                "filtered",
+                "--password-stdin"
+            ],
+            Some("fred-pw\n")
+        )
+        .0,
+        0
+    );
+    let proxy = s.proxy_url();
+    let allowed = format!("http://origin.test:{}/", origin.port());
+    eventually("fred can browse", || {
+        let (p, u) = (proxy.clone(), allowed.clone());
+        async move { curl(&["-x", &p, "-U", "fred:fred-pw", &u]).await.status == 200 }
+    })
+    .await;
+    let other = format!("http://other.test:{}/", origin.port());
+    assert_eq!(
+        curl(&["-x", &proxy, "-U", "fred:fred-pw", &other])
+            .await
+            .status,
+        403
+    );
+
+    // Load: a keep-alive client requesting the allowed page in a loop while we reload.
+    let (host, port) = s.proxy.split_once(':').unwrap();
+    let script = format!(
+        r#"
+import base64, http.client, sys, time
+c = http.client.HTTPConnection("{host}", {port}, timeout=30)
+auth = "Basic " + base64.b64encode(b"fred:fred-pw").decode()
+ok = bad = 0
+end = time.time() + 4
+while time.time() < end:
+    c.request("GET", "{allowed}", headers={{"Proxy-Authorization": auth}})
+    r = c.getresponse(); r.read()
+    if r.status == 200: ok += 1
+    else: bad += 1; print("status", r.status, file=sys.stderr)
+print(ok, bad)
+"#
+    );
+    let load = std::thread::spawn(move || {
+        Command::new("python3")
+            .args(["-c", &script])
+            .output()
+            .unwrap()
+    });
+    // Reload several times: with the new list, then an invalid file, then the original.
+    let widened = text.replace(
+        "domains = [\"allowed.test\", \"origin.test\"]",
+        "domains = [\"allowed.test\", \"origin.test\", \"other.test\"]",
+    );
+    std::fs::write(&s.config, &widened).unwrap();
+    s.signal("HUP");
+    eventually("the reloaded allow list applies", || {
+        let (p, u) = (proxy.clone(), other.clone());
+        async move { curl(&["-x", &p, "-U", "fred:fred-pw", &u]).await.status == 200 }
+    })
+    .await;
+    std::fs::write(&s.config, "[proxy]\nlisten = 5\n").unwrap();
+    s.signal("HUP");
+    eventually("the invalid reload is logged", || {
+        let e = s.stderr();
+        async move { e.contains("the new configuration is invalid; keeping the running one") }
+    })
+    .await;
+    assert!(
+        s.stderr()
+            .contains("gatehouse.toml:2:10: key `proxy.listen`"),
+        "{}",
+        s.stderr()
+    );
+    assert_eq!(
+        curl(&["-x", &proxy, "-U", "fred:fred-pw", &other])
+            .await
+            .status,
+        200
+    );
+    std::fs::write(&s.config, &text).unwrap();
+    s.signal("HUP");
+    eventually("the original allow list applies again", || {
+        let (p, u) = (proxy.clone(), other.clone());
+        async move { curl(&["-x", &p, "-U", "fred:fred-pw", &u]).await.status == 403 }
+    })
+    .await;
+    let out = load.join().unwrap();
+    let summary = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "the load client failed: {}\naudit:\n{}\nserve's log:\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        s.cli(&["audit", "--limit", "5"], None).1,
+        s.stderr()
+    );
+    let mut counts = summary
+        .split_whitespace()
+        .map(|n| n.parse::<u64>().unwrap());
+    let (ok, bad) = (counts.next().unwrap(), counts.next().unwrap());
+    assert!(
+        ok > 10,
+        "{summary} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(bad, 0, "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_drains_and_flushes_every_audit_event() {
+    let origin = Origin::start("127.0.0.4").await;
+    let mut s = start_serve(&base_config(&origin));
+    assert_eq!(
+        s.cli(
+            &["user", "add", "ada", "--tier", "open", "--password-stdin"],
+            Some("pw\n")
+        )
+        .0,
+        0
+    );
+    let proxy = s.proxy_url();
+    let url = format!("http://origin.test:{}/", origin.port());
+    eventually("ada can browse", || {
+        let (p, u) = (proxy.clone(), url.clone());
+        async move { curl(&["-x", &p, "-U", "ada:pw", &u]).await.status == 200 }
+    })
+    .await;
+    let mut made = 0;
+    for i in 0..50 {
+        let out = curl(&["-x", &proxy, "-U", "ada:pw", &format!("{url}n{i}")]).await;
+        assert_eq!(out.status, 200);
+        made += 1;
+    }
+    s.signal("TERM");
+    assert_eq!(s.wait_exit(Duration::from_secs(30)), 0);
+    assert!(s.stderr().contains("gatehouse stopped"), "{}", s.stderr());
+    let (_, json, _) = s.cli(
+        &[
+            "audit",
+            "--principal",
+            "ada",
+            "--decision",
+            "allow",
+            "--format",
+            "json",
+        ],
+        None,
+    );
+    let paths: Vec<String> = json
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["url"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .filter(|u| u.contains("/n"))
+        .collect();
+    assert_eq!(paths.len(), made, "{json}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gigabyte_up_and_down_streams_in_constant_memory() {
+    let origin = Origin::start("127.0.0.2").await;
+    let s = start_serve(&base_config(&origin));
+    assert_eq!(
+        s.cli(
+            &["user", "add", "ada", "--tier", "open", "--password-stdin"],
+            Some("pw\n")
+        )
+        .0,
+        0
+    );
+    let proxy = s.proxy_url();
+    let probe = format!("http://origin.test:{}/", origin.port());
+    eventually("ada can browse", || {
+        let (p, u) = (proxy.clone(), probe.clone());
+        async move { curl(&["-x", &p, "-U", "ada:pw", &u]).await.status == 200 }
+    })
+    .await;
+    let before = s.rss_peak_kib();
+    const GIB: u64 = 1 << 30;
+    let down = format!("http://origin.test:{}/size/{GIB}", origin.port());
+    let (p1, d1) = (proxy.clone(), down.clone());
+    let got = tokio::task::spawn_blocking(move || {
+        let out = Command::new("curl")
+            .args([
+                "-sS",
+                "--max-time",
+                "120",
+                "-x",
+                &p1,
+                "-U",
+                "ada:pw",
+                "-o",
+                "/dev/null",
+            ])
+            .args(["-w", "%{http_code} %{size_download}", &d1])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    })
+    .await
+    .unwrap();
+    assert_eq!(got, format!("200 {GIB}"));
+    let after_download = s.rss_peak_kib();
+    // Upload from a generator (no 1 GiB file on disk): curl reads the body from a pipe, chunked.
+    let up = format!("http://origin.test:{}/echo", origin.port());
+    let (p2, u2) = (proxy.clone(), up.clone());
+    let body = tokio::task::spawn_blocking(move || {
+        let mut curl = Command::new("curl")
+            .args([
+                "-sS",
+                "--max-time",
+                "120",
+                "-x",
+                &p2,
+                "-U",
+                "ada:pw",
+                "-X",
+                "POST",
+                "-T",
+                "-",
+                &u2,
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = curl.stdin.take().unwrap();
+        let block = vec![b'u'; 1 << 20];
+        for _ in 0..1024 {
+            stdin.write_all(&block).unwrap();
+        }
+        drop(stdin);
+        let out = curl.wait_with_output().unwrap();
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+    .await
+    .unwrap();
+    assert!(body.starts_with(&format!("body-bytes: {GIB}\n")), "{body}");
+    let peak = s.rss_peak_kib();
+    assert!(
+        peak < 64 * 1024,
+        "peak RSS {peak} KiB (before: {before} KiB, after the download: {after_download} KiB)"
+    );
+}
