@@ -124,3 +124,113 @@ async fn metrics_health_and_readiness_on_the_admin_port() {
     }
     gw.shutdown().await;
 }
+
+/// Stall the audit writer by holding the store's write lock, so its queue fills up.
+fn lock_store(gw: &Gateway) -> rusqlite::Connection {
+    let c = rusqlite::Connection::open(gw.data_path().join("gatehouse.db")).unwrap();
+    c.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    c
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_audit_queue_refuses_with_503_and_forwards_nothing_unrecorded() {
+    let origin = Origin::start("127.0.0.4").await;
+    let text = base_config(&origin).replace(
+        "[audit]\n",
+        "[audit]\nqueue_size = 2\nbacklog_wait_ms = 50\n",
+    );
+    let gw = Gateway::start(&text).await;
+    gw.add_user("ada", Tier::Open, "pw").await;
+    let url = |i: usize| format!("http://origin.test:{}/b{i}", origin.port());
+    assert_eq!(
+        curl(&["-x", &gw.proxy_url(), "-U", "ada:pw", &url(0)])
+            .await
+            .status,
+        200
+    );
+    gw.flush_audit().await;
+    let lock = lock_store(&gw);
+    let mut refused = None;
+    let mut allowed = vec![];
+    for i in 1..20 {
+        let before = origin.requests();
+        let out = curl(&["-x", &gw.proxy_url(), "-U", "ada:pw", &url(i)]).await;
+        if out.status == 503 {
+            assert_eq!(
+                out.header("x-gatehouse-rule").as_deref(),
+                Some("audit_backlog")
+            );
+            assert_eq!(
+                origin.requests(),
+                before,
+                "a request refused for the backlog reached the origin"
+            );
+            refused = Some(i);
+            break;
+        }
+        assert_eq!(out.status, 200);
+        allowed.push(i);
+    }
+    let refused = refused.expect("the audit queue never filled");
+    drop(lock);
+    gw.flush_audit().await;
+    let events = gw.audit();
+    for i in allowed {
+        let u = url(i);
+        assert!(
+            events
+                .iter()
+                .any(|e| e.url.as_deref() == Some(&*u) && e.decision == "allow"),
+            "allowed request {i} is not in the audit trail"
+        );
+    }
+    assert!(!events
+        .iter()
+        .any(|e| e.url.as_deref() == Some(&*url(refused)) && e.status == 200));
+    gw.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_on_backlog_drop_requests_go_through_and_every_loss_is_counted() {
+    let origin = Origin::start("127.0.0.4").await;
+    let text = base_config(&origin).replace(
+        "[audit]\n",
+        "[audit]\nqueue_size = 2\nbacklog_wait_ms = 50\non_backlog = \"drop\"\n",
+    );
+    let gw = Gateway::start(&text).await;
+    gw.add_user("ada", Tier::Open, "pw").await;
+    let lock = lock_store(&gw);
+    for i in 0..8 {
+        let u = format!("http://origin.test:{}/d{i}", origin.port());
+        assert_eq!(
+            curl(&["-x", &gw.proxy_url(), "-U", "ada:pw", &u])
+                .await
+                .status,
+            200
+        );
+    }
+    let m = curl(&[&format!("http://{}/metrics", gw.admin)])
+        .await
+        .text();
+    let dropped: u64 = m
+        .lines()
+        .find_map(|l| l.strip_prefix("gatehouse_audit_dropped_total "))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    drop(lock);
+    gw.flush_audit().await;
+    let recorded = gw
+        .audit()
+        .iter()
+        .filter(|e| e.url.as_deref().is_some_and(|u| u.contains("/d")))
+        .count() as u64;
+    assert!(dropped > 0, "{m}");
+    assert_eq!(
+        recorded + dropped,
+        8,
+        "recorded {recorded}, dropped {dropped}"
+    );
+    gw.shutdown().await;
+}

@@ -689,3 +689,35 @@ async fn a_gigabyte_up_and_down_streams_in_constant_memory() {
         "peak RSS {peak} KiB (before: {before} KiB, after the download: {after_download} KiB)"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_loses_at_most_the_last_second_of_audit_events() {
+    let origin = Origin::start("127.0.0.3").await;
+    let mut s = start_serve(&base_config(&origin));
+    assert_eq!(
+        s.cli(
+            &["user", "add", "ada", "--tier", "open", "--password-stdin"],
+            Some("pw\n")
+        )
+        .0,
+        0
+    );
+    let proxy = s.proxy_url();
+    let url = format!("http://origin.test:{}/", origin.port());
+    eventually("ada can browse", || {
+        let (p, u) = (proxy.clone(), url.clone());
+        async move { curl(&["-x", &p, "-U", "ada:pw", &u]).await.status == 200 }
+    })
+    .await;
+    for i in 0..30 {
+        let out = curl(&["-x", &proxy, "-U", "ada:pw", &format!("{url}k{i}")]).await;
+        assert_eq!(out.status, 200);
+    }
+    // Events are committed in batches at least every 250 ms; after a second all are on disk.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    s.signal("KILL");
+    s.wait_exit(Duration::from_secs(10));
+    let (_, json, _) = s.cli(&["audit", "--principal", "ada", "--format", "json"], None);
+    let kept = json.lines().filter(|l| l.contains("/k")).count();
+    assert_eq!(kept, 30, "{json}");
+}

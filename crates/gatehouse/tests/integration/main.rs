@@ -8,5 +8,7 @@ mod audit;
 mod browse;
 mod canonical;
 mod cli;
+mod hardening;
+mod list_files;
 mod malformed;
 mod tiers;
