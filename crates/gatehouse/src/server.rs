@@ -42,6 +42,8 @@ pub struct Server {
     admin_addr: SocketAddr,
     config_path: Option<PathBuf>,
     drain_tx: watch::Sender<bool>,
+    /// Flips to `true` when the grace period is over: connections still open are closed.
+    stop_tx: watch::Sender<bool>,
     connections: Arc<Semaphore>,
     max_connections: u32,
     tasks: Vec<JoinHandle<()>>,
@@ -95,6 +97,7 @@ impl Server {
         .context("cannot start the audit writer")?;
 
         let (drain_tx, drain_rx) = watch::channel(false);
+        let (stop_tx, _) = watch::channel(false);
         let max_connections = config.proxy.max_connections.min(u32::MAX as usize >> 4) as u32;
         let runtime = runtime_of(config, &own);
         let gateway = Arc::new(Gateway {
@@ -114,6 +117,7 @@ impl Server {
             proxy_listener,
             connections.clone(),
             drain_tx.subscribe(),
+            stop_tx.subscribe(),
         )));
         let store = Arc::new(Mutex::new(store));
         tasks.push(tokio::spawn(poll_principals(
@@ -148,6 +152,7 @@ impl Server {
             admin_addr,
             config_path: opts.config_path,
             drain_tx,
+            stop_tx,
             connections,
             max_connections,
             tasks,
@@ -229,9 +234,22 @@ impl Server {
     pub async fn shutdown(self) {
         let _ = self.drain_tx.send(true);
         let grace = self.gateway.runtime.load().config.proxy.shutdown_grace;
-        let all = self.connections.acquire_many(self.max_connections);
-        if tokio::time::timeout(grace, all).await.is_err() {
-            tracing::warn!("connections still open after the grace period; closing them");
+        if tokio::time::timeout(grace, self.connections.acquire_many(self.max_connections))
+            .await
+            .is_err()
+        {
+            let open = self.max_connections as usize - self.connections.available_permits();
+            tracing::warn!(
+                open,
+                "connections still open after the grace period; closing them"
+            );
+            let _ = self.stop_tx.send(true);
+            // Closing is immediate (the connection tasks drop their sockets); wait for them briefly.
+            let _ = tokio::time::timeout(
+                Duration::from_secs(5),
+                self.connections.acquire_many(self.max_connections),
+            )
+            .await;
         }
         for t in &self.tasks {
             t.abort();
@@ -252,6 +270,7 @@ async fn accept_loop(
     listener: TcpListener,
     connections: Arc<Semaphore>,
     mut drain: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
 ) {
     loop {
         let permit = tokio::select! {
@@ -270,8 +289,12 @@ async fn accept_loop(
                 let gw = gw.clone();
                 gw.metrics.connections.inc();
                 gw.metrics.active_connections.inc();
+                let mut stop = stop.clone();
                 tokio::spawn(async move {
-                    serve_connection(gw.clone(), stream, peer).await;
+                    tokio::select! {
+                        _ = serve_connection(gw.clone(), stream, peer) => {}
+                        _ = stop.wait_for(|s| *s) => {}
+                    }
                     gw.metrics.active_connections.dec();
                     drop(permit);
                 });

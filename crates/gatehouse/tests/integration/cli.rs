@@ -721,3 +721,49 @@ async fn kill_9_loses_at_most_the_last_second_of_audit_events() {
     let kept = json.lines().filter(|l| l.contains("/k")).count();
     assert_eq!(kept, 30, "{json}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_closes_connections_still_open_after_the_grace_period() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let origin = Origin::start("127.0.0.4").await;
+    let text = base_config(&origin).replace("shutdown_grace_secs = 5", "shutdown_grace_secs = 1");
+    let mut s = start_serve(&text);
+    assert_eq!(
+        s.cli(
+            &["user", "add", "ada", "--tier", "open", "--password-stdin"],
+            Some("pw\n")
+        )
+        .0,
+        0
+    );
+    let proxy = s.proxy_url();
+    let url = format!("http://origin.test:{}/", origin.port());
+    eventually("ada can browse", || {
+        let (p, u) = (proxy.clone(), url.clone());
+        async move { curl(&["-x", &p, "-U", "ada:pw", &u]).await.status == 200 }
+    })
+    .await;
+    // An idle tunnel that would otherwise stay open for the tunnel idle timeout.
+    let mut t = tokio::net::TcpStream::connect(&s.proxy).await.unwrap();
+    let req = format!(
+        "CONNECT origin.test:{p} HTTP/1.1\r\nHost: origin.test:{p}\r\nProxy-Authorization: {a}\r\n\r\n",
+        p = origin.port(),
+        a = testkit::basic("ada", "pw")
+    );
+    t.write_all(req.as_bytes()).await.unwrap();
+    let mut buf = [0u8; 1024];
+    let n = t.read(&mut buf).await.unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200 Connection established"));
+    s.signal("TERM");
+    assert_eq!(s.wait_exit(Duration::from_secs(20)), 0);
+    assert!(
+        s.stderr()
+            .contains("connections still open after the grace period"),
+        "{}",
+        s.stderr()
+    );
+    assert!(
+        testkit::closed(&mut t, Duration::from_secs(10)).await,
+        "the tunnel stayed open"
+    );
+}

@@ -120,3 +120,29 @@ async fn the_connection_limit_holds_further_clients_until_one_leaves() {
     assert!(got.starts_with("HTTP/1.1 200 OK"), "{got}");
     gw.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
+    let origin = Origin::start("127.0.0.2").await;
+    let text = base_config(&origin).replace("idle_timeout_secs = 5", "idle_timeout_secs = 1");
+    let gw = Gateway::start(&text).await;
+    gw.add_user("ada", Tier::Open, "pw").await;
+    let mut s = tokio::net::TcpStream::connect(gw.proxy).await.unwrap();
+    let req = format!(
+        "GET http://origin.test:{p}/ HTTP/1.1\r\nHost: origin.test:{p}\r\nProxy-Authorization: {a}\r\n\r\n",
+        p = origin.port(),
+        a = basic("ada", "pw")
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut got = String::new();
+    let mut buf = [0u8; 4096];
+    while !got.ends_with("hello from origin\n") {
+        let n = s.read(&mut buf).await.unwrap();
+        assert!(n > 0);
+        got.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    // Nothing more is sent: the gateway closes the connection (the safety wait is much longer
+    // than the configured second).
+    assert!(testkit::closed(&mut s, Duration::from_secs(15)).await);
+    gw.shutdown().await;
+}
