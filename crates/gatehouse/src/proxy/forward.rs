@@ -603,25 +603,32 @@ where
         let client_chunked = !client_http10;
         let close_client =
             client_http10 || !head.keep_alive() || matches!(framing, ResponseFraming::UntilClose);
-        let bytes = response_head(rt, &resp, framing, client_chunked, close_client, false);
+        let mut bytes = response_head(rt, &resp, framing, client_chunked, close_client, false);
+        // The body bytes that arrived with the head go out with it: one write for a small response.
+        let mut early = 0u64;
+        if let ResponseFraming::ContentLength(n) = framing {
+            let k = (ubuf.len() as u64).min(n).min(SCRATCH as u64) as usize;
+            bytes.extend_from_slice(&ubuf[..k]);
+            ubuf.advance(k);
+            early = k as u64;
+        }
         write(client, &bytes, Side::Client)
             .await
             .map_err(|e| fail(e, true, status, 0))?;
         let idle = settings.idle_timeout;
         let body = match framing {
             ResponseFraming::None => Ok(0),
-            ResponseFraming::ContentLength(n) => {
-                copy_length(
-                    upstream,
-                    ubuf,
-                    client,
-                    n,
-                    idle,
-                    Side::Upstream,
-                    Side::Client,
-                )
-                .await
-            }
+            ResponseFraming::ContentLength(n) => copy_length(
+                upstream,
+                ubuf,
+                client,
+                n - early,
+                idle,
+                Side::Upstream,
+                Side::Client,
+            )
+            .await
+            .map(|rest| rest + early),
             ResponseFraming::Chunked => {
                 copy_chunked(
                     upstream,
