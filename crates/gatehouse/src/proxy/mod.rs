@@ -543,6 +543,10 @@ fn target_of(head: &RequestHead) -> Result<Target, Outcome> {
     // The authority of the target decides and routes; a Host header that names something else is
     // an attempt to make the two disagree.
     if let Some(host) = head.header("host") {
+        // Common case, no parse needed: the Host header repeats the target's authority verbatim.
+        if host.eq_ignore_ascii_case(raw_authority(raw, target.connect).as_bytes()) {
+            return check_body(head, target);
+        }
         let default_port = if target.connect { 443 } else { 80 };
         let host = std::str::from_utf8(host).map_err(|_| {
             bad_request("host_mismatch", "the Host header is not valid text".into())
@@ -561,6 +565,10 @@ fn target_of(head: &RequestHead) -> Result<Target, Outcome> {
             }
         }
     }
+    check_body(head, target)
+}
+
+fn check_body(head: &RequestHead, target: Target) -> Result<Target, Outcome> {
     if target.connect && !matches!(head.framing(), RequestFraming::None) {
         return Err(bad_request(
             "connect_with_body",
@@ -568,6 +576,18 @@ fn target_of(head: &RequestHead) -> Result<Target, Outcome> {
         ));
     }
     Ok(target)
+}
+
+/// The authority part of a request target as sent (`host:port` of `http://host:port/path`).
+/// Only used to recognise a `Host` header that repeats it byte for byte; the target itself has
+/// already been parsed and canonicalised, so anything else falls back to a full comparison.
+fn raw_authority(raw: &str, connect: bool) -> &str {
+    if connect {
+        return raw;
+    }
+    let rest = raw.split_once("://").map_or(raw, |(_, r)| r);
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    &rest[..end]
 }
 
 /// The raw request target as recorded before it is understood: any userinfo (which may hold a
