@@ -293,34 +293,54 @@ pid_of() { # name: PID recorded by the harness, if that process still runs
   local f=$HARNESS_RUN/pids/$1.pid
   [[ -f $f ]] && kill -0 "$(cat "$f")" 2> /dev/null && cat "$f"
 }
-jiffies() { local st; st=$(cat "/proc/$1/stat"); st=${st##*) }; awk '{print $12 + $13}' <<< "$st"; }
+jiffies() { local st; st=$(cat "/proc/$1/stat" 2> /dev/null) || { echo 0; return; }; st=${st##*) }; awk '{print $12 + $13}' <<< "$st"; }
 rss_kb() { awk '$1 == "VmRSS:" {print $2}' "/proc/$1/status"; }
 
-extra_run() { # label proxy_addr target host_header auth pid
-  local label=$1 addr=$2 target=$3 host=$4 auth=$5 pid=$6 i out res j0 j1 rss
-  for ((i = 1; i <= EXTRA_RUNS; i++)); do
-    out=$OUT/extra-wrk-$label-r$i.txt
-    sleep 1
-    j0=$(jiffies "$pid")
-    ( sleep $((EXTRA_DURATION / 2)); rss_kb "$pid" > "$out.rss" ) &
-    local sampler=$!
-    BENCH_TARGET=$target BENCH_HOST=$host BENCH_PROXY_AUTHORIZATION=$auth \
-      timeout $((EXTRA_DURATION + 30)) wrk -t"$THREADS" -c"$CONNS" -d"${EXTRA_DURATION}s" --timeout 5s \
-      -s "$SHARED/bench/lua/bench.lua" "http://$addr/" > "$out" 2>&1 || log "$label: wrk exited non-zero"
-    j1=$(jiffies "$pid")
-    wait "$sampler" 2> /dev/null || true
-    rss=$(cat "$out.rss" 2> /dev/null || echo 0)
-    res=$(grep '^BENCH_RESULT' "$out" || true)
-    [[ -n "$res" ]] || { log "$label: no wrk result ($out)"; continue; }
-    local requests duration_us bytes err_connect err_read err_write err_status err_timeout p50_us p90_us p99_us mean_us max_us
-    eval "$(echo "${res#BENCH_RESULT }" | tr ' ' '\n' | grep -E '^[a-z0-9_]+=[0-9.]+$')"
-    local tck; tck=$(getconf CLK_TCK)
-    printf '%s\t%d\t%.0f\t%d\t%d\t%.1f\t%d\t%d\t%d\n' "$label" "$i" \
-      "$(awk -v r="$requests" -v d="$duration_us" 'BEGIN{print r / (d / 1e6)}')" "$p50_us" "$p99_us" \
-      "$(awk -v j=$((j1 - j0)) -v t="$tck" -v r="$requests" 'BEGIN{print (r > 0) ? j / t * 1e6 / r : 0}')" \
-      "$rss" "$err_read" $((err_connect + err_write + err_status + err_timeout)) >> "$OUT/extra.tsv"
-    log "$label run $i: $requests req, p50 ${p50_us}us p99 ${p99_us}us, CPU $(tail -n 1 "$OUT/extra.tsv" | cut -f6) us/req, RSS ${rss} kB, errors s$err_status"
-  done
+# Machine-wide CPU (busy, total jiffies over all CPUs) and kernel threads' CPU, as the harness
+# counts them, to tell how much of the machine other jobs used during a run.
+cpu_stat() { awk '/^cpu /{print $2+$3+$4+$7+$8+$9, $2+$3+$4+$5+$6+$7+$8+$9; exit}' /proc/stat; }
+kthread_jiffies() {
+  cat /proc/[0-9]*/stat 2> /dev/null | awk '{ pid = $1; s = $0; sub(/^.*\) /, "", s); split(s, a, " ");
+    if (a[2] == 2 || pid == 2) t += a[12] + a[13] } END { print t + 0 }'
+}
+tree_jiffies() { # pid and its children
+  local p t=0
+  [[ -n "$1" && -d /proc/$1 ]] || { echo 0; return; }
+  for p in "$1" $(pgrep -P "$1" 2> /dev/null || true); do t=$((t + $(jiffies "$p"))); done
+  echo "$t"
+}
+
+extra_run() { # label run proxy_addr target host_header auth pid
+  local label=$1 i=$2 addr=$3 target=$4 host=$5 auth=$6 pid=$7 out res j0 j1 rss
+  local b0 t0 b1 t1 k0 k1 n0 n1 w tck bg
+  tck=$(getconf CLK_TCK)
+  out=$OUT/extra-wrk-$label-r$i.txt
+  sleep 1
+  read -r b0 t0 < <(cpu_stat); k0=$(kthread_jiffies); n0=$(tree_jiffies "$NGINX_PID")
+  j0=$(jiffies "$pid")
+  ( sleep $((EXTRA_DURATION / 2)); rss_kb "$pid" > "$out.rss" ) &
+  local sampler=$!
+  BENCH_TARGET=$target BENCH_HOST=$host BENCH_PROXY_AUTHORIZATION=$auth \
+    timeout $((EXTRA_DURATION + 30)) /usr/bin/time -f '%U %S' -o "$out.time" \
+    wrk -t"$THREADS" -c"$CONNS" -d"${EXTRA_DURATION}s" --timeout 5s \
+    -s "$SHARED/bench/lua/bench.lua" "http://$addr/" > "$out" 2>&1 || log "$label: wrk exited non-zero"
+  j1=$(jiffies "$pid")
+  read -r b1 t1 < <(cpu_stat); k1=$(kthread_jiffies); n1=$(tree_jiffies "$NGINX_PID")
+  wait "$sampler" 2> /dev/null || true
+  rss=$(cat "$out.rss" 2> /dev/null || echo 0)
+  # other jobs' share of the machine = busy - proxy - origin - wrk - kernel threads
+  w=$(awk -v t="$tck" '{ printf "%d", ($1 + $2) * t }' "$out.time" 2> /dev/null || echo 0)
+  bg=$(awk -v b=$((b1 - b0)) -v p=$((j1 - j0)) -v n=$((n1 - n0)) -v w="$w" -v k=$((k1 - k0)) -v t=$((t1 - t0)) \
+       'BEGIN { f = (t > 0) ? (b - p - n - w - k) / t * 100 : 0; if (f < 0) f = 0; printf "%.1f", f }')
+  res=$(grep '^BENCH_RESULT' "$out" || true)
+  [[ -n "$res" ]] || { log "$label: no wrk result ($out)"; return 0; }
+  local requests duration_us bytes err_connect err_read err_write err_status err_timeout p50_us p90_us p99_us mean_us max_us
+  eval "$(echo "${res#BENCH_RESULT }" | tr ' ' '\n' | grep -E '^[a-z0-9_]+=[0-9.]+$')"
+  printf '%s\t%d\t%.0f\t%d\t%d\t%.1f\t%d\t%d\t%d\t%s\n' "$label" "$i" \
+    "$(awk -v r="$requests" -v d="$duration_us" 'BEGIN{print r / (d / 1e6)}')" "$p50_us" "$p99_us" \
+    "$(awk -v j=$((j1 - j0)) -v t="$tck" -v r="$requests" 'BEGIN{print (r > 0) ? j / t * 1e6 / r : 0}')" \
+    "$rss" "$err_read" $((err_connect + err_write + err_status + err_timeout)) "$bg" >> "$OUT/extra.tsv"
+  log "$label run $i: $requests req, p50 ${p50_us}us p99 ${p99_us}us, CPU $(tail -n 1 "$OUT/extra.tsv" | cut -f6) us/req, RSS ${rss} kB, read errors $err_read, other jobs ${bg}%"
 }
 
 syscalls_per_req() { # label addr target host auth pid
@@ -355,6 +375,7 @@ syscalls_per_req() { # label addr target host auth pid
 if [[ $DO_EXTRA == 1 && $DO_HARNESS == 1 ]]; then
   GH_PID=$(pid_of gatehouse || true)
   SQUID_PID=$(pid_of squid || true)
+  NGINX_PID=$(pid_of nginx || true)
   [[ -n "$GH_PID" ]] || die "gatehouse is not running after the harness (see $OUT/harness.log)"
   FAUTH="Basic $(printf '%s:%s' "$FILT_USER" "$FILT_PASS" | base64)"
   # Sanity: the filtered tier allows the origin by name (1M-list hit) and refuses an unlisted name.
@@ -364,18 +385,21 @@ if [[ $DO_EXTRA == 1 && $DO_HARNESS == 1 ]]; then
          -w '%{http_code}' "http://$UNLISTED_NAME:18080/1k" 2>&1 || true)
   log "filtered tier: $ORIGIN_NAME -> $code (want 200), $UNLISTED_NAME -> $code2 (want 403)"
   printf 'filtered_by_name\t%s\t%s\nfiltered_unlisted\t%s\t%s\n' "$ORIGIN_NAME" "$code" "$UNLISTED_NAME" "$code2" > "$OUT/filtered-check.tsv"
-  printf 'label\trun\trps\tp50_us\tp99_us\tproxy_cpu_us_per_req\trss_load_kb\twrk_read_errors\tother_errors\n' > "$OUT/extra.tsv"
+  printf 'label\trun\trps\tp50_us\tp99_us\tproxy_cpu_us_per_req\trss_load_kb\twrk_read_errors\tother_errors\tbg_cpu_pct\n' > "$OUT/extra.tsv"
   printf 'label\trequests\tsyscalls\tsyscalls_per_req\ttop\n' > "$OUT/syscalls.tsv"
-  if [[ -n "$SQUID_PID" ]]; then
-    extra_run squid "127.0.0.1:13128" "http://127.0.0.1:18080/1k?b=squid.x." "127.0.0.1:18080" "$AUTH" "$SQUID_PID"
-  fi
-  extra_run gatehouse-open "127.0.0.1:$GH_PORT" "http://127.0.0.1:18080/1k?b=gh-open.x." "127.0.0.1:18080" "$AUTH" "$GH_PID"
-  if [[ $code == 200 ]]; then
-    extra_run gatehouse-filtered-1M "127.0.0.1:$GH_PORT" "http://$ORIGIN_NAME:18080/1k?b=gh-filtered.x." \
-      "$ORIGIN_NAME:18080" "$FAUTH" "$GH_PID"
-  else
-    log "skipping the filtered-tier runs: the by-name check got $code"
-  fi
+  # interleaved (squid, gatehouse open, gatehouse filtered; then again) so that drift in the
+  # machine's background load spreads over all three
+  [[ $code == 200 ]] || log "skipping the filtered-tier runs: the by-name check got $code"
+  for ((r = 1; r <= EXTRA_RUNS; r++)); do
+    if [[ -n "$SQUID_PID" ]]; then
+      extra_run squid "$r" "127.0.0.1:13128" "http://127.0.0.1:18080/1k?b=squid.x$r." "127.0.0.1:18080" "$AUTH" "$SQUID_PID"
+    fi
+    extra_run gatehouse-open "$r" "127.0.0.1:$GH_PORT" "http://127.0.0.1:18080/1k?b=gh-open.x$r." "127.0.0.1:18080" "$AUTH" "$GH_PID"
+    if [[ $code == 200 ]]; then
+      extra_run gatehouse-filtered-1M "$r" "127.0.0.1:$GH_PORT" "http://$ORIGIN_NAME:18080/1k?b=gh-filtered.x$r." \
+        "$ORIGIN_NAME:18080" "$FAUTH" "$GH_PID"
+    fi
+  done
   if [[ -n "$SQUID_PID" ]]; then
     syscalls_per_req squid "127.0.0.1:13128" "http://127.0.0.1:18080/1k?b=squid.s." "127.0.0.1:18080" "$AUTH" "$SQUID_PID"
   fi
@@ -396,6 +420,7 @@ fi
   echo "# gatehouse benchmark $STAMP"
   echo
   echo "command: NICE=$NICE bench/run.sh $([[ $QUICK == 1 ]] && echo --quick); host: $(nproc) cores, $(uname -r), loadavg now $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "gatehouse binary: $("$GH" --version 2> /dev/null), built $(date -r "$GH" '+%Y-%m-%d %H:%M:%S %Z') from the work tree at $REPO, sha256 $(sha256sum "$GH" | cut -c1-16)"
   echo "gatehouse: $GH_CMD (users: $BENCH_USER tier open for the harness, $FILT_USER tier filtered)"
   echo
   echo "## List load (gatehouse check-config, /usr/bin/time -v; $LIST_COUNT-domain plain list)"

@@ -252,7 +252,7 @@ fn html_page(status: u16, title: &str, lines: &[(&'static str, String)]) -> Stri
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>gatehouse: {title}</title>\
 <style>body{{font-family:system-ui,sans-serif;max-width:44rem;margin:3rem auto;padding:0 1rem;color:#222}}\
 h1{{font-size:1.4rem}}th{{text-align:left;vertical-align:top;padding:.3rem 1rem .3rem 0;white-space:nowrap}}\
-td{{padding:.3rem 0;word-break:break-all}}.code{{color:#666}}</style></head>\
+td{{padding:.3rem 0;overflow-wrap:anywhere}}.code{{color:#666}}</style></head>\
 <body><h1>{status} — {title}</h1><table>{rows}</table>\
 <p class=\"code\">gatehouse</p></body></html>\n",
         title = escape_html(title),

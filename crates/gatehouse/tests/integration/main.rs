@@ -8,6 +8,7 @@ mod audit;
 mod browse;
 mod canonical;
 mod cli;
+mod clients;
 mod hardening;
 mod list_files;
 mod malformed;
