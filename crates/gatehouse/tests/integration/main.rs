@@ -12,4 +12,5 @@ mod clients;
 mod hardening;
 mod list_files;
 mod malformed;
+mod tidy;
 mod tiers;
