@@ -261,8 +261,30 @@ impl Server {
 
 fn runtime_of(config: Config, own: &[SocketAddr]) -> Runtime {
     let mut policy = config.policy.clone();
-    policy.own_sockets = own.to_vec();
+    policy.own_sockets = own_sockets(own);
     Runtime { config, policy }
+}
+
+/// The gateway's own sockets as addresses a request could name: a listener on the unspecified
+/// address listens on every local address, so it stands for each interface address with its port.
+fn own_sockets(listeners: &[SocketAddr]) -> Vec<SocketAddr> {
+    let mut out = listeners.to_vec();
+    if listeners.iter().any(|l| l.ip().is_unspecified()) {
+        match if_addrs::get_if_addrs() {
+            Ok(interfaces) => {
+                for l in listeners.iter().filter(|l| l.ip().is_unspecified()) {
+                    for i in &interfaces {
+                        if i.ip().is_ipv4() == l.ip().is_ipv4() || l.ip().is_ipv6() {
+                            out.push(SocketAddr::new(i.ip(), l.port()));
+                        }
+                    }
+                }
+            }
+            // The policy still treats every non-global address on that port as the gateway.
+            Err(e) => tracing::warn!(error = %e, "cannot list local addresses"),
+        }
+    }
+    out
 }
 
 async fn accept_loop(
@@ -378,5 +400,21 @@ async fn ready_handler(State(state): State<Arc<AdminState>>) -> impl IntoRespons
             StatusCode::SERVICE_UNAVAILABLE,
             "the store does not answer\n",
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::own_sockets;
+
+    #[test]
+    fn an_unspecified_listener_stands_for_every_local_address() {
+        let own = own_sockets(&[
+            "0.0.0.0:3128".parse().unwrap(),
+            "127.0.0.1:9090".parse().unwrap(),
+        ]);
+        assert!(own.contains(&"127.0.0.1:3128".parse().unwrap()), "{own:?}");
+        assert!(own.contains(&"127.0.0.1:9090".parse().unwrap()));
+        assert!(!own.contains(&"127.0.0.1:80".parse().unwrap()));
     }
 }
