@@ -5,6 +5,8 @@
 #   1. list load: `gatehouse check-config` on the bench configuration under /usr/bin/time -v
 #      (wall time and max RSS; check-config loads every list), LOAD_RUNS times, and once on
 #      the same configuration without the big list (the difference is the list's cost);
+#      then `gatehouse serve` alone, idle: RSS (VmRSS 3 s after listening, VmHWM) with and
+#      without the big list, and once on a fresh data directory (first start);
 #   2. the shared side-by-side harness ../shared/bench/run.sh (direct, squid, tinyproxy and
 #      gatehouse in one run: rps, p50/p99, 64 MiB plain HTTP, CONNECT TLS and raw,
 #      tunnels/s, RSS idle/after/peak), gatehouse authenticating every request as user
@@ -141,6 +143,8 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+set -E
+trap 'log "FATAL: line $LINENO: \"$BASH_COMMAND\" failed"' ERR
 
 # ------------------------------------------------------------------ 1. build
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$REPO/target}
@@ -300,7 +304,8 @@ rss_kb() { awk '$1 == "VmRSS:" {print $2}' "/proc/$1/status"; }
 # counts them, to tell how much of the machine other jobs used during a run.
 cpu_stat() { awk '/^cpu /{print $2+$3+$4+$7+$8+$9, $2+$3+$4+$5+$6+$7+$8+$9; exit}' /proc/stat; }
 kthread_jiffies() {
-  cat /proc/[0-9]*/stat 2> /dev/null | awk '{ pid = $1; s = $0; sub(/^.*\) /, "", s); split(s, a, " ");
+  # processes come and go while cat reads: its complaints about vanished ones do not matter
+  { cat /proc/[0-9]*/stat 2> /dev/null || true; } | awk '{ pid = $1; s = $0; sub(/^.*\) /, "", s); split(s, a, " ");
     if (a[2] == 2 || pid == 2) t += a[12] + a[13] } END { print t + 0 }'
 }
 tree_jiffies() { # pid and its children

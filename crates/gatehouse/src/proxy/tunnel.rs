@@ -1,7 +1,8 @@
 //! Tunnels: `CONNECT` and upgraded (WebSocket) connections, relayed byte for byte in both directions.
 //!
-//! Each direction has its own buffer that starts at 16 KiB and grows to 256 KiB once a direction has
-//! carried 1 MiB (bulk transfers need large buffers; most tunnels never do). End of stream in one
+//! Each direction has its own buffer that starts at 16 KiB and grows, fourfold up to 256 KiB, whenever
+//! a read fills it (the socket had more queued): bulk transfers reach large buffers within a few
+//! reads, while interactive tunnels, whose reads are small, keep small ones. End of stream in one
 //! direction is passed on as a half-close. The tunnel ends when both directions have ended or when
 //! neither carried a byte for the tunnel idle timeout.
 
@@ -17,7 +18,6 @@ use super::{Gateway, Next, Relayed, Runtime, Upstream};
 
 const START: usize = 16 * 1024;
 const LARGE: usize = 256 * 1024;
-const GROW_AFTER: u64 = 1024 * 1024;
 
 /// Answer an allowed `CONNECT` and relay the tunnel. Bytes the client sent after the `CONNECT`
 /// head (a TLS ClientHello sent early) are forwarded first.
@@ -136,10 +136,8 @@ where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {
-    let mut total = 0u64;
     if !pending.is_empty() {
         w.write_all(&pending).await.map_err(|_| "tunnel_io")?;
-        total += pending.len() as u64;
         counter.fetch_add(pending.len() as u64, Ordering::Relaxed);
     }
     drop(pending);
@@ -155,10 +153,9 @@ where
             Err(_) => return Err("tunnel_io"),
         };
         w.write_all(&buf[..n]).await.map_err(|_| "tunnel_io")?;
-        total += n as u64;
         counter.fetch_add(n as u64, Ordering::Relaxed);
-        if total > GROW_AFTER && buf.len() < LARGE {
-            buf.resize(LARGE, 0);
+        if n == buf.len() && buf.len() < LARGE {
+            buf.resize((buf.len() * 4).min(LARGE), 0);
         }
     }
 }
