@@ -627,3 +627,74 @@ s.serve_forever()
         TlsOrigin { port, cert, child }
     }
 }
+
+// --- Raw exchanges: one request on a fresh connection, read to the close. ----------------------
+
+/// Safety net for reads that are expected to end by the server closing the connection.
+pub const SAFETY: Duration = Duration::from_secs(20);
+
+/// What the client got on one connection.
+pub struct Reply {
+    pub text: String,
+    /// The server closed the connection (EOF or reset) before the safety timeout.
+    pub closed: bool,
+}
+
+impl Reply {
+    pub fn status(&self) -> u16 {
+        if !self.text.starts_with("HTTP/1.1 ") {
+            return 0;
+        }
+        self.text
+            .get(9..12)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0)
+    }
+
+    pub fn head(&self) -> &str {
+        self.text.split("\r\n\r\n").next().unwrap_or("")
+    }
+
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.head().split("\r\n").skip(1).find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.trim()
+                .eq_ignore_ascii_case(name)
+                .then(|| v.trim().to_string())
+        })
+    }
+
+    /// The `X-Gatehouse-Rule` of the (first) response.
+    pub fn rule(&self) -> Option<String> {
+        self.header("x-gatehouse-rule")
+    }
+
+    /// How many responses the connection carried.
+    pub fn responses(&self) -> usize {
+        self.text.matches("HTTP/1.1 ").count()
+    }
+}
+
+pub async fn read_to_close(s: &mut TcpStream, wait: Duration) -> Reply {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 16 * 1024];
+    let closed = loop {
+        match tokio::time::timeout(wait, s.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => break true,
+            Ok(Ok(n)) => out.extend_from_slice(&buf[..n]),
+            Err(_) => break false,
+        }
+    };
+    Reply {
+        text: String::from_utf8_lossy(&out).into_owned(),
+        closed,
+    }
+}
+
+/// Send `request` on a fresh connection and read until the gateway closes it.
+pub async fn exchange(addr: SocketAddr, request: &[u8]) -> Reply {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    // The gateway may refuse and close before it read everything; what it answered still counts.
+    let _ = s.write_all(request).await;
+    read_to_close(&mut s, SAFETY).await
+}

@@ -5,68 +5,12 @@
 //! checked from both sides: what the client got, and that the listener the spelling points at (which
 //! would have answered had the rule been bypassed) saw nothing.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use policy::Tier;
-use testkit::{base_config, basic, Gateway, Origin};
+use testkit::{base_config, basic, exchange, Gateway, Origin, SAFETY};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-
-const SAFETY: Duration = Duration::from_secs(20);
-
-struct Reply {
-    text: String,
-    closed: bool,
-}
-
-impl Reply {
-    fn status(&self) -> u16 {
-        if !self.text.starts_with("HTTP/1.1 ") {
-            return 0;
-        }
-        self.text
-            .get(9..12)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0)
-    }
-
-    fn header(&self, name: &str) -> Option<String> {
-        let head = self.text.split("\r\n\r\n").next().unwrap_or("");
-        head.split("\r\n").skip(1).find_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            k.trim()
-                .eq_ignore_ascii_case(name)
-                .then(|| v.trim().to_string())
-        })
-    }
-
-    fn rule(&self) -> Option<String> {
-        self.header("x-gatehouse-rule")
-    }
-}
-
-async fn read_to_close(s: &mut TcpStream, wait: Duration) -> Reply {
-    let mut out = Vec::new();
-    let mut buf = [0u8; 16 * 1024];
-    let closed = loop {
-        match tokio::time::timeout(wait, s.read(&mut buf)).await {
-            Ok(Ok(0)) | Ok(Err(_)) => break true,
-            Ok(Ok(n)) => out.extend_from_slice(&buf[..n]),
-            Err(_) => break false,
-        }
-    };
-    Reply {
-        text: String::from_utf8_lossy(&out).into_owned(),
-        closed,
-    }
-}
-
-async fn exchange(addr: SocketAddr, request: &[u8]) -> Reply {
-    let mut s = TcpStream::connect(addr).await.unwrap();
-    let _ = s.write_all(request).await;
-    read_to_close(&mut s, SAFETY).await
-}
 
 /// `GET target` with the given Host header, closing after the response.
 fn get(target: &str, host: &str, auth: &str) -> Vec<u8> {

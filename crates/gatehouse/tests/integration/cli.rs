@@ -188,6 +188,24 @@ where
     panic!("never happened: {what}");
 }
 
+/// Add `ada` (tier `open`, password `pw`) with the CLI and wait until the running gateway lets her
+/// browse. Returns the proxy URL and the origin's root URL.
+async fn add_ada_and_wait(s: &Serve, origin: &Origin) -> (String, String) {
+    let (code, _, err) = s.cli(
+        &["user", "add", "ada", "--tier", "open", "--password-stdin"],
+        Some("pw\n"),
+    );
+    assert_eq!(code, 0, "{err}");
+    let proxy = s.proxy_url();
+    let url = format!("http://origin.test:{}/", origin.port());
+    eventually("ada can browse", || {
+        let (p, u) = (proxy.clone(), url.clone());
+        async move { curl(&["-x", &p, "-U", "ada:pw", &u]).await.status == 200 }
+    })
+    .await;
+    (proxy, url)
+}
+
 #[test]
 fn help_is_complete_for_every_command() {
     let commands: &[&[&str]] = &[
@@ -550,21 +568,7 @@ print(ok, bad)
 async fn sigterm_drains_and_flushes_every_audit_event() {
     let origin = Origin::start("127.0.0.4").await;
     let mut s = start_serve(&base_config(&origin));
-    assert_eq!(
-        s.cli(
-            &["user", "add", "ada", "--tier", "open", "--password-stdin"],
-            Some("pw\n")
-        )
-        .0,
-        0
-    );
-    let proxy = s.proxy_url();
-    let url = format!("http://origin.test:{}/", origin.port());
-    eventually("ada can browse", || {
-        let (p, u) = (proxy.clone(), url.clone());
-        async move { curl(&["-x", &p, "-U", "ada:pw", &u]).await.status == 200 }
-    })
-    .await;
+    let (proxy, url) = add_ada_and_wait(&s, &origin).await;
     let mut made = 0;
     for i in 0..50 {
         let out = curl(&["-x", &proxy, "-U", "ada:pw", &format!("{url}n{i}")]).await;
@@ -603,21 +607,7 @@ async fn sigterm_drains_and_flushes_every_audit_event() {
 async fn a_gigabyte_up_and_down_streams_in_constant_memory() {
     let origin = Origin::start("127.0.0.2").await;
     let s = start_serve(&base_config(&origin));
-    assert_eq!(
-        s.cli(
-            &["user", "add", "ada", "--tier", "open", "--password-stdin"],
-            Some("pw\n")
-        )
-        .0,
-        0
-    );
-    let proxy = s.proxy_url();
-    let probe = format!("http://origin.test:{}/", origin.port());
-    eventually("ada can browse", || {
-        let (p, u) = (proxy.clone(), probe.clone());
-        async move { curl(&["-x", &p, "-U", "ada:pw", &u]).await.status == 200 }
-    })
-    .await;
+    let (proxy, _) = add_ada_and_wait(&s, &origin).await;
     let before = s.rss_peak_kib();
     const GIB: u64 = 1 << 30;
     let down = format!("http://origin.test:{}/size/{GIB}", origin.port());
@@ -694,21 +684,7 @@ async fn a_gigabyte_up_and_down_streams_in_constant_memory() {
 async fn kill_9_loses_at_most_the_last_second_of_audit_events() {
     let origin = Origin::start("127.0.0.3").await;
     let mut s = start_serve(&base_config(&origin));
-    assert_eq!(
-        s.cli(
-            &["user", "add", "ada", "--tier", "open", "--password-stdin"],
-            Some("pw\n")
-        )
-        .0,
-        0
-    );
-    let proxy = s.proxy_url();
-    let url = format!("http://origin.test:{}/", origin.port());
-    eventually("ada can browse", || {
-        let (p, u) = (proxy.clone(), url.clone());
-        async move { curl(&["-x", &p, "-U", "ada:pw", &u]).await.status == 200 }
-    })
-    .await;
+    let (proxy, url) = add_ada_and_wait(&s, &origin).await;
     for i in 0..30 {
         let out = curl(&["-x", &proxy, "-U", "ada:pw", &format!("{url}k{i}")]).await;
         assert_eq!(out.status, 200);
@@ -728,21 +704,7 @@ async fn shutdown_closes_connections_still_open_after_the_grace_period() {
     let origin = Origin::start("127.0.0.4").await;
     let text = base_config(&origin).replace("shutdown_grace_secs = 5", "shutdown_grace_secs = 1");
     let mut s = start_serve(&text);
-    assert_eq!(
-        s.cli(
-            &["user", "add", "ada", "--tier", "open", "--password-stdin"],
-            Some("pw\n")
-        )
-        .0,
-        0
-    );
-    let proxy = s.proxy_url();
-    let url = format!("http://origin.test:{}/", origin.port());
-    eventually("ada can browse", || {
-        let (p, u) = (proxy.clone(), url.clone());
-        async move { curl(&["-x", &p, "-U", "ada:pw", &u]).await.status == 200 }
-    })
-    .await;
+    let _ = add_ada_and_wait(&s, &origin).await;
     // An idle tunnel that would otherwise stay open for the tunnel idle timeout.
     let mut t = tokio::net::TcpStream::connect(&s.proxy).await.unwrap();
     let req = format!(

@@ -10,74 +10,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use policy::Tier;
-use testkit::{base_config, basic, Gateway, Origin};
+use testkit::{base_config, basic, exchange, read_to_close, Gateway, Origin, SAFETY};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
-
-/// Safety net for reads that are expected to end by the server closing the connection.
-const SAFETY: Duration = Duration::from_secs(20);
-
-/// What the client got on one connection.
-struct Reply {
-    text: String,
-    /// The server closed the connection (EOF or reset) before the safety timeout.
-    closed: bool,
-}
-
-impl Reply {
-    fn status(&self) -> u16 {
-        if !self.text.starts_with("HTTP/1.1 ") {
-            return 0;
-        }
-        self.text
-            .get(9..12)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0)
-    }
-
-    fn head(&self) -> &str {
-        self.text.split("\r\n\r\n").next().unwrap_or("")
-    }
-
-    fn header(&self, name: &str) -> Option<String> {
-        self.head().split("\r\n").skip(1).find_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            k.trim()
-                .eq_ignore_ascii_case(name)
-                .then(|| v.trim().to_string())
-        })
-    }
-
-    /// How many responses the connection carried.
-    fn responses(&self) -> usize {
-        self.text.matches("HTTP/1.1 ").count()
-    }
-}
-
-async fn read_to_close(s: &mut TcpStream, wait: Duration) -> Reply {
-    let mut out = Vec::new();
-    let mut buf = [0u8; 16 * 1024];
-    let closed = loop {
-        match tokio::time::timeout(wait, s.read(&mut buf)).await {
-            Ok(Ok(0)) | Ok(Err(_)) => break true,
-            Ok(Ok(n)) => out.extend_from_slice(&buf[..n]),
-            Err(_) => break false,
-        }
-    };
-    Reply {
-        text: String::from_utf8_lossy(&out).into_owned(),
-        closed,
-    }
-}
-
-/// Send `request` on a fresh connection and read until the gateway closes it.
-async fn exchange(addr: SocketAddr, request: &[u8]) -> Reply {
-    let mut s = TcpStream::connect(addr).await.unwrap();
-    // The gateway may refuse and close before it read everything; what it answered still counts.
-    let _ = s.write_all(request).await;
-    read_to_close(&mut s, SAFETY).await
-}
 
 async fn setup() -> (Origin, Gateway, String) {
     let origin = Origin::start("127.0.0.2").await;
