@@ -347,3 +347,74 @@ print("ok")
     assert_eq!(origin.requests(), 3000);
     gw.shutdown().await;
 }
+
+/// A bulk transfer through a CONNECT tunnel arrives whole and is counted exactly in the audit
+/// event, including bytes the client sent together with the CONNECT head.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tunnel_relays_bulk_data_whole_and_counts_every_byte() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let origin = Origin::start("127.0.0.2").await;
+    let gw = Gateway::start(&base_config(&origin)).await;
+    gw.add_user("ada", Tier::Open, "s3cret-ada").await;
+    let p = origin.port();
+    let inner = format!(
+        "GET /size/20000000 HTTP/1.1\r\nHost: origin.test:{p}\r\nConnection: close\r\n\r\n"
+    );
+    // The CONNECT head and the first request through the tunnel in one write.
+    let mut s = tokio::net::TcpStream::connect(gw.proxy).await.unwrap();
+    let req = format!(
+        "CONNECT origin.test:{p} HTTP/1.1\r\nHost: origin.test:{p}\r\nProxy-Authorization: {}\r\n\r\n{inner}",
+        basic("ada", "s3cret-ada")
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut got = Vec::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    // Read until the whole body is there (the origin keeps its connection open), then hang up.
+    let complete = |got: &[u8]| {
+        let heads: Vec<usize> = got
+            .windows(4)
+            .enumerate()
+            .filter(|(_, w)| *w == b"\r\n\r\n")
+            .map(|(i, _)| i + 4)
+            .take(2)
+            .collect();
+        heads.len() == 2 && got.len() - heads[1] >= 20_000_000
+    };
+    while !complete(&got) {
+        let n = tokio::time::timeout(Duration::from_secs(60), s.read(&mut buf))
+            .await
+            .expect("the tunnel stalled")
+            .unwrap();
+        assert!(n > 0, "the tunnel closed early after {} bytes", got.len());
+        got.extend_from_slice(&buf[..n]);
+    }
+    drop(s);
+    let text_start = String::from_utf8_lossy(&got[..200.min(got.len())]).to_string();
+    assert!(
+        text_start.starts_with("HTTP/1.1 200 Connection established\r\n"),
+        "{text_start}"
+    );
+    let established = got.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    let inner_resp = &got[established..];
+    let body_at = inner_resp
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap()
+        + 4;
+    assert_eq!(inner_resp.len() - body_at, 20_000_000);
+    assert!(inner_resp[body_at..].iter().all(|&b| b == b'x'));
+    let mut ev = None;
+    for _ in 0..200 {
+        gw.flush_audit().await;
+        ev = gw.audit().into_iter().find(|e| e.method == "CONNECT");
+        if ev.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let ev = ev.expect("no audit event for the tunnel");
+    assert_eq!(ev.bytes_up, inner.len() as u64);
+    assert_eq!(ev.bytes_down, inner_resp.len() as u64);
+    assert_eq!(ev.status, 200);
+    gw.shutdown().await;
+}
