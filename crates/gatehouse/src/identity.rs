@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{PasswordHash, SaltString};
 use argon2::Argon2;
 use base64::Engine;
 use policy::Tier;
@@ -82,22 +82,13 @@ pub enum IdentityError {
 
 /// Hash a password with argon2id at the crate's default (OWASP-recommended) parameters.
 pub fn hash_password(password: &str) -> Result<String, IdentityError> {
-    let mut salt = [0u8; 16];
-    getrandom::fill(&mut salt).map_err(|e| IdentityError::Random(e.to_string()))?;
-    let salt = SaltString::encode_b64(&salt).map_err(|e| IdentityError::Hash(e.to_string()))?;
-    Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| IdentityError::Hash(e.to_string()))
+    hash_with(&mut Vec::new(), password)
 }
 
 /// Verify a password against a stored argon2 hash. Slow by design: call off the async workers
 /// (the gateway uses [`Verifier`], which also bounds memory; the CLI calls this directly).
 pub fn verify_password(password: &[u8], hash: &str) -> bool {
-    match PasswordHash::new(hash) {
-        Ok(parsed) => Argon2::default().verify_password(password, &parsed).is_ok(),
-        Err(_) => false,
-    }
+    verify_with(&mut Vec::new(), password, hash)
 }
 
 /// A well-formed argon2id hash at the default parameters whose output is random bytes: no password

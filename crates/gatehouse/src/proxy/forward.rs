@@ -108,33 +108,10 @@ fn is_hop_by_hop(name: &str) -> bool {
     NAMES.iter().any(|n| n.eq_ignore_ascii_case(name))
 }
 
-/// The field names listed in `Connection` headers: hop-by-hop for this message.
-fn connection_tokens<'a>(headers: impl Iterator<Item = (&'a str, &'a [u8])>) -> Vec<&'a [u8]> {
-    let mut out = Vec::new();
-    for (name, value) in headers {
-        if name.eq_ignore_ascii_case("connection") {
-            out.extend(
-                value
-                    .split(|&b| b == b',')
-                    .map(|t| t.trim_ascii())
-                    .filter(|t| !t.is_empty()),
-            );
-        }
-    }
-    out
-}
-
-fn listed(tokens: &[&[u8]], name: &str) -> bool {
-    tokens
-        .iter()
-        .any(|t| t.eq_ignore_ascii_case(name.as_bytes()))
-}
-
 /// Whether the client asked for a protocol upgrade (WebSocket), which gatehouse tunnels once the
 /// origin agrees with 101.
 fn requested_upgrade(head: &RequestHead) -> Option<Vec<u8>> {
-    let tokens = connection_tokens(head.headers());
-    if !listed(&tokens, "upgrade") {
+    if !head.connection().upgrade {
         return None;
     }
     head.header("upgrade").map(|v| v.to_vec())
@@ -163,12 +140,12 @@ fn request_head(
         out.extend_from_slice(format!(":{}", a.port).as_bytes());
     }
     out.extend_from_slice(b"\r\n");
-    let tokens = connection_tokens(head.headers());
+    let listed = head.connection();
     let mut xff: Option<Vec<u8>> = None;
     for (name, value) in head.headers() {
         // Names with `_` are dropped (as nginx does by default): CGI-style origins read
         // `Content_Length` as `Content-Length`, which would reopen the ambiguity the parser closed.
-        if is_hop_by_hop(name) || listed(&tokens, name) || name.contains('_') {
+        if is_hop_by_hop(name) || listed.lists(name) || name.contains('_') {
             continue;
         }
         if rt.config.proxy.x_forwarded_for && name.eq_ignore_ascii_case("x-forwarded-for") {
@@ -230,9 +207,9 @@ fn response_head(
 ) -> Vec<u8> {
     let mut out = Vec::with_capacity(512);
     out.extend_from_slice(format!("HTTP/1.1 {} {}\r\n", resp.status(), resp.reason()).as_bytes());
-    let tokens = connection_tokens(resp.headers());
+    let listed = resp.connection();
     for (name, value) in resp.headers() {
-        if is_hop_by_hop(name) || listed(&tokens, name) {
+        if is_hop_by_hop(name) || listed.lists(name) {
             continue;
         }
         out.extend_from_slice(name.as_bytes());
@@ -277,9 +254,9 @@ fn response_head(
 /// An interim (1xx) response relayed as it came, minus hop-by-hop headers.
 fn interim_head(resp: &ResponseHead) -> Vec<u8> {
     let mut out = format!("HTTP/1.1 {} {}\r\n", resp.status(), resp.reason()).into_bytes();
-    let tokens = connection_tokens(resp.headers());
+    let listed = resp.connection();
     for (name, value) in resp.headers() {
-        if is_hop_by_hop(name) || listed(&tokens, name) {
+        if is_hop_by_hop(name) || listed.lists(name) {
             continue;
         }
         out.extend_from_slice(name.as_bytes());
@@ -686,7 +663,7 @@ pub async fn forward(
                 if reused && matches!(framing, RequestFraming::None) {
                     None
                 } else {
-                    return gateway_error(rt, client, RelayError::UpstreamIo, false, 0, 0).await;
+                    return gateway_error(rt, client, RelayError::UpstreamIo, 0, 0).await;
                 }
             } else {
                 let send = send_body(&mut cr, cp.buf, &mut uw, framing, idle);
@@ -743,9 +720,7 @@ pub async fn forward(
                         reused = false;
                         continue;
                     }
-                    _ => {
-                        return gateway_error(rt, client, RelayError::UpstreamIo, false, 0, 0).await
-                    }
+                    _ => return gateway_error(rt, client, RelayError::UpstreamIo, 0, 0).await,
                 }
             }
             Ok(Response::Complete {
@@ -797,7 +772,7 @@ pub async fn forward(
                 if e.head_sent {
                     return failed(e.error, e.status, sent.unwrap_or(0), e.bytes);
                 }
-                return gateway_error(rt, client, e.error, false, sent.unwrap_or(0), 0).await;
+                return gateway_error(rt, client, e.error, sent.unwrap_or(0), 0).await;
             }
         }
     }
@@ -808,7 +783,6 @@ async fn gateway_error(
     rt: &Runtime,
     client: &mut tokio::net::TcpStream,
     error: RelayError,
-    _html: bool,
     up: u64,
     down: u64,
 ) -> Relayed {

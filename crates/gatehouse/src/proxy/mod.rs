@@ -120,7 +120,7 @@ pub async fn serve_connection(gw: Arc<Gateway>, mut client: TcpStream, peer: Soc
                     gw.metrics.error(code);
                 }
                 let ev = event_for_unparsed(&conn, &outcome);
-                finish_refusal(&gw, &rt, &mut client, &outcome, false, true).await;
+                finish_refusal(&rt, &mut client, &outcome, false, true).await;
                 gw.audit.record(ev).await;
                 return;
             }
@@ -282,7 +282,7 @@ async fn handle_request(
             if let Some(code) = outcome.error_code() {
                 gw.metrics.error(code);
             }
-            finish_refusal(gw, rt, client, &outcome, html, close).await;
+            finish_refusal(rt, client, &outcome, html, close).await;
             let tail = Tail {
                 // A failure after the policy allowed (DNS, connect) keeps the decision and records
                 // the error code; a refusal at the address check is a deny.
@@ -438,7 +438,7 @@ async fn pipeline(
     let rule = decision.rule.id(&rt.config.lists);
     let upstream_addr = upstream.addr;
     let result = if target.connect {
-        tunnel::connect_tunnel(gw, rt, client, &mut conn.buf, upstream).await
+        tunnel::connect_tunnel(rt, client, &mut conn.buf, upstream).await
     } else {
         forward::forward(gw, rt, conn_parts(conn), client, head, &target, upstream).await
     };
@@ -819,14 +819,12 @@ async fn connect(
 }
 
 async fn finish_refusal(
-    gw: &Gateway,
     rt: &Runtime,
     client: &mut TcpStream,
     outcome: &Outcome,
     html: bool,
     close: bool,
 ) {
-    let _ = gw;
     let settings = &rt.config.proxy;
     let bytes = respond::render(outcome, html, close, &settings.via, &settings.contact);
     let _ = client.write_all(&bytes).await;

@@ -14,7 +14,7 @@ use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use super::{Gateway, Next, Relayed, Runtime, Upstream};
+use super::{Next, Relayed, Runtime, Upstream};
 
 const START: usize = 16 * 1024;
 const LARGE: usize = 256 * 1024;
@@ -22,13 +22,11 @@ const LARGE: usize = 256 * 1024;
 /// Answer an allowed `CONNECT` and relay the tunnel. Bytes the client sent after the `CONNECT`
 /// head (a TLS ClientHello sent early) are forwarded first.
 pub async fn connect_tunnel(
-    gw: &Arc<Gateway>,
     rt: &Arc<Runtime>,
     client: &mut TcpStream,
     client_buf: &mut BytesMut,
     mut upstream: Upstream,
 ) -> Relayed {
-    let _ = gw;
     let established = format!(
         "HTTP/1.1 200 Connection established\r\nVia: 1.1 {}\r\n\r\n",
         rt.config.proxy.via
