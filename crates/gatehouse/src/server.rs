@@ -22,7 +22,9 @@ use tokio::task::JoinHandle;
 
 use crate::audit::Audit;
 use crate::config::{Config, ConfigError};
-use crate::identity::{random_password, CredentialCache, Principals, Verifier};
+use crate::identity::{
+    random_password, CredentialCache, Principals, Verifier, ARGON2_IDLE_RELEASE,
+};
 use crate::metrics::Metrics;
 use crate::proxy::{serve_connection, Gateway, Runtime};
 use crate::store::{Role, Store};
@@ -60,8 +62,10 @@ impl Server {
     pub async fn start(opts: ServerOptions) -> anyhow::Result<Server> {
         let data_dir = opts.data_dir.clone();
         let config = opts.config;
-        let verifier =
-            Verifier::start(std::thread::available_parallelism().map_or(2, |n| n.get()))?;
+        let verifier = Verifier::start(
+            std::thread::available_parallelism().map_or(2, |n| n.get()),
+            ARGON2_IDLE_RELEASE,
+        )?;
         // First start: an `admin` principal with a random password, printed once by the caller.
         let store = Store::open(&data_dir)?;
         let initial_admin_password = if store.principal_count()? == 0 {
