@@ -1,6 +1,7 @@
 //! The command line: `serve`, `check-config`, `user`, `group` and `audit`.
 //!
-//! Every command that touches the store takes the same `--config` and `--data-dir` as `serve` and
+//! Every command that touches the store takes the same `--config` and `--data-dir` as `serve` (a
+//! given `--config` is validated as `serve` would, even where only the store is needed) and
 //! works while `serve` runs (the store is SQLite in WAL mode; the gateway notices changes within a
 //! second through the store's change counter).
 
@@ -232,6 +233,16 @@ fn load_config(common: &Common) -> anyhow::Result<Config> {
     config.map_err(|e| anyhow::anyhow!("invalid configuration:\n{e}"))
 }
 
+/// `user`, `group` and `audit` need only the store, but a `--config` given to them is read and
+/// validated like `serve` would: pointing them at a file that `serve` would refuse is an error,
+/// not something silently ignored.
+fn check_given_config(common: &Common) -> anyhow::Result<()> {
+    if common.config.is_some() {
+        load_config(common)?;
+    }
+    Ok(())
+}
+
 fn serve(common: Common) -> anyhow::Result<ExitCode> {
     init_logging();
     let config = load_config(&common)?;
@@ -342,6 +353,7 @@ fn password(from_stdin: bool) -> anyhow::Result<(String, bool)> {
 }
 
 fn user(common: Common, command: UserCommand) -> anyhow::Result<ExitCode> {
+    check_given_config(&common)?;
     let store = Store::open(&common.data_dir)?;
     match command {
         UserCommand::Add {
@@ -433,6 +445,7 @@ fn user(common: Common, command: UserCommand) -> anyhow::Result<ExitCode> {
 }
 
 fn group(common: Common, command: GroupCommand) -> anyhow::Result<ExitCode> {
+    check_given_config(&common)?;
     let store = Store::open(&common.data_dir)?;
     match command {
         GroupCommand::Add { name } => {
@@ -495,6 +508,7 @@ fn format_ts(us: i64) -> String {
 }
 
 fn audit(common: Common, f: AuditFilter) -> anyhow::Result<ExitCode> {
+    check_given_config(&common)?;
     let store = Store::open(&common.data_dir)?;
     let now = crate::store::now_us();
     let q = AuditQuery {

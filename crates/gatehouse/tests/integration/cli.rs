@@ -285,6 +285,47 @@ fn check_config_accepts_good_files_and_locates_errors() {
     );
 }
 
+#[test]
+fn store_commands_refuse_an_invalid_config_instead_of_ignoring_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let good = dir.path().join("good.toml");
+    std::fs::write(&good, "[proxy]\nlisten = \"127.0.0.1:3128\"\n").unwrap();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "[proxy]\nlisten = \"127.0.0.1:3128\"\nmax_conections = 5\n",
+    )
+    .unwrap();
+    let (code, out, err) = cli_in(
+        &data,
+        &good,
+        &["user", "add", "ada", "--tier", "open", "--password-stdin"],
+        Some("pw\n"),
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    for args in [
+        &["user", "list"][..],
+        &["user", "add", "bob", "--tier", "open", "--password-stdin"],
+        &["group", "list"],
+        &["audit"],
+    ] {
+        let (code, out, err) = cli_in(&data, &bad, args, Some("pw\n"));
+        assert_ne!(code, 0, "{args:?} accepted an invalid --config: {out}");
+        assert!(
+            err.contains(&format!(
+                "{}:3:1: key `proxy.max_conections`",
+                bad.display()
+            )),
+            "{args:?}: {err}"
+        );
+    }
+    // Nothing was changed by the refused `user add`.
+    let (code, out, err) = cli_in(&data, &good, &["user", "list"], None);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("ada") && !out.contains("bob"), "{out}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn first_start_prints_an_admin_password_once_and_the_cli_works_while_serving() {
     let origin = Origin::start("127.0.0.2").await;
