@@ -17,15 +17,18 @@
 #      squid, gatehouse (open tier, 127.0.0.1) and gatehouse (filtered tier, the origin
 #      addressed by a name that is a subdomain of an entry of the 1M list, so that every
 #      request pays the 1M-list lookup); plus syscalls/request (strace -c -f, short run);
-#   4. the criterion bench of the decision with the 1M list (crates/policy/benches/decide.rs).
+#   4. bench/tunnel.sh: CONNECT TLS and raw, direct and gatehouse in alternating rounds
+#      (TUNNEL_ROUNDS=9) on their own nginx, with CPU per MB of the proxy and of the machine;
+#   5. the criterion bench of the decision with the 1M list (crates/policy/benches/decide.rs).
 # Everything lands in bench/run/results/<stamp>/ (summary.md = all tables); bench/run/ is
 # not versioned. Every process this script (or the harness) started is stopped by PID.
 #
-#   bench/run.sh [--quick] [--no-install] [--no-criterion] [--no-harness] [--no-extra]
+#   bench/run.sh [--quick] [--no-install] [--no-criterion] [--no-harness] [--no-extra] [--no-tunnel]
 #
 # --quick         harness --quick (1 run of 3 s, ...), extra runs of 3 s x1, LOAD_RUNS=1
 # --no-install    do not apt-get install missing tools (fail instead)
-# --no-criterion  skip step 4;  --no-harness  skip step 2;  --no-extra  skip step 3
+# --no-criterion  skip step 5;  --no-harness  skip step 2;  --no-extra  skip step 3
+# --no-tunnel     skip step 4
 # Env: GATEHOUSE_SHARED (default: <repo>/../shared), CARGO_TARGET_DIR (default <repo>/target),
 #   GH_PORT=3128 GH_ADMIN_PORT=19090, LIST_COUNT=1000000, LOAD_RUNS=3, EXTRA_RUNS=2, NICE=0,
 #   DURATION/THREADS/CONNS/RUNS/WAIT_IDLE/... are passed to the harness (see its header).
@@ -36,7 +39,7 @@ set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BENCH=$REPO/bench
 RUN=$BENCH/run
-QUICK=0 INSTALL=1 DO_CRITERION=1 DO_HARNESS=1 DO_EXTRA=1
+QUICK=0 INSTALL=1 DO_CRITERION=1 DO_HARNESS=1 DO_EXTRA=1 DO_TUNNEL=1
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --quick) QUICK=1;;
@@ -44,6 +47,7 @@ while [[ $# -gt 0 ]]; do
     --no-criterion) DO_CRITERION=0;;
     --no-harness) DO_HARNESS=0;;
     --no-extra) DO_EXTRA=0;;
+    --no-tunnel) DO_TUNNEL=0;;
     -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"; exit 0;;
     *) echo "unknown argument: $1 (see --help)" >&2; exit 2;;
   esac
@@ -413,6 +417,14 @@ if [[ $DO_EXTRA == 1 && $DO_HARNESS == 1 ]]; then
 fi
 stop_harness_servers
 
+# ------------------------------------------------------------------ interleaved tunnels
+if [[ $DO_TUNNEL == 1 ]]; then
+  rounds=${TUNNEL_ROUNDS:-$([[ $QUICK == 1 ]] && echo 3 || echo 9)}
+  log "interleaved CONNECT rounds: bench/tunnel.sh --rounds $rounds"
+  "$BENCH/tunnel.sh" --rounds "$rounds" "$GH" > "$OUT/tunnel.txt" 2>&1 \
+    || log "bench/tunnel.sh failed (see $OUT/tunnel.txt)"
+fi
+
 # ------------------------------------------------------------------ 6. criterion
 if [[ $DO_CRITERION == 1 ]]; then
   log "criterion: cargo bench -p policy --bench decide"
@@ -442,6 +454,10 @@ fi
     echo; echo '```'; column -t "$OUT/filtered-check.tsv"; echo '```'
     echo; echo "syscalls per request (strace -c -f, wrk -t1 -c8 -d3s):"; echo
     echo '```'; column -t -s$'\t' "$OUT/syscalls.tsv"; echo '```'
+  fi
+  if [[ -f $OUT/tunnel.txt ]]; then
+    echo; echo "## CONNECT, direct and gatehouse in alternating rounds (bench/tunnel.sh)"; echo
+    echo '```'; cat "$OUT/tunnel.txt"; echo '```'
   fi
   if [[ -f $OUT/criterion.txt ]]; then
     echo; echo "## criterion: decision with the 1M list"; echo
