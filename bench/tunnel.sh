@@ -12,7 +12,7 @@
 # and the whole machine's busy time per MB (from /proc/stat, so nginx, curl and the proxy together;
 # other jobs on the machine would count too): unlike MB/s, CPU per MB hardly depends on how the
 # scheduler happened to share the two cores.
-# Each BINARY is started as `BINARY serve` on its own port (23128, 13129, ...) with its own
+# Each BINARY is started as `BINARY serve` on its own port (23128, 23129, ...) with its own
 # configuration and data directory under bench/run/tunnel/, user `bench` in tier `open`.
 # nginx (one worker, sendfile on, TLS 1.3) listens on 127.0.0.1:28080 / :28443. Everything
 # started is stopped by PID on exit. Only loopback addresses are targeted.
