@@ -42,6 +42,9 @@ pub enum Stage {
     Connect,
     /// Forwarding or tunnelling.
     Forward,
+    /// The gateway answered itself as the last hop (OPTIONS or TRACE with `Max-Forwards: 0`);
+    /// nothing was connected to.
+    Answered,
     /// The exchange completed.
     Done,
 }
@@ -56,6 +59,7 @@ impl Stage {
             Stage::Resolve => "resolve",
             Stage::Connect => "connect",
             Stage::Forward => "forward",
+            Stage::Answered => "answered",
             Stage::Done => "done",
         }
     }

@@ -100,6 +100,10 @@ pub enum HeadError {
     /// A Connection value whose elements are not tokens.
     #[error("invalid connection header `{0}`")]
     BadConnection(String),
+    /// A Max-Forwards value that is not one `1*DIGIT` of at most 19 digits (RFC 9110 §7.6.2),
+    /// including a list or a repeated field line.
+    #[error("invalid max-forwards `{0}`: expected one decimal number")]
+    BadMaxForwards(String),
 }
 
 impl HeadError {
@@ -141,6 +145,7 @@ impl HeadError {
             Self::DuplicateHost => "duplicate_host",
             Self::BadHost(_) => "bad_host",
             Self::BadConnection(_) => "bad_connection",
+            Self::BadMaxForwards(_) => "bad_max_forwards",
         }
     }
 }

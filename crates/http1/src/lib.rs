@@ -37,6 +37,7 @@
 //! - RFC 9112 §7.1 chunked coding: chunk-size, chunk extensions (§7.1.1, discarded), trailer
 //!   section (§7.1.2, discarded).
 //! - RFC 9110 §7.6.1 Connection options; RFC 9112 §9.3 persistence defaults.
+//! - RFC 9110 §7.6.2 Max-Forwards: `1*DIGIT`, one value ([`RequestHead::max_forwards`]).
 //! - RFC 9110 §10.1.1 Expect: `100-continue`.
 #![forbid(unsafe_code)]
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]

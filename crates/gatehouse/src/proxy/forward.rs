@@ -148,6 +148,16 @@ fn request_head(
         if is_hop_by_hop(name) || listed.lists(name) || name.contains('_') {
             continue;
         }
+        if let Some(n) = target.max_forwards {
+            if name.eq_ignore_ascii_case("max-forwards") {
+                // RFC 9110 §7.6.2: one hop fewer. `n` is at least 1 here: 0 is answered, never
+                // forwarded.
+                out.extend_from_slice(
+                    format!("Max-Forwards: {}\r\n", n.saturating_sub(1)).as_bytes(),
+                );
+                continue;
+            }
+        }
         if rt.config.proxy.x_forwarded_for && name.eq_ignore_ascii_case("x-forwarded-for") {
             let v = xff.get_or_insert_with(Vec::new);
             if !v.is_empty() {

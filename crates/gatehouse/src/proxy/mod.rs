@@ -209,6 +209,11 @@ pub struct Target {
     pub authority: Authority,
     /// The absolute URI of a plain HTTP request.
     pub uri: Option<AbsoluteUri>,
+    /// The Max-Forwards of an OPTIONS or TRACE request (RFC 9110 §7.6.2): how many more
+    /// intermediaries may forward it. `Some(0)` makes gatehouse the last hop, which answers
+    /// itself; a larger value is decremented when forwarding. Always `None` for other methods,
+    /// whose Max-Forwards is passed on unchanged.
+    pub max_forwards: Option<u64>,
 }
 
 impl Target {
@@ -413,17 +418,22 @@ async fn pipeline(
 
     // 5. Resolve and check every address; reuse this connection's origin connection when it matches.
     rec.stage = Stage::Resolve;
+    if target.max_forwards == Some(0) {
+        // Max-Forwards: 0 makes gatehouse the last hop of an OPTIONS or TRACE: it answers itself.
+        // The address check still runs, so that the answer is never a 200 where a forward would
+        // have been refused; nothing connects.
+        checked_addresses(rt, &principal, &target).await?;
+        rec.stage = Stage::Answered;
+        gw.metrics.decided("allow", decision.rule.static_id());
+        return Ok(
+            answer_last_hop(rt, client, head, decision.rule.id(&rt.config.lists), rec).await,
+        );
+    }
     let connect_started = Instant::now();
     let upstream = match take_reusable(rt, conn, &principal, &target) {
         Some(u) => u,
         None => {
-            let addrs = resolve(rt, &target.authority).await?;
-            for addr in &addrs {
-                let d = policy::check_address(&rt.policy, principal.tier, *addr);
-                if !d.is_allow() {
-                    return Err(refusal_of(rt, &d, &principal, &target).into());
-                }
-            }
+            let addrs = checked_addresses(rt, &principal, &target).await?;
             rec.stage = Stage::Connect;
             connect(rt, &target.authority, &addrs).await?
         }
@@ -470,6 +480,60 @@ async fn pipeline(
     })
 }
 
+/// Resolve the destination and check every address for this principal; the first refusal refuses
+/// the request.
+async fn checked_addresses(
+    rt: &Runtime,
+    principal: &Principal,
+    target: &Target,
+) -> Result<Vec<SocketAddr>, Outcome> {
+    let addrs = resolve(rt, &target.authority).await?;
+    for addr in &addrs {
+        let d = policy::check_address(&rt.policy, principal.tier, *addr);
+        if !d.is_allow() {
+            return Err(refusal_of(rt, &d, principal, target));
+        }
+    }
+    Ok(addrs)
+}
+
+/// Answer an OPTIONS or TRACE whose Max-Forwards reached 0 (RFC 9110 §7.6.2, §9.3.7, §9.3.8):
+/// 200 with `Allow`, or the received head echoed as `message/http` without its credentials.
+/// A body is never read, so a request with one closes the connection.
+async fn answer_last_hop(
+    rt: &Runtime,
+    client: &mut TcpStream,
+    head: &RequestHead,
+    rule: String,
+    rec: &mut Record,
+) -> Done {
+    let close = !matches!(head.framing(), RequestFraming::None) || !head.keep_alive();
+    let answer = if head.method() == "TRACE" {
+        respond::Answer::Trace(head)
+    } else {
+        respond::Answer::Options
+    };
+    let (bytes, body_len) = respond::render_answer(&answer, &rule, close, &rt.config.proxy.via);
+    let error = client.write_all(&bytes).await.err().map(|_| "client_io");
+    Done {
+        tail: Tail {
+            decision: "allow",
+            rule,
+            status: 200,
+            bytes_up: 0,
+            bytes_down: body_len,
+            error,
+            upstream: None,
+            slot: rec.slot.take(),
+        },
+        next: if close || error.is_some() {
+            Next::Close
+        } else {
+            Next::KeepAlive
+        },
+    }
+}
+
 /// The client-side parts a forwarder needs.
 pub struct ConnParts<'a> {
     pub peer: SocketAddr,
@@ -514,6 +578,7 @@ fn target_of(head: &RequestHead) -> Result<Target, Outcome> {
             connect: true,
             authority,
             uri: None,
+            max_forwards: None,
         }
     } else if raw.starts_with('/') || raw == "*" {
         return Err(bad_request(
@@ -538,6 +603,7 @@ fn target_of(head: &RequestHead) -> Result<Target, Outcome> {
             connect: false,
             authority: uri.authority.clone(),
             uri: Some(uri),
+            max_forwards: None,
         }
     };
     // The authority of the target decides and routes; a Host header that names something else is
@@ -545,7 +611,7 @@ fn target_of(head: &RequestHead) -> Result<Target, Outcome> {
     if let Some(host) = head.header("host") {
         // Common case, no parse needed: the Host header repeats the target's authority verbatim.
         if host.eq_ignore_ascii_case(raw_authority(raw, target.connect).as_bytes()) {
-            return check_body(head, target);
+            return finish_target(head, target);
         }
         let default_port = if target.connect { 443 } else { 80 };
         let host = std::str::from_utf8(host).map_err(|_| {
@@ -565,15 +631,24 @@ fn target_of(head: &RequestHead) -> Result<Target, Outcome> {
             }
         }
     }
-    check_body(head, target)
+    finish_target(head, target)
 }
 
-fn check_body(head: &RequestHead, target: Target) -> Result<Target, Outcome> {
+/// The checks that need the parsed target: a CONNECT has no body, and the Max-Forwards of an
+/// OPTIONS or TRACE request is one decimal number.
+fn finish_target(head: &RequestHead, mut target: Target) -> Result<Target, Outcome> {
     if target.connect && !matches!(head.framing(), RequestFraming::None) {
         return Err(bad_request(
             "connect_with_body",
             "a CONNECT request must not carry a body".into(),
         ));
+    }
+    // RFC 9110 §7.6.2 gives Max-Forwards a meaning for these two methods only; for the others
+    // a recipient may ignore it, so it passes unchanged and unchecked.
+    if matches!(head.method(), "OPTIONS" | "TRACE") {
+        target.max_forwards = head
+            .max_forwards()
+            .map_err(|e| bad_request(e.code(), e.to_string()))?;
     }
     Ok(target)
 }

@@ -12,5 +12,6 @@ mod clients;
 mod hardening;
 mod list_files;
 mod malformed;
+mod protocol;
 mod tidy;
 mod tiers;
