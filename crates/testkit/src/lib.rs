@@ -31,7 +31,8 @@ pub struct Received {
 ///
 /// Paths: `/size/N` answers N bytes (Content-Length), `/chunked/N` answers N bytes chunked,
 /// `/close/N` answers N bytes delimited by closing the connection, `/echo` answers the request body
-/// length and the request head it saw, `/ws` switches protocols and echoes bytes, anything else
+/// length and the request head it saw, `/ws` switches protocols and echoes bytes, `/http10` (with any
+/// query) answers as an HTTP/1.0 server (`HTTP/1.0 200 OK`, Content-Length, then it closes), anything else
 /// answers `hello from origin`. Request bodies are read (Content-Length or chunked) and counted
 /// without being kept, except for the head bytes.
 pub struct Origin {
@@ -250,6 +251,18 @@ async fn origin_connection(mut s: TcpStream, rec: Arc<Mutex<Received>>) {
                 )
                 .await;
             let _ = stream_bytes(&mut s, n, false).await;
+            let _ = s.shutdown().await;
+            return;
+        }
+        if path.split('?').next() == Some("/http10") {
+            // An HTTP/1.0 server: no persistence without keep-alive, so it closes after answering.
+            let body = "hello from an http/1.0 origin\n";
+            let resp = format!(
+                "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{}",
+                body.len(),
+                if no_body { "" } else { body }
+            );
+            let _ = s.write_all(resp.as_bytes()).await;
             let _ = s.shutdown().await;
             return;
         }

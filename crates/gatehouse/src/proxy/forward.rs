@@ -183,9 +183,7 @@ fn request_head(
         out.extend_from_slice(u);
         out.extend_from_slice(b"\r\n");
     }
-    out.extend_from_slice(b"Via: 1.1 ");
-    out.extend_from_slice(rt.config.proxy.via.as_bytes());
-    out.extend_from_slice(b"\r\n");
+    via(&mut out, head.version(), &rt.config.proxy.via);
     if rt.config.proxy.x_forwarded_for {
         let v = xff.get_or_insert_with(Vec::new);
         if !v.is_empty() {
@@ -198,6 +196,18 @@ fn request_head(
     }
     out.extend_from_slice(b"\r\n");
     out
+}
+
+/// The `Via` line gatehouse adds to a message it forwards (RFC 9110 §7.6.3): the protocol version
+/// the message was received with, then the configured pseudonym. `HTTP` is the default protocol
+/// name, so it is left out (`1.0 gatehouse`).
+fn via(out: &mut Vec<u8>, received: Version, pseudonym: &str) {
+    out.extend_from_slice(match received {
+        Version::Http10 => b"Via: 1.0 ",
+        Version::Http11 => b"Via: 1.1 ",
+    });
+    out.extend_from_slice(pseudonym.as_bytes());
+    out.extend_from_slice(b"\r\n");
 }
 
 #[cold]
@@ -244,9 +254,7 @@ fn response_head(
             out.extend_from_slice(b"\r\n");
         }
     }
-    out.extend_from_slice(b"Via: 1.1 ");
-    out.extend_from_slice(rt.config.proxy.via.as_bytes());
-    out.extend_from_slice(b"\r\n");
+    via(&mut out, resp.version(), &rt.config.proxy.via);
     if upgrade {
         out.extend_from_slice(b"Connection: Upgrade\r\n");
         if let Some(u) = resp.header("upgrade") {

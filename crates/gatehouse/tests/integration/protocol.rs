@@ -1,7 +1,7 @@
 //! gatehouse as an HTTP intermediary (RFC 9110 §7.6): Max-Forwards on OPTIONS and TRACE, answered
 //! by the gateway itself at 0 and decremented otherwise, always after authentication, the decision
-//! and the address check. Each test asserts what the client got and what the origin saw (or that it
-//! saw nothing), and the audit event.
+//! and the address check; Via naming the protocol version each message was received with. Each test
+//! asserts what the client got and what the origin saw (or that it saw nothing), and the audit event.
 
 use policy::Tier;
 use testkit::{base_config, basic, exchange, Gateway, Origin};
@@ -320,5 +320,72 @@ async fn the_gateway_answers_for_the_last_hop_only_after_authentication_decision
             ("allow", 200, "filtered-allow:research", "answered"),
         ]
     );
+    gw.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn via_names_the_protocol_version_each_message_was_received_with() {
+    let (origin, gw) = setup("127.0.0.4").await;
+    let host = format!("origin.test:{}", origin.port());
+    let auth = basic("ada", "pw-ada");
+    // (client version, path, Via the origin must see, Via the client must see, body)
+    let cases = [
+        (
+            "HTTP/1.0",
+            "/via-a",
+            "1.0 gatehouse",
+            "1.1 gatehouse",
+            "hello from origin\n",
+        ),
+        (
+            "HTTP/1.1",
+            "/http10?b",
+            "1.1 gatehouse",
+            "1.0 gatehouse",
+            "hello from an http/1.0 origin\n",
+        ),
+        (
+            "HTTP/1.0",
+            "/http10?c",
+            "1.0 gatehouse",
+            "1.0 gatehouse",
+            "hello from an http/1.0 origin\n",
+        ),
+        (
+            "HTTP/1.1",
+            "/via-d",
+            "1.1 gatehouse",
+            "1.1 gatehouse",
+            "hello from origin\n",
+        ),
+    ];
+    for (version, path, upstream_via, client_via, body) in cases {
+        let req = format!(
+            "GET http://{host}{path} {version}\r\nHost: {host}\r\nProxy-Authorization: {auth}\r\nConnection: close\r\n\r\n"
+        );
+        let reply = exchange(gw.proxy, req.as_bytes()).await;
+        assert_eq!(reply.status(), 200, "{version} {path}: {}", reply.text);
+        assert_eq!(
+            reply.header("via").as_deref(),
+            Some(client_via),
+            "{version} {path}"
+        );
+        assert_eq!(reply.text.matches("\r\nVia:").count(), 1, "{}", reply.text);
+        assert!(
+            reply.text.ends_with(&format!("\r\n\r\n{body}")),
+            "{}",
+            reply.text
+        );
+        let seen = origin_request(&origin, &format!("GET {path} HTTP/1.1\r\n"));
+        let vias: Vec<&str> = seen
+            .split("\r\n")
+            .filter(|l| l.starts_with("Via:"))
+            .collect();
+        assert_eq!(
+            vias,
+            [format!("Via: {upstream_via}")],
+            "{version} {path}: {seen}"
+        );
+    }
     gw.shutdown().await;
 }
