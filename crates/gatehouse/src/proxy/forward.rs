@@ -39,6 +39,9 @@ pub enum RelayError {
     UpstreamFraming(&'static str),
     /// The origin switched protocols although nobody asked it to.
     UnexpectedUpgrade,
+    /// The response body carries a transfer coding other than chunked (`gzip`), and the client
+    /// speaks HTTP/1.0: it cannot be told about the coding, and gatehouse does not decode it.
+    CodingForHttp10,
 }
 
 impl RelayError {
@@ -52,6 +55,7 @@ impl RelayError {
             RelayError::UpstreamTimeout => "upstream_timeout",
             RelayError::ClientFraming(c) | RelayError::UpstreamFraming(c) => c,
             RelayError::UnexpectedUpgrade => "unexpected_upgrade",
+            RelayError::CodingForHttp10 => "transfer_coding_for_http10",
         }
     }
 }
@@ -241,14 +245,33 @@ fn response_head(
         ResponseFraming::ContentLength(n) => {
             out.extend_from_slice(format!("Content-Length: {n}\r\n").as_bytes())
         }
-        ResponseFraming::Chunked if client_chunked => {
-            out.extend_from_slice(b"Transfer-Encoding: chunked\r\n")
+        // The origin's codings go on to an HTTP/1.1 client, in order: chunked last when the body is
+        // re-chunked, none when it runs until the close (`gzip`). An HTTP/1.0 client never gets
+        // Transfer-Encoding: `relay_response` refuses a coded body for it, and a body that was only
+        // chunked reaches it decoded.
+        ResponseFraming::Chunked | ResponseFraming::UntilClose if client_chunked => {
+            let mut codings = resp.transfer_codings().peekable();
+            if codings.peek().is_some() {
+                out.extend_from_slice(b"Transfer-Encoding: ");
+                for (i, coding) in codings.enumerate() {
+                    if i > 0 {
+                        out.extend_from_slice(b", ");
+                    }
+                    out.extend_from_slice(coding.to_ascii_lowercase().as_bytes());
+                }
+                out.extend_from_slice(b"\r\n");
+            }
         }
         _ => {}
     }
-    // A response to HEAD keeps the origin's Content-Length (it describes the GET body).
+    // A response to HEAD keeps the origin's Content-Length (it describes the GET body), unless
+    // Transfer-Encoding overrode it.
     if let (ResponseFraming::None, Some(cl)) = (framing, resp.header("content-length")) {
-        if resp.status() >= 200 && resp.status() != 204 && resp.status() != 304 {
+        if resp.status() >= 200
+            && resp.status() != 204
+            && resp.status() != 304
+            && resp.transfer_codings().next().is_none()
+        {
             out.extend_from_slice(b"Content-Length: ");
             out.extend_from_slice(cl);
             out.extend_from_slice(b"\r\n");
@@ -595,6 +618,17 @@ where
             continue;
         }
         let framing = resp.framing(head.is_head(), false);
+        if client_http10
+            && matches!(
+                framing,
+                ResponseFraming::Chunked | ResponseFraming::UntilClose
+            )
+            && resp.has_coding_besides_chunked()
+        {
+            // RFC 9112 §6.1: Transfer-Encoding is not for an HTTP/1.0 recipient, and without it the
+            // coded bytes would reach the client as if they were the representation.
+            return Err(fail(RelayError::CodingForHttp10, false, 0, 0));
+        }
         let client_chunked = !client_http10;
         let close_client =
             client_http10 || !head.keep_alive() || matches!(framing, ResponseFraming::UntilClose);
@@ -642,8 +676,12 @@ where
         return Ok(Response::Complete {
             status,
             bytes,
+            // A response with both Transfer-Encoding and Content-Length was framed by the former
+            // (RFC 9112 §6.3 item 3), but an origin that sends it is not trusted with a next
+            // request on the same connection.
             upstream_reusable: resp.keep_alive()
                 && !matches!(framing, ResponseFraming::UntilClose)
+                && !resp.content_length_overridden()
                 && ubuf.is_empty(),
             client_reusable: !close_client,
         });
@@ -816,6 +854,10 @@ async fn gateway_error(
             RelayError::UpstreamFraming(_) => "the origin sent a malformed response".to_string(),
             RelayError::UnexpectedUpgrade => {
                 "the origin switched protocols although the client did not ask".to_string()
+            }
+            RelayError::CodingForHttp10 => {
+                "the origin sent the body with a transfer coding an HTTP/1.0 client cannot receive"
+                    .to_string()
             }
             _ => "the origin closed the connection or failed".to_string(),
         },

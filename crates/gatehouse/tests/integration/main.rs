@@ -13,5 +13,6 @@ mod hardening;
 mod list_files;
 mod malformed;
 mod protocol;
+mod response_framing;
 mod tidy;
 mod tiers;
