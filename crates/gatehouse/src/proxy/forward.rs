@@ -5,8 +5,11 @@
 //! body, and `Expect: 100-continue` needs the interim response relayed while the body waits). A
 //! framing error found mid-body aborts both connections: the origin sees a truncated request, never a
 //! second one. Hop-by-hop headers are removed in both directions (RFC 9110 §7.6.1) and `Via` is added.
+//! Body bytes are counted in the request's [`Progress`] as they are written, so an exchange cut
+//! short (an error, or shutdown) is recorded with what it relayed.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -17,7 +20,7 @@ use http1::{
 };
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use super::{ConnParts, Gateway, Next, Relayed, Runtime, Target, Upstream};
+use super::{ConnParts, Gateway, Next, Progress, Relayed, Runtime, Target, Upstream};
 
 /// Size of the scratch buffer for streaming bodies.
 const SCRATCH: usize = 64 * 1024;
@@ -346,7 +349,9 @@ async fn write<W: AsyncWrite + Unpin>(
     w.write_all(bytes).await.map_err(|_| side.io())
 }
 
-/// Copy exactly `n` body bytes: first those already buffered, then from the socket.
+/// Copy exactly `n` body bytes: first those already buffered, then from the socket. Each write
+/// is counted in `written`.
+#[allow(clippy::too_many_arguments)]
 async fn copy_length<R, W>(
     src: &mut R,
     buf: &mut BytesMut,
@@ -355,7 +360,8 @@ async fn copy_length<R, W>(
     idle: Duration,
     from: Side,
     to: Side,
-) -> Result<u64, RelayError>
+    written: &AtomicU64,
+) -> Result<(), RelayError>
 where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
@@ -364,11 +370,12 @@ where
     let k = (buf.len() as u64).min(remaining) as usize;
     if k > 0 {
         write(dst, &buf[..k], to).await?;
+        written.fetch_add(k as u64, Ordering::Relaxed);
         buf.advance(k);
         remaining -= k as u64;
     }
     if remaining == 0 {
-        return Ok(n);
+        return Ok(());
     }
     let mut scratch = vec![0u8; SCRATCH.min(remaining as usize)];
     while remaining > 0 {
@@ -378,14 +385,17 @@ where
             return Err(from.closed());
         }
         write(dst, &scratch[..got], to).await?;
+        written.fetch_add(got as u64, Ordering::Relaxed);
         remaining -= got as u64;
     }
-    Ok(n)
+    Ok(())
 }
 
 /// Relay a chunked body, validating its framing strictly. With `reencode` the output is chunked
 /// again (normalised: no extensions, no trailers); without, the data is written bare (for an
-/// HTTP/1.0 client, which then sees the end of the body as the end of the connection).
+/// HTTP/1.0 client, which then sees the end of the body as the end of the connection). The data
+/// bytes (not the framing) are counted in `written` once they are written.
+#[allow(clippy::too_many_arguments)]
 async fn copy_chunked<R, W>(
     src: &mut R,
     buf: &mut BytesMut,
@@ -394,21 +404,22 @@ async fn copy_chunked<R, W>(
     idle: Duration,
     from: Side,
     to: Side,
-) -> Result<u64, RelayError>
+    written: &AtomicU64,
+) -> Result<(), RelayError>
 where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {
     let mut decoder = ChunkedDecoder::new();
     let mut out: Vec<u8> = Vec::with_capacity(FLUSH_AT + 64);
-    let mut total = 0u64;
+    // Data bytes held in `out`, counted once `out` is written.
+    let mut held = 0u64;
     loop {
         let (consumed, chunk) = decoder
             .decode(&buf[..])
             .map_err(|e| from.framing(e.code()))?;
         match chunk {
             Some(Chunk::Data(data)) => {
-                total += data.len() as u64;
                 if reencode {
                     http1::encode_chunk_header(data.len(), &mut out);
                 }
@@ -417,8 +428,10 @@ where
                     write(dst, &out, to).await?;
                     out.clear();
                     write(dst, data, to).await?;
+                    written.fetch_add(data.len() as u64, Ordering::Relaxed);
                 } else {
                     out.extend_from_slice(data);
+                    held += data.len() as u64;
                 }
                 if reencode {
                     out.extend_from_slice(http1::CHUNK_TRAILER);
@@ -427,6 +440,7 @@ where
                 if out.len() >= FLUSH_AT {
                     write(dst, &out, to).await?;
                     out.clear();
+                    written.fetch_add(std::mem::take(&mut held), Ordering::Relaxed);
                 }
             }
             Some(Chunk::End) => {
@@ -436,14 +450,16 @@ where
                 }
                 if !out.is_empty() {
                     write(dst, &out, to).await?;
+                    written.fetch_add(held, Ordering::Relaxed);
                 }
-                return Ok(total);
+                return Ok(());
             }
             None => {
                 buf.advance(consumed);
                 if !out.is_empty() {
                     write(dst, &out, to).await?;
                     out.clear();
+                    written.fetch_add(std::mem::take(&mut held), Ordering::Relaxed);
                 }
                 if read_more(src, buf, idle, from).await? == 0 {
                     return Err(from.closed());
@@ -458,24 +474,25 @@ async fn copy_until_close<R, W>(
     buf: &mut BytesMut,
     dst: &mut W,
     idle: Duration,
-) -> Result<u64, RelayError>
+    written: &AtomicU64,
+) -> Result<(), RelayError>
 where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {
-    let mut total = buf.len() as u64;
     if !buf.is_empty() {
         write(dst, &buf[..], Side::Client).await?;
+        written.fetch_add(buf.len() as u64, Ordering::Relaxed);
         buf.clear();
     }
     let mut scratch = vec![0u8; SCRATCH];
     loop {
         let got = read_timeout(src, &mut scratch, idle, Side::Upstream).await?;
         if got == 0 {
-            return Ok(total);
+            return Ok(());
         }
         write(dst, &scratch[..got], Side::Client).await?;
-        total += got as u64;
+        written.fetch_add(got as u64, Ordering::Relaxed);
     }
 }
 
@@ -485,15 +502,26 @@ async fn send_body<R, W>(
     upstream: &mut W,
     framing: RequestFraming,
     idle: Duration,
-) -> Result<u64, RelayError>
+    written: &AtomicU64,
+) -> Result<(), RelayError>
 where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {
     match framing {
-        RequestFraming::None => Ok(0),
+        RequestFraming::None => Ok(()),
         RequestFraming::ContentLength(n) => {
-            copy_length(client, buf, upstream, n, idle, Side::Client, Side::Upstream).await
+            copy_length(
+                client,
+                buf,
+                upstream,
+                n,
+                idle,
+                Side::Client,
+                Side::Upstream,
+                written,
+            )
+            .await
         }
         RequestFraming::Chunked => {
             copy_chunked(
@@ -504,6 +532,7 @@ where
                 idle,
                 Side::Client,
                 Side::Upstream,
+                written,
             )
             .await
         }
@@ -514,7 +543,6 @@ where
 enum Response {
     Complete {
         status: u16,
-        bytes: u64,
         upstream_reusable: bool,
         client_reusable: bool,
     },
@@ -531,7 +559,6 @@ struct ResponseError {
     error: RelayError,
     head_sent: bool,
     status: u16,
-    bytes: u64,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -544,6 +571,7 @@ async fn relay_response<R, W>(
     head: &RequestHead,
     wants_upgrade: bool,
     reused: bool,
+    progress: &Progress,
 ) -> Result<Response, ResponseError>
 where
     R: AsyncRead + Unpin,
@@ -551,11 +579,10 @@ where
 {
     let settings = &rt.config.proxy;
     let client_http10 = head.version() == Version::Http10;
-    let fail = |error, head_sent, status, bytes| ResponseError {
+    let fail = |error, head_sent, status| ResponseError {
         error,
         head_sent,
         status,
-        bytes,
     };
     let sent_at = Instant::now();
     let deadline = tokio::time::Instant::now() + settings.upstream_response_timeout;
@@ -570,7 +597,7 @@ where
                         break head;
                     }
                     Ok(Parsed::Partial) => {}
-                    Err(e) => return Err(fail(RelayError::UpstreamFraming(e.code()), false, 0, 0)),
+                    Err(e) => return Err(fail(RelayError::UpstreamFraming(e.code()), false, 0)),
                 }
             }
             if ubuf.capacity() - ubuf.len() < 1024 {
@@ -581,14 +608,14 @@ where
                 Ok(Err(_)) if first && ubuf.is_empty() && reused => {
                     return Ok(Response::StaleUpstream)
                 }
-                Ok(Err(_)) => return Err(fail(RelayError::UpstreamIo, false, 0, 0)),
-                Err(_) => return Err(fail(RelayError::UpstreamTimeout, false, 0, 0)),
+                Ok(Err(_)) => return Err(fail(RelayError::UpstreamIo, false, 0)),
+                Err(_) => return Err(fail(RelayError::UpstreamTimeout, false, 0)),
             };
             if n == 0 {
                 if first && ubuf.is_empty() && reused {
                     return Ok(Response::StaleUpstream);
                 }
-                return Err(fail(RelayError::UpstreamClosed, false, 0, 0));
+                return Err(fail(RelayError::UpstreamClosed, false, 0));
             }
         };
         if first {
@@ -600,12 +627,13 @@ where
         let status = resp.status();
         if status == 101 {
             if !wants_upgrade {
-                return Err(fail(RelayError::UnexpectedUpgrade, false, 0, 0));
+                return Err(fail(RelayError::UnexpectedUpgrade, false, 0));
             }
             let bytes = response_head(rt, &resp, ResponseFraming::None, false, false, true);
             write(client, &bytes, Side::Client)
                 .await
-                .map_err(|e| fail(e, true, status, 0))?;
+                .map_err(|e| fail(e, true, status))?;
+            progress.sent_head(status);
             return Ok(Response::Upgraded { status });
         }
         if (100..200).contains(&status) {
@@ -613,7 +641,7 @@ where
             if !client_http10 {
                 write(client, &interim_head(&resp), Side::Client)
                     .await
-                    .map_err(|e| fail(e, false, 0, 0))?;
+                    .map_err(|e| fail(e, false, 0))?;
             }
             continue;
         }
@@ -627,7 +655,7 @@ where
         {
             // RFC 9112 §6.1: Transfer-Encoding is not for an HTTP/1.0 recipient, and without it the
             // coded bytes would reach the client as if they were the representation.
-            return Err(fail(RelayError::CodingForHttp10, false, 0, 0));
+            return Err(fail(RelayError::CodingForHttp10, false, 0));
         }
         let client_chunked = !client_http10;
         let close_client =
@@ -643,21 +671,26 @@ where
         }
         write(client, &bytes, Side::Client)
             .await
-            .map_err(|e| fail(e, true, status, 0))?;
+            .map_err(|e| fail(e, true, status))?;
+        progress.sent_head(status);
+        let down = &progress.bytes_down;
+        down.fetch_add(early, Ordering::Relaxed);
         let idle = settings.idle_timeout;
         let body = match framing {
-            ResponseFraming::None => Ok(0),
-            ResponseFraming::ContentLength(n) => copy_length(
-                upstream,
-                ubuf,
-                client,
-                n - early,
-                idle,
-                Side::Upstream,
-                Side::Client,
-            )
-            .await
-            .map(|rest| rest + early),
+            ResponseFraming::None => Ok(()),
+            ResponseFraming::ContentLength(n) => {
+                copy_length(
+                    upstream,
+                    ubuf,
+                    client,
+                    n - early,
+                    idle,
+                    Side::Upstream,
+                    Side::Client,
+                    down,
+                )
+                .await
+            }
             ResponseFraming::Chunked => {
                 copy_chunked(
                     upstream,
@@ -667,15 +700,17 @@ where
                     idle,
                     Side::Upstream,
                     Side::Client,
+                    down,
                 )
                 .await
             }
-            ResponseFraming::UntilClose => copy_until_close(upstream, ubuf, client, idle).await,
+            ResponseFraming::UntilClose => {
+                copy_until_close(upstream, ubuf, client, idle, down).await
+            }
         };
-        let bytes = body.map_err(|e| fail(e, true, status, 0))?;
+        body.map_err(|e| fail(e, true, status))?;
         return Ok(Response::Complete {
             status,
-            bytes,
             // A response with both Transfer-Encoding and Content-Length was framed by the former
             // (RFC 9112 §6.3 item 3), but an origin that sends it is not trusted with a next
             // request on the same connection.
@@ -688,7 +723,9 @@ where
     }
 }
 
-/// Forward one plain-HTTP request to `upstream` and relay the response.
+/// Forward one plain-HTTP request to `upstream` and relay the response, counting what was relayed
+/// in `progress`.
+#[allow(clippy::too_many_arguments)]
 pub async fn forward(
     gw: &Arc<Gateway>,
     rt: &Arc<Runtime>,
@@ -697,16 +734,15 @@ pub async fn forward(
     head: &RequestHead,
     target: &Target,
     mut upstream: Upstream,
+    progress: &Progress,
 ) -> Relayed {
     let upgrade = requested_upgrade(head);
     let req = request_head(rt, head, target, cp.peer, upgrade.as_deref());
     let framing = head.framing();
     let idle = rt.config.proxy.idle_timeout;
     let mut reused = upstream.reused;
-    let failed = |error: RelayError, status: u16, up: u64, down: u64| Relayed {
+    let failed = |error: RelayError, status: u16| Relayed {
         status,
-        bytes_up: up,
-        bytes_down: down,
         error: Some(error.code()),
         next: Next::Close,
         keep_upstream: None,
@@ -719,10 +755,10 @@ pub async fn forward(
                 if reused && matches!(framing, RequestFraming::None) {
                     None
                 } else {
-                    return gateway_error(rt, client, RelayError::UpstreamIo, 0, 0).await;
+                    return gateway_error(rt, client, RelayError::UpstreamIo).await;
                 }
             } else {
-                let send = send_body(&mut cr, cp.buf, &mut uw, framing, idle);
+                let send = send_body(&mut cr, cp.buf, &mut uw, framing, idle, &progress.bytes_up);
                 let recv = relay_response(
                     gw,
                     rt,
@@ -732,21 +768,22 @@ pub async fn forward(
                     head,
                     upgrade.is_some(),
                     reused && matches!(framing, RequestFraming::None),
+                    progress,
                 );
                 tokio::pin!(send, recv);
                 // A request without a body is fully sent with its head. The sender is polled first
                 // so that a body finished in the same wake-up as the response is seen as finished
                 // (otherwise a fast origin's response could win the race and the client connection
                 // would be closed for no reason).
-                let mut sent: Option<u64> = matches!(framing, RequestFraming::None).then_some(0);
+                let mut sent = matches!(framing, RequestFraming::None);
                 let r = loop {
                     tokio::select! {
                         biased;
-                        s = &mut send, if sent.is_none() => match s {
-                            Ok(n) => sent = Some(n),
+                        s = &mut send, if !sent => match s {
+                            Ok(()) => sent = true,
                             // A framing error mid-body aborts both connections: the origin sees a
                             // truncated request, never a second one.
-                            Err(e) => return failed(e, 0, 0, 0),
+                            Err(e) => return failed(e, 0),
                         },
                         r = &mut recv => break r,
                     }
@@ -756,7 +793,7 @@ pub async fn forward(
         };
         let (result, sent) = match outcome {
             Some(x) => x,
-            None => (Ok(Response::StaleUpstream), Some(0)),
+            None => (Ok(Response::StaleUpstream), true),
         };
         match result {
             Ok(Response::StaleUpstream) => {
@@ -776,17 +813,15 @@ pub async fn forward(
                         reused = false;
                         continue;
                     }
-                    _ => return gateway_error(rt, client, RelayError::UpstreamIo, 0, 0).await,
+                    _ => return gateway_error(rt, client, RelayError::UpstreamIo).await,
                 }
             }
             Ok(Response::Complete {
                 status,
-                bytes,
                 upstream_reusable,
                 client_reusable,
             }) => {
-                let body_done = sent.is_some();
-                let up = sent.unwrap_or(0);
+                let body_done = sent;
                 let keep_up = upstream_reusable && body_done;
                 let next = if client_reusable && body_done {
                     Next::KeepAlive
@@ -795,8 +830,6 @@ pub async fn forward(
                 };
                 return Relayed {
                     status,
-                    bytes_up: up,
-                    bytes_down: bytes,
                     error: None,
                     next,
                     keep_upstream: keep_up.then(|| {
@@ -806,19 +839,18 @@ pub async fn forward(
                 };
             }
             Ok(Response::Upgraded { status }) => {
-                let (up, down, error) = super::tunnel::relay(
+                let error = super::tunnel::relay(
                     client,
                     cp.buf,
                     &mut upstream.stream,
                     &mut upstream.buf,
                     rt.config.proxy.tunnel_idle_timeout,
                     rt.config.proxy.tunnel_half_close_timeout,
+                    progress,
                 )
                 .await;
                 return Relayed {
                     status,
-                    bytes_up: up,
-                    bytes_down: down,
                     error,
                     next: Next::Close,
                     keep_upstream: None,
@@ -826,9 +858,9 @@ pub async fn forward(
             }
             Err(e) => {
                 if e.head_sent {
-                    return failed(e.error, e.status, sent.unwrap_or(0), e.bytes);
+                    return failed(e.error, e.status);
                 }
-                return gateway_error(rt, client, e.error, sent.unwrap_or(0), 0).await;
+                return gateway_error(rt, client, e.error).await;
             }
         }
     }
@@ -839,8 +871,6 @@ async fn gateway_error(
     rt: &Runtime,
     client: &mut tokio::net::TcpStream,
     error: RelayError,
-    up: u64,
-    down: u64,
 ) -> Relayed {
     let status = match error {
         RelayError::UpstreamTimeout => 504,
@@ -872,8 +902,6 @@ async fn gateway_error(
     let _ = client.write_all(&bytes).await;
     Relayed {
         status,
-        bytes_up: up,
-        bytes_down: down,
         error: Some(error.code()),
         next: Next::Close,
         keep_upstream: None,
