@@ -9,7 +9,8 @@
 //! - the writer commits what is queued as one transaction, gathering for at most 10 ms after the
 //!   first event (so batches grow under load and a commit happens well within 250 ms of an event
 //!   being queued);
-//! - [`Audit::flush`] returns once everything queued before it is committed (clean shutdown).
+//! - [`Audit::flush`] returns once everything queued before it is committed (clean shutdown), or
+//!   after 30 s, logging and counting in `gatehouse_audit_lost_total` what is still queued.
 //!
 //! The writer also writes Squid's native access.log line for each event when configured.
 
@@ -42,6 +43,9 @@ pub enum Stage {
     Connect,
     /// Forwarding or tunnelling.
     Forward,
+    /// The gateway answered itself as the last hop (OPTIONS or TRACE with `Max-Forwards: 0`);
+    /// nothing was connected to.
+    Answered,
     /// The exchange completed.
     Done,
 }
@@ -56,6 +60,7 @@ impl Stage {
             Stage::Resolve => "resolve",
             Stage::Connect => "connect",
             Stage::Forward => "forward",
+            Stage::Answered => "answered",
             Stage::Done => "done",
         }
     }
@@ -238,14 +243,31 @@ impl Audit {
         }
     }
 
-    /// Wait until every event queued before this call is committed.
-    pub async fn flush(&self) {
+    /// Wait until every event queued before this call is committed, at most 30 s. Returns whether
+    /// it was; if not, the events still queued are logged and counted as lost, because the process
+    /// is about to exit without them.
+    pub async fn flush(&self) -> bool {
         let (done_tx, done_rx) = std::sync::mpsc::channel();
-        if self.tx.send(Msg::Flush(done_tx)).await.is_err() {
-            return;
+        let flushed = match self.tx.send(Msg::Flush(done_tx)).await {
+            Ok(()) => matches!(
+                tokio::task::spawn_blocking(move || {
+                    done_rx.recv_timeout(Duration::from_secs(30))
+                })
+                .await,
+                Ok(Ok(()))
+            ),
+            // The writer thread is gone.
+            Err(_) => false,
+        };
+        if !flushed {
+            let pending = self.depth();
+            self.metrics.audit_lost.inc_by(pending as u64);
+            tracing::error!(
+                events = pending,
+                "the audit writer did not confirm the flush; queued events may be lost"
+            );
         }
-        let _ = tokio::task::spawn_blocking(move || done_rx.recv_timeout(Duration::from_secs(30)))
-            .await;
+        flushed
     }
 
     /// Events waiting for the writer.

@@ -42,6 +42,7 @@ pub struct Metrics {
     pub upstream_response_seconds: Histogram,
     pub audit_queue_depth: Gauge,
     pub audit_dropped: Counter,
+    pub audit_lost: Counter,
     pub audit_written: Counter,
     pub audit_write_errors: Counter,
     pub auth_verifications: Counter,
@@ -124,6 +125,12 @@ impl Metrics {
             "Audit events lost because the queue stayed full (allowed requests only with audit.on_backlog = \"drop\"; refusals in either mode)",
             audit_dropped.clone(),
         );
+        let audit_lost = Counter::default();
+        registry.register(
+            "audit_lost",
+            "Audit events lost for another reason than a full queue: requests still running when shutdown stopped waiting for them, events still queued when the shutdown flush timed out",
+            audit_lost.clone(),
+        );
         let audit_written = Counter::default();
         registry.register(
             "audit_written",
@@ -180,6 +187,7 @@ impl Metrics {
             upstream_response_seconds,
             audit_queue_depth,
             audit_dropped,
+            audit_lost,
             audit_written,
             audit_write_errors,
             auth_verifications,

@@ -3,10 +3,13 @@
 //! [`Server::start`], the same entry point.
 //!
 //! Shutdown drains: the listeners close, idle keep-alive connections close, requests in flight finish
-//! (up to `proxy.shutdown_grace_secs`), then the audit writer commits everything queued.
+//! (up to `proxy.shutdown_grace_secs`). Requests still running then are cut short, each recording
+//! its event with the error `shutdown` and what it relayed, and the audit writer commits everything
+//! queued. An event that cannot be recorded is logged and counted in `gatehouse_audit_lost_total`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -101,7 +104,7 @@ impl Server {
         .context("cannot start the audit writer")?;
 
         let (drain_tx, drain_rx) = watch::channel(false);
-        let (stop_tx, _) = watch::channel(false);
+        let (stop_tx, stop_rx) = watch::channel(false);
         let max_connections = config.proxy.max_connections.min(u32::MAX as usize >> 4) as u32;
         let runtime = runtime_of(config, &own);
         let gateway = Arc::new(Gateway {
@@ -112,6 +115,8 @@ impl Server {
             audit,
             metrics,
             draining: drain_rx,
+            stop: stop_rx,
+            in_flight: AtomicUsize::new(0),
         });
         let connections = Arc::new(Semaphore::new(max_connections as usize));
 
@@ -121,7 +126,6 @@ impl Server {
             proxy_listener,
             connections.clone(),
             drain_tx.subscribe(),
-            stop_tx.subscribe(),
         )));
         let store = Arc::new(Mutex::new(store));
         tasks.push(tokio::spawn(poll_principals(
@@ -234,7 +238,8 @@ impl Server {
         }
     }
 
-    /// Stop accepting, let requests in flight finish (up to the grace period), flush the audit trail.
+    /// Stop accepting, let requests in flight finish (up to the grace period), cut the others short,
+    /// flush the audit trail.
     pub async fn shutdown(self) {
         let _ = self.drain_tx.send(true);
         let grace = self.gateway.runtime.load().config.proxy.shutdown_grace;
@@ -248,12 +253,23 @@ impl Server {
                 "connections still open after the grace period; closing them"
             );
             let _ = self.stop_tx.send(true);
-            // Closing is immediate (the connection tasks drop their sockets); wait for them briefly.
-            let _ = tokio::time::timeout(
+            // Each connection ends its request where it is, queues the request's event and closes;
+            // nothing there waits on a peer, so this takes moments. Wait for it, boundedly.
+            let all_closed = tokio::time::timeout(
                 Duration::from_secs(5),
                 self.connections.acquire_many(self.max_connections),
             )
-            .await;
+            .await
+            .is_ok();
+            let lost = self.gateway.in_flight.load(Ordering::Relaxed);
+            if !all_closed && lost > 0 {
+                // Their tasks are dropped when the process exits, before they queue an event.
+                self.gateway.metrics.audit_lost.inc_by(lost as u64);
+                tracing::error!(
+                    events = lost,
+                    "requests still running after the grace period did not end; their audit events are lost"
+                );
+            }
         }
         for t in &self.tasks {
             t.abort();
@@ -296,7 +312,6 @@ async fn accept_loop(
     listener: TcpListener,
     connections: Arc<Semaphore>,
     mut drain: watch::Receiver<bool>,
-    stop: watch::Receiver<bool>,
 ) {
     loop {
         let permit = tokio::select! {
@@ -315,12 +330,10 @@ async fn accept_loop(
                 let gw = gw.clone();
                 gw.metrics.connections.inc();
                 gw.metrics.active_connections.inc();
-                let mut stop = stop.clone();
                 tokio::spawn(async move {
-                    tokio::select! {
-                        _ = serve_connection(gw.clone(), stream, peer) => {}
-                        _ = stop.wait_for(|s| *s) => {}
-                    }
+                    // The connection watches `Gateway::stop` itself, so that a request cut at the
+                    // end of the grace period still records its event before the socket closes.
+                    serve_connection(gw.clone(), stream, peer).await;
                     gw.metrics.active_connections.dec();
                     drop(permit);
                 });

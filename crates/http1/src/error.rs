@@ -76,12 +76,17 @@ pub enum HeadError {
     /// Content-Length values that disagree (responses).
     #[error("conflicting content-length values")]
     ConflictingContentLength,
-    /// Both Content-Length and Transfer-Encoding.
+    /// Both Content-Length and Transfer-Encoding in a request (a response's Content-Length is
+    /// ignored instead).
     #[error("both content-length and transfer-encoding")]
     ContentLengthWithTransferEncoding,
-    /// A Transfer-Encoding other than exactly `chunked`.
+    /// A request's Transfer-Encoding other than exactly `chunked`.
     #[error("unsupported transfer-encoding `{0}`: only `chunked` is accepted")]
     BadTransferEncoding(String),
+    /// A response's Transfer-Encoding list that could be read two ways (RFC 9112 §6.1): empty,
+    /// an element that is not a bare token, `chunked` twice or not last.
+    #[error("invalid transfer-encoding `{0}`: {1}")]
+    BadTransferCodings(String, &'static str),
     /// More than one Transfer-Encoding field line.
     #[error("more than one transfer-encoding header")]
     DuplicateTransferEncoding,
@@ -100,6 +105,10 @@ pub enum HeadError {
     /// A Connection value whose elements are not tokens.
     #[error("invalid connection header `{0}`")]
     BadConnection(String),
+    /// A Max-Forwards value that is not one `1*DIGIT` of at most 19 digits (RFC 9110 §7.6.2),
+    /// including a list or a repeated field line.
+    #[error("invalid max-forwards `{0}`: expected one decimal number")]
+    BadMaxForwards(String),
 }
 
 impl HeadError {
@@ -134,13 +143,14 @@ impl HeadError {
             Self::DuplicateContentLength => "duplicate_content_length",
             Self::ConflictingContentLength => "conflicting_content_length",
             Self::ContentLengthWithTransferEncoding => "content_length_with_transfer_encoding",
-            Self::BadTransferEncoding(_) => "bad_transfer_encoding",
+            Self::BadTransferEncoding(_) | Self::BadTransferCodings(..) => "bad_transfer_encoding",
             Self::DuplicateTransferEncoding => "duplicate_transfer_encoding",
             Self::TransferEncodingHttp10 => "transfer_encoding_http10",
             Self::MissingHost => "missing_host",
             Self::DuplicateHost => "duplicate_host",
             Self::BadHost(_) => "bad_host",
             Self::BadConnection(_) => "bad_connection",
+            Self::BadMaxForwards(_) => "bad_max_forwards",
         }
     }
 }

@@ -28,8 +28,9 @@
 //! - RFC 9112 §5 field syntax: no whitespace before the colon (§5.1), no obs-fold (§5.2).
 //! - RFC 9110 §5.1, §5.5, §5.6.2 field names are tokens, values are field-vchar / obs-text
 //!   with SP and HTAB inside, surrounding OWS removed.
-//! - RFC 9112 §6.1 Transfer-Encoding: only `chunked`, never with Content-Length, never in
-//!   HTTP/1.0.
+//! - RFC 9112 §6.1 Transfer-Encoding: requests only `chunked`, never with Content-Length, never
+//!   in HTTP/1.0; responses any list of bare tokens with `chunked` at most once and last, never
+//!   in HTTP/1.0, Content-Length ignored beside it.
 //! - RFC 9112 §6.3 message body length, for requests and for responses (HEAD, 1xx, 204,
 //!   304, 2xx to CONNECT, chunked, Content-Length, until close).
 //! - RFC 9110 §8.6 Content-Length: `1*DIGIT`; requests may carry one field line only,
@@ -37,6 +38,7 @@
 //! - RFC 9112 §7.1 chunked coding: chunk-size, chunk extensions (§7.1.1, discarded), trailer
 //!   section (§7.1.2, discarded).
 //! - RFC 9110 §7.6.1 Connection options; RFC 9112 §9.3 persistence defaults.
+//! - RFC 9110 §7.6.2 Max-Forwards: `1*DIGIT`, one value ([`RequestHead::max_forwards`]).
 //! - RFC 9110 §10.1.1 Expect: `100-continue`.
 #![forbid(unsafe_code)]
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]

@@ -121,6 +121,31 @@ impl RequestHead {
     pub fn as_bytes(&self) -> &[u8] {
         &self.block.bytes
     }
+
+    /// The Max-Forwards value (RFC 9110 §7.6.2): `Ok(None)` when the field is absent.
+    ///
+    /// The grammar is `1*DIGIT`, one value: a second field line (which would combine into a
+    /// list) is refused like a list, because two intermediaries could pick different elements.
+    /// **Stricter:** at most 19 digits, as for Content-Length, so the value fits `u64`. Not
+    /// checked by [`parse_request_head`]: the field means something for OPTIONS and TRACE
+    /// only, and the caller decides for which methods it reads it.
+    pub fn max_forwards(&self) -> Result<Option<u64>, HeadError> {
+        let mut values = self.block.values("max-forwards");
+        let Some(first) = values.next() else {
+            return Ok(None);
+        };
+        if let Some(second) = values.next() {
+            let mut combined = first.to_vec();
+            combined.extend_from_slice(b", ");
+            combined.extend_from_slice(second);
+            return Err(HeadError::BadMaxForwards(shown(&combined)));
+        }
+        // The same grammar and bound as Content-Length: `1*DIGIT`, at most 19 digits.
+        match parse_content_length(first) {
+            Some(n) => Ok(Some(n)),
+            None => Err(HeadError::BadMaxForwards(shown(first))),
+        }
+    }
 }
 
 pub(crate) fn keep_alive(version: Version, summary: &Summary) -> bool {

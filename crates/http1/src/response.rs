@@ -3,16 +3,18 @@
 //!
 //! A little more lenient than requests, as RFC 9112 §2.2 allows a recipient to be: a bare LF
 //! ends a line, and identical repeated Content-Length values count as one (RFC 9110 §8.6).
-//! Still refused: bare CR, NUL and other control characters, obsolete line folding, invalid
-//! field names, conflicting Content-Length values, Content-Length together with
-//! Transfer-Encoding, and any Transfer-Encoding other than exactly `chunked`. RFC 9112 §6.3
-//! would read a body whose final coding is not chunked until the connection closes; this
-//! crate refuses it instead (`bad_transfer_encoding`), because the gateway re-frames bodies
-//! and does not decode transfer codings. The gateway answers such a response with 502.
+//! Transfer codings other than `chunked` are accepted and framed as RFC 9112 §6.3 item 4 says:
+//! a body whose final coding is `chunked` is chunked, any other body runs until the origin
+//! closes. Content-Length next to Transfer-Encoding is ignored (§6.3 item 3), and
+//! [`ResponseHead::content_length_overridden`] says so, for a caller that wants to stop trusting
+//! the connection. Still refused: bare CR, NUL and other control characters, obsolete line
+//! folding, invalid field names, conflicting Content-Length values, and a Transfer-Encoding that
+//! could be read two ways: in HTTP/1.0, on two field lines, empty, with an element that is not
+//! a bare token (parameters included), with `chunked` twice or anywhere but last.
 
 use memchr::memchr;
 
-use crate::chars::{is_value_byte, CR, LF, SP};
+use crate::chars::{is_token, is_value_byte, CR, LF, SP};
 use crate::error::{shown, HeadError};
 use crate::fields::{
     list_elements, parse_block, parse_content_length, scan_block, Block, ConnectionInfo, Scan,
@@ -42,7 +44,8 @@ pub struct ResponseHead {
     status: u16,
     reason: (u32, u32),
     content_length: Option<u64>,
-    chunked: bool,
+    /// `Some(final coding is chunked)` when Transfer-Encoding is present.
+    transfer_encoding: Option<bool>,
 }
 
 impl ResponseHead {
@@ -103,6 +106,33 @@ impl ResponseHead {
         &self.block.bytes
     }
 
+    /// The transfer codings applied to the body, in the order they were applied (RFC 9112 §6.1),
+    /// `chunked` included (always last when present). Empty without Transfer-Encoding. Each is a
+    /// token, as sent.
+    pub fn transfer_codings(&self) -> impl Iterator<Item = &str> {
+        let value = match self.transfer_encoding {
+            Some(_) => self.block.header("transfer-encoding").unwrap_or_default(),
+            None => &[],
+        };
+        // Validated as tokens at parse time, so ASCII.
+        list_elements(value).map(|c| std::str::from_utf8(c).unwrap_or_default())
+    }
+
+    /// Whether the body carries a transfer coding other than `chunked` (`gzip, chunked`,
+    /// `gzip`): bytes a recipient that does not know the coding cannot use.
+    pub fn has_coding_besides_chunked(&self) -> bool {
+        self.transfer_codings()
+            .any(|c| !c.eq_ignore_ascii_case("chunked"))
+    }
+
+    /// Whether the response had both Transfer-Encoding and Content-Length. Transfer-Encoding
+    /// decides the length and Content-Length is ignored (RFC 9112 §6.3 item 3), but such a
+    /// message "ought to be handled as an error": a careful recipient does not reuse the
+    /// connection it came on.
+    pub fn content_length_overridden(&self) -> bool {
+        self.transfer_encoding.is_some() && self.block.summary.content_length_count > 0
+    }
+
     /// The message body length of this response to a request whose method was HEAD
     /// (`request_was_head`) or CONNECT (`request_was_connect`), per RFC 9112 §6.3.
     pub fn framing(&self, request_was_head: bool, request_was_connect: bool) -> ResponseFraming {
@@ -114,8 +144,13 @@ impl ResponseHead {
             || (request_was_connect && (200..300).contains(&s));
         if no_body {
             ResponseFraming::None
-        } else if self.chunked {
-            ResponseFraming::Chunked
+        } else if let Some(final_chunked) = self.transfer_encoding {
+            // §6.3 item 4: chunked when it is the final coding, otherwise until the close.
+            if final_chunked {
+                ResponseFraming::Chunked
+            } else {
+                ResponseFraming::UntilClose
+            }
         } else if let Some(n) = self.content_length {
             ResponseFraming::ContentLength(n)
         } else {
@@ -158,7 +193,7 @@ pub fn parse_response_head(buf: &[u8], limits: &Limits) -> Result<Parsed<Respons
         fields,
         summary,
     };
-    let (content_length, chunked) = response_semantics(&block, version)?;
+    let (content_length, transfer_encoding) = response_semantics(&block, version)?;
     Ok(Parsed::Complete {
         head: ResponseHead {
             block,
@@ -166,7 +201,7 @@ pub fn parse_response_head(buf: &[u8], limits: &Limits) -> Result<Parsed<Respons
             status,
             reason,
             content_length,
-            chunked,
+            transfer_encoding,
         },
         len,
     })
@@ -211,27 +246,29 @@ fn parse_status_line(window: &[u8], end: usize) -> Result<(Version, u16, (u32, u
     Ok((version, status, (reason_start as u32, end as u32)))
 }
 
-/// Content-Length and Transfer-Encoding rules for responses. Returns the body length and
-/// whether the body is chunked.
-fn response_semantics(block: &Block, version: Version) -> Result<(Option<u64>, bool), HeadError> {
+/// Content-Length and Transfer-Encoding rules for responses. Returns the Content-Length and,
+/// when Transfer-Encoding is present, whether its final coding is chunked.
+fn response_semantics(
+    block: &Block,
+    version: Version,
+) -> Result<(Option<u64>, Option<bool>), HeadError> {
     let summary = &block.summary;
     if summary.transfer_encoding_count > 0 {
-        if summary.content_length_count > 0 {
-            return Err(HeadError::ContentLengthWithTransferEncoding);
-        }
+        // RFC 9112 §6.1: Transfer-Encoding in an HTTP/1.0 message is faulty framing.
         if version == Version::Http10 {
             return Err(HeadError::TransferEncodingHttp10);
         }
+        // Stricter: one field line. Two would combine into one list, but they are the classic
+        // shape two parsers read differently (one sees the first line only).
         if summary.transfer_encoding_count > 1 {
             return Err(HeadError::DuplicateTransferEncoding);
         }
         let te = block
             .value_at(summary.transfer_encoding)
             .unwrap_or_default();
-        if !te.eq_ignore_ascii_case(b"chunked") {
-            return Err(HeadError::BadTransferEncoding(shown(te)));
-        }
-        return Ok((None, true));
+        let final_chunked = final_coding_is_chunked(te)?;
+        // §6.3 item 3: Transfer-Encoding overrides Content-Length, which is not even parsed.
+        return Ok((None, Some(final_chunked)));
     }
     let mut length = None;
     for value in block.values("content-length") {
@@ -250,5 +287,44 @@ fn response_semantics(block: &Block, version: Version) -> Result<(Option<u64>, b
             return Err(HeadError::BadContentLength(shown(value)));
         }
     }
-    Ok((length, false))
+    Ok((length, None))
+}
+
+/// Validate a response's Transfer-Encoding list (RFC 9112 §6.1) and say whether its final coding
+/// is chunked. Every element must be a bare token: parameters are refused (no registered coding
+/// takes one, and a parser that does not expect them can misread the list). `chunked` may appear
+/// once and only last (a sender must not apply it twice, and a coding applied after it would
+/// leave parsers disagreeing about where the body ends).
+fn final_coding_is_chunked(te: &[u8]) -> Result<bool, HeadError> {
+    let mut count = 0usize;
+    let mut chunked_at = None;
+    for (i, coding) in list_elements(te).enumerate() {
+        if !is_token(coding) {
+            return Err(HeadError::BadTransferCodings(
+                shown(te),
+                "each coding must be a token without parameters",
+            ));
+        }
+        if coding.eq_ignore_ascii_case(b"chunked") {
+            if chunked_at.is_some() {
+                return Err(HeadError::BadTransferCodings(
+                    shown(te),
+                    "chunked applied more than once",
+                ));
+            }
+            chunked_at = Some(i);
+        }
+        count = i + 1;
+    }
+    if count == 0 {
+        return Err(HeadError::BadTransferCodings(shown(te), "no coding"));
+    }
+    match chunked_at {
+        Some(i) if i + 1 == count => Ok(true),
+        Some(_) => Err(HeadError::BadTransferCodings(
+            shown(te),
+            "chunked is not the final coding",
+        )),
+        None => Ok(false),
+    }
 }

@@ -187,6 +187,42 @@ fn expect_continue() {
 }
 
 #[test]
+fn max_forwards_is_one_decimal_number() {
+    let value = |fields: &str| complete(&with_fields(fields)).0.max_forwards();
+    assert_eq!(value(""), Ok(None));
+    assert_eq!(value("Max-Forwards: 0\r\n"), Ok(Some(0)));
+    assert_eq!(value("max-forwards: 007\r\n"), Ok(Some(7)));
+    assert_eq!(value("Max-Forwards:  12 \r\n"), Ok(Some(12)));
+    assert_eq!(
+        value("Max-Forwards: 9999999999999999999\r\n"),
+        Ok(Some(9_999_999_999_999_999_999))
+    );
+    for bad in [
+        "Max-Forwards:\r\n",
+        "Max-Forwards: -1\r\n",
+        "Max-Forwards: +1\r\n",
+        "Max-Forwards: 1.0\r\n",
+        "Max-Forwards: 0x10\r\n",
+        "Max-Forwards: 1 2\r\n",
+        "Max-Forwards: 1, 2\r\n",
+        "Max-Forwards: 3, 3\r\n",
+        "Max-Forwards: 10000000000000000000\r\n",
+        "Max-Forwards: 1\r\nMax-Forwards: 1\r\n",
+    ] {
+        let e = value(bad).unwrap_err();
+        assert_eq!(e.code(), "bad_max_forwards", "{bad:?}: {e}");
+        assert_eq!(e.status(), 400);
+    }
+    // Two lines are shown as the list they would combine into.
+    assert_eq!(
+        value("Max-Forwards: 1\r\nMax-Forwards: 2\r\n")
+            .unwrap_err()
+            .to_string(),
+        "invalid max-forwards `1, 2`: expected one decimal number"
+    );
+}
+
+#[test]
 fn lenient_field_shapes_that_are_valid() {
     let (head, _) = complete(&with_fields(
         "X_Under_Score: 1\r\nX-Empty:\r\nX-Spaces:   \r\nX-Obs: caf\u{e9} \t\r\nX-Inner: a \t b\r\nx-unknown-!#$%&'*+.^`|~: v\r\n",

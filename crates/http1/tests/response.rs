@@ -109,6 +109,89 @@ fn framing_rules() {
 }
 
 #[test]
+fn transfer_codings_decide_the_framing() {
+    // (Transfer-Encoding and other fields, framing, codings, content length overridden)
+    let cases: [(&str, ResponseFraming, &[&str], bool); 8] = [
+        (
+            "Transfer-Encoding: chunked",
+            ResponseFraming::Chunked,
+            &["chunked"],
+            false,
+        ),
+        (
+            "Transfer-Encoding: gzip, chunked",
+            ResponseFraming::Chunked,
+            &["gzip", "chunked"],
+            false,
+        ),
+        (
+            "Transfer-Encoding: x-custom ,, GZIP ,Chunked",
+            ResponseFraming::Chunked,
+            &["x-custom", "GZIP", "Chunked"],
+            false,
+        ),
+        // §6.3 item 4: a final coding other than chunked runs until the close.
+        (
+            "Transfer-Encoding: gzip",
+            ResponseFraming::UntilClose,
+            &["gzip"],
+            false,
+        ),
+        (
+            "Transfer-Encoding: deflate, gzip",
+            ResponseFraming::UntilClose,
+            &["deflate", "gzip"],
+            false,
+        ),
+        (
+            "Transfer-Encoding: identity",
+            ResponseFraming::UntilClose,
+            &["identity"],
+            false,
+        ),
+        // §6.3 item 3: Transfer-Encoding overrides Content-Length, whatever its value.
+        (
+            "Content-Length: 1\r\nTransfer-Encoding: chunked",
+            ResponseFraming::Chunked,
+            &["chunked"],
+            true,
+        ),
+        (
+            "Transfer-Encoding: gzip\r\nContent-Length: 1, 2",
+            ResponseFraming::UntilClose,
+            &["gzip"],
+            true,
+        ),
+    ];
+    for (fields, framing, codings, overridden) in cases {
+        let input = format!("HTTP/1.1 200 OK\r\n{fields}\r\n\r\n");
+        let (head, _) = complete(input.as_bytes());
+        assert_eq!(head.framing(false, false), framing, "{fields}");
+        assert_eq!(
+            head.transfer_codings().collect::<Vec<_>>(),
+            codings,
+            "{fields}"
+        );
+        assert_eq!(head.content_length_overridden(), overridden, "{fields}");
+        assert_eq!(
+            head.has_coding_besides_chunked(),
+            codings.len() > 1 || !codings[0].eq_ignore_ascii_case("chunked"),
+            "{fields}"
+        );
+        // No body to frame: HEAD, 204, 304.
+        assert_eq!(head.framing(true, false), ResponseFraming::None);
+    }
+    let (plain, _) = complete(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n");
+    assert_eq!(plain.transfer_codings().count(), 0);
+    assert!(!plain.has_coding_besides_chunked());
+    assert!(!plain.content_length_overridden());
+    assert_eq!(
+        error(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n").to_string(),
+        "invalid transfer-encoding `chunked, gzip`: chunked is not the final coding"
+    );
+}
+
+#[test]
 fn connection_and_keep_alive() {
     let (head, _) = complete(b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
     assert!(!head.keep_alive());
@@ -127,7 +210,7 @@ fn connection_and_keep_alive() {
 
 #[test]
 fn refusals() {
-    let cases: [(&str, &[u8], &str); 33] = [
+    let cases: [(&str, &[u8], &str); 38] = [
         ("short status", b"HTTP/1.1 20 OK\r\n\r\n", "bad_status_line"),
         (
             "long status",
@@ -232,18 +315,43 @@ fn refusals() {
             "bad_content_length",
         ),
         (
-            "cl and te",
-            b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
-            "content_length_with_transfer_encoding",
-        ),
-        (
-            "te gzip",
-            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n",
+            "te chunked twice",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, chunked\r\n\r\n",
             "bad_transfer_encoding",
         ),
         (
-            "te gzip chunked",
-            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+            "te chunked not last",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n",
+            "bad_transfer_encoding",
+        ),
+        (
+            "te chunked not last, identity",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, identity\r\n\r\n",
+            "bad_transfer_encoding",
+        ),
+        (
+            "te empty",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: \r\n\r\n",
+            "bad_transfer_encoding",
+        ),
+        (
+            "te only commas",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: , ,\r\n\r\n",
+            "bad_transfer_encoding",
+        ),
+        (
+            "te parameter",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip;q=1, chunked\r\n\r\n",
+            "bad_transfer_encoding",
+        ),
+        (
+            "te quoted",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: \"chunked\"\r\n\r\n",
+            "bad_transfer_encoding",
+        ),
+        (
+            "te space inside",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip chunked\r\n\r\n",
             "bad_transfer_encoding",
         ),
         (

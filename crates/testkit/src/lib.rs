@@ -31,7 +31,8 @@ pub struct Received {
 ///
 /// Paths: `/size/N` answers N bytes (Content-Length), `/chunked/N` answers N bytes chunked,
 /// `/close/N` answers N bytes delimited by closing the connection, `/echo` answers the request body
-/// length and the request head it saw, `/ws` switches protocols and echoes bytes, anything else
+/// length and the request head it saw, `/ws` switches protocols and echoes bytes, `/http10` (with any
+/// query) answers as an HTTP/1.0 server (`HTTP/1.0 200 OK`, Content-Length, then it closes), anything else
 /// answers `hello from origin`. Request bodies are read (Content-Length or chunked) and counted
 /// without being kept, except for the head bytes.
 pub struct Origin {
@@ -253,6 +254,18 @@ async fn origin_connection(mut s: TcpStream, rec: Arc<Mutex<Received>>) {
             let _ = s.shutdown().await;
             return;
         }
+        if path.split('?').next() == Some("/http10") {
+            // An HTTP/1.0 server: no persistence without keep-alive, so it closes after answering.
+            let body = "hello from an http/1.0 origin\n";
+            let resp = format!(
+                "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{}",
+                body.len(),
+                if no_body { "" } else { body }
+            );
+            let _ = s.write_all(resp.as_bytes()).await;
+            let _ = s.shutdown().await;
+            return;
+        }
         let body = if path == "/echo" {
             format!("body-bytes: {body_len}\n{head}")
         } else {
@@ -287,6 +300,110 @@ async fn stream_bytes(s: &mut TcpStream, n: u64, chunked: bool) -> std::io::Resu
         s.write_all(b"0\r\n\r\n").await?;
     }
     Ok(())
+}
+
+/// An origin that answers every request head with the same exact bytes, for tests of response
+/// framing that the recording [`Origin`] cannot produce (transfer codings, both framing headers).
+///
+/// Request bodies are not expected: each head is answered when its empty line arrives. With
+/// `close`, the origin closes the connection after its answer (a body delimited by the close);
+/// otherwise it waits for the next head. It records what each connection received and whether
+/// the other side (the gateway) closed it.
+pub struct RawOrigin {
+    pub addr: SocketAddr,
+    conns: Arc<Mutex<Vec<RawConn>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// One connection to a [`RawOrigin`].
+#[derive(Clone, Debug, Default)]
+pub struct RawConn {
+    pub received: Vec<u8>,
+    /// The gateway closed its end (EOF or reset).
+    pub closed_by_gateway: bool,
+}
+
+impl Drop for RawOrigin {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl RawOrigin {
+    pub async fn start(ip: &str, answer: &[u8], close: bool) -> RawOrigin {
+        let ip: IpAddr = ip.parse().unwrap();
+        let listener = TcpListener::bind(SocketAddr::new(ip, 0)).await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let conns: Arc<Mutex<Vec<RawConn>>> = Arc::default();
+        let answer: Arc<[u8]> = answer.into();
+        let c = conns.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((mut s, _)) = listener.accept().await else {
+                    return;
+                };
+                let index = {
+                    let mut c = c.lock().unwrap();
+                    c.push(RawConn::default());
+                    c.len() - 1
+                };
+                let (c, answer) = (c.clone(), answer.clone());
+                tokio::spawn(async move {
+                    let mut pending = Vec::new();
+                    let mut buf = [0u8; 16 * 1024];
+                    loop {
+                        let n = match s.read(&mut buf).await {
+                            Ok(0) | Err(_) => {
+                                c.lock().unwrap()[index].closed_by_gateway = true;
+                                return;
+                            }
+                            Ok(n) => n,
+                        };
+                        c.lock().unwrap()[index]
+                            .received
+                            .extend_from_slice(&buf[..n]);
+                        pending.extend_from_slice(&buf[..n]);
+                        while let Some(end) = find(&pending, b"\r\n\r\n") {
+                            pending.drain(..end + 4);
+                            if s.write_all(&answer).await.is_err() {
+                                return;
+                            }
+                            if close {
+                                let _ = s.shutdown().await;
+                                return;
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        RawOrigin { addr, conns, task }
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// Every connection so far, in the order they were accepted.
+    pub fn connections(&self) -> Vec<RawConn> {
+        self.conns.lock().unwrap().clone()
+    }
+
+    /// Wait (up to [`SAFETY`]) until connection `index` exists and the gateway closed it.
+    pub async fn wait_closed_by_gateway(&self, index: usize) -> bool {
+        let deadline = tokio::time::Instant::now() + SAFETY;
+        while tokio::time::Instant::now() < deadline {
+            if self
+                .connections()
+                .get(index)
+                .is_some_and(|c| c.closed_by_gateway)
+            {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        false
+    }
 }
 
 /// A gateway running in-process with its own temporary data directory.

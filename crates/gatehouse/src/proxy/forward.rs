@@ -5,8 +5,11 @@
 //! body, and `Expect: 100-continue` needs the interim response relayed while the body waits). A
 //! framing error found mid-body aborts both connections: the origin sees a truncated request, never a
 //! second one. Hop-by-hop headers are removed in both directions (RFC 9110 §7.6.1) and `Via` is added.
+//! Body bytes are counted in the request's [`Progress`] as they are written, so an exchange cut
+//! short (an error, or shutdown) is recorded with what it relayed.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -17,7 +20,7 @@ use http1::{
 };
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use super::{ConnParts, Gateway, Next, Relayed, Runtime, Target, Upstream};
+use super::{ConnParts, Gateway, Next, Progress, Relayed, Runtime, Target, Upstream};
 
 /// Size of the scratch buffer for streaming bodies.
 const SCRATCH: usize = 64 * 1024;
@@ -39,6 +42,9 @@ pub enum RelayError {
     UpstreamFraming(&'static str),
     /// The origin switched protocols although nobody asked it to.
     UnexpectedUpgrade,
+    /// The response body carries a transfer coding other than chunked (`gzip`), and the client
+    /// speaks HTTP/1.0: it cannot be told about the coding, and gatehouse does not decode it.
+    CodingForHttp10,
 }
 
 impl RelayError {
@@ -52,6 +58,7 @@ impl RelayError {
             RelayError::UpstreamTimeout => "upstream_timeout",
             RelayError::ClientFraming(c) | RelayError::UpstreamFraming(c) => c,
             RelayError::UnexpectedUpgrade => "unexpected_upgrade",
+            RelayError::CodingForHttp10 => "transfer_coding_for_http10",
         }
     }
 }
@@ -148,6 +155,16 @@ fn request_head(
         if is_hop_by_hop(name) || listed.lists(name) || name.contains('_') {
             continue;
         }
+        if let Some(n) = target.max_forwards {
+            if name.eq_ignore_ascii_case("max-forwards") {
+                // RFC 9110 §7.6.2: one hop fewer. `n` is at least 1 here: 0 is answered, never
+                // forwarded.
+                out.extend_from_slice(
+                    format!("Max-Forwards: {}\r\n", n.saturating_sub(1)).as_bytes(),
+                );
+                continue;
+            }
+        }
         if rt.config.proxy.x_forwarded_for && name.eq_ignore_ascii_case("x-forwarded-for") {
             let v = xff.get_or_insert_with(Vec::new);
             if !v.is_empty() {
@@ -173,9 +190,7 @@ fn request_head(
         out.extend_from_slice(u);
         out.extend_from_slice(b"\r\n");
     }
-    out.extend_from_slice(b"Via: 1.1 ");
-    out.extend_from_slice(rt.config.proxy.via.as_bytes());
-    out.extend_from_slice(b"\r\n");
+    via(&mut out, head.version(), &rt.config.proxy.via);
     if rt.config.proxy.x_forwarded_for {
         let v = xff.get_or_insert_with(Vec::new);
         if !v.is_empty() {
@@ -188,6 +203,18 @@ fn request_head(
     }
     out.extend_from_slice(b"\r\n");
     out
+}
+
+/// The `Via` line gatehouse adds to a message it forwards (RFC 9110 §7.6.3): the protocol version
+/// the message was received with, then the configured pseudonym. `HTTP` is the default protocol
+/// name, so it is left out (`1.0 gatehouse`).
+fn via(out: &mut Vec<u8>, received: Version, pseudonym: &str) {
+    out.extend_from_slice(match received {
+        Version::Http10 => b"Via: 1.0 ",
+        Version::Http11 => b"Via: 1.1 ",
+    });
+    out.extend_from_slice(pseudonym.as_bytes());
+    out.extend_from_slice(b"\r\n");
 }
 
 #[cold]
@@ -221,22 +248,39 @@ fn response_head(
         ResponseFraming::ContentLength(n) => {
             out.extend_from_slice(format!("Content-Length: {n}\r\n").as_bytes())
         }
-        ResponseFraming::Chunked if client_chunked => {
-            out.extend_from_slice(b"Transfer-Encoding: chunked\r\n")
+        // The origin's codings go on to an HTTP/1.1 client, in order: chunked last when the body is
+        // re-chunked, none when it runs until the close (`gzip`). An HTTP/1.0 client never gets
+        // Transfer-Encoding: `relay_response` refuses a coded body for it, and a body that was only
+        // chunked reaches it decoded.
+        ResponseFraming::Chunked | ResponseFraming::UntilClose if client_chunked => {
+            let mut codings = resp.transfer_codings().peekable();
+            if codings.peek().is_some() {
+                out.extend_from_slice(b"Transfer-Encoding: ");
+                for (i, coding) in codings.enumerate() {
+                    if i > 0 {
+                        out.extend_from_slice(b", ");
+                    }
+                    out.extend_from_slice(coding.to_ascii_lowercase().as_bytes());
+                }
+                out.extend_from_slice(b"\r\n");
+            }
         }
         _ => {}
     }
-    // A response to HEAD keeps the origin's Content-Length (it describes the GET body).
+    // A response to HEAD keeps the origin's Content-Length (it describes the GET body), unless
+    // Transfer-Encoding overrode it.
     if let (ResponseFraming::None, Some(cl)) = (framing, resp.header("content-length")) {
-        if resp.status() >= 200 && resp.status() != 204 && resp.status() != 304 {
+        if resp.status() >= 200
+            && resp.status() != 204
+            && resp.status() != 304
+            && resp.transfer_codings().next().is_none()
+        {
             out.extend_from_slice(b"Content-Length: ");
             out.extend_from_slice(cl);
             out.extend_from_slice(b"\r\n");
         }
     }
-    out.extend_from_slice(b"Via: 1.1 ");
-    out.extend_from_slice(rt.config.proxy.via.as_bytes());
-    out.extend_from_slice(b"\r\n");
+    via(&mut out, resp.version(), &rt.config.proxy.via);
     if upgrade {
         out.extend_from_slice(b"Connection: Upgrade\r\n");
         if let Some(u) = resp.header("upgrade") {
@@ -305,7 +349,9 @@ async fn write<W: AsyncWrite + Unpin>(
     w.write_all(bytes).await.map_err(|_| side.io())
 }
 
-/// Copy exactly `n` body bytes: first those already buffered, then from the socket.
+/// Copy exactly `n` body bytes: first those already buffered, then from the socket. Each write
+/// is counted in `written`.
+#[allow(clippy::too_many_arguments)]
 async fn copy_length<R, W>(
     src: &mut R,
     buf: &mut BytesMut,
@@ -314,7 +360,8 @@ async fn copy_length<R, W>(
     idle: Duration,
     from: Side,
     to: Side,
-) -> Result<u64, RelayError>
+    written: &AtomicU64,
+) -> Result<(), RelayError>
 where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
@@ -323,11 +370,12 @@ where
     let k = (buf.len() as u64).min(remaining) as usize;
     if k > 0 {
         write(dst, &buf[..k], to).await?;
+        written.fetch_add(k as u64, Ordering::Relaxed);
         buf.advance(k);
         remaining -= k as u64;
     }
     if remaining == 0 {
-        return Ok(n);
+        return Ok(());
     }
     let mut scratch = vec![0u8; SCRATCH.min(remaining as usize)];
     while remaining > 0 {
@@ -337,14 +385,17 @@ where
             return Err(from.closed());
         }
         write(dst, &scratch[..got], to).await?;
+        written.fetch_add(got as u64, Ordering::Relaxed);
         remaining -= got as u64;
     }
-    Ok(n)
+    Ok(())
 }
 
 /// Relay a chunked body, validating its framing strictly. With `reencode` the output is chunked
 /// again (normalised: no extensions, no trailers); without, the data is written bare (for an
-/// HTTP/1.0 client, which then sees the end of the body as the end of the connection).
+/// HTTP/1.0 client, which then sees the end of the body as the end of the connection). The data
+/// bytes (not the framing) are counted in `written` once they are written.
+#[allow(clippy::too_many_arguments)]
 async fn copy_chunked<R, W>(
     src: &mut R,
     buf: &mut BytesMut,
@@ -353,21 +404,22 @@ async fn copy_chunked<R, W>(
     idle: Duration,
     from: Side,
     to: Side,
-) -> Result<u64, RelayError>
+    written: &AtomicU64,
+) -> Result<(), RelayError>
 where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {
     let mut decoder = ChunkedDecoder::new();
     let mut out: Vec<u8> = Vec::with_capacity(FLUSH_AT + 64);
-    let mut total = 0u64;
+    // Data bytes held in `out`, counted once `out` is written.
+    let mut held = 0u64;
     loop {
         let (consumed, chunk) = decoder
             .decode(&buf[..])
             .map_err(|e| from.framing(e.code()))?;
         match chunk {
             Some(Chunk::Data(data)) => {
-                total += data.len() as u64;
                 if reencode {
                     http1::encode_chunk_header(data.len(), &mut out);
                 }
@@ -376,8 +428,10 @@ where
                     write(dst, &out, to).await?;
                     out.clear();
                     write(dst, data, to).await?;
+                    written.fetch_add(data.len() as u64, Ordering::Relaxed);
                 } else {
                     out.extend_from_slice(data);
+                    held += data.len() as u64;
                 }
                 if reencode {
                     out.extend_from_slice(http1::CHUNK_TRAILER);
@@ -386,6 +440,7 @@ where
                 if out.len() >= FLUSH_AT {
                     write(dst, &out, to).await?;
                     out.clear();
+                    written.fetch_add(std::mem::take(&mut held), Ordering::Relaxed);
                 }
             }
             Some(Chunk::End) => {
@@ -395,14 +450,16 @@ where
                 }
                 if !out.is_empty() {
                     write(dst, &out, to).await?;
+                    written.fetch_add(held, Ordering::Relaxed);
                 }
-                return Ok(total);
+                return Ok(());
             }
             None => {
                 buf.advance(consumed);
                 if !out.is_empty() {
                     write(dst, &out, to).await?;
                     out.clear();
+                    written.fetch_add(std::mem::take(&mut held), Ordering::Relaxed);
                 }
                 if read_more(src, buf, idle, from).await? == 0 {
                     return Err(from.closed());
@@ -417,24 +474,25 @@ async fn copy_until_close<R, W>(
     buf: &mut BytesMut,
     dst: &mut W,
     idle: Duration,
-) -> Result<u64, RelayError>
+    written: &AtomicU64,
+) -> Result<(), RelayError>
 where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {
-    let mut total = buf.len() as u64;
     if !buf.is_empty() {
         write(dst, &buf[..], Side::Client).await?;
+        written.fetch_add(buf.len() as u64, Ordering::Relaxed);
         buf.clear();
     }
     let mut scratch = vec![0u8; SCRATCH];
     loop {
         let got = read_timeout(src, &mut scratch, idle, Side::Upstream).await?;
         if got == 0 {
-            return Ok(total);
+            return Ok(());
         }
         write(dst, &scratch[..got], Side::Client).await?;
-        total += got as u64;
+        written.fetch_add(got as u64, Ordering::Relaxed);
     }
 }
 
@@ -444,15 +502,26 @@ async fn send_body<R, W>(
     upstream: &mut W,
     framing: RequestFraming,
     idle: Duration,
-) -> Result<u64, RelayError>
+    written: &AtomicU64,
+) -> Result<(), RelayError>
 where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {
     match framing {
-        RequestFraming::None => Ok(0),
+        RequestFraming::None => Ok(()),
         RequestFraming::ContentLength(n) => {
-            copy_length(client, buf, upstream, n, idle, Side::Client, Side::Upstream).await
+            copy_length(
+                client,
+                buf,
+                upstream,
+                n,
+                idle,
+                Side::Client,
+                Side::Upstream,
+                written,
+            )
+            .await
         }
         RequestFraming::Chunked => {
             copy_chunked(
@@ -463,6 +532,7 @@ where
                 idle,
                 Side::Client,
                 Side::Upstream,
+                written,
             )
             .await
         }
@@ -473,7 +543,6 @@ where
 enum Response {
     Complete {
         status: u16,
-        bytes: u64,
         upstream_reusable: bool,
         client_reusable: bool,
     },
@@ -490,7 +559,6 @@ struct ResponseError {
     error: RelayError,
     head_sent: bool,
     status: u16,
-    bytes: u64,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -503,6 +571,7 @@ async fn relay_response<R, W>(
     head: &RequestHead,
     wants_upgrade: bool,
     reused: bool,
+    progress: &Progress,
 ) -> Result<Response, ResponseError>
 where
     R: AsyncRead + Unpin,
@@ -510,11 +579,10 @@ where
 {
     let settings = &rt.config.proxy;
     let client_http10 = head.version() == Version::Http10;
-    let fail = |error, head_sent, status, bytes| ResponseError {
+    let fail = |error, head_sent, status| ResponseError {
         error,
         head_sent,
         status,
-        bytes,
     };
     let sent_at = Instant::now();
     let deadline = tokio::time::Instant::now() + settings.upstream_response_timeout;
@@ -529,7 +597,7 @@ where
                         break head;
                     }
                     Ok(Parsed::Partial) => {}
-                    Err(e) => return Err(fail(RelayError::UpstreamFraming(e.code()), false, 0, 0)),
+                    Err(e) => return Err(fail(RelayError::UpstreamFraming(e.code()), false, 0)),
                 }
             }
             if ubuf.capacity() - ubuf.len() < 1024 {
@@ -540,14 +608,14 @@ where
                 Ok(Err(_)) if first && ubuf.is_empty() && reused => {
                     return Ok(Response::StaleUpstream)
                 }
-                Ok(Err(_)) => return Err(fail(RelayError::UpstreamIo, false, 0, 0)),
-                Err(_) => return Err(fail(RelayError::UpstreamTimeout, false, 0, 0)),
+                Ok(Err(_)) => return Err(fail(RelayError::UpstreamIo, false, 0)),
+                Err(_) => return Err(fail(RelayError::UpstreamTimeout, false, 0)),
             };
             if n == 0 {
                 if first && ubuf.is_empty() && reused {
                     return Ok(Response::StaleUpstream);
                 }
-                return Err(fail(RelayError::UpstreamClosed, false, 0, 0));
+                return Err(fail(RelayError::UpstreamClosed, false, 0));
             }
         };
         if first {
@@ -559,12 +627,13 @@ where
         let status = resp.status();
         if status == 101 {
             if !wants_upgrade {
-                return Err(fail(RelayError::UnexpectedUpgrade, false, 0, 0));
+                return Err(fail(RelayError::UnexpectedUpgrade, false, 0));
             }
             let bytes = response_head(rt, &resp, ResponseFraming::None, false, false, true);
             write(client, &bytes, Side::Client)
                 .await
-                .map_err(|e| fail(e, true, status, 0))?;
+                .map_err(|e| fail(e, true, status))?;
+            progress.sent_head(status);
             return Ok(Response::Upgraded { status });
         }
         if (100..200).contains(&status) {
@@ -572,11 +641,22 @@ where
             if !client_http10 {
                 write(client, &interim_head(&resp), Side::Client)
                     .await
-                    .map_err(|e| fail(e, false, 0, 0))?;
+                    .map_err(|e| fail(e, false, 0))?;
             }
             continue;
         }
         let framing = resp.framing(head.is_head(), false);
+        if client_http10
+            && matches!(
+                framing,
+                ResponseFraming::Chunked | ResponseFraming::UntilClose
+            )
+            && resp.has_coding_besides_chunked()
+        {
+            // RFC 9112 §6.1: Transfer-Encoding is not for an HTTP/1.0 recipient, and without it the
+            // coded bytes would reach the client as if they were the representation.
+            return Err(fail(RelayError::CodingForHttp10, false, 0));
+        }
         let client_chunked = !client_http10;
         let close_client =
             client_http10 || !head.keep_alive() || matches!(framing, ResponseFraming::UntilClose);
@@ -591,21 +671,26 @@ where
         }
         write(client, &bytes, Side::Client)
             .await
-            .map_err(|e| fail(e, true, status, 0))?;
+            .map_err(|e| fail(e, true, status))?;
+        progress.sent_head(status);
+        let down = &progress.bytes_down;
+        down.fetch_add(early, Ordering::Relaxed);
         let idle = settings.idle_timeout;
         let body = match framing {
-            ResponseFraming::None => Ok(0),
-            ResponseFraming::ContentLength(n) => copy_length(
-                upstream,
-                ubuf,
-                client,
-                n - early,
-                idle,
-                Side::Upstream,
-                Side::Client,
-            )
-            .await
-            .map(|rest| rest + early),
+            ResponseFraming::None => Ok(()),
+            ResponseFraming::ContentLength(n) => {
+                copy_length(
+                    upstream,
+                    ubuf,
+                    client,
+                    n - early,
+                    idle,
+                    Side::Upstream,
+                    Side::Client,
+                    down,
+                )
+                .await
+            }
             ResponseFraming::Chunked => {
                 copy_chunked(
                     upstream,
@@ -615,24 +700,32 @@ where
                     idle,
                     Side::Upstream,
                     Side::Client,
+                    down,
                 )
                 .await
             }
-            ResponseFraming::UntilClose => copy_until_close(upstream, ubuf, client, idle).await,
+            ResponseFraming::UntilClose => {
+                copy_until_close(upstream, ubuf, client, idle, down).await
+            }
         };
-        let bytes = body.map_err(|e| fail(e, true, status, 0))?;
+        body.map_err(|e| fail(e, true, status))?;
         return Ok(Response::Complete {
             status,
-            bytes,
+            // A response with both Transfer-Encoding and Content-Length was framed by the former
+            // (RFC 9112 §6.3 item 3), but an origin that sends it is not trusted with a next
+            // request on the same connection.
             upstream_reusable: resp.keep_alive()
                 && !matches!(framing, ResponseFraming::UntilClose)
+                && !resp.content_length_overridden()
                 && ubuf.is_empty(),
             client_reusable: !close_client,
         });
     }
 }
 
-/// Forward one plain-HTTP request to `upstream` and relay the response.
+/// Forward one plain-HTTP request to `upstream` and relay the response, counting what was relayed
+/// in `progress`.
+#[allow(clippy::too_many_arguments)]
 pub async fn forward(
     gw: &Arc<Gateway>,
     rt: &Arc<Runtime>,
@@ -641,16 +734,15 @@ pub async fn forward(
     head: &RequestHead,
     target: &Target,
     mut upstream: Upstream,
+    progress: &Progress,
 ) -> Relayed {
     let upgrade = requested_upgrade(head);
     let req = request_head(rt, head, target, cp.peer, upgrade.as_deref());
     let framing = head.framing();
     let idle = rt.config.proxy.idle_timeout;
     let mut reused = upstream.reused;
-    let failed = |error: RelayError, status: u16, up: u64, down: u64| Relayed {
+    let failed = |error: RelayError, status: u16| Relayed {
         status,
-        bytes_up: up,
-        bytes_down: down,
         error: Some(error.code()),
         next: Next::Close,
         keep_upstream: None,
@@ -663,10 +755,10 @@ pub async fn forward(
                 if reused && matches!(framing, RequestFraming::None) {
                     None
                 } else {
-                    return gateway_error(rt, client, RelayError::UpstreamIo, 0, 0).await;
+                    return gateway_error(rt, client, RelayError::UpstreamIo).await;
                 }
             } else {
-                let send = send_body(&mut cr, cp.buf, &mut uw, framing, idle);
+                let send = send_body(&mut cr, cp.buf, &mut uw, framing, idle, &progress.bytes_up);
                 let recv = relay_response(
                     gw,
                     rt,
@@ -676,21 +768,22 @@ pub async fn forward(
                     head,
                     upgrade.is_some(),
                     reused && matches!(framing, RequestFraming::None),
+                    progress,
                 );
                 tokio::pin!(send, recv);
                 // A request without a body is fully sent with its head. The sender is polled first
                 // so that a body finished in the same wake-up as the response is seen as finished
                 // (otherwise a fast origin's response could win the race and the client connection
                 // would be closed for no reason).
-                let mut sent: Option<u64> = matches!(framing, RequestFraming::None).then_some(0);
+                let mut sent = matches!(framing, RequestFraming::None);
                 let r = loop {
                     tokio::select! {
                         biased;
-                        s = &mut send, if sent.is_none() => match s {
-                            Ok(n) => sent = Some(n),
+                        s = &mut send, if !sent => match s {
+                            Ok(()) => sent = true,
                             // A framing error mid-body aborts both connections: the origin sees a
                             // truncated request, never a second one.
-                            Err(e) => return failed(e, 0, 0, 0),
+                            Err(e) => return failed(e, 0),
                         },
                         r = &mut recv => break r,
                     }
@@ -700,7 +793,7 @@ pub async fn forward(
         };
         let (result, sent) = match outcome {
             Some(x) => x,
-            None => (Ok(Response::StaleUpstream), Some(0)),
+            None => (Ok(Response::StaleUpstream), true),
         };
         match result {
             Ok(Response::StaleUpstream) => {
@@ -720,17 +813,15 @@ pub async fn forward(
                         reused = false;
                         continue;
                     }
-                    _ => return gateway_error(rt, client, RelayError::UpstreamIo, 0, 0).await,
+                    _ => return gateway_error(rt, client, RelayError::UpstreamIo).await,
                 }
             }
             Ok(Response::Complete {
                 status,
-                bytes,
                 upstream_reusable,
                 client_reusable,
             }) => {
-                let body_done = sent.is_some();
-                let up = sent.unwrap_or(0);
+                let body_done = sent;
                 let keep_up = upstream_reusable && body_done;
                 let next = if client_reusable && body_done {
                     Next::KeepAlive
@@ -739,8 +830,6 @@ pub async fn forward(
                 };
                 return Relayed {
                     status,
-                    bytes_up: up,
-                    bytes_down: bytes,
                     error: None,
                     next,
                     keep_upstream: keep_up.then(|| {
@@ -750,19 +839,18 @@ pub async fn forward(
                 };
             }
             Ok(Response::Upgraded { status }) => {
-                let (up, down, error) = super::tunnel::relay(
+                let error = super::tunnel::relay(
                     client,
                     cp.buf,
                     &mut upstream.stream,
                     &mut upstream.buf,
                     rt.config.proxy.tunnel_idle_timeout,
                     rt.config.proxy.tunnel_half_close_timeout,
+                    progress,
                 )
                 .await;
                 return Relayed {
                     status,
-                    bytes_up: up,
-                    bytes_down: down,
                     error,
                     next: Next::Close,
                     keep_upstream: None,
@@ -770,9 +858,9 @@ pub async fn forward(
             }
             Err(e) => {
                 if e.head_sent {
-                    return failed(e.error, e.status, sent.unwrap_or(0), e.bytes);
+                    return failed(e.error, e.status);
                 }
-                return gateway_error(rt, client, e.error, sent.unwrap_or(0), 0).await;
+                return gateway_error(rt, client, e.error).await;
             }
         }
     }
@@ -783,8 +871,6 @@ async fn gateway_error(
     rt: &Runtime,
     client: &mut tokio::net::TcpStream,
     error: RelayError,
-    up: u64,
-    down: u64,
 ) -> Relayed {
     let status = match error {
         RelayError::UpstreamTimeout => 504,
@@ -799,6 +885,10 @@ async fn gateway_error(
             RelayError::UnexpectedUpgrade => {
                 "the origin switched protocols although the client did not ask".to_string()
             }
+            RelayError::CodingForHttp10 => {
+                "the origin sent the body with a transfer coding an HTTP/1.0 client cannot receive"
+                    .to_string()
+            }
             _ => "the origin closed the connection or failed".to_string(),
         },
     };
@@ -812,8 +902,6 @@ async fn gateway_error(
     let _ = client.write_all(&bytes).await;
     Relayed {
         status,
-        bytes_up: up,
-        bytes_down: down,
         error: Some(error.code()),
         next: Next::Close,
         keep_upstream: None,

@@ -17,13 +17,17 @@
 //!   header that disagrees is refused, never used;
 //! - no byte reaches an origin before the whole request head passed the strict parser and the
 //!   decision allowed it;
-//! - every request produces exactly one audit event, written at the end of [`handle_request`].
+//! - every request produces exactly one audit event, written at the end of [`handle_request`],
+//!   also when the shutdown grace period cuts it short: the pipeline is raced against the stop
+//!   signal, and what it relayed so far is read from its [`Progress`].
 
 pub mod forward;
 pub mod respond;
 pub mod tunnel;
 
+use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU16, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -63,6 +67,12 @@ pub struct Gateway {
     pub metrics: Arc<Metrics>,
     /// Flips to `true` when the gateway drains for shutdown.
     pub draining: watch::Receiver<bool>,
+    /// Flips to `true` when the shutdown grace period is over: requests still running end where
+    /// they are, are recorded with the error `shutdown`, and close their connections.
+    pub stop: watch::Receiver<bool>,
+    /// Requests between their complete head and their queued audit event. Shutdown counts those
+    /// it could not wait for as lost events.
+    pub in_flight: AtomicUsize,
 }
 
 /// A connection to an origin kept for the next request of the same client connection.
@@ -102,10 +112,18 @@ pub async fn serve_connection(gw: Arc<Gateway>, mut client: TcpStream, peer: Soc
         upstream: None,
     };
     let mut draining = gw.draining.clone();
+    let mut stop = gw.stop.clone();
     loop {
         let head = {
             let reading = gw.runtime.load();
-            read_head(&reading, &mut client, &mut conn.buf, &mut draining).await
+            read_head(
+                &reading,
+                &mut client,
+                &mut conn.buf,
+                &mut draining,
+                &mut stop,
+            )
+            .await
         };
         // The configuration in force when the head is complete decides, not the one from before
         // an idle wait (a reload applies to the next request on a kept connection).
@@ -120,12 +138,16 @@ pub async fn serve_connection(gw: Arc<Gateway>, mut client: TcpStream, peer: Soc
                     gw.metrics.error(code);
                 }
                 let ev = event_for_unparsed(&conn, &outcome);
-                finish_refusal(&rt, &mut client, &outcome, false, true).await;
+                unless_stopped(
+                    &mut stop,
+                    finish_refusal(&rt, &mut client, &outcome, false, true),
+                )
+                .await;
                 gw.audit.record(ev).await;
                 return;
             }
         };
-        let next = handle_request(&gw, &rt, &mut conn, &mut client, head).await;
+        let next = handle_request(&gw, &rt, &mut conn, &mut client, head, &mut stop).await;
         if next == Next::Close || *draining.borrow() {
             let _ = client.shutdown().await;
             return;
@@ -141,11 +163,14 @@ enum HeadRead {
 
 /// Read one request head. Between requests the idle timeout applies; once the first byte of a head
 /// arrived, the whole head must arrive within the header-read timeout (slow-header clients are dropped).
+/// A head still incomplete when the grace period ends is not a request yet: the connection closes
+/// without an event.
 async fn read_head(
     rt: &Runtime,
     client: &mut TcpStream,
     buf: &mut BytesMut,
     draining: &mut watch::Receiver<bool>,
+    stop: &mut watch::Receiver<bool>,
 ) -> HeadRead {
     let settings = &rt.config.proxy;
     let mut deadline = if buf.is_empty() {
@@ -183,6 +208,7 @@ async fn read_head(
         let n = tokio::select! {
             r = read => r,
             _ = draining.changed(), if was_empty => return HeadRead::Closed,
+            _ = stop.wait_for(|s| *s) => return HeadRead::Closed,
         };
         match n {
             Ok(Ok(0)) | Ok(Err(_)) => return HeadRead::Closed,
@@ -209,6 +235,11 @@ pub struct Target {
     pub authority: Authority,
     /// The absolute URI of a plain HTTP request.
     pub uri: Option<AbsoluteUri>,
+    /// The Max-Forwards of an OPTIONS or TRACE request (RFC 9110 §7.6.2): how many more
+    /// intermediaries may forward it. `Some(0)` makes gatehouse the last hop, which answers
+    /// itself; a larger value is decremented when forwarding. Always `None` for other methods,
+    /// whose Max-Forwards is passed on unchanged.
+    pub max_forwards: Option<u64>,
 }
 
 impl Target {
@@ -230,6 +261,70 @@ struct Record {
     allowed: bool,
     /// The audit slot reserved before anything was forwarded; failures after it use it too.
     slot: Option<Slot>,
+    /// The allowing rule's id and static id, once the policy allowed.
+    rule: Option<(String, &'static str)>,
+    /// Whether `gatehouse_requests_total` already counted this request.
+    counted: bool,
+    /// The origin address connected to, once connected.
+    upstream: Option<SocketAddr>,
+    /// What was relayed so far, kept up to date while forwarding or tunnelling.
+    progress: Progress,
+}
+
+/// What a request has relayed so far. The forwarder and the tunnel update it as they write, so
+/// that it is right however the request ends, including when its pipeline is dropped at the end
+/// of the shutdown grace period.
+#[derive(Default)]
+pub struct Progress {
+    /// The status of the response head sent to the client; 0 until one was.
+    status: AtomicU16,
+    /// Body or tunnel bytes written to the origin.
+    pub bytes_up: AtomicU64,
+    /// Body or tunnel bytes written to the client.
+    pub bytes_down: AtomicU64,
+}
+
+impl Progress {
+    /// A response head with this status reached the client.
+    pub fn sent_head(&self, status: u16) {
+        self.status.store(status, Ordering::Relaxed);
+    }
+
+    pub fn status(&self) -> u16 {
+        self.status.load(Ordering::Relaxed)
+    }
+
+    /// (client → origin, origin → client) bytes.
+    pub fn bytes(&self) -> (u64, u64) {
+        (
+            self.bytes_up.load(Ordering::Relaxed),
+            self.bytes_down.load(Ordering::Relaxed),
+        )
+    }
+}
+
+/// Counts a request in [`Gateway::in_flight`] until dropped.
+struct InFlight<'a>(&'a AtomicUsize);
+
+impl<'a> InFlight<'a> {
+    fn enter(count: &'a AtomicUsize) -> Self {
+        count.fetch_add(1, Ordering::Relaxed);
+        InFlight(count)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Run `work` unless the shutdown grace period ends first (then `None`; `work` is dropped).
+async fn unless_stopped<F: Future>(stop: &mut watch::Receiver<bool>, work: F) -> Option<F::Output> {
+    tokio::select! {
+        r = work => Some(r),
+        _ = stop.wait_for(|s| *s) => None,
+    }
 }
 
 /// The decision pipeline for one request. Returns whether the client connection may be reused.
@@ -239,7 +334,10 @@ async fn handle_request(
     conn: &mut Conn,
     client: &mut TcpStream,
     head: RequestHead,
+    stop: &mut watch::Receiver<bool>,
 ) -> Next {
+    // Declared first, dropped last: the request counts as in flight until its event is queued.
+    let _in_flight = InFlight::enter(&gw.in_flight);
     let mut rec = Record {
         started: Instant::now(),
         ts_us: now_us(),
@@ -249,15 +347,21 @@ async fn handle_request(
         stage: Stage::Destination,
         allowed: false,
         slot: None,
+        rule: None,
+        counted: false,
+        upstream: None,
+        progress: Progress::default(),
     };
     let html = respond::wants_html(head.header("accept"));
     // A request whose body we will not read cannot leave the connection reusable.
     let has_body = !matches!(head.framing(), RequestFraming::None);
 
-    let result = pipeline(gw, rt, conn, client, &head, &mut rec).await;
+    let result = unless_stopped(stop, pipeline(gw, rt, conn, client, &head, &mut rec)).await;
     let (outcome, event_tail, next) = match result {
-        Ok(done) => (None, done.tail, done.next),
-        Err(Failure { outcome, upstream }) => (
+        Some(Ok(done)) => (None, done.tail, done.next),
+        // The grace period is over: the request ends where it is, recorded as far as it got.
+        None => (None, cut_short(gw, &mut rec), Next::Close),
+        Some(Err(Failure { outcome, upstream })) => (
             Some(outcome),
             Tail {
                 decision: "",
@@ -282,7 +386,7 @@ async fn handle_request(
             if let Some(code) = outcome.error_code() {
                 gw.metrics.error(code);
             }
-            finish_refusal(rt, client, &outcome, html, close).await;
+            unless_stopped(stop, finish_refusal(rt, client, &outcome, html, close)).await;
             let tail = Tail {
                 // A failure after the policy allowed (DNS, connect) keeps the decision and records
                 // the error code; a refusal at the address check is a deny.
@@ -325,6 +429,37 @@ async fn handle_request(
         None => gw.audit.record(event).await,
     }
     next
+}
+
+/// The end of a request whose pipeline was dropped at the end of the shutdown grace period: the
+/// decision if the policy got to decide, the status and bytes relayed so far, error `shutdown`.
+fn cut_short(gw: &Gateway, rec: &mut Record) -> Tail {
+    let (up, down) = rec.progress.bytes();
+    let (decision, rule) = match rec.rule.take() {
+        Some((id, static_id)) if rec.allowed => {
+            if !rec.counted {
+                gw.metrics.decided("allow", static_id);
+            }
+            ("allow", id)
+        }
+        _ => {
+            gw.metrics.decided("error", "shutdown");
+            ("error", "shutdown".to_string())
+        }
+    };
+    gw.metrics.error("shutdown");
+    gw.metrics.bytes_up(up);
+    gw.metrics.bytes_down(down);
+    Tail {
+        decision,
+        rule,
+        status: rec.progress.status(),
+        bytes_up: up,
+        bytes_down: down,
+        error: Some("shutdown"),
+        upstream: rec.upstream,
+        slot: rec.slot.take(),
+    }
 }
 
 /// The end of a request that went through, for its audit event.
@@ -397,6 +532,10 @@ async fn pipeline(
     if !decision.is_allow() {
         return Err(refusal_of(rt, &decision, &principal, &target).into());
     }
+    rec.rule = Some((
+        decision.rule.id(&rt.config.lists),
+        decision.rule.static_id(),
+    ));
 
     // 4. Room in the audit trail before anything is forwarded.
     match gw.audit.reserve().await {
@@ -413,17 +552,21 @@ async fn pipeline(
 
     // 5. Resolve and check every address; reuse this connection's origin connection when it matches.
     rec.stage = Stage::Resolve;
+    if target.max_forwards == Some(0) {
+        // Max-Forwards: 0 makes gatehouse the last hop of an OPTIONS or TRACE: it answers itself.
+        // The address check still runs, so that the answer is never a 200 where a forward would
+        // have been refused; nothing connects.
+        checked_addresses(rt, &principal, &target).await?;
+        rec.stage = Stage::Answered;
+        gw.metrics.decided("allow", decision.rule.static_id());
+        rec.counted = true;
+        return Ok(answer_last_hop(rt, client, head, rec).await);
+    }
     let connect_started = Instant::now();
     let upstream = match take_reusable(rt, conn, &principal, &target) {
         Some(u) => u,
         None => {
-            let addrs = resolve(rt, &target.authority).await?;
-            for addr in &addrs {
-                let d = policy::check_address(&rt.policy, principal.tier, *addr);
-                if !d.is_allow() {
-                    return Err(refusal_of(rt, &d, &principal, &target).into());
-                }
-            }
+            let addrs = checked_addresses(rt, &principal, &target).await?;
             rec.stage = Stage::Connect;
             connect(rt, &target.authority, &addrs).await?
         }
@@ -435,13 +578,26 @@ async fn pipeline(
     // 6. Forward or tunnel.
     rec.stage = Stage::Forward;
     gw.metrics.decided("allow", decision.rule.static_id());
-    let rule = decision.rule.id(&rt.config.lists);
+    rec.counted = true;
     let upstream_addr = upstream.addr;
+    rec.upstream = Some(upstream_addr);
+    let progress = &rec.progress;
     let result = if target.connect {
-        tunnel::connect_tunnel(rt, client, &mut conn.buf, upstream).await
+        tunnel::connect_tunnel(rt, client, &mut conn.buf, upstream, progress).await
     } else {
-        forward::forward(gw, rt, conn_parts(conn), client, head, &target, upstream).await
+        forward::forward(
+            gw,
+            rt,
+            conn_parts(conn),
+            client,
+            head,
+            &target,
+            upstream,
+            progress,
+        )
+        .await
     };
+    let (bytes_up, bytes_down) = progress.bytes();
     rec.stage = if result.error.is_none() {
         Stage::Done
     } else {
@@ -450,24 +606,82 @@ async fn pipeline(
     if let Some(code) = result.error {
         gw.metrics.error(code);
     }
-    gw.metrics.bytes_up(result.bytes_up);
-    gw.metrics.bytes_down(result.bytes_down);
+    gw.metrics.bytes_up(bytes_up);
+    gw.metrics.bytes_down(bytes_down);
     if let Some(u) = result.keep_upstream {
         conn.upstream = Some(u);
     }
     Ok(Done {
         tail: Tail {
             decision: "allow",
-            rule,
+            rule: rec.rule.take().map(|(id, _)| id).unwrap_or_default(),
             status: result.status,
-            bytes_up: result.bytes_up,
-            bytes_down: result.bytes_down,
+            bytes_up,
+            bytes_down,
             error: result.error,
             upstream: Some(upstream_addr),
             slot: rec.slot.take(),
         },
         next: result.next,
     })
+}
+
+/// Resolve the destination and check every address for this principal; the first refusal refuses
+/// the request.
+async fn checked_addresses(
+    rt: &Runtime,
+    principal: &Principal,
+    target: &Target,
+) -> Result<Vec<SocketAddr>, Outcome> {
+    let addrs = resolve(rt, &target.authority).await?;
+    for addr in &addrs {
+        let d = policy::check_address(&rt.policy, principal.tier, *addr);
+        if !d.is_allow() {
+            return Err(refusal_of(rt, &d, principal, target));
+        }
+    }
+    Ok(addrs)
+}
+
+/// Answer an OPTIONS or TRACE whose Max-Forwards reached 0 (RFC 9110 §7.6.2, §9.3.7, §9.3.8):
+/// 200 with `Allow`, or the received head echoed as `message/http` without its credentials.
+/// A body is never read, so a request with one closes the connection.
+async fn answer_last_hop(
+    rt: &Runtime,
+    client: &mut TcpStream,
+    head: &RequestHead,
+    rec: &mut Record,
+) -> Done {
+    let close = !matches!(head.framing(), RequestFraming::None) || !head.keep_alive();
+    let answer = if head.method() == "TRACE" {
+        respond::Answer::Trace(head)
+    } else {
+        respond::Answer::Options
+    };
+    let rule = rec.rule.as_ref().map_or("", |(id, _)| id.as_str());
+    let (bytes, body_len) = respond::render_answer(&answer, rule, close, &rt.config.proxy.via);
+    let error = client.write_all(&bytes).await.err().map(|_| "client_io");
+    if error.is_none() {
+        rec.progress.sent_head(200);
+        rec.progress.bytes_down.store(body_len, Ordering::Relaxed);
+    }
+    Done {
+        tail: Tail {
+            decision: "allow",
+            rule: rec.rule.take().map(|(id, _)| id).unwrap_or_default(),
+            status: 200,
+            bytes_up: 0,
+            bytes_down: body_len,
+            error,
+            upstream: None,
+            slot: rec.slot.take(),
+        },
+        next: if close || error.is_some() {
+            Next::Close
+        } else {
+            Next::KeepAlive
+        },
+    }
 }
 
 /// The client-side parts a forwarder needs.
@@ -483,11 +697,9 @@ fn conn_parts(conn: &mut Conn) -> ConnParts<'_> {
     }
 }
 
-/// What a forwarder or tunnel reports back.
+/// What a forwarder or tunnel reports back. The bytes it relayed are in the request's [`Progress`].
 pub struct Relayed {
     pub status: u16,
-    pub bytes_up: u64,
-    pub bytes_down: u64,
     pub error: Option<&'static str>,
     pub next: Next,
     pub keep_upstream: Option<Upstream>,
@@ -514,6 +726,7 @@ fn target_of(head: &RequestHead) -> Result<Target, Outcome> {
             connect: true,
             authority,
             uri: None,
+            max_forwards: None,
         }
     } else if raw.starts_with('/') || raw == "*" {
         return Err(bad_request(
@@ -538,6 +751,7 @@ fn target_of(head: &RequestHead) -> Result<Target, Outcome> {
             connect: false,
             authority: uri.authority.clone(),
             uri: Some(uri),
+            max_forwards: None,
         }
     };
     // The authority of the target decides and routes; a Host header that names something else is
@@ -545,7 +759,7 @@ fn target_of(head: &RequestHead) -> Result<Target, Outcome> {
     if let Some(host) = head.header("host") {
         // Common case, no parse needed: the Host header repeats the target's authority verbatim.
         if host.eq_ignore_ascii_case(raw_authority(raw, target.connect).as_bytes()) {
-            return check_body(head, target);
+            return finish_target(head, target);
         }
         let default_port = if target.connect { 443 } else { 80 };
         let host = std::str::from_utf8(host).map_err(|_| {
@@ -565,15 +779,24 @@ fn target_of(head: &RequestHead) -> Result<Target, Outcome> {
             }
         }
     }
-    check_body(head, target)
+    finish_target(head, target)
 }
 
-fn check_body(head: &RequestHead, target: Target) -> Result<Target, Outcome> {
+/// The checks that need the parsed target: a CONNECT has no body, and the Max-Forwards of an
+/// OPTIONS or TRACE request is one decimal number.
+fn finish_target(head: &RequestHead, mut target: Target) -> Result<Target, Outcome> {
     if target.connect && !matches!(head.framing(), RequestFraming::None) {
         return Err(bad_request(
             "connect_with_body",
             "a CONNECT request must not carry a body".into(),
         ));
+    }
+    // RFC 9110 §7.6.2 gives Max-Forwards a meaning for these two methods only; for the others
+    // a recipient may ignore it, so it passes unchanged and unchecked.
+    if matches!(head.method(), "OPTIONS" | "TRACE") {
+        target.max_forwards = head
+            .max_forwards()
+            .map_err(|e| bad_request(e.code(), e.to_string()))?;
     }
     Ok(target)
 }

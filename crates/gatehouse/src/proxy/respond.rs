@@ -1,13 +1,16 @@
 //! Every response the gateway produces itself: refusals (403), authentication challenges (407),
-//! malformed requests (400/414/431/505), upstream failures (502/504) and unavailability (503).
+//! malformed requests (400/414/431/505), upstream failures (502/504) and unavailability (503),
+//! plus the two answers it gives as the last hop of an allowed request (`Max-Forwards: 0`).
 //!
 //! One type, [`Outcome`], carries blame (client, policy, upstream, internal) and a stable code; one
 //! function, [`render`], turns it into bytes. A refusal page says which rule refused, the principal's
 //! tier, the destination as gatehouse understood it, and how to ask for access. Scripts read the
-//! `X-Gatehouse-Decision` and `X-Gatehouse-Rule` headers instead.
+//! `X-Gatehouse-Decision` and `X-Gatehouse-Rule` headers instead. [`Answer`] and
+//! [`render_answer`] are the 200 answers to OPTIONS and TRACE, with the same headers.
 
 use std::fmt::Write as _;
 
+use http1::RequestHead;
 use policy::Tier;
 
 /// Why the gateway answers a request itself.
@@ -181,6 +184,72 @@ pub fn render(outcome: &Outcome, html: bool, close: bool, via: &str, contact: &s
     out
 }
 
+/// What gatehouse answers as the last hop of an allowed request (RFC 9110 §7.6.2: an OPTIONS or
+/// TRACE whose Max-Forwards is 0).
+pub enum Answer<'a> {
+    /// 200 with `Allow` and no body (§9.3.7).
+    Options,
+    /// 200 with the request head as received, as `message/http` (§9.3.8), minus the fields that
+    /// carry credentials ([`TRACE_EXCLUDED`]).
+    Trace(&'a RequestHead),
+}
+
+/// The methods named in `Allow`: those RFC 9110 and RFC 5789 define for resources. gatehouse
+/// forwards any method token, but it cannot know what the origin supports, so it names the
+/// standard ones it carries.
+pub const ALLOW: &str = "GET, HEAD, POST, PUT, DELETE, OPTIONS, TRACE, PATCH";
+
+/// Fields never echoed by TRACE: the proxy credentials gatehouse consumed, and the origin
+/// credentials and cookies the client sent. RFC 9110 §9.3.8 asks the final recipient to exclude
+/// fields likely to hold sensitive data; echoing them is what made cross-site tracing work.
+pub const TRACE_EXCLUDED: [&str; 3] = ["proxy-authorization", "authorization", "cookie"];
+
+/// Render an [`Answer`]. Returns the bytes and the length of the body in them.
+pub fn render_answer(answer: &Answer<'_>, rule: &str, close: bool, via: &str) -> (Vec<u8>, u64) {
+    let mut body = Vec::new();
+    let mut head = String::from("HTTP/1.1 200 OK\r\n");
+    match answer {
+        Answer::Options => {
+            let _ = write!(head, "Allow: {ALLOW}\r\n");
+        }
+        Answer::Trace(request) => {
+            body.extend_from_slice(request.method().as_bytes());
+            body.push(b' ');
+            body.extend_from_slice(request.target().as_bytes());
+            body.push(b' ');
+            body.extend_from_slice(request.version().as_str().as_bytes());
+            body.extend_from_slice(b"\r\n");
+            for (name, value) in request.headers() {
+                if TRACE_EXCLUDED.iter().any(|x| x.eq_ignore_ascii_case(name)) {
+                    continue;
+                }
+                body.extend_from_slice(name.as_bytes());
+                body.extend_from_slice(b": ");
+                body.extend_from_slice(value);
+                body.extend_from_slice(b"\r\n");
+            }
+            body.extend_from_slice(b"\r\n");
+            // The echo is the client's own bytes; nosniff keeps a browser from reading it as a page.
+            head.push_str("Content-Type: message/http\r\nX-Content-Type-Options: nosniff\r\n");
+        }
+    }
+    let _ = write!(
+        head,
+        "X-Gatehouse-Decision: allow\r\nX-Gatehouse-Rule: {}\r\nVia: 1.1 {}\r\nCache-Control: no-store\r\nContent-Length: {}\r\n",
+        header_safe(rule),
+        header_safe(via),
+        body.len()
+    );
+    if close {
+        head.push_str("Connection: close\r\n");
+    }
+    head.push_str("\r\n");
+    let body_len = body.len() as u64;
+    let mut out = head.into_bytes();
+    out.extend_from_slice(&body);
+    (out, body_len)
+}
+
 fn describe(outcome: &Outcome, contact: &str) -> (String, Vec<(&'static str, String)>) {
     match outcome {
         Outcome::Refused {
@@ -324,6 +393,51 @@ how to ask: ask the help desk for access to this destination, quoting the rule a
         assert!(out.contains("a&quot;b"));
         assert!(!out.contains("<script>"));
         assert!(out.contains("Connection: close\r\n"));
+    }
+
+    #[test]
+    fn options_answer_names_the_methods_and_has_no_body() {
+        let (out, len) = render_answer(&Answer::Options, "tier-open", false, "gatehouse");
+        assert_eq!(len, 0);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "HTTP/1.1 200 OK\r\n\
+Allow: GET, HEAD, POST, PUT, DELETE, OPTIONS, TRACE, PATCH\r\n\
+X-Gatehouse-Decision: allow\r\n\
+X-Gatehouse-Rule: tier-open\r\n\
+Via: 1.1 gatehouse\r\n\
+Cache-Control: no-store\r\n\
+Content-Length: 0\r\n\
+\r\n"
+        );
+    }
+
+    #[test]
+    fn trace_answer_echoes_the_head_without_credentials() {
+        let request = b"TRACE http://h.test/p HTTP/1.1\r\nHost: h.test\r\nProxy-Authorization: Basic YTpi\r\nX-Mine: 1\r\nCOOKIE: s=1\r\nauthorization: Bearer t\r\nMax-Forwards: 0\r\n\r\n";
+        let http1::Parsed::Complete { head, .. } =
+            http1::parse_request_head(request, &http1::Limits::default()).unwrap()
+        else {
+            panic!("incomplete")
+        };
+        let (out, len) = render_answer(&Answer::Trace(&head), "r", true, "gatehouse");
+        let out = String::from_utf8(out).unwrap();
+        let (head, body) = out.split_once("\r\n\r\n").unwrap();
+        assert_eq!(
+            body,
+            "TRACE http://h.test/p HTTP/1.1\r\nHost: h.test\r\nX-Mine: 1\r\nMax-Forwards: 0\r\n\r\n"
+        );
+        assert_eq!(len, body.len() as u64);
+        assert!(
+            head.contains("\r\nContent-Type: message/http\r\n"),
+            "{head}"
+        );
+        assert!(
+            head.contains("\r\nX-Content-Type-Options: nosniff\r\n"),
+            "{head}"
+        );
+        assert!(head.contains(&format!("\r\nContent-Length: {}\r\n", body.len())));
+        assert!(head.ends_with("\r\nConnection: close"), "{head}");
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //! a read fills it (the socket had more queued): bulk transfers reach large buffers within a few
 //! reads, while interactive tunnels, whose reads are small, keep small ones. End of stream in one
 //! direction is passed on as a half-close. The tunnel ends when both directions have ended or when
-//! neither carried a byte for the tunnel idle timeout.
+//! neither carried a byte for the tunnel idle timeout. Every byte written on is counted in the
+//! request's [`Progress`] as it goes, so a tunnel cut at shutdown is still recorded whole.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -14,7 +15,7 @@ use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use super::{Next, Relayed, Runtime, Upstream};
+use super::{Next, Progress, Relayed, Runtime, Upstream};
 
 const START: usize = 16 * 1024;
 const LARGE: usize = 256 * 1024;
@@ -26,6 +27,7 @@ pub async fn connect_tunnel(
     client: &mut TcpStream,
     client_buf: &mut BytesMut,
     mut upstream: Upstream,
+    progress: &Progress,
 ) -> Relayed {
     let established = format!(
         "HTTP/1.1 200 Connection established\r\nVia: 1.1 {}\r\n\r\n",
@@ -34,34 +36,33 @@ pub async fn connect_tunnel(
     if client.write_all(established.as_bytes()).await.is_err() {
         return Relayed {
             status: 200,
-            bytes_up: 0,
-            bytes_down: 0,
             error: Some("client_io"),
             next: Next::Close,
             keep_upstream: None,
         };
     }
-    let (up, down, error) = relay(
+    progress.sent_head(200);
+    let error = relay(
         client,
         client_buf,
         &mut upstream.stream,
         &mut upstream.buf,
         rt.config.proxy.tunnel_idle_timeout,
         rt.config.proxy.tunnel_half_close_timeout,
+        progress,
     )
     .await;
     Relayed {
         status: 200,
-        bytes_up: up,
-        bytes_down: down,
         error,
         next: Next::Close,
         keep_upstream: None,
     }
 }
 
-/// Relay both directions until both end or the tunnel is idle. Returns (client→origin bytes,
-/// origin→client bytes, error code if it ended abnormally).
+/// Relay both directions until both end or the tunnel is idle, counting the bytes written on in
+/// `progress` (client→origin up, origin→client down). Returns the error code if it ended
+/// abnormally.
 pub async fn relay(
     client: &mut TcpStream,
     client_buf: &mut BytesMut,
@@ -69,15 +70,16 @@ pub async fn relay(
     upstream_buf: &mut BytesMut,
     idle: Duration,
     half_close: Duration,
-) -> (u64, u64, Option<&'static str>) {
-    let up_bytes = AtomicU64::new(0);
-    let down_bytes = AtomicU64::new(0);
+    progress: &Progress,
+) -> Option<&'static str> {
+    let up_bytes = &progress.bytes_up;
+    let down_bytes = &progress.bytes_down;
     let (mut cr, mut cw) = client.split();
     let (mut ur, mut uw) = upstream.split();
     let pending_up = std::mem::take(client_buf);
     let pending_down = std::mem::take(upstream_buf);
-    let up = copy_one_way(&mut cr, &mut uw, pending_up, &up_bytes);
-    let down = copy_one_way(&mut ur, &mut cw, pending_down, &down_bytes);
+    let up = copy_one_way(&mut cr, &mut uw, pending_up, up_bytes);
+    let down = copy_one_way(&mut ur, &mut cw, pending_down, down_bytes);
     let watchdog = async {
         let mut seen = u64::MAX;
         loop {
@@ -113,15 +115,10 @@ pub async fn relay(
             break;
         }
     }
-    let error = [up_done, down_done]
+    [up_done, down_done]
         .into_iter()
         .find_map(|r| r.and_then(Result::err))
-        .or(timed_out);
-    (
-        up_bytes.load(Ordering::Relaxed),
-        down_bytes.load(Ordering::Relaxed),
-        error,
-    )
+        .or(timed_out)
 }
 
 async fn copy_one_way<R, W>(

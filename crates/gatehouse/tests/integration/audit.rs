@@ -1,10 +1,12 @@
-//! The audit trail and the admin port: one event per request (allowed, refused, malformed), the
-//! Squid-format access log, metrics, health and readiness.
+//! The audit trail and the admin port: one event per request (allowed, refused, malformed, cut
+//! short by shutdown), the Squid-format access log, metrics, health and readiness.
 
 use std::time::Duration;
 
 use policy::Tier;
-use testkit::{base_config, curl, raw, Gateway, Origin};
+use testkit::{base_config, basic, curl, raw, Gateway, Origin, RawOrigin, SAFETY};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn allowed_refused_and_malformed_requests_each_leave_one_event() {
@@ -233,4 +235,150 @@ async fn with_on_backlog_drop_requests_go_through_and_every_loss_is_counted() {
         "recorded {recorded}, dropped {dropped}"
     );
     gw.shutdown().await;
+}
+
+/// Read from `s` until `n` bytes arrived in all.
+async fn read_n(s: &mut TcpStream, n: usize) -> Vec<u8> {
+    let mut got = vec![0u8; n];
+    tokio::time::timeout(SAFETY, s.read_exact(&mut got))
+        .await
+        .expect("the bytes did not arrive")
+        .unwrap();
+    got
+}
+
+/// Wait until `cond` holds for `origin`'s first connection.
+async fn wait_origin(origin: &RawOrigin, what: &str, cond: impl Fn(&[u8]) -> bool) {
+    let deadline = tokio::time::Instant::now() + SAFETY;
+    while !origin
+        .connections()
+        .first()
+        .is_some_and(|c| cond(&c.received))
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never happened: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_cut_at_the_end_of_the_grace_period_are_recorded_with_what_they_relayed() {
+    let origin = Origin::start("127.0.0.4").await;
+    let text = base_config(&origin).replace("shutdown_grace_secs = 5", "shutdown_grace_secs = 1");
+    let mut gw = Gateway::start(&text).await;
+    gw.add_user("ada", Tier::Open, "pw").await;
+    let auth = basic("ada", "pw");
+
+    // 1. A CONNECT tunnel that carried one exchange and then sits open.
+    let p = origin.port();
+    let mut tunnel = TcpStream::connect(gw.proxy).await.unwrap();
+    let connect = format!(
+        "CONNECT origin.test:{p} HTTP/1.1\r\nHost: origin.test:{p}\r\nProxy-Authorization: {auth}\r\n\r\n"
+    );
+    tunnel.write_all(connect.as_bytes()).await.unwrap();
+    let established = b"HTTP/1.1 200 Connection established\r\nVia: 1.1 gatehouse\r\n\r\n";
+    assert_eq!(read_n(&mut tunnel, established.len()).await, established);
+    let inner = format!("GET /size/300 HTTP/1.1\r\nHost: origin.test:{p}\r\n\r\n");
+    tunnel.write_all(inner.as_bytes()).await.unwrap();
+    let inner_head =
+        "HTTP/1.1 200 OK\r\nContent-Length: 300\r\nContent-Type: application/octet-stream\r\n\r\n";
+    let inner_len = inner_head.len() + 300;
+    assert!(read_n(&mut tunnel, inner_len)
+        .await
+        .starts_with(inner_head.as_bytes()));
+
+    // 2. A download whose origin sent 1,000 of 1,000,000 bytes and stalls.
+    let stalled = RawOrigin::start(
+        "127.0.0.4",
+        &[
+            &b"HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n"[..],
+            &[b'd'; 1000],
+        ]
+        .concat(),
+        false,
+    )
+    .await;
+    let download_url = format!("http://127.0.0.4:{}/download", stalled.port());
+    let mut download = TcpStream::connect(gw.proxy).await.unwrap();
+    let get = format!(
+        "GET {download_url} HTTP/1.1\r\nHost: 127.0.0.4:{}\r\nProxy-Authorization: {auth}\r\n\r\n",
+        stalled.port()
+    );
+    download.write_all(get.as_bytes()).await.unwrap();
+    let download_head = "HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\nVia: 1.1 gatehouse\r\n\r\n";
+    let got = read_n(&mut download, download_head.len() + 1000).await;
+    assert!(got.starts_with(download_head.as_bytes()));
+
+    // 3. An upload that sent 10 of 100,000 body bytes to an origin that has not answered.
+    let silent = RawOrigin::start("127.0.0.4", b"", false).await;
+    let upload_url = format!("http://127.0.0.4:{}/upload", silent.port());
+    let mut upload = TcpStream::connect(gw.proxy).await.unwrap();
+    let post = format!(
+        "POST {upload_url} HTTP/1.1\r\nHost: 127.0.0.4:{}\r\nProxy-Authorization: {auth}\r\nContent-Length: 100000\r\n\r\n",
+        silent.port()
+    );
+    upload.write_all(post.as_bytes()).await.unwrap();
+    upload.write_all(b"0123456789").await.unwrap();
+    wait_origin(&silent, "the upload's first bytes reach the origin", |r| {
+        r.ends_with(b"\r\n\r\n0123456789")
+    })
+    .await;
+
+    // SIGTERM's path, in-process: drain, 1 s of grace, then cut. The data directory stays.
+    let handle = gw.server.as_ref().unwrap().gateway().clone();
+    gw.server.take().unwrap().shutdown().await;
+    for (name, s) in [
+        ("tunnel", &mut tunnel),
+        ("download", &mut download),
+        ("upload", &mut upload),
+    ] {
+        assert!(
+            testkit::closed(s, Duration::from_secs(5)).await,
+            "the {name} stayed open"
+        );
+    }
+
+    let events = gw.audit();
+    assert_eq!(events.len(), 3, "{events:#?}");
+    let find = |method: &str| events.iter().find(|e| e.method == method).unwrap();
+    let row = |e: &gatehouse::store::AuditRow| {
+        (
+            e.decision.clone(),
+            e.rule.clone(),
+            e.status,
+            e.bytes_up,
+            e.bytes_down,
+            e.stage.clone(),
+            e.error.clone(),
+        )
+    };
+    let cut = |status, up: usize, down: usize| {
+        (
+            "allow".to_string(),
+            "tier-open".to_string(),
+            status,
+            up as u64,
+            down as u64,
+            "forward".to_string(),
+            Some("shutdown".to_string()),
+        )
+    };
+    assert_eq!(row(find("CONNECT")), cut(200, inner.len(), inner_len));
+    assert_eq!(row(find("GET")), cut(200, 0, 1000));
+    // No response head reached the client: status 0.
+    assert_eq!(row(find("POST")), cut(0, 10, 0));
+    assert_eq!(find("GET").url.as_deref(), Some(&*download_url));
+
+    let metrics = handle.metrics.render();
+    for needle in [
+        "gatehouse_audit_lost_total 0",
+        "gatehouse_request_errors_total{code=\"shutdown\"} 3",
+    ] {
+        assert!(
+            metrics.contains(needle),
+            "missing `{needle}` in:\n{metrics}"
+        );
+    }
 }

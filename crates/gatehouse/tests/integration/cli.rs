@@ -740,23 +740,32 @@ async fn kill_9_loses_at_most_the_last_second_of_audit_events() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn shutdown_closes_connections_still_open_after_the_grace_period() {
+async fn shutdown_closes_connections_still_open_after_the_grace_period_and_records_them() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let origin = Origin::start("127.0.0.4").await;
     let text = base_config(&origin).replace("shutdown_grace_secs = 5", "shutdown_grace_secs = 1");
     let mut s = start_serve(&text);
     let _ = add_ada_and_wait(&s, &origin).await;
-    // An idle tunnel that would otherwise stay open for the tunnel idle timeout.
+    // A tunnel that carried one exchange and would otherwise stay open for the tunnel idle timeout.
     let mut t = tokio::net::TcpStream::connect(&s.proxy).await.unwrap();
+    let p = origin.port();
     let req = format!(
         "CONNECT origin.test:{p} HTTP/1.1\r\nHost: origin.test:{p}\r\nProxy-Authorization: {a}\r\n\r\n",
-        p = origin.port(),
         a = testkit::basic("ada", "pw")
     );
     t.write_all(req.as_bytes()).await.unwrap();
-    let mut buf = [0u8; 1024];
-    let n = t.read(&mut buf).await.unwrap();
-    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200 Connection established"));
+    let established = b"HTTP/1.1 200 Connection established\r\nVia: 1.1 gatehouse\r\n\r\n";
+    let mut buf = vec![0u8; established.len()];
+    t.read_exact(&mut buf).await.unwrap();
+    assert_eq!(buf, established);
+    let inner = format!("GET /size/200 HTTP/1.1\r\nHost: origin.test:{p}\r\n\r\n");
+    t.write_all(inner.as_bytes()).await.unwrap();
+    let inner_len =
+        "HTTP/1.1 200 OK\r\nContent-Length: 200\r\nContent-Type: application/octet-stream\r\n\r\n"
+            .len()
+            + 200;
+    let mut answer = vec![0u8; inner_len];
+    t.read_exact(&mut answer).await.unwrap();
     s.signal("TERM");
     assert_eq!(s.wait_exit(Duration::from_secs(20)), 0);
     assert!(
@@ -766,7 +775,41 @@ async fn shutdown_closes_connections_still_open_after_the_grace_period() {
         s.stderr()
     );
     assert!(
+        !s.stderr().contains("are lost") && !s.stderr().contains("may be lost"),
+        "{}",
+        s.stderr()
+    );
+    assert!(
         testkit::closed(&mut t, Duration::from_secs(10)).await,
         "the tunnel stayed open"
+    );
+    // The process flushed the tunnel's event before it exited.
+    let (code, json, err) = s.cli(&["audit", "--principal", "ada", "--format", "json"], None);
+    assert_eq!(code, 0, "{err}");
+    let tunnel: Vec<serde_json::Value> = json
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .filter(|e: &serde_json::Value| e["method"] == "CONNECT")
+        .collect();
+    assert_eq!(tunnel.len(), 1, "{json}");
+    let e = &tunnel[0];
+    assert_eq!(
+        (
+            e["decision"].as_str(),
+            e["status"].as_u64(),
+            e["bytes_up"].as_u64(),
+            e["bytes_down"].as_u64(),
+            e["stage"].as_str(),
+            e["error"].as_str()
+        ),
+        (
+            Some("allow"),
+            Some(200),
+            Some(inner.len() as u64),
+            Some(inner_len as u64),
+            Some("forward"),
+            Some("shutdown")
+        ),
+        "{e}"
     );
 }

@@ -12,5 +12,7 @@ mod clients;
 mod hardening;
 mod list_files;
 mod malformed;
+mod protocol;
+mod response_framing;
 mod tidy;
 mod tiers;
