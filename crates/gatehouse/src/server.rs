@@ -26,7 +26,7 @@ use tokio::task::JoinHandle;
 use crate::audit::Audit;
 use crate::config::{Config, ConfigError};
 use crate::identity::{
-    random_password, CredentialCache, Principals, Verifier, ARGON2_IDLE_RELEASE,
+    hash_password, random_password, CredentialCache, Principals, Verifier, ARGON2_IDLE_RELEASE,
 };
 use crate::metrics::Metrics;
 use crate::proxy::{serve_connection, Gateway, Runtime};
@@ -73,7 +73,13 @@ impl Server {
         let store = Store::open(&data_dir)?;
         let initial_admin_password = if store.principal_count()? == 0 {
             let password = random_password()?;
-            let hash = verifier.hash(password.clone()).await?;
+            // Once in the life of a data directory: hashed on a throwaway blocking thread with
+            // its own buffer, freed at once, rather than on the pool, whose thread would keep
+            // 19 MiB for its idle period right when the operator first looks at the process.
+            let for_hash = password.clone();
+            let hash = tokio::task::spawn_blocking(move || hash_password(&for_hash))
+                .await
+                .context("the first-start password hash did not finish")??;
             store.add_principal("admin", Role::Admin, policy::Tier::None, &hash)?;
             Some(password)
         } else {
