@@ -439,7 +439,7 @@ fi
 {
   echo "# gatehouse benchmark $STAMP"
   echo
-  echo "command: NICE=$NICE bench/run.sh $([[ $QUICK == 1 ]] && echo --quick); host: $(nproc) cores, $(uname -r), loadavg now $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "command: NICE=$NICE BULK_RUNS=${BULK_RUNS:-3} bench/run.sh $([[ $QUICK == 1 ]] && echo --quick); host: $(nproc) cores, $(uname -r), loadavg now $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "gatehouse binary: $("$GH" --version 2> /dev/null), built $(date -r "$GH" '+%Y-%m-%d %H:%M:%S %Z') from the work tree at $REPO, sha256 $(sha256sum "$GH" | cut -c1-16)"
   echo "gatehouse: $GH_CMD (users: $BENCH_USER tier open for the harness, $FILT_USER tier filtered)"
   echo
