@@ -15,7 +15,9 @@
 //!   that are the host or one of its parents at a label boundary;
 //! - an accepted name is canonical: [`canonicalize`] gives it back unchanged, and
 //!   `destination::Host::parse` (the canonicaliser of request hosts) gives the same domain for
-//!   it and for the spelling in the list, so that a listed name matches its requests.
+//!   it and for the spelling in the list, so that a listed name matches its requests;
+//! - every name in a list is read as `destination::Host::parse` reads it: the same domain, an
+//!   address, or refused (percent-encoding, which is not list syntax, aside).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeMap;
@@ -37,6 +39,8 @@ fn show(bytes: &[u8]) -> String {
 struct Expected {
     /// Canonical domains added, with the spelling they were added as.
     domains: Vec<(String, Vec<u8>)>,
+    /// Every name looked at (added or not), as spelled.
+    names: Vec<Vec<u8>>,
     stats: LoadStats,
     /// Line number (1-based) of the first line that fails in strict mode.
     first_bad_line: Option<u64>,
@@ -86,6 +90,7 @@ fn canonical(name: &[u8]) -> Option<Canonical> {
 
 /// One name of a hosts or plain list: added, skipped (an address), or a bad line.
 fn model_name(e: &mut Expected, lenient: bool, lineno: u64, name: &[u8]) -> bool {
+    e.names.push(name.to_vec());
     match canonical(name) {
         Some(Canonical::Domain(d)) => {
             e.domains.push((d, name.to_vec()));
@@ -152,6 +157,7 @@ fn model(format: Format, text: &[u8], lenient: bool) -> Expected {
                     continue;
                 }
                 let rule = line.strip_prefix(b"||").and_then(|r| r.strip_suffix(b"^"));
+                e.names.extend(rule.map(<[u8]>::to_vec));
                 match rule.and_then(canonical) {
                     Some(Canonical::Domain(d)) => {
                         e.domains.push((d, rule.unwrap_or_default().to_vec()));
@@ -211,6 +217,36 @@ fn check_canonical(domain: &str, spelling: &[u8]) {
     );
 }
 
+/// List entries and request hosts are canonicalised alike: a name that
+/// `destination::Host::parse` reads as a domain gives the same domain here, one it reads as an
+/// IP address is an address here (and skipped), and one it refuses is not a domain here either.
+/// Percent-encoding, which request hosts may carry, is not list syntax and is left out.
+fn check_agrees_with_destination(name: &[u8]) {
+    let Ok(text) = std::str::from_utf8(name) else {
+        return;
+    };
+    if text.contains('%') {
+        return;
+    }
+    let ours = canonicalize(text);
+    match Host::parse(text) {
+        Ok(Host::Domain(d)) => assert_eq!(
+            ours,
+            Ok(Canonical::Domain(d.as_str().to_owned())),
+            "list entry {text:?}: request hosts read it as {d}"
+        ),
+        Ok(ip) => assert_eq!(
+            ours,
+            Ok(Canonical::Ip),
+            "list entry {text:?}: request hosts read it as the address {ip}"
+        ),
+        Err(e) => assert!(
+            !matches!(ours, Ok(Canonical::Domain(_))),
+            "list entry {text:?} accepted as {ours:?}, refused as a request host: {e}"
+        ),
+    }
+}
+
 /// The list properties of this module, on `text`.
 pub fn check_lists(text: &[u8]) {
     // Lenient: all three formats into one builder, one category each.
@@ -224,6 +260,9 @@ pub fn check_lists(text: &[u8]) {
             .unwrap_or_else(|e| panic!("lenient {format} load failed: {e}"));
         let expected = model(format, text, true);
         assert_eq!(stats, expected.stats, "{format} counts of {:?}", show(text));
+        for name in &expected.names {
+            check_agrees_with_destination(name);
+        }
         for (domain, spelling) in &expected.domains {
             check_canonical(domain, spelling);
             let cats = entries.entry(domain.clone()).or_default();
