@@ -214,3 +214,30 @@ fn seed_corpus_holds_properties() {
         }
     }
 }
+
+/// Found by the `destination_canonical` fuzz target: an absolute URI with userinfo that was
+/// refused for another reason (whitespace, a missing `//`, a bad scheme) repeated the whole
+/// target, password included, in its error message.
+#[test]
+fn userinfo_is_not_echoed_in_target_errors() {
+    let cases = [
+        ("http://user:secret@example.com/a b", "bad_target"),
+        ("http://user:secret@example.com/\r\n", "bad_target"),
+        ("http:user:secret@example.com/", "bad_target"),
+        ("1http://user:secret@example.com/", "bad_target"),
+        ("http://user:secret@exa mple.com#x", "bad_target"),
+    ];
+    for (input, code) in cases {
+        let e = AbsoluteUri::parse(input).unwrap_err();
+        assert_eq!(e.code(), code, "{input:?}");
+        let msg = e.to_string();
+        assert!(!msg.contains("secret"), "{input:?}: {msg}");
+        assert!(
+            msg.contains("…@example.com") || msg.contains("…@exa"),
+            "{msg}"
+        );
+    }
+    // Without userinfo the target is shown as it was.
+    let e = AbsoluteUri::parse("http://example.com/a@b c").unwrap_err();
+    assert!(e.to_string().contains("`http://example.com/a@b c`"), "{e}");
+}

@@ -16,7 +16,8 @@
 //!   expanded IPv6) parses to the same canonical address and classifies the same, and an IPv6
 //!   address that embeds an IPv4 address classifies as that IPv4 address;
 //! - a host accepted alone is accepted, unchanged, inside an authority and an absolute URI;
-//! - error codes are snake_case and messages carry no control characters.
+//! - error codes are snake_case, messages carry no control characters, and no message repeats
+//!   the userinfo of a URI (an authority with `@` is always refused as userinfo).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -197,8 +198,41 @@ fn check_host(s: &str) {
     assert_eq!(uri.authority.host, h, "{s:?} in an absolute uri");
 }
 
+/// Userinfo is never echoed, because it usually carries a password: when `s` reads
+/// `scheme://userinfo@host…`, no error message repeats `userinfo@`.
+fn check_userinfo_not_echoed(s: &str, e: &DestinationError) {
+    let Some((scheme, rest)) = s.split_once("://") else {
+        return;
+    };
+    let is_scheme = !scheme.is_empty()
+        && scheme
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    let Some(at) = authority.rfind('@') else {
+        return;
+    };
+    let userinfo = &authority[..at];
+    // Messages show printable ASCII as is; other characters may be escaped.
+    if !is_scheme
+        || userinfo.is_empty()
+        || !userinfo.bytes().all(|b| b == b' ' || b.is_ascii_graphic())
+        || *e == DestinationError::UserInfo
+    {
+        return;
+    }
+    let msg = e.to_string();
+    assert!(
+        !msg.contains(&format!("{userinfo}@")),
+        "userinfo of {s:?} echoed: {msg:?}"
+    );
+}
+
 fn check_authority(s: &str) {
     let with_default = Authority::parse(s, Some(80));
+    if s.contains('@') {
+        assert_eq!(with_default, Err(DestinationError::UserInfo), "{s:?}");
+    }
     match Authority::parse(s, None) {
         Ok(a) => {
             assert_eq!(
@@ -230,7 +264,10 @@ fn check_parsed_authority(a: &Authority) {
 fn check_absolute(s: &str) {
     let u = match AbsoluteUri::parse(s) {
         Ok(u) => u,
-        Err(e) => return check_error(s, &e),
+        Err(e) => {
+            check_userinfo_not_echoed(s, &e);
+            return check_error(s, &e);
+        }
     };
     assert_eq!(u.scheme, Scheme::Http);
     check_parsed_authority(&u.authority);
