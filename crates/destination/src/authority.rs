@@ -7,6 +7,7 @@
 //! `?` or `#`; an absolute URI never has a fragment, and its scheme is `http`. Display gives the
 //! canonical form, which parses back to the same value.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
 
@@ -174,15 +175,21 @@ impl AbsoluteUri {
     pub fn parse(target: &str) -> Result<AbsoluteUri, DestinationError> {
         if target.chars().any(|c| c.is_control() || c.is_whitespace()) {
             return Err(DestinationError::bad_target(
-                target,
+                &without_userinfo(target),
                 "whitespace or control character",
             ));
         }
         let Some((scheme, rest)) = target.split_once(':') else {
-            return Err(DestinationError::bad_target(target, "not an absolute uri"));
+            return Err(DestinationError::bad_target(
+                &without_userinfo(target),
+                "not an absolute uri",
+            ));
         };
         if !is_scheme(scheme) {
-            return Err(DestinationError::bad_target(target, "not an absolute uri"));
+            return Err(DestinationError::bad_target(
+                &without_userinfo(target),
+                "not an absolute uri",
+            ));
         }
         if !scheme.eq_ignore_ascii_case("http") {
             return Err(DestinationError::UnsupportedScheme(
@@ -192,7 +199,7 @@ impl AbsoluteUri {
         let scheme = Scheme::Http;
         let Some(rest) = rest.strip_prefix("//") else {
             return Err(DestinationError::bad_target(
-                target,
+                &without_userinfo(target),
                 "expected `//` after the scheme",
             ));
         };
@@ -202,7 +209,7 @@ impl AbsoluteUri {
             return Err(DestinationError::UserInfo);
         }
         if target.contains('#') {
-            return Err(DestinationError::Fragment(shown(target)));
+            return Err(DestinationError::Fragment(shown(&without_userinfo(target))));
         }
         if authority.is_empty() {
             return Err(DestinationError::EmptyHost);
@@ -219,6 +226,23 @@ impl AbsoluteUri {
             authority,
             path_and_query,
         })
+    }
+}
+
+/// `target` with its userinfo, if any, replaced by `…`, for error messages: userinfo usually
+/// carries a password and is never echoed. The authority is what follows `scheme:` and an
+/// optional `//`, up to the first `/`, `?` or `#`; the userinfo is its part before the last `@`.
+fn without_userinfo(target: &str) -> Cow<'_, str> {
+    let start = match target.find(':') {
+        Some(colon) if target[colon + 1..].starts_with("//") => colon + 3,
+        Some(colon) => colon + 1,
+        None => 0,
+    };
+    let rest = &target[start..];
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..end].rfind('@') {
+        Some(at) => Cow::Owned(format!("{}…{}", &target[..start], &rest[at..])),
+        None => Cow::Borrowed(target),
     }
 }
 

@@ -2,11 +2,15 @@
 //!
 //! Guarantees checked: every spelling of one host canonicalises to one value; parse, display and
 //! parse again is a fixed point for `Host`, `Authority` and `AbsoluteUri` over generated inputs;
-//! no input panics; the post-DNS classification agrees with `Host` canonicalisation.
+//! no input panics; the post-DNS classification agrees with `Host` canonicalisation; the fuzz
+//! seed corpus (`fuzz/corpus/destination_canonical`) holds the properties of `properties`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod properties;
+
 use std::net::IpAddr;
+use std::path::Path;
 
 use destination::net::{canonical_ip, embedded_ipv4};
 use destination::{
@@ -188,4 +192,52 @@ fn api_surface() {
     );
     assert!(!AddressClass::Private.is_global());
     assert_eq!(AddressClass::SharedCgnat.as_str(), "shared_cgnat");
+}
+
+/// Replays the committed seed corpus of the `destination_canonical` fuzz target through the
+/// same property checks it runs, so that every test run exercises them without libFuzzer.
+#[test]
+fn seed_corpus_holds_properties() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/destination_canonical");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|entry| entry.unwrap().path())
+        .filter(|p| p.is_file())
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "{} is empty", dir.display());
+    for path in files {
+        let bytes = std::fs::read(&path).unwrap();
+        if let Err(panic) = std::panic::catch_unwind(|| properties::check_destination(&bytes)) {
+            eprintln!("property failed on {}", path.display());
+            std::panic::resume_unwind(panic);
+        }
+    }
+}
+
+/// Found by the `destination_canonical` fuzz target: an absolute URI with userinfo that was
+/// refused for another reason (whitespace, a missing `//`, a bad scheme) repeated the whole
+/// target, password included, in its error message.
+#[test]
+fn userinfo_is_not_echoed_in_target_errors() {
+    let cases = [
+        ("http://user:secret@example.com/a b", "bad_target"),
+        ("http://user:secret@example.com/\r\n", "bad_target"),
+        ("http:user:secret@example.com/", "bad_target"),
+        ("1http://user:secret@example.com/", "bad_target"),
+        ("http://user:secret@exa mple.com#x", "bad_target"),
+    ];
+    for (input, code) in cases {
+        let e = AbsoluteUri::parse(input).unwrap_err();
+        assert_eq!(e.code(), code, "{input:?}");
+        let msg = e.to_string();
+        assert!(!msg.contains("secret"), "{input:?}: {msg}");
+        assert!(
+            msg.contains("…@example.com") || msg.contains("…@exa"),
+            "{msg}"
+        );
+    }
+    // Without userinfo the target is shown as it was.
+    let e = AbsoluteUri::parse("http://example.com/a@b c").unwrap_err();
+    assert!(e.to_string().contains("`http://example.com/a@b c`"), "{e}");
 }

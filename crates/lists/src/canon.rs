@@ -217,9 +217,12 @@ fn whatwg_number(part: &[u8]) -> Option<u64> {
     } else {
         (part, 10)
     };
-    if digits.is_empty() {
-        return Some(0);
-    }
+    // WHATWG allows any number of leading zeros (`0x0000000000001` is 1), so only the
+    // significant digits are counted below.
+    let digits = match digits.iter().position(|&b| b != b'0') {
+        Some(first) => &digits[first..],
+        None => return Some(0),
+    };
     let text = std::str::from_utf8(digits).ok()?;
     // Anything past 2^32 is out of range anyway; refuse instead of overflowing.
     if digits.len() > 12 {

@@ -4,7 +4,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use lists::{
-    CategoryId, CategorySet, Format, ListError, Lists, ListsBuilder, LoadStats, MAX_CATEGORIES,
+    canonicalize, Canonical, CategoryId, CategorySet, DomainProblem, Format, ListError, Lists,
+    ListsBuilder, LoadStats, MAX_CATEGORIES,
 };
 use std::path::PathBuf;
 
@@ -245,6 +246,31 @@ fn hosts_format() {
     }
     assert!(l.lookup("localhost").is_empty());
     assert!(l.lookup("example.com").is_empty());
+}
+
+/// Found by the `lists_parse` fuzz target: numeric names with more than 12 digits made of
+/// leading zeros (`0x0000000000001`) are IPv4 addresses for request hosts, but were refused as
+/// "numeric top-level label", so a strict list holding one failed to load.
+#[test]
+fn numeric_addresses_with_many_leading_zeros_are_addresses() {
+    let names = [
+        "0x0000000000001",
+        "00000000000000000001.2.3.4",
+        "127.0.0.0x00000000000001",
+        "0x000000000000000000ffffffff",
+    ];
+    for name in names {
+        assert_eq!(canonicalize(name), Ok(Canonical::Ip), "{name}");
+        assert!(destination::Host::parse(name).unwrap().is_ip(), "{name}");
+    }
+    let (l, _, st) = one(Format::Plain, &names.join("\n"));
+    assert_eq!(st, stats(0, 4, 0));
+    assert!(l.is_empty());
+    // Still out of range once the zeros are gone.
+    assert_eq!(
+        canonicalize("0x00000000000100000000"),
+        Err(DomainProblem::NumericTld)
+    );
 }
 
 #[test]
