@@ -223,8 +223,24 @@ impl Verifier {
     }
 }
 
-fn buffer_bytes(blocks: &Vec<argon2::Block>) -> usize {
-    blocks.capacity() * std::mem::size_of::<argon2::Block>()
+/// Resident bytes of a block buffer: only the blocks in use are ever touched.
+fn buffer_bytes(blocks: &[argon2::Block]) -> usize {
+    std::mem::size_of_val(blocks)
+}
+
+/// glibc serves an allocation from its heap, where a free does not give the memory back to the
+/// system, once it is below the mmap threshold, and every large free raises that threshold up to
+/// 32 MiB (loading a big list does so). A 19 MiB block buffer would then stay resident for good
+/// after being freed. Reserving more than 32 MiB makes glibc map it on its own and unmap it on
+/// free; the reserved pages beyond the blocks in use are never touched and cost nothing.
+const MMAP_ALWAYS: usize = 33 * 1024 * 1024;
+
+fn ensure_blocks(blocks: &mut Vec<argon2::Block>, count: usize) {
+    if blocks.capacity() < count {
+        let floor = MMAP_ALWAYS / std::mem::size_of::<argon2::Block>();
+        *blocks = Vec::with_capacity(count.max(floor));
+    }
+    blocks.resize(count, argon2::Block::default());
 }
 
 fn argon2_for(parsed: &PasswordHash<'_>) -> Option<(Argon2<'static>, argon2::Params)> {
@@ -250,7 +266,7 @@ fn verify_with(blocks: &mut Vec<argon2::Block>, password: &[u8], hash: &str) -> 
     let Ok(salt) = salt.decode_b64(&mut salt_buf) else {
         return false;
     };
-    blocks.resize(params.block_count(), argon2::Block::default());
+    ensure_blocks(blocks, params.block_count());
     let mut out = vec![0u8; expected.len()];
     if ctx
         .hash_password_into_with_memory(password, salt, &mut out, &mut blocks[..])
@@ -276,7 +292,7 @@ fn hash_with(blocks: &mut Vec<argon2::Block>, password: &str) -> Result<String, 
     let raw_salt = salt
         .decode_b64(&mut salt_buf)
         .map_err(|e| IdentityError::Hash(e.to_string()))?;
-    blocks.resize(params.block_count(), argon2::Block::default());
+    ensure_blocks(blocks, params.block_count());
     let mut out = [0u8; 32];
     ctx.hash_password_into_with_memory(password.as_bytes(), raw_salt, &mut out, &mut blocks[..])
         .map_err(|e| IdentityError::Hash(e.to_string()))?;
