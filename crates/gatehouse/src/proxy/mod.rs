@@ -772,7 +772,7 @@ fn target_of(head: &RequestHead) -> Result<Target, Outcome> {
                     "host_mismatch",
                     format!(
                         "the Host header `{}` does not match the request target `{}`",
-                        truncate(host, 80),
+                        truncate(&without_userinfo(host), 80),
                         target.authority
                     ),
                 ))
@@ -780,6 +780,15 @@ fn target_of(head: &RequestHead) -> Result<Target, Outcome> {
         }
     }
     finish_target(head, target)
+}
+
+/// `host` with anything up to its last `@` (userinfo, which a Host header must not carry) replaced
+/// by `…`: a refusal repeats what it refused, but never a password, into responses and logs.
+fn without_userinfo(host: &str) -> std::borrow::Cow<'_, str> {
+    match host.rfind('@') {
+        Some(at) => format!("…{}", &host[at..]).into(),
+        None => host.into(),
+    }
 }
 
 /// The checks that need the parsed target: a CONNECT has no body, and the Max-Forwards of an

@@ -496,6 +496,27 @@ async fn a_host_header_that_disagrees_with_the_target_is_refused() {
         assert_eq!(origin.connections(), 0, "{ctx}");
         assert_eq!(origin.seen_bytes(), 0, "{ctx}");
     }
+    // Userinfo in a Host header is refused without being repeated: not to the client, not into
+    // the audit trail.
+    let r = exchange(
+        gw.proxy,
+        &get(
+            &target,
+            &format!("ada:hunter2-in-host@origin.test:{p}"),
+            &auth,
+        ),
+    )
+    .await;
+    assert_eq!(r.status(), 400, "{}", r.text);
+    assert_eq!(r.rule().as_deref(), Some("host_mismatch"));
+    assert!(!r.text.contains("hunter2"), "{}", r.text);
+    assert!(r.text.contains("…@origin.test"), "{}", r.text);
+    gw.flush_audit().await;
+    assert!(
+        !format!("{:?}", gw.audit()).contains("hunter2"),
+        "the audit trail holds the Host header's password"
+    );
+    assert_eq!(origin.seen_bytes(), 0);
     // The reverse shape: a denied target with an allowed Host is refused, not routed by Host.
     let r = exchange(
         gw.proxy,
