@@ -294,6 +294,12 @@ pub fn check_address(policy: &Policy, tier: Tier, addr: SocketAddr) -> Decision 
     if own {
         return Decision::deny(Rule::OwnSocket);
     }
+    // INVARIANT: an unspecified address is never a destination, whatever the rules allow:
+    // connecting to `0.0.0.0` or `[::]` reaches the local host itself (its loopback services
+    // and the gateway's own sockets), under a spelling no loopback or own-socket entry names.
+    if class == AddressClass::Unspecified {
+        return Decision::deny(Rule::Address(class));
+    }
     if class.is_global() {
         return Decision::allow(Rule::GlobalAddress);
     }
@@ -517,6 +523,35 @@ mod tests {
             check_address(&p, Tier::Open, "127.0.0.5:3128".parse().unwrap()).rule,
             Rule::OwnSocket
         );
+        assert!(check_address(&p, Tier::Open, "127.0.0.5:80".parse().unwrap()).is_allow());
+    }
+
+    #[test]
+    fn unspecified_addresses_are_refused_even_when_allowed() {
+        let (_, ads, research) = lists();
+        let mut p = policy(ads, research);
+        p.allow_networks = NetSet::new(vec![
+            destination::net::parse_net("0.0.0.0/0").unwrap(),
+            destination::net::parse_net("::/0").unwrap(),
+        ]);
+        p.tier_networks[Tier::Intranet.index()] =
+            NetSet::new(vec![destination::net::parse_net("0.0.0.0/8").unwrap()]);
+        p.own_sockets = vec!["127.0.0.1:3128".parse().unwrap()];
+        for addr in [
+            "0.0.0.0:3128",
+            "0.0.0.0:80",
+            "0.1.2.3:80",
+            "[::]:3128",
+            "[::ffff:0.0.0.0]:80",
+        ] {
+            for tier in [Tier::Open, Tier::Intranet] {
+                assert_eq!(
+                    check_address(&p, tier, addr.parse().unwrap()).rule,
+                    Rule::Address(AddressClass::Unspecified),
+                    "{tier} {addr}"
+                );
+            }
+        }
         assert!(check_address(&p, Tier::Open, "127.0.0.5:80".parse().unwrap()).is_allow());
     }
 }

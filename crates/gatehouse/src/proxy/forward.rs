@@ -723,6 +723,19 @@ where
     }
 }
 
+/// Whether a request may be sent again, once, on a fresh connection when the kept origin
+/// connection it was sent on turns out closed before any response byte. Only idempotent methods
+/// without a body (RFC 9112 §9.3.1.1, RFC 9110 §9.2.2): the origin may have received and acted on
+/// the first copy, and a body already read from the client cannot be sent twice. Requests that
+/// may not be retried are sent on a kept connection only after it showed no sign of closing.
+pub fn may_retry(head: &RequestHead) -> bool {
+    matches!(head.framing(), RequestFraming::None)
+        && matches!(
+            head.method(),
+            "GET" | "HEAD" | "OPTIONS" | "TRACE" | "PUT" | "DELETE"
+        )
+}
+
 /// Forward one plain-HTTP request to `upstream` and relay the response, counting what was relayed
 /// in `progress`.
 #[allow(clippy::too_many_arguments)]
@@ -741,6 +754,7 @@ pub async fn forward(
     let framing = head.framing();
     let idle = rt.config.proxy.idle_timeout;
     let mut reused = upstream.reused;
+    let may_retry = may_retry(head);
     let failed = |error: RelayError, status: u16| Relayed {
         status,
         error: Some(error.code()),
@@ -748,12 +762,12 @@ pub async fn forward(
         keep_upstream: None,
     };
     loop {
-        let outcome = {
+        let attempt = {
             let (mut cr, mut cw) = client.split();
             let (mut ur, mut uw) = upstream.stream.split();
             if uw.write_all(&req).await.is_err() {
-                if reused && matches!(framing, RequestFraming::None) {
-                    None
+                if reused && may_retry {
+                    Attempt::Stale
                 } else {
                     return gateway_error(rt, client, RelayError::UpstreamIo).await;
                 }
@@ -767,7 +781,7 @@ pub async fn forward(
                     &mut cw,
                     head,
                     upgrade.is_some(),
-                    reused && matches!(framing, RequestFraming::None),
+                    reused && may_retry,
                     progress,
                 );
                 tokio::pin!(send, recv);
@@ -776,24 +790,24 @@ pub async fn forward(
                 // (otherwise a fast origin's response could win the race and the client connection
                 // would be closed for no reason).
                 let mut sent = matches!(framing, RequestFraming::None);
-                let r = loop {
+                loop {
                     tokio::select! {
                         biased;
                         s = &mut send, if !sent => match s {
                             Ok(()) => sent = true,
                             // A framing error mid-body aborts both connections: the origin sees a
                             // truncated request, never a second one.
-                            Err(e) => return failed(e, 0),
+                            Err(e) => break Attempt::BodyFailed(e),
                         },
-                        r = &mut recv => break r,
+                        r = &mut recv => break Attempt::Relayed(r, sent),
                     }
-                };
-                Some((r, sent))
+                }
             }
         };
-        let (result, sent) = match outcome {
-            Some(x) => x,
-            None => (Ok(Response::StaleUpstream), true),
+        let (result, sent) = match attempt {
+            Attempt::Relayed(r, sent) => (r, sent),
+            Attempt::Stale => (Ok(Response::StaleUpstream), true),
+            Attempt::BodyFailed(e) => return body_failed(rt, client, e, progress).await,
         };
         match result {
             Ok(Response::StaleUpstream) => {
@@ -863,6 +877,53 @@ pub async fn forward(
                 return gateway_error(rt, client, e.error).await;
             }
         }
+    }
+}
+
+/// One try at sending the request on an origin connection.
+enum Attempt {
+    /// The kept connection turned out closed before any response byte; the request may be retried.
+    Stale,
+    /// Relaying the request body failed; the origin connection is dropped, the request truncated.
+    BodyFailed(RelayError),
+    /// The response was relayed (or failed); whether the request body was sent whole.
+    Relayed(Result<Response, ResponseError>, bool),
+}
+
+/// The request body could not be relayed: the origin connection is dropped with the request
+/// truncated. A malformed body found before any response head reached the client is answered
+/// with `400` and the reason (the client learns what was wrong, as for a malformed head); other
+/// failures, or any after a response began, just close.
+async fn body_failed(
+    rt: &Runtime,
+    client: &mut tokio::net::TcpStream,
+    error: RelayError,
+    progress: &Progress,
+) -> Relayed {
+    let mut status = progress.status();
+    if let (RelayError::ClientFraming(code), 0) = (error, status) {
+        let outcome = super::respond::Outcome::BadRequest {
+            status: 400,
+            code,
+            message: format!("the request body is malformed ({code}); nothing after the last good chunk was forwarded"),
+        };
+        let bytes = super::respond::render(
+            &outcome,
+            false,
+            true,
+            &rt.config.proxy.via,
+            &rt.config.proxy.contact,
+        );
+        if client.write_all(&bytes).await.is_ok() {
+            progress.sent_head(400);
+            status = 400;
+        }
+    }
+    Relayed {
+        status,
+        error: Some(error.code()),
+        next: Next::Close,
+        keep_upstream: None,
     }
 }
 

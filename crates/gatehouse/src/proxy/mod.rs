@@ -381,21 +381,27 @@ async fn handle_request(
         None => (event_tail, next),
         Some(outcome) => {
             let close = has_body || head.is_connect() || !head.keep_alive();
-            gw.metrics
-                .decided(outcome.decision(), outcome.metric_rule());
+            // A failure after the policy allowed (DNS, connect) keeps the decision and its rule,
+            // in the audit trail and the metrics alike, and records the error code; a refusal
+            // at the address check is a deny.
+            let (decision, rule) = match rec.rule.take() {
+                Some((id, static_id)) if rec.allowed && outcome.decision() == "error" => {
+                    gw.metrics.decided("allow", static_id);
+                    ("allow", id)
+                }
+                _ => {
+                    gw.metrics
+                        .decided(outcome.decision(), outcome.metric_rule());
+                    (outcome.decision(), outcome.rule().to_string())
+                }
+            };
             if let Some(code) = outcome.error_code() {
                 gw.metrics.error(code);
             }
             unless_stopped(stop, finish_refusal(rt, client, &outcome, html, close)).await;
             let tail = Tail {
-                // A failure after the policy allowed (DNS, connect) keeps the decision and records
-                // the error code; a refusal at the address check is a deny.
-                decision: if rec.allowed && outcome.decision() == "error" {
-                    "allow"
-                } else {
-                    outcome.decision()
-                },
-                rule: outcome.rule().to_string(),
+                decision,
+                rule,
                 status: outcome.status(),
                 bytes_up: 0,
                 bytes_down: 0,
@@ -563,7 +569,7 @@ async fn pipeline(
         return Ok(answer_last_hop(rt, client, head, rec).await);
     }
     let connect_started = Instant::now();
-    let upstream = match take_reusable(rt, conn, &principal, &target) {
+    let upstream = match take_reusable(rt, conn, &principal, &target, forward::may_retry(head)) {
         Some(u) => u,
         None => {
             let addrs = checked_addresses(rt, &principal, &target).await?;
@@ -720,6 +726,17 @@ fn destination_error(e: DestinationError) -> Outcome {
 /// Parse and canonicalise the request target; check the `Host` header against it.
 fn target_of(head: &RequestHead) -> Result<Target, Outcome> {
     let raw = head.target();
+    // Method names are case-sensitive (RFC 9110 §9.1): `Connect` is not CONNECT, so it would skip
+    // the CONNECT rules here while an origin that folds case could take it for one.
+    if !head.is_connect() && head.method().eq_ignore_ascii_case("CONNECT") {
+        return Err(bad_request(
+            "ambiguous_method",
+            format!(
+                "`{}` is not `CONNECT`: method names are case-sensitive",
+                truncate(head.method(), 20)
+            ),
+        ));
+    }
     let target = if head.is_connect() {
         let authority = Authority::parse(raw, None).map_err(destination_error)?;
         Target {
@@ -953,6 +970,7 @@ fn take_reusable(
     conn: &mut Conn,
     principal: &Principal,
     target: &Target,
+    may_retry: bool,
 ) -> Option<Upstream> {
     if target.connect {
         conn.upstream = None;
@@ -962,11 +980,22 @@ fn take_reusable(
     if u.host == target.authority.host
         && u.port == target.authority.port
         && policy::check_address(&rt.policy, principal.tier, u.addr).is_allow()
+        && (may_retry || still_open(&u.stream))
     {
         Some(u)
     } else {
         None
     }
+}
+
+/// Whether an idle kept origin connection shows no sign of having been closed: nothing to read,
+/// not even the end of the stream. A request that cannot be retried goes on a kept connection
+/// only then (bytes an origin sent unasked would also be taken for the next response). The race
+/// with a close still in flight remains; such a request then fails with 502 rather than being
+/// sent twice.
+fn still_open(stream: &TcpStream) -> bool {
+    let mut probe = [0u8; 1];
+    matches!(stream.try_read(&mut probe), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
 }
 
 /// Resolve a destination: IP literals as they are, names through the static hosts table first and

@@ -446,6 +446,47 @@ async fn the_gateways_own_sockets_are_refused_even_when_a_network_rule_allows_th
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_unspecified_address_is_refused_even_when_every_network_is_allowed() {
+    // Connecting to 0.0.0.0 reaches the machine itself: the gateway's own sockets and any
+    // loopback service, under a spelling that names neither.
+    let origin = Origin::start("127.0.0.2").await;
+    let bystander = Origin::start("127.0.0.1").await;
+    let config = with_hosts(
+        &with_allowed_networks(&base_config(&origin), &["0.0.0.0/0", "::/0"]),
+        &[("zero.test", "0.0.0.0")],
+    );
+    let gw = Gateway::start(&config).await;
+    gw.add_user("ada", Tier::Open, "s3cret-ada").await;
+    let auth = basic("ada", "s3cret-ada");
+    let (proxy, admin, other) = (gw.proxy.port(), gw.admin.port(), bystander.port());
+    let targets = [
+        format!("0.0.0.0:{admin}"),
+        format!("0:{admin}"),
+        format!("0:{proxy}"),
+        format!("0.0.0.0:{other}"),
+        format!("0x0:{other}"),
+        format!("[::]:{other}"),
+        format!("[::ffff:0.0.0.0]:{other}"),
+        format!("zero.test:{other}"),
+    ];
+    for authority in &targets {
+        let r = exchange(gw.proxy, &get(authority, "/metrics", &auth)).await;
+        assert_refused(&r, 403, "address:unspecified", authority);
+        assert!(!r.text.contains("# EOF"), "metrics leaked: {}", r.text);
+    }
+    // Control: the same rules let a loopback listener be reached by its own address.
+    let r = exchange(gw.proxy, &get(&format!("127.0.0.1:{other}"), "/", &auth)).await;
+    assert_eq!(r.status(), 200, "{}", r.text);
+    assert_eq!(
+        bystander.requests(),
+        1,
+        "only the control reached the loopback listener"
+    );
+    assert_eq!(origin.seen_bytes(), 0);
+    gw.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connect_to_the_gateways_own_sockets_is_refused() {
     // CONNECT checks the port list first, so the gateway's own ports must be on it to reach the
     // address check. They are known only once it listens: start it, then reload a configuration

@@ -10,6 +10,7 @@ mod canonical;
 mod cli;
 mod clients;
 mod hardening;
+mod kept_upstream;
 mod list_files;
 mod malformed;
 mod protocol;

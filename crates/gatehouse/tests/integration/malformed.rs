@@ -960,7 +960,7 @@ async fn a_bad_chunk_after_a_valid_head_aborts_both_connections() {
         ("`+5` chunk size", "+5\r\nworld\r\n", "bad_chunk_size"),
         ("empty chunk extension", "5;\r\nworld\r\n", "bad_chunk_ext"),
     ];
-    for (name, bad, _code) in cases {
+    for (name, bad, code) in cases {
         let mut sink = Sink::start("127.0.0.2").await;
         let sp = sink.addr.port();
         let head = format!(
@@ -1001,6 +1001,10 @@ async fn a_bad_chunk_after_a_valid_head_aborts_both_connections() {
         );
         assert!(!r.text.contains(" 200 "), "{name}: {}", r.text);
         assert!(!r.text.contains("hello from origin"), "{name}: {}", r.text);
+        // No response had begun: the client is told what was wrong with its body.
+        assert!(r.text.starts_with("HTTP/1.1 400 "), "{name}: {}", r.text);
+        assert_eq!(r.rule().as_deref(), Some(code), "{name}: {}", r.text);
+        assert_eq!(r.responses(), 1, "{name}: {}", r.text);
         // The origin connection was closed with the truncated request: nothing after the good chunk.
         let st = sink
             .wait_for("the origin connection to close", |st| {
@@ -1094,6 +1098,16 @@ async fn destination_errors_are_refused_before_any_decision_or_connection() {
             "user without password",
             req("GET", &format!("http://user@{o}/"), &o, ""),
             "userinfo",
+        ),
+        (
+            "CONNECT spelt in mixed case",
+            req("Connect", &format!("http://{o}/"), &o, ""),
+            "ambiguous_method",
+        ),
+        (
+            "connect spelt in lower case, authority form",
+            req("connect", &o, &o, ""),
+            "ambiguous_method",
         ),
         (
             "bad host",
