@@ -117,13 +117,27 @@ impl AuditEvent {
     /// `time elapsed client code/status bytes method URL user hierarchy/peer type`.
     pub fn squid_line(&self) -> String {
         let end_us = self.ts_us + self.duration_us as i64;
+        // Squid's tags: a request that never became one (malformed head) is `NONE_NONE` with
+        // method `NONE` and URL `error:invalid-request`; `_ABORTED` marks a transfer that ended
+        // in an error (client gone, origin failed, cut at shutdown).
+        let unparsed = self.stage == Stage::Parse;
         let code = match (self.decision, self.method.as_str()) {
+            _ if unparsed => "NONE_NONE",
             ("deny", _) => "TCP_DENIED",
             ("error", _) => "TCP_MISS_ABORTED",
+            (_, "CONNECT") if self.error.is_some() => "TCP_TUNNEL_ABORTED",
             (_, "CONNECT") => "TCP_TUNNEL",
+            _ if self.error.is_some() => "TCP_MISS_ABORTED",
             _ => "TCP_MISS",
         };
-        let url = self.url.as_deref().unwrap_or(&self.destination);
+        let (method, url) = if unparsed {
+            ("NONE", "error:invalid-request")
+        } else {
+            (
+                self.method.as_str(),
+                self.url.as_deref().unwrap_or(&self.destination),
+            )
+        };
         let user = self.principal.as_deref().unwrap_or("-");
         let hier = match self.upstream {
             Some(a) => format!("HIER_DIRECT/{}", a.ip()),
@@ -138,7 +152,7 @@ impl AuditEvent {
             code,
             self.status,
             self.bytes_down,
-            self.method,
+            method,
             url,
             user,
             hier
@@ -149,6 +163,8 @@ impl AuditEvent {
 enum Msg {
     Event(Box<AuditEvent>),
     Flush(std::sync::mpsc::Sender<()>),
+    /// Reopen the Squid log at its path (after log rotation moved the file away).
+    Reopen,
 }
 
 /// A reserved place in the audit queue, filled when the request ends.
@@ -182,13 +198,11 @@ impl Audit {
         metrics: Arc<Metrics>,
     ) -> std::io::Result<Audit> {
         let (tx, rx) = mpsc::channel(settings.queue_size);
-        let squid = match &squid_log {
-            Some(path) => Some(
-                std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(path)?,
-            ),
+        let squid = match squid_log {
+            Some(path) => Some(SquidLog {
+                file: open_squid_log(&path)?,
+                path,
+            }),
             None => None,
         };
         let m = metrics.clone();
@@ -243,6 +257,14 @@ impl Audit {
         }
     }
 
+    /// Reopen the Squid log at its configured path, after the events queued before this call
+    /// (SIGHUP; `logrotate` moves the file away, then signals).
+    pub async fn reopen_squid_log(&self) {
+        if self.tx.send(Msg::Reopen).await.is_err() {
+            tracing::error!("the audit writer is gone; cannot reopen the squid access log");
+        }
+    }
+
     /// Wait until every event queued before this call is committed, at most 30 s. Returns whether
     /// it was; if not, the events still queued are logged and counted as lost, because the process
     /// is about to exit without them.
@@ -276,10 +298,28 @@ impl Audit {
     }
 }
 
+/// The Squid-format log: its file, and the path it is reopened at.
+struct SquidLog {
+    path: PathBuf,
+    file: std::fs::File,
+}
+
+/// Open (creating it readable by its owner only: it names people and what they visited) for appending.
+fn open_squid_log(path: &std::path::Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).append(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)
+}
+
 fn writer(
     mut store: Store,
     mut rx: mpsc::Receiver<Msg>,
-    mut squid: Option<std::fs::File>,
+    mut squid: Option<SquidLog>,
     metrics: Arc<Metrics>,
 ) {
     const MAX_BATCH: usize = 4096;
@@ -287,6 +327,7 @@ fn writer(
     let mut rows: Vec<AuditRow> = Vec::with_capacity(MAX_BATCH);
     let mut lines = String::new();
     let mut flushes = Vec::new();
+    let mut reopen = false;
     while let Some(first) = rx.blocking_recv() {
         let mut next = Some(first);
         let mut gathered_once = false;
@@ -300,6 +341,7 @@ fn writer(
                         }
                     }
                     Msg::Flush(done) => flushes.push(done),
+                    Msg::Reopen => reopen = true,
                 }
                 if rows.len() < MAX_BATCH {
                     next = rx.try_recv().ok();
@@ -308,7 +350,7 @@ fn writer(
             // Under load, committing whatever is there at once means a transaction (and its
             // locks and WAL writes) per request. Gathering for a moment makes batches of hundreds
             // while still committing far within the 250 ms promise; a flush does not wait.
-            if gathered_once || !flushes.is_empty() || rows.len() >= MAX_BATCH {
+            if gathered_once || !flushes.is_empty() || reopen || rows.len() >= MAX_BATCH {
                 break;
             }
             gathered_once = true;
@@ -336,14 +378,26 @@ fn writer(
             }
             rows.clear();
         }
-        if let Some(f) = squid.as_mut() {
+        if let Some(log) = squid.as_mut() {
             if !lines.is_empty() {
-                if let Err(e) = f.write_all(lines.as_bytes()) {
+                if let Err(e) = log.file.write_all(lines.as_bytes()) {
                     tracing::error!(error = %e, "cannot write the squid access log");
                 }
                 lines.clear();
             }
+            if reopen {
+                // Lines before the signal went to the old file, lines after it go to the new one.
+                match open_squid_log(&log.path) {
+                    Ok(file) => log.file = file,
+                    Err(e) => tracing::error!(
+                        error = %e,
+                        path = %log.path.display(),
+                        "cannot reopen the squid access log; still writing to the old file"
+                    ),
+                }
+            }
         }
+        reopen = false;
         for done in flushes.drain(..) {
             let _ = done.send(());
         }

@@ -133,40 +133,65 @@ enum UserCommand {
     },
     /// List principals.
     List {
+        /// `table` for people, `json` for one JSON object per line.
         #[arg(long, value_enum, default_value = "table")]
         format: OutputFormat,
     },
     /// Change a principal's tier; it applies to their next request.
     SetTier {
+        /// The principal's name.
         name: String,
+        /// The new tier: what they may browse.
         #[arg(value_enum)]
         tier: TierArg,
     },
     /// Set a new password. Without --password-stdin a random one is generated and printed once.
     Passwd {
+        /// The principal's name.
         name: String,
+        /// Read the new password from standard input (first line) instead of generating one.
         #[arg(long)]
         password_stdin: bool,
     },
     /// Disable a principal: their next request is refused.
-    Disable { name: String },
+    Disable {
+        /// The principal's name.
+        name: String,
+    },
     /// Enable a disabled principal again.
-    Enable { name: String },
+    Enable {
+        /// The principal's name.
+        name: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
 enum GroupCommand {
     /// Create a group.
-    Add { name: String },
+    Add {
+        /// The group's name (letters, digits, `.`, `_`, `-`, `@`; at most 64 characters).
+        name: String,
+    },
     /// List groups and their members.
     List {
+        /// `table` for people, `json` for one JSON object per line.
         #[arg(long, value_enum, default_value = "table")]
         format: OutputFormat,
     },
     /// Add a principal to a group.
-    AddMember { group: String, principal: String },
+    AddMember {
+        /// The group's name.
+        group: String,
+        /// The principal's name.
+        principal: String,
+    },
     /// Remove a principal from a group.
-    RemoveMember { group: String, principal: String },
+    RemoveMember {
+        /// The group's name.
+        group: String,
+        /// The principal's name.
+        principal: String,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -177,7 +202,10 @@ struct AuditFilter {
     /// Only events for this destination host or its subdomains (`example.com` matches `www.example.com`).
     #[arg(long)]
     destination: Option<String>,
-    /// Only events with this decision.
+    /// Only events with this decision: `allow` (the policy allowed; a transfer that then failed,
+    /// e.g. DNS or connect, is still `allow`, with its error code in the event), `deny` (refused by
+    /// a rule or by authentication), `error` (gatehouse could not decide: malformed request,
+    /// timeout before a decision, audit backlog).
     #[arg(long, value_parser = ["allow", "deny", "error"])]
     decision: Option<String>,
     /// Events at or after this time: RFC 3339 (`2026-11-25T10:00:00Z`) or an age (`90s`, `15m`, `2h`, `7d`).
@@ -189,6 +217,7 @@ struct AuditFilter {
     /// At most this many events (the newest ones).
     #[arg(long, default_value_t = 1000)]
     limit: u64,
+    /// `table` for people, `json` for one JSON object per line (stable field names).
     #[arg(long, value_enum, default_value = "table")]
     format: OutputFormat,
 }
@@ -286,8 +315,9 @@ async fn wait_for_signals(server: &Server) -> anyhow::Result<()> {
     loop {
         tokio::select! {
             _ = hup.recv() => {
-                tracing::info!("SIGHUP: reloading the configuration");
+                tracing::info!("SIGHUP: reloading the configuration, reopening the squid access log");
                 let _ = server.reload().await;
+                server.gateway().audit.reopen_squid_log().await;
             }
             _ = term.recv() => { tracing::info!("SIGTERM: draining"); return Ok(()); }
             _ = int.recv() => { tracing::info!("SIGINT: draining"); return Ok(()); }
@@ -354,7 +384,13 @@ fn password(from_stdin: bool) -> anyhow::Result<(String, bool)> {
 
 fn user(common: Common, command: UserCommand) -> anyhow::Result<ExitCode> {
     check_given_config(&common)?;
-    let store = Store::open(&common.data_dir)?;
+    // Only adding creates a store; every other command needs one, so that a mistyped
+    // `--data-dir` is an error rather than an empty store.
+    let store = if matches!(command, UserCommand::Add { .. }) {
+        Store::open(&common.data_dir)?
+    } else {
+        Store::open_existing(&common.data_dir)?
+    };
     match command {
         UserCommand::Add {
             name,
@@ -446,7 +482,11 @@ fn user(common: Common, command: UserCommand) -> anyhow::Result<ExitCode> {
 
 fn group(common: Common, command: GroupCommand) -> anyhow::Result<ExitCode> {
     check_given_config(&common)?;
-    let store = Store::open(&common.data_dir)?;
+    let store = if matches!(command, GroupCommand::Add { .. }) {
+        Store::open(&common.data_dir)?
+    } else {
+        Store::open_existing(&common.data_dir)?
+    };
     match command {
         GroupCommand::Add { name } => {
             valid_name(&name)?;
@@ -509,7 +549,7 @@ fn format_ts(us: i64) -> String {
 
 fn audit(common: Common, f: AuditFilter) -> anyhow::Result<ExitCode> {
     check_given_config(&common)?;
-    let store = Store::open(&common.data_dir)?;
+    let store = Store::open_existing(&common.data_dir)?;
     let now = crate::store::now_us();
     let q = AuditQuery {
         principal: f.principal,

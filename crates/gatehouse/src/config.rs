@@ -311,33 +311,34 @@ impl Locator<'_> {
         }
     }
 
-    /// The dotted key at a byte offset: the last `[table]` header before it plus the key text there.
+    /// The dotted key at a byte offset: the `[table]` header and the `key =` whose value holds
+    /// the offset, found by a light scan that tracks brackets and strings, so that an error on
+    /// the fourth line of a multi-line array still names the array's key.
     fn key_at(&self, offset: usize) -> String {
         let offset = offset.min(self.text.len());
-        let before = &self.text[..offset];
-        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-        let line = &self.text[line_start..];
-        let line = line.split('\n').next().unwrap_or("");
-        let trimmed = line.trim();
-        if trimmed.starts_with('[') {
-            return trimmed
-                .trim_matches(|c| c == '[' || c == ']')
-                .trim()
-                .to_string();
+        let end = self.text[offset..]
+            .find('\n')
+            .map_or(self.text.len(), |i| offset + i);
+        let mut table: Option<String> = None;
+        let mut key = String::new();
+        let mut depth = 0usize;
+        for line in self.text[..end].split('\n') {
+            let trimmed = line.trim();
+            if depth == 0 {
+                if trimmed.starts_with('[') {
+                    let name = trimmed.split('#').next().unwrap_or("").trim();
+                    table = Some(
+                        name.trim_matches(|c| c == '[' || c == ']')
+                            .trim()
+                            .to_string(),
+                    );
+                    key.clear();
+                } else if let Some((k, _)) = trimmed.split_once('=') {
+                    key = k.trim().trim_matches('"').to_string();
+                }
+            }
+            depth = bracket_depth(line, depth, trimmed.starts_with('[') && depth == 0);
         }
-        let table = before[..line_start]
-            .lines()
-            .rev()
-            .map(str::trim)
-            .find(|l| l.starts_with('['))
-            .map(|l| l.trim_matches(|c| c == '[' || c == ']').trim().to_string());
-        let key = trimmed
-            .split('=')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .trim_matches('"')
-            .to_string();
         match table {
             Some(t) if !key.is_empty() => format!("{t}.{key}"),
             Some(t) => t,
@@ -351,6 +352,37 @@ impl Locator<'_> {
         let message = e.message().trim().replace('\n', " ");
         self.problem(span, if key.is_empty() { "-" } else { &key }, message)
     }
+}
+
+/// The bracket depth (`[`/`{` open, `]`/`}` close) after `line`, outside strings and comments.
+/// A `[table]` header line opens and closes its own brackets.
+fn bracket_depth(line: &str, mut depth: usize, header: bool) -> usize {
+    if header {
+        return depth;
+    }
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    for c in line.chars() {
+        match quote {
+            Some(q) => {
+                if escaped {
+                    escaped = false;
+                } else if c == '\\' && q == '"' {
+                    escaped = true;
+                } else if c == q {
+                    quote = None;
+                }
+            }
+            None => match c {
+                '"' | '\'' => quote = Some(c),
+                '#' => break,
+                '[' | '{' => depth += 1,
+                ']' | '}' => depth = depth.saturating_sub(1),
+                _ => {}
+            },
+        }
+    }
+    depth
 }
 
 struct Validator<'a> {
@@ -462,6 +494,17 @@ impl Validator<'_> {
             shutdown_grace: Duration::from_secs(p.shutdown_grace_secs.unwrap_or(30)),
         };
         let admin_listen = self.socket(&raw.admin.listen, "admin.listen", "127.0.0.1:9090");
+        if admin_listen == proxy.listen && admin_listen.port() != 0 {
+            if let Some(v) = raw.admin.listen.as_ref().or(raw.proxy.listen.as_ref()) {
+                self.err(
+                    v,
+                    "admin.listen",
+                    format!(
+                        "`{admin_listen}` is also `proxy.listen`; the admin port needs an address of its own"
+                    ),
+                );
+            }
+        }
 
         let on_backlog = match &raw.audit.on_backlog {
             None => OnBacklog::Refuse,
@@ -505,7 +548,8 @@ impl Validator<'_> {
             }
             for a in addrs.get_ref() {
                 match a.parse::<IpAddr>() {
-                    Ok(ip) => ips.push(ip),
+                    // One form per address, as for resolver answers (`::ffff:a.b.c.d` is a.b.c.d).
+                    Ok(ip) => ips.push(destination::net::canonical_ip(ip)),
                     Err(_) => self.err(addrs, &key, format!("`{a}` is not an IP address")),
                 }
             }
@@ -724,6 +768,43 @@ mod tests {
             p[2].contains("key `policy.deny`: no list or category named `nope`"),
             "{}",
             p[2]
+        );
+    }
+
+    #[test]
+    fn an_error_inside_a_multi_line_array_names_the_array() {
+        let p = problems("[lists.r]\ndomains = [\n  \"a.org\",\n  5,\n]\n");
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(
+            p[0].starts_with("test.toml:4:3: key `lists.r.domains`"),
+            "{}",
+            p[0]
+        );
+        let p = problems("[proxy]\nconnect_ports = [\n  443, # ok\n  \"x]\",\n]\n");
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(
+            p[0].starts_with("test.toml:4:3: key `proxy.connect_ports`"),
+            "{}",
+            p[0]
+        );
+    }
+
+    #[test]
+    fn the_admin_port_needs_its_own_address() {
+        let p = problems(
+            "[proxy]\nlisten = \"127.0.0.1:4000\"\n[admin]\nlisten = \"127.0.0.1:4000\"\n",
+        );
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(
+            p[0].starts_with(
+                "test.toml:4:10: key `admin.listen`: `127.0.0.1:4000` is also `proxy.listen`"
+            ),
+            "{}",
+            p[0]
+        );
+        assert!(
+            problems("[proxy]\nlisten = \"127.0.0.1:0\"\n[admin]\nlisten = \"127.0.0.1:0\"\n")
+                .is_empty()
         );
     }
 

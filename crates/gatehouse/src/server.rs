@@ -2,10 +2,12 @@
 //! and owns reload and shutdown. The binary and the in-process tests start gatehouse through
 //! [`Server::start`], the same entry point.
 //!
-//! Shutdown drains: the listeners close, idle keep-alive connections close, requests in flight finish
+//! Shutdown drains: the proxy listener closes, idle keep-alive connections close, requests in flight finish
 //! (up to `proxy.shutdown_grace_secs`). Requests still running then are cut short, each recording
 //! its event with the error `shutdown` and what it relayed, and the audit writer commits everything
 //! queued. An event that cannot be recorded is logged and counted in `gatehouse_audit_lost_total`.
+//! The admin listener stays up until the end (`/readyz` says `503 draining`), so that a load
+//! balancer sees the drain and the metrics of the last requests can still be read.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -49,6 +51,8 @@ pub struct Server {
     drain_tx: watch::Sender<bool>,
     /// Flips to `true` when the grace period is over: connections still open are closed.
     stop_tx: watch::Sender<bool>,
+    /// Flips to `true` at the end of shutdown: the admin listener closes.
+    admin_stop_tx: watch::Sender<bool>,
     connections: Arc<Semaphore>,
     max_connections: u32,
     tasks: Vec<JoinHandle<()>>,
@@ -69,7 +73,39 @@ impl Server {
             std::thread::available_parallelism().map_or(2, |n| n.get()),
             ARGON2_IDLE_RELEASE,
         )?;
+        let proxy_listener = TcpListener::bind(config.proxy.listen)
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot listen on `{}` (`proxy.listen`)",
+                    config.proxy.listen
+                )
+            })?;
+        let admin_listener = TcpListener::bind(config.admin_listen)
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot listen on `{}` (`admin.listen`)",
+                    config.admin_listen
+                )
+            })?;
+        let proxy_addr = proxy_listener.local_addr()?;
+        let admin_addr = admin_listener.local_addr()?;
+        let own = vec![proxy_addr, admin_addr];
+
+        let metrics = Arc::new(Metrics::new());
+        let squid_log = config.audit.squid_log.as_ref().map(|p| data_dir.join(p));
+        let audit = Audit::start(
+            Store::open(&data_dir)?,
+            config.audit.clone(),
+            squid_log,
+            metrics.clone(),
+        )
+        .context("cannot start the audit writer")?;
+
         // First start: an `admin` principal with a random password, printed once by the caller.
+        // Created only once the listeners and the audit writer are up: a start that fails (a port in
+        // use) must not leave an `admin` whose one-time password nobody saw.
         let store = Store::open(&data_dir)?;
         let initial_admin_password = if store.principal_count()? == 0 {
             let password = random_password()?;
@@ -87,27 +123,7 @@ impl Server {
         };
         let generation = store.generation()?;
         let principals = Principals::new(generation, store.principals()?);
-
-        let proxy_listener = TcpListener::bind(config.proxy.listen)
-            .await
-            .with_context(|| format!("cannot listen on {} (proxy.listen)", config.proxy.listen))?;
-        let admin_listener = TcpListener::bind(config.admin_listen)
-            .await
-            .with_context(|| format!("cannot listen on {} (admin.listen)", config.admin_listen))?;
-        let proxy_addr = proxy_listener.local_addr()?;
-        let admin_addr = admin_listener.local_addr()?;
-        let own = vec![proxy_addr, admin_addr];
-
-        let metrics = Arc::new(Metrics::new());
         metrics.principals_generation.set(generation);
-        let squid_log = config.audit.squid_log.as_ref().map(|p| data_dir.join(p));
-        let audit = Audit::start(
-            Store::open(&data_dir)?,
-            config.audit.clone(),
-            squid_log,
-            metrics.clone(),
-        )
-        .context("cannot start the audit writer")?;
 
         let (drain_tx, drain_rx) = watch::channel(false);
         let (stop_tx, stop_rx) = watch::channel(false);
@@ -147,10 +163,12 @@ impl Server {
                 gateway: gateway.clone(),
                 store,
             }));
-        let mut admin_drain = drain_tx.subscribe();
+        // The admin port stays up while the proxy drains, so that `/readyz` answers `503 draining`
+        // (a load balancer takes the node out) and `/metrics` shows the drain; it closes last.
+        let (admin_stop_tx, mut admin_stop) = watch::channel(false);
         tasks.push(tokio::spawn(async move {
             let shutdown = async move {
-                let _ = admin_drain.wait_for(|d| *d).await;
+                let _ = admin_stop.wait_for(|d| *d).await;
             };
             if let Err(e) = axum::serve(admin_listener, app)
                 .with_graceful_shutdown(shutdown)
@@ -167,6 +185,7 @@ impl Server {
             config_path: opts.config_path,
             drain_tx,
             stop_tx,
+            admin_stop_tx,
             connections,
             max_connections,
             tasks,
@@ -277,6 +296,7 @@ impl Server {
                 );
             }
         }
+        let _ = self.admin_stop_tx.send(true);
         for t in &self.tasks {
             t.abort();
         }

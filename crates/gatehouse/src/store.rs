@@ -27,6 +27,13 @@ pub enum StoreError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("cannot create `{path}`: {source}")]
+    CreateFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("there is no store at `{path}`: check `--data-dir` (the store is created by `gatehouse serve` or `gatehouse user add`)")]
+    Missing { path: PathBuf },
     #[error("no principal named `{0}`")]
     NoSuchPrincipal(String),
     #[error("a principal named `{0}` already exists")]
@@ -171,12 +178,64 @@ pub struct Store {
 }
 
 /// The store's path inside a data directory, creating the directory when missing.
+///
+/// A new data directory is created readable by its owner only (0700), and a new store file too
+/// (0600; SQLite gives its `-wal` and `-shm` files the same mode): the store holds password
+/// hashes and everyone's audit trail. An existing directory or file keeps the mode it has.
 pub fn store_path(data_dir: &Path) -> Result<PathBuf, StoreError> {
-    std::fs::create_dir_all(data_dir).map_err(|source| StoreError::DataDir {
+    let dir_err = |source| StoreError::DataDir {
         path: data_dir.to_path_buf(),
         source,
+    };
+    create_private_dir(data_dir).map_err(dir_err)?;
+    let path = data_dir.join(STORE_FILE);
+    create_private_file(&path).map_err(|source| StoreError::CreateFile {
+        path: path.clone(),
+        source,
     })?;
-    Ok(data_dir.join(STORE_FILE))
+    Ok(path)
+}
+
+/// The store's path inside a data directory that must already hold a store: commands that only
+/// read (`audit`, `user list`, `group list`) say so instead of creating an empty store in a
+/// mistyped directory.
+pub fn existing_store_path(data_dir: &Path) -> Result<PathBuf, StoreError> {
+    let path = data_dir.join(STORE_FILE);
+    if path.is_file() {
+        Ok(path)
+    } else {
+        Err(StoreError::Missing { path })
+    }
+}
+
+#[cfg(unix)]
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+}
+
+#[cfg(not(unix))]
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)
+}
+
+/// Create `path` empty with mode 0600 unless it exists (SQLite takes an empty file as a new database).
+pub fn create_private_file(path: &Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
 }
 
 pub fn now_us() -> i64 {
@@ -189,7 +248,15 @@ pub fn now_us() -> i64 {
 impl Store {
     /// Open (creating and migrating when needed) the store of a data directory.
     pub fn open(data_dir: &Path) -> Result<Store, StoreError> {
-        let path = store_path(data_dir)?;
+        Self::open_path(store_path(data_dir)?)
+    }
+
+    /// Open the store of a data directory that must already have one (see [`existing_store_path`]).
+    pub fn open_existing(data_dir: &Path) -> Result<Store, StoreError> {
+        Self::open_path(existing_store_path(data_dir)?)
+    }
+
+    fn open_path(path: PathBuf) -> Result<Store, StoreError> {
         let conn = Connection::open(&path).map_err(|source| StoreError::Open {
             path: path.clone(),
             source,

@@ -273,7 +273,7 @@ fn describe(outcome: &Outcome, contact: &str) -> (String, Vec<(&'static str, Str
                 (
                     "how to ask",
                     format!(
-                        "ask {contact} for access to this destination, quoting the rule and the destination above; every decision about you is in the audit trail you can read"
+                        "ask {contact} for access to this destination, quoting the rule and the destination above; this decision is recorded in the audit trail, and every record about you can be shown to you"
                     ),
                 ),
             ],
@@ -373,7 +373,7 @@ refused by rule: filtered-default\n\
 why: your tier allows only destinations on its allow lists, and this one is on none of them\n\
 principal: ada\n\
 tier: filtered\n\
-how to ask: ask the help desk for access to this destination, quoting the rule and the destination above; every decision about you is in the audit trail you can read\n"
+how to ask: ask the help desk for access to this destination, quoting the rule and the destination above; this decision is recorded in the audit trail, and every record about you can be shown to you\n"
         );
     }
 

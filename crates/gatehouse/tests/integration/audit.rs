@@ -92,6 +92,11 @@ async fn allowed_refused_and_malformed_requests_each_leave_one_event() {
     assert_eq!(f[7], "ada");
     assert_eq!(f[8], "HIER_DIRECT/127.0.0.4");
     assert!(lines[1].contains(" TCP_DENIED/403 "), "{}", lines[1]);
+    assert!(
+        lines[3].contains(" NONE_NONE/400 0 NONE error:invalid-request - HIER_NONE/- -"),
+        "{}",
+        lines[3]
+    );
     gw.shutdown().await;
 }
 
@@ -328,7 +333,29 @@ async fn requests_cut_at_the_end_of_the_grace_period_are_recorded_with_what_they
 
     // SIGTERM's path, in-process: drain, 1 s of grace, then cut. The data directory stays.
     let handle = gw.server.as_ref().unwrap().gateway().clone();
-    gw.server.take().unwrap().shutdown().await;
+    let shutdown = tokio::spawn(gw.server.take().unwrap().shutdown());
+    // While it drains, the admin port still answers: not ready, and the metrics readable.
+    let admin = format!("http://{}", gw.admin);
+    let mut ready = curl(&[&format!("{admin}/readyz")]).await;
+    for _ in 0..50 {
+        if ready.status != 200 {
+            break;
+        }
+        // The shutdown task has not started draining yet.
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        ready = curl(&[&format!("{admin}/readyz")]).await;
+    }
+    assert_eq!((ready.status, ready.text().as_str()), (503, "draining\n"));
+    let during = curl(&[&format!("{admin}/metrics")]).await;
+    assert_eq!(during.status, 200);
+    assert!(
+        during.text().contains("gatehouse_active_connections 3"),
+        "{}",
+        during.text()
+    );
+    shutdown.await.unwrap();
+    // Once stopped, the admin port is closed too.
+    assert_eq!(curl(&[&format!("{admin}/healthz")]).await.status, 0);
     for (name, s) in [
         ("tunnel", &mut tunnel),
         ("download", &mut download),
@@ -381,4 +408,53 @@ async fn requests_cut_at_the_end_of_the_grace_period_are_recorded_with_what_they
             "missing `{needle}` in:\n{metrics}"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transfer_that_fails_after_the_decision_keeps_the_allowing_rule_and_its_error() {
+    let origin = Origin::start("127.0.0.4").await;
+    let gw = Gateway::start(&base_config(&origin)).await;
+    gw.add_user("ada", Tier::Open, "pw").await;
+    // A port on an allowed address where nothing listens: allowed, then the connect fails.
+    let closed = std::net::TcpListener::bind("127.0.0.4:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let out = curl(&[
+        "-x",
+        &gw.proxy_url(),
+        "-U",
+        "ada:pw",
+        &format!("http://origin.test:{port}/"),
+    ])
+    .await;
+    assert_eq!(out.status, 502);
+    assert_eq!(
+        out.header("x-gatehouse-rule").as_deref(),
+        Some("upstream_connect_failed")
+    );
+    gw.flush_audit().await;
+    let events = gw.audit();
+    assert_eq!(events.len(), 1, "{events:#?}");
+    let e = &events[0];
+    assert_eq!(
+        (
+            e.decision.as_str(),
+            e.rule.as_str(),
+            e.status,
+            e.error.as_deref()
+        ),
+        ("allow", "tier-open", 502, Some("upstream_connect_failed"))
+    );
+    let metrics = gw.server.as_ref().unwrap().gateway().metrics.render();
+    for needle in [
+        "gatehouse_requests_total{decision=\"allow\",rule=\"tier-open\"} 1",
+        "gatehouse_request_errors_total{code=\"upstream_connect_failed\"} 1",
+    ] {
+        assert!(
+            metrics.contains(needle),
+            "missing `{needle}` in:\n{metrics}"
+        );
+    }
+    assert!(!metrics.contains("decision=\"error\""), "{metrics}");
+    gw.shutdown().await;
 }

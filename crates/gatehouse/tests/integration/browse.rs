@@ -418,3 +418,49 @@ async fn a_tunnel_relays_bulk_data_whole_and_counts_every_byte() {
     assert_eq!(ev.status, 200);
     gw.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_upload_gets_its_refusal_not_a_reset() {
+    // The refusal is sent while the client is still sending its body: the client must still get
+    // the refusal, and nothing of the body may reach the origin.
+    let (origin, gw) = setup().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("upload");
+    std::fs::write(&file, vec![b'u'; 8 << 20]).unwrap();
+    let data = format!("@{}", file.display());
+    for (url, status, rule) in [
+        (
+            format!("http://denied.origin.test:{}/up", origin.port()),
+            403,
+            "global-deny:ads",
+        ),
+        (
+            format!("http://origin.test:{}/up", origin.port()),
+            407,
+            "auth-failed",
+        ),
+    ] {
+        let user = if status == 407 {
+            "ada:wrong"
+        } else {
+            "ada:s3cret-ada"
+        };
+        let out = curl(&[
+            "-x",
+            &gw.proxy_url(),
+            "-U",
+            user,
+            // Without `Expect: 100-continue` the body is on its way when the refusal comes.
+            "-H",
+            "Expect:",
+            "--data-binary",
+            &data,
+            &url,
+        ])
+        .await;
+        assert_eq!(out.status, status, "{url}: {}", out.stderr);
+        assert_eq!(out.header("x-gatehouse-rule").as_deref(), Some(rule));
+    }
+    assert_eq!(origin.seen_bytes(), 0);
+    gw.shutdown().await;
+}

@@ -38,6 +38,25 @@ fn start_serve(config_text: &str) -> Serve {
     std::fs::write(&config, config_text).unwrap();
     let data = tempfile::tempdir().unwrap();
     let data_dir = data.path().to_path_buf();
+    spawn_serve(config, config_dir, data_dir, data)
+}
+
+/// `serve` on an existing configuration file and data directory (the caller keeps both).
+fn start_serve_in(config: &Path, data_dir: &Path) -> Serve {
+    spawn_serve(
+        config.to_path_buf(),
+        tempfile::tempdir().unwrap(),
+        data_dir.to_path_buf(),
+        tempfile::tempdir().unwrap(),
+    )
+}
+
+fn spawn_serve(
+    config: PathBuf,
+    config_dir: tempfile::TempDir,
+    data_dir: PathBuf,
+    data: tempfile::TempDir,
+) -> Serve {
     let mut child = Command::new(BIN)
         .args(["serve", "--config"])
         .arg(&config)
@@ -812,4 +831,132 @@ async fn shutdown_closes_connections_still_open_after_the_grace_period_and_recor
         ),
         "{e}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_start_that_cannot_listen_leaves_no_admin_behind() {
+    let origin = Origin::start("127.0.0.2").await;
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let config_dir = tempfile::tempdir().unwrap();
+    let config = config_dir.path().join("gatehouse.toml");
+    let text = base_config(&origin).replacen(
+        "listen = \"127.0.0.1:0\"",
+        &format!("listen = \"127.0.0.1:{port}\""),
+        1,
+    );
+    std::fs::write(&config, text).unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let data_dir = data.path().join("new");
+    let out = Command::new(BIN)
+        .args(["serve", "--config"])
+        .arg(&config)
+        .arg("--data-dir")
+        .arg(&data_dir)
+        .output()
+        .unwrap();
+    assert_ne!(out.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "cannot listen on `127.0.0.1:{port}` (`proxy.listen`)"
+        )),
+        "{err}"
+    );
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("shown only this once"));
+    // No admin was created whose password nobody saw: the next start that works prints one.
+    drop(taken);
+    let mut s = start_serve_in(&config, &data_dir);
+    eventually("the first real start prints the admin password", || {
+        let out = s.stdout.lock().unwrap().clone();
+        async move { out.contains("shown only this once: ") }
+    })
+    .await;
+    s.signal("TERM");
+    assert_eq!(s.wait_exit(Duration::from_secs(30)), 0);
+}
+
+#[test]
+fn the_store_is_private_and_read_only_commands_need_one() {
+    let data = tempfile::tempdir().unwrap();
+    let dir = data.path().join("gatehouse-data");
+    let config = tempfile::NamedTempFile::new().unwrap();
+    // Reading commands on a directory without a store say so and create nothing.
+    for args in [
+        &["audit"][..],
+        &["user", "list"],
+        &["user", "disable", "ada"],
+        &["group", "list"],
+    ] {
+        let (code, _, err) = cli_in(&dir, config.path(), args, None);
+        assert_ne!(code, 0, "{args:?}");
+        assert!(err.contains("there is no store at"), "{args:?}: {err}");
+        assert!(!dir.exists(), "{args:?} created {}", dir.display());
+    }
+    // Adding creates it, readable by its owner only.
+    let (code, _, err) = cli_in(
+        &dir,
+        config.path(),
+        &["user", "add", "ada", "--tier", "open", "--password-stdin"],
+        Some("pw\n"),
+    );
+    assert_eq!(code, 0, "{err}");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&dir), 0o700);
+    assert_eq!(mode(&dir.join("gatehouse.db")), 0o600);
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        assert_eq!(
+            mode(&path) & 0o077,
+            0,
+            "{} is readable by others",
+            path.display()
+        );
+    }
+    let (code, out, _) = cli_in(&dir, config.path(), &["user", "list"], None);
+    assert_eq!(code, 0);
+    assert!(out.contains("ada"), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_reopens_the_squid_log_for_rotation() {
+    let origin = Origin::start("127.0.0.3").await;
+    let s = start_serve(&base_config(&origin));
+    let (proxy, url) = add_ada_and_wait(&s, &origin).await;
+    let log = s.data_dir.join("access.log");
+    let rotated = s.data_dir.join("access.log.1");
+    eventually("the first requests are logged", || {
+        let log = log.clone();
+        async move { std::fs::read_to_string(&log).is_ok_and(|t| !t.is_empty()) }
+    })
+    .await;
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&log).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    std::fs::rename(&log, &rotated).unwrap();
+    let before = std::fs::read_to_string(&rotated).unwrap().lines().count();
+    s.signal("HUP");
+    // The reopen happens in the writer, in order with the events: wait until the new file exists.
+    eventually("the log is reopened at its path", || {
+        let log = log.clone();
+        async move { log.exists() }
+    })
+    .await;
+    let after = format!("{url}after-rotation");
+    assert_eq!(
+        curl(&["-x", &proxy, "-U", "ada:pw", &after]).await.status,
+        200
+    );
+    eventually("the request after the rotation is in the new file", || {
+        let log = log.clone();
+        async move { std::fs::read_to_string(&log).is_ok_and(|t| t.contains("after-rotation")) }
+    })
+    .await;
+    // Events written before the signal stay in the rotated file, none after it.
+    let old = std::fs::read_to_string(&rotated).unwrap();
+    assert!(old.lines().count() >= before, "{old}");
+    assert!(!old.contains("after-rotation"), "{old}");
 }
