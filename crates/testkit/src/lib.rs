@@ -808,6 +808,31 @@ pub async fn read_to_close(s: &mut TcpStream, wait: Duration) -> Reply {
     }
 }
 
+/// Read one response (framed by its `Content-Length`, none meaning an empty body) from a
+/// connection that may stay open, or return what arrived before the connection closed.
+pub async fn read_one_or_eof(s: &mut TcpStream) -> String {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let text = String::from_utf8_lossy(&got).into_owned();
+        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+            let len: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("Content-Length: "))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0);
+            if body.len() >= len {
+                return text;
+            }
+        }
+        match tokio::time::timeout(SAFETY, s.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => return text,
+            Ok(Ok(n)) => got.extend_from_slice(&buf[..n]),
+            Err(_) => panic!("no response and no close: {text}"),
+        }
+    }
+}
+
 /// Send `request` on a fresh connection and read until the gateway closes it.
 pub async fn exchange(addr: SocketAddr, request: &[u8]) -> Reply {
     let mut s = TcpStream::connect(addr).await.unwrap();

@@ -907,14 +907,7 @@ async fn body_failed(
             code,
             message: format!("the request body is malformed ({code}); nothing after the last good chunk was forwarded"),
         };
-        let bytes = super::respond::render(
-            &outcome,
-            false,
-            true,
-            &rt.config.proxy.via,
-            &rt.config.proxy.contact,
-        );
-        if client.write_all(&bytes).await.is_ok() {
+        if send_page(rt, client, &outcome).await {
             progress.sent_head(400);
             status = 400;
         }
@@ -925,6 +918,17 @@ async fn body_failed(
         next: Next::Close,
         keep_upstream: None,
     }
+}
+
+/// Send gatehouse's own answer (plain text, closing the connection); whether it was written.
+async fn send_page(
+    rt: &Runtime,
+    client: &mut tokio::net::TcpStream,
+    outcome: &super::respond::Outcome,
+) -> bool {
+    let settings = &rt.config.proxy;
+    let bytes = super::respond::render(outcome, false, true, &settings.via, &settings.contact);
+    client.write_all(&bytes).await.is_ok()
 }
 
 /// Tell the client the origin failed (nothing of the response was sent yet), then close.
@@ -953,14 +957,7 @@ async fn gateway_error(
             _ => "the origin closed the connection or failed".to_string(),
         },
     };
-    let bytes = super::respond::render(
-        &outcome,
-        false,
-        true,
-        &rt.config.proxy.via,
-        &rt.config.proxy.contact,
-    );
-    let _ = client.write_all(&bytes).await;
+    send_page(rt, client, &outcome).await;
     Relayed {
         status,
         error: Some(error.code()),

@@ -9,7 +9,9 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use policy::Tier;
-use testkit::{base_config, basic, exchange, read_to_close, Gateway, Origin, Reply, SAFETY};
+use testkit::{
+    base_config, basic, exchange, read_one_or_eof, read_to_close, Gateway, Origin, Reply, SAFETY,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -715,30 +717,6 @@ async fn read_one_response(s: &mut TcpStream) -> String {
 /// A keep-alive request (no `Connection: close`).
 fn keep_alive(authority: &str, path: &str, auth: &str) -> Vec<u8> {
     format!("GET http://{authority}{path} HTTP/1.1\r\nHost: {authority}\r\nProxy-Authorization: {auth}\r\n\r\n").into_bytes()
-}
-
-/// Read one response, or return what arrived before the connection closed.
-async fn read_one_or_eof(s: &mut TcpStream) -> String {
-    let mut got = Vec::new();
-    let mut buf = [0u8; 4096];
-    loop {
-        let text = String::from_utf8_lossy(&got).into_owned();
-        if let Some((head, body)) = text.split_once("\r\n\r\n") {
-            let len: usize = head
-                .lines()
-                .find_map(|l| l.strip_prefix("Content-Length: "))
-                .and_then(|v| v.trim().parse().ok())
-                .unwrap_or(0);
-            if body.len() >= len {
-                return text;
-            }
-        }
-        match tokio::time::timeout(SAFETY, s.read(&mut buf)).await {
-            Ok(Ok(0)) | Ok(Err(_)) => return text,
-            Ok(Ok(n)) => got.extend_from_slice(&buf[..n]),
-            Err(_) => panic!("no response and no close: {text}"),
-        }
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use policy::Tier;
-use testkit::{base_config, basic, read_to_close, Gateway, Origin, SAFETY};
+use testkit::{base_config, basic, read_one_or_eof, read_to_close, Gateway, Origin, SAFETY};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -84,30 +84,10 @@ async fn scripted_origin(ip: &str, script: Script) -> (SocketAddr, Arc<Mutex<Vec
     (addr, seen)
 }
 
-/// Send one request on the client connection and read one response (Content-Length framed), or
-/// until the gateway closes.
+/// Send one request on the client connection and read one response, or until the gateway closes.
 async fn one(s: &mut TcpStream, req: &str) -> String {
     s.write_all(req.as_bytes()).await.unwrap();
-    let mut got = Vec::new();
-    let mut buf = [0u8; 4096];
-    loop {
-        let text = String::from_utf8_lossy(&got).into_owned();
-        if let Some((head, body)) = text.split_once("\r\n\r\n") {
-            let len: usize = head
-                .lines()
-                .find_map(|l| l.strip_prefix("Content-Length: "))
-                .and_then(|v| v.trim().parse().ok())
-                .unwrap_or(usize::MAX);
-            if body.len() >= len {
-                return text;
-            }
-        }
-        match tokio::time::timeout(SAFETY, s.read(&mut buf)).await {
-            Ok(Ok(0)) | Ok(Err(_)) => return text,
-            Ok(Ok(n)) => got.extend_from_slice(&buf[..n]),
-            Err(_) => panic!("no response within {SAFETY:?}: {text}"),
-        }
-    }
+    read_one_or_eof(s).await
 }
 
 fn req(method: &str, addr: SocketAddr, path: &str, auth: &str, extra: &str) -> String {
