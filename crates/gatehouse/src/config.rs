@@ -349,9 +349,42 @@ impl Locator<'_> {
     fn toml_problem(&self, e: &toml::de::Error) -> Problem {
         let span = e.span().unwrap_or(0..0);
         let key = self.key_at(span.start);
-        let message = e.message().trim().replace('\n', " ");
+        let message = plain_message(&e.message().trim().replace('\n', " "));
         self.problem(span, if key.is_empty() { "-" } else { &key }, message)
     }
+}
+
+/// serde's wording in the words of this reference: Rust type names become the values they
+/// stand for, and quoted input goes in backticks like every other message.
+fn plain_message(message: &str) -> String {
+    const TYPES: [(&str, &str); 7] = [
+        ("expected usize", "expected a whole number, 0 or more"),
+        ("expected u64", "expected a whole number, 0 or more"),
+        (
+            "expected u32",
+            "expected a whole number from 0 to 4294967295",
+        ),
+        ("expected u16", "expected a whole number from 0 to 65535"),
+        ("expected u8", "expected a whole number from 0 to 255"),
+        ("expected i64", "expected a whole number"),
+        ("expected f64", "expected a number"),
+    ];
+    let mut out = message.to_string();
+    for (rust, plain) in TYPES {
+        if let Some(head) = out.strip_suffix(rust) {
+            out = format!("{head}{plain}");
+        }
+    }
+    // `invalid type: string "lots", expected …` → `invalid type: string `lots`, expected …`
+    if let Some(start) = out.find("string \"") {
+        let open = start + "string ".len();
+        if let Some(len) = out[open + 1..].find('"') {
+            let close = open + 1 + len;
+            out.replace_range(close..=close, "`");
+            out.replace_range(open..=open, "`");
+        }
+    }
+    out
 }
 
 /// The bracket depth (`[`/`{` open, `]`/`}` close) after `line`, outside strings and comments.
@@ -812,10 +845,14 @@ mod tests {
     fn wrong_type_is_located() {
         let p = problems("[proxy]\nmax_connections = \"many\"\n");
         assert_eq!(p.len(), 1);
-        assert!(
-            p[0].starts_with("test.toml:2:19: key `proxy.max_connections`"),
-            "{}",
-            p[0]
+        assert_eq!(
+            p[0],
+            "test.toml:2:19: key `proxy.max_connections`: invalid type: string `many`, expected a whole number, 0 or more"
+        );
+        let p = problems("[proxy]\nconnect_ports = [70000]\n");
+        assert_eq!(
+            p,
+            ["test.toml:2:18: key `proxy.connect_ports`: invalid value: integer `70000`, expected a whole number from 0 to 65535"]
         );
     }
 }

@@ -156,6 +156,10 @@ impl Metrics {
             auth_failures.clone(),
         );
         let config_reloads = Family::<ErrorLabels, Counter>::default();
+        // Both outcomes exist from the start, so that an alert on `invalid` has a series to watch.
+        for code in ["ok", "invalid"] {
+            let _ = config_reloads.get_or_create(&ErrorLabels { code });
+        }
         registry.register(
             "config_reloads",
             "Configuration reloads, by outcome (`ok` or `invalid`)",

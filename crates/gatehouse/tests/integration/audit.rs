@@ -126,6 +126,7 @@ async fn metrics_health_and_readiness_on_the_admin_port() {
         "gatehouse_upstream_connect_duration_seconds_count 1",
         "gatehouse_audit_queue_depth ",
         "gatehouse_audit_dropped_total 0",
+        "gatehouse_config_reloads_total{code=\"invalid\"} 0",
     ] {
         assert!(m.contains(needle), "missing `{needle}` in metrics:\n{m}");
     }
