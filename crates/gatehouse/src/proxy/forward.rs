@@ -4,12 +4,15 @@
 //! The request body and the response run concurrently (an origin may answer before it has read the
 //! body, and `Expect: 100-continue` needs the interim response relayed while the body waits). A
 //! framing error found mid-body aborts both connections: the origin sees a truncated request, never a
-//! second one. Hop-by-hop headers are removed in both directions (RFC 9110 §7.6.1) and `Via` is added.
+//! second one, and the client a 400 if no response had begun. A failure after the response head
+//! reached the client resets the client connection ([`Next::Abort`]), so that the cut is visible.
+//! Every read and write is bounded by the idle timeout. Hop-by-hop headers are removed in both
+//! directions (RFC 9110 §7.6.1) and `Via` is added, to interim responses too.
 //! Body bytes are counted in the request's [`Progress`] as they are written, so an exchange cut
 //! short (an error, or shutdown) is recorded with what it relayed.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -267,13 +270,10 @@ fn response_head(
         }
         _ => {}
     }
-    // A response to HEAD keeps the origin's Content-Length (it describes the GET body), unless
-    // Transfer-Encoding overrode it.
+    // A response to HEAD, and a 304, keep the origin's Content-Length (it describes the body a
+    // GET or a 200 would have, RFC 9110 §8.6), unless Transfer-Encoding overrode it.
     if let (ResponseFraming::None, Some(cl)) = (framing, resp.header("content-length")) {
-        if resp.status() >= 200
-            && resp.status() != 204
-            && resp.status() != 304
-            && resp.transfer_codings().next().is_none()
+        if resp.status() >= 200 && resp.status() != 204 && resp.transfer_codings().next().is_none()
         {
             out.extend_from_slice(b"Content-Length: ");
             out.extend_from_slice(cl);
@@ -295,8 +295,9 @@ fn response_head(
     out
 }
 
-/// An interim (1xx) response relayed as it came, minus hop-by-hop headers.
-fn interim_head(resp: &ResponseHead) -> Vec<u8> {
+/// An interim (1xx) response relayed as it came, minus hop-by-hop headers, plus `Via` (RFC 9110
+/// §7.6.3 asks it of every forwarded message).
+fn interim_head(rt: &Runtime, resp: &ResponseHead) -> Vec<u8> {
     let mut out = format!("HTTP/1.1 {} {}\r\n", resp.status(), resp.reason()).into_bytes();
     let listed = resp.connection();
     for (name, value) in resp.headers() {
@@ -308,6 +309,7 @@ fn interim_head(resp: &ResponseHead) -> Vec<u8> {
         out.extend_from_slice(value);
         out.extend_from_slice(b"\r\n");
     }
+    via(&mut out, resp.version(), &rt.config.proxy.via);
     out.extend_from_slice(b"\r\n");
     out
 }
@@ -341,12 +343,20 @@ async fn read_more<R: AsyncRead + Unpin>(
     }
 }
 
+/// Write all of `bytes`, within the idle timeout: a peer that stops reading (its window stays
+/// shut) is cut like one that stops sending, instead of holding a connection slot and an origin
+/// connection for good.
 async fn write<W: AsyncWrite + Unpin>(
     w: &mut W,
     bytes: &[u8],
     side: Side,
+    idle: Duration,
 ) -> Result<(), RelayError> {
-    w.write_all(bytes).await.map_err(|_| side.io())
+    match tokio::time::timeout(idle, w.write_all(bytes)).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(_)) => Err(side.io()),
+        Err(_) => Err(side.timeout()),
+    }
 }
 
 /// Copy exactly `n` body bytes: first those already buffered, then from the socket. Each write
@@ -369,7 +379,7 @@ where
     let mut remaining = n;
     let k = (buf.len() as u64).min(remaining) as usize;
     if k > 0 {
-        write(dst, &buf[..k], to).await?;
+        write(dst, &buf[..k], to, idle).await?;
         written.fetch_add(k as u64, Ordering::Relaxed);
         buf.advance(k);
         remaining -= k as u64;
@@ -384,7 +394,7 @@ where
         if got == 0 {
             return Err(from.closed());
         }
-        write(dst, &scratch[..got], to).await?;
+        write(dst, &scratch[..got], to, idle).await?;
         written.fetch_add(got as u64, Ordering::Relaxed);
         remaining -= got as u64;
     }
@@ -425,9 +435,9 @@ where
                 }
                 if data.len() >= FLUSH_AT && out.len() < 64 {
                     // Large chunk: write it straight from the buffer.
-                    write(dst, &out, to).await?;
+                    write(dst, &out, to, idle).await?;
                     out.clear();
-                    write(dst, data, to).await?;
+                    write(dst, data, to, idle).await?;
                     written.fetch_add(data.len() as u64, Ordering::Relaxed);
                 } else {
                     out.extend_from_slice(data);
@@ -438,7 +448,7 @@ where
                 }
                 buf.advance(consumed);
                 if out.len() >= FLUSH_AT {
-                    write(dst, &out, to).await?;
+                    write(dst, &out, to, idle).await?;
                     out.clear();
                     written.fetch_add(std::mem::take(&mut held), Ordering::Relaxed);
                 }
@@ -449,7 +459,7 @@ where
                     out.extend_from_slice(http1::LAST_CHUNK);
                 }
                 if !out.is_empty() {
-                    write(dst, &out, to).await?;
+                    write(dst, &out, to, idle).await?;
                     written.fetch_add(held, Ordering::Relaxed);
                 }
                 return Ok(());
@@ -457,7 +467,7 @@ where
             None => {
                 buf.advance(consumed);
                 if !out.is_empty() {
-                    write(dst, &out, to).await?;
+                    write(dst, &out, to, idle).await?;
                     out.clear();
                     written.fetch_add(std::mem::take(&mut held), Ordering::Relaxed);
                 }
@@ -481,7 +491,7 @@ where
     W: AsyncWrite + Unpin,
 {
     if !buf.is_empty() {
-        write(dst, &buf[..], Side::Client).await?;
+        write(dst, &buf[..], Side::Client, idle).await?;
         written.fetch_add(buf.len() as u64, Ordering::Relaxed);
         buf.clear();
     }
@@ -491,7 +501,7 @@ where
         if got == 0 {
             return Ok(());
         }
-        write(dst, &scratch[..got], Side::Client).await?;
+        write(dst, &scratch[..got], Side::Client, idle).await?;
         written.fetch_add(got as u64, Ordering::Relaxed);
     }
 }
@@ -571,6 +581,7 @@ async fn relay_response<R, W>(
     head: &RequestHead,
     wants_upgrade: bool,
     reused: bool,
+    body_pending: &AtomicBool,
     progress: &Progress,
 ) -> Result<Response, ResponseError>
 where
@@ -630,7 +641,7 @@ where
                 return Err(fail(RelayError::UnexpectedUpgrade, false, 0));
             }
             let bytes = response_head(rt, &resp, ResponseFraming::None, false, false, true);
-            write(client, &bytes, Side::Client)
+            write(client, &bytes, Side::Client, settings.idle_timeout)
                 .await
                 .map_err(|e| fail(e, true, status))?;
             progress.sent_head(status);
@@ -639,9 +650,14 @@ where
         if (100..200).contains(&status) {
             // Interim responses (100 Continue, 103 Early Hints) go to HTTP/1.1 clients only.
             if !client_http10 {
-                write(client, &interim_head(&resp), Side::Client)
-                    .await
-                    .map_err(|e| fail(e, false, 0))?;
+                write(
+                    client,
+                    &interim_head(rt, &resp),
+                    Side::Client,
+                    settings.idle_timeout,
+                )
+                .await
+                .map_err(|e| fail(e, false, 0))?;
             }
             continue;
         }
@@ -658,9 +674,21 @@ where
             return Err(fail(RelayError::CodingForHttp10, false, 0));
         }
         let client_chunked = !client_http10;
-        let close_client =
-            client_http10 || !head.keep_alive() || matches!(framing, ResponseFraming::UntilClose);
+        // The client connection stays open only for a client that wants it (HTTP/1.0: only
+        // with `Connection: keep-alive`), a body whose end the client can see without the close
+        // (never chunked for HTTP/1.0), and a request body already sent whole: when the origin
+        // answers before it has read the body, the rest of the body cannot be told from a next
+        // request, so the answer says `Connection: close`.
+        let close_client = !head.keep_alive()
+            || matches!(framing, ResponseFraming::UntilClose)
+            || (client_http10 && matches!(framing, ResponseFraming::Chunked))
+            || body_pending.load(Ordering::Relaxed);
         let mut bytes = response_head(rt, &resp, framing, client_chunked, close_client, false);
+        if client_http10 && !close_client {
+            // An HTTP/1.0 client keeps the connection only when the response says so.
+            let end = bytes.len() - 2;
+            bytes.splice(end..end, b"Connection: keep-alive\r\n".iter().copied());
+        }
         // The body bytes that arrived with the head go out with it: one write for a small response.
         let mut early = 0u64;
         if let ResponseFraming::ContentLength(n) = framing {
@@ -669,7 +697,7 @@ where
             ubuf.advance(k);
             early = k as u64;
         }
-        write(client, &bytes, Side::Client)
+        write(client, &bytes, Side::Client, settings.idle_timeout)
             .await
             .map_err(|e| fail(e, true, status))?;
         progress.sent_head(status);
@@ -755,10 +783,13 @@ pub async fn forward(
     let idle = rt.config.proxy.idle_timeout;
     let mut reused = upstream.reused;
     let may_retry = may_retry(head);
+    // A failure after the response head reached the client: the response is incomplete, and the
+    // client must be able to tell, also where the body would have ended with the connection
+    // (no length, or de-chunked for HTTP/1.0): the connection is reset, not closed.
     let failed = |error: RelayError, status: u16| Relayed {
         status,
         error: Some(error.code()),
-        next: Next::Close,
+        next: Next::Abort,
         keep_upstream: None,
     };
     loop {
@@ -772,7 +803,16 @@ pub async fn forward(
                     return gateway_error(rt, client, RelayError::UpstreamIo).await;
                 }
             } else {
-                let send = send_body(&mut cr, cp.buf, &mut uw, framing, idle, &progress.bytes_up);
+                let body_pending = AtomicBool::new(!matches!(framing, RequestFraming::None));
+                let send = async {
+                    let sent =
+                        send_body(&mut cr, cp.buf, &mut uw, framing, idle, &progress.bytes_up)
+                            .await;
+                    if sent.is_ok() {
+                        body_pending.store(false, Ordering::Relaxed);
+                    }
+                    sent
+                };
                 let recv = relay_response(
                     gw,
                     rt,
@@ -782,6 +822,7 @@ pub async fn forward(
                     head,
                     upgrade.is_some(),
                     reused && may_retry,
+                    &body_pending,
                     progress,
                 );
                 tokio::pin!(send, recv);
@@ -901,7 +942,23 @@ async fn body_failed(
     progress: &Progress,
 ) -> Relayed {
     let mut status = progress.status();
-    if let (RelayError::ClientFraming(code), 0) = (error, status) {
+    if status != 0 {
+        // A response was under way: it is cut, visibly.
+        return Relayed {
+            status,
+            error: Some(error.code()),
+            next: Next::Abort,
+            keep_upstream: None,
+        };
+    }
+    if matches!(
+        error,
+        RelayError::UpstreamIo | RelayError::UpstreamClosed | RelayError::UpstreamTimeout
+    ) {
+        // The origin went away (or stopped reading) while the body was sent, before it answered.
+        return gateway_error(rt, client, error).await;
+    }
+    if let RelayError::ClientFraming(code) = error {
         let outcome = super::respond::Outcome::BadRequest {
             status: 400,
             code,

@@ -100,6 +100,9 @@ struct Conn {
 pub enum Next {
     KeepAlive,
     Close,
+    /// Reset the connection (close with linger 0): the response it carried is incomplete, and a
+    /// clean close would look like its end to a client reading until the close.
+    Abort,
 }
 
 /// Serve one client connection until it closes, times out, or the gateway drains.
@@ -148,8 +151,12 @@ pub async fn serve_connection(gw: Arc<Gateway>, mut client: TcpStream, peer: Soc
             }
         };
         let next = handle_request(&gw, &rt, &mut conn, &mut client, head, &mut stop).await;
+        if next == Next::Abort {
+            reset(&client);
+            return;
+        }
         if next == Next::Close || *draining.borrow() {
-            let _ = client.shutdown().await;
+            unless_stopped(&mut stop, close_client(&mut client)).await;
             return;
         }
     }
@@ -380,7 +387,12 @@ async fn handle_request(
     let (tail, next) = match outcome {
         None => (event_tail, next),
         Some(outcome) => {
-            let close = has_body || head.is_connect() || !head.keep_alive();
+            // gatehouse's own answers keep an HTTP/1.0 connection never: they do not carry the
+            // `Connection: keep-alive` such a client needs to keep it.
+            let close = has_body
+                || head.is_connect()
+                || !head.keep_alive()
+                || head.version() == http1::Version::Http10;
             // A failure after the policy allowed (DNS, connect) keeps the decision and its rule,
             // in the audit trail and the metrics alike, and records the error code; a refusal
             // at the address check is a deny.
@@ -658,7 +670,9 @@ async fn answer_last_hop(
     head: &RequestHead,
     rec: &mut Record,
 ) -> Done {
-    let close = !matches!(head.framing(), RequestFraming::None) || !head.keep_alive();
+    let close = !matches!(head.framing(), RequestFraming::None)
+        || !head.keep_alive()
+        || head.version() == http1::Version::Http10;
     let answer = if head.method() == "TRACE" {
         respond::Answer::Trace(head)
     } else {
@@ -1089,6 +1103,54 @@ async fn finish_refusal(
     let settings = &rt.config.proxy;
     let bytes = respond::render(outcome, html, close, &settings.via, &settings.contact);
     let _ = client.write_all(&bytes).await;
+}
+
+/// Make the close of `client` a reset (RST), so that a client reading until the close sees an
+/// error, not the end of a complete response.
+#[expect(
+    deprecated,
+    reason = "tokio deprecates SO_LINGER because a non-zero linger blocks the thread on drop; a zero linger does not block, it resets"
+)]
+fn reset(client: &TcpStream) {
+    let _ = client.set_linger(Some(Duration::ZERO));
+}
+
+/// The longest a closing connection keeps reading what the client still sends.
+const LINGER_MAX: Duration = Duration::from_secs(2);
+/// A lingering close ends once the client has sent nothing for this long.
+const LINGER_IDLE: Duration = Duration::from_millis(200);
+
+/// Close the client connection after the last response. If the client is still sending (a
+/// refused upload, a body the origin did not wait for, pipelined requests behind a close),
+/// closing at once makes the kernel answer with a reset that can destroy the response before
+/// the client has read it; so, as nginx's lingering close does, what still arrives is read and
+/// discarded until the client pauses or [`LINGER_MAX`] passes. With nothing pending, the
+/// connection closes at once.
+async fn close_client(client: &mut TcpStream) {
+    let _ = client.shutdown().await;
+    let deadline = tokio::time::Instant::now() + LINGER_MAX;
+    let mut scratch = [0u8; 16 * 1024];
+    let mut lingering = false;
+    loop {
+        match client.try_read(&mut scratch) {
+            Ok(0) => return,
+            Ok(_) => lingering = true,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                if !lingering {
+                    return;
+                }
+                let idle = (tokio::time::Instant::now() + LINGER_IDLE).min(deadline);
+                match tokio::time::timeout_at(idle, client.readable()).await {
+                    Ok(Ok(())) => {}
+                    _ => return,
+                }
+            }
+            Err(_) => return,
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return;
+        }
+    }
 }
 
 fn event_for_unparsed(conn: &Conn, outcome: &Outcome) -> AuditEvent {

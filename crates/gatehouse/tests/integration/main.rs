@@ -17,3 +17,4 @@ mod protocol;
 mod response_framing;
 mod tidy;
 mod tiers;
+mod truncation;
