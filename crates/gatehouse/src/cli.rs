@@ -340,6 +340,9 @@ fn check_config(file: PathBuf) -> anyhow::Result<ExitCode> {
                 c.lists.len(),
                 c.lists.categories().count()
             );
+            for load in &c.list_loads {
+                println!("  {}", load.summary());
+            }
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {

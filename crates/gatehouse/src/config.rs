@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use destination::net::{parse_net, NetSet};
 use destination::{DomainName, Host};
-use lists::{Format, Lists, ListsBuilder};
+use lists::{Format, Lists, ListsBuilder, LoadStats};
 use policy::{Policy, Tier};
 use serde::Deserialize;
 use toml::Spanned;
@@ -192,6 +192,44 @@ pub struct Config {
     pub lists: Arc<Lists>,
     /// The policy without the gateway's own sockets (those are known only once listeners are bound).
     pub policy: Policy,
+    /// What each list file loaded, and what it skipped (shown by `check-config`, logged by `serve`).
+    pub list_loads: Vec<ListLoad>,
+}
+
+impl ListLoad {
+    /// One line, e.g. ``list `ads`: 1200 domains from `/etc/ads.txt`, 14 entries skipped (…)``.
+    pub fn summary(&self) -> String {
+        let plural =
+            |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+        let mut line = format!(
+            "list `{}`: {} from `{}`",
+            self.category,
+            plural(self.stats.domains, "domain", "domains"),
+            self.path.display()
+        );
+        if self.stats.skipped > 0 {
+            line.push_str(&format!(
+                ", {} skipped (IP addresses, AdBlock rules other than `||domain^`, local names)",
+                plural(self.stats.skipped, "entry", "entries")
+            ));
+            if self.stats.invalid > 0 {
+                line.push_str(&format!(
+                    ", {} of them invalid (lenient)",
+                    self.stats.invalid
+                ));
+            }
+        }
+        line
+    }
+}
+
+/// What one list file (or UT1 category file) contributed.
+#[derive(Debug, Clone)]
+pub struct ListLoad {
+    /// The category (for UT1 folders `<list>/<category>`).
+    pub category: String,
+    pub path: PathBuf,
+    pub stats: LoadStats,
 }
 
 impl fmt::Debug for Config {
@@ -275,6 +313,7 @@ impl Config {
         let mut v = Validator {
             loc,
             problems: Vec::new(),
+            list_loads: Vec::new(),
         };
         let config = v.validate(raw, base);
         match config {
@@ -421,6 +460,7 @@ fn bracket_depth(line: &str, mut depth: usize, header: bool) -> usize {
 struct Validator<'a> {
     loc: Locator<'a>,
     problems: Vec<Problem>,
+    list_loads: Vec<ListLoad>,
 }
 
 impl Validator<'_> {
@@ -642,6 +682,7 @@ impl Validator<'_> {
             admin_listen,
             audit,
             dns_hosts: Arc::new(dns_hosts),
+            list_loads: std::mem::take(&mut self.list_loads),
             lists: Arc::new(lists),
             policy,
         })
@@ -673,8 +714,17 @@ impl Validator<'_> {
             match (&l.path, format) {
                 (Some(path), Some(ListFormat::Ut1)) => {
                     let dir = base.join(path.get_ref());
-                    if let Err(e) = builder.add_ut1_dir(name, &dir) {
-                        self.err(path, &format!("{key}.path"), e.to_string());
+                    match builder.add_ut1_dir(name, &dir) {
+                        Ok(loaded) => {
+                            for (cat, stats) in loaded {
+                                self.list_loads.push(ListLoad {
+                                    category: builder.category_name(cat).unwrap_or(name).to_string(),
+                                    path: dir.clone(),
+                                    stats,
+                                });
+                            }
+                        }
+                        Err(e) => self.err(path, &format!("{key}.path"), e.to_string()),
                     }
                 }
                 (Some(path), Some(ListFormat::Flat(format))) => {
@@ -682,8 +732,13 @@ impl Validator<'_> {
                     let result = builder
                         .category(name)
                         .and_then(|cat| builder.add_file(cat, format, &file));
-                    if let Err(e) = result {
-                        self.err(path, &format!("{key}.path"), e.to_string());
+                    match result {
+                        Ok(stats) => self.list_loads.push(ListLoad {
+                            category: name.clone(),
+                            path: file,
+                            stats,
+                        }),
+                        Err(e) => self.err(path, &format!("{key}.path"), e.to_string()),
                     }
                 }
                 (Some(path), None) => self.err(

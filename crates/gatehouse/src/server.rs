@@ -128,6 +128,7 @@ impl Server {
         let (drain_tx, drain_rx) = watch::channel(false);
         let (stop_tx, stop_rx) = watch::channel(false);
         let max_connections = config.proxy.max_connections.min(u32::MAX as usize >> 4) as u32;
+        log_list_loads(&config);
         let runtime = runtime_of(config, &own);
         let gateway = Arc::new(Gateway {
             runtime: ArcSwap::from_pointee(runtime),
@@ -242,6 +243,7 @@ impl Server {
                 }
                 let own = vec![self.proxy_addr, self.admin_addr];
                 let lists = config.lists.len();
+                log_list_loads(&config);
                 self.gateway
                     .runtime
                     .store(Arc::new(runtime_of(config, &own)));
@@ -302,6 +304,18 @@ impl Server {
         }
         self.gateway.audit.flush().await;
         tracing::info!("gatehouse stopped");
+    }
+}
+
+/// One log line per list file: what it loaded and what it skipped, so that entries a list format
+/// cannot express (IP addresses in a domain list) are never dropped unseen.
+fn log_list_loads(config: &Config) {
+    for load in &config.list_loads {
+        if load.stats.skipped > 0 {
+            tracing::warn!("{}", load.summary());
+        } else {
+            tracing::info!("{}", load.summary());
+        }
     }
 }
 

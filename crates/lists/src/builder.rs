@@ -164,6 +164,11 @@ impl ListsBuilder {
         Ok(id)
     }
 
+    /// The name of a category created by [`category`](Self::category) or a UT1 load.
+    pub fn category_name(&self, cat: CategoryId) -> Option<&str> {
+        self.names.get(cat.index()).map(String::as_str)
+    }
+
     /// Number of names added so far (duplicates included).
     pub fn entries(&self) -> usize {
         self.index.len()

@@ -960,3 +960,46 @@ async fn sighup_reopens_the_squid_log_for_rotation() {
     assert!(old.lines().count() >= before, "{old}");
     assert!(!old.contains("after-rotation"), "{old}");
 }
+
+#[test]
+fn check_config_reports_what_each_list_loaded_and_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("ads.txt"),
+        "||ads.test^\n||127.0.0.2^\n||tracker.test^$third-party\nexample.test##.banner\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("plain.txt"), "one.test\ntwo.test\n").unwrap();
+    let config = dir.path().join("gatehouse.toml");
+    std::fs::write(
+        &config,
+        "[lists.ads]\nformat = \"adblock\"\npath = \"ads.txt\"\n[lists.plain]\nformat = \"plain\"\npath = \"plain.txt\"\n",
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .arg("check-config")
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let ads = dir.path().join("ads.txt");
+    assert!(
+        text.contains(&format!(
+            "list `ads`: 1 domain from `{}`, 3 entries skipped (IP addresses, AdBlock rules other than `||domain^`, local names)\n",
+            ads.display()
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "list `plain`: 2 domains from `{}`\n",
+            dir.path().join("plain.txt").display()
+        )),
+        "{text}"
+    );
+}
