@@ -343,7 +343,8 @@ fn writer(
                     Msg::Flush(done) => flushes.push(done),
                     Msg::Reopen => reopen = true,
                 }
-                if rows.len() < MAX_BATCH {
+                // Events queued after a reopen request belong in the new file: the batch ends here.
+                if rows.len() < MAX_BATCH && !reopen {
                     next = rx.try_recv().ok();
                 }
             }

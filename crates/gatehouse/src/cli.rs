@@ -317,7 +317,9 @@ async fn wait_for_signals(server: &Server) -> anyhow::Result<()> {
             _ = hup.recv() => {
                 tracing::info!("SIGHUP: reloading the configuration, reopening the squid access log");
                 let _ = server.reload().await;
-                server.gateway().audit.reopen_squid_log().await;
+                // Not awaited here: a full audit queue must not hold up SIGTERM.
+                let gateway = server.gateway().clone();
+                tokio::spawn(async move { gateway.audit.reopen_squid_log().await });
             }
             _ = term.recv() => { tracing::info!("SIGTERM: draining"); return Ok(()); }
             _ = int.recv() => { tracing::info!("SIGINT: draining"); return Ok(()); }

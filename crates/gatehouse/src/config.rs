@@ -361,7 +361,18 @@ impl Locator<'_> {
         let mut table: Option<String> = None;
         let mut key = String::new();
         let mut depth = 0usize;
+        // Inside a multi-line string (`"""` or `'''`), lines are text, not keys or brackets.
+        let mut multiline: Option<&str> = None;
         for line in self.text[..end].split('\n') {
+            if let Some(delim) = multiline {
+                if line.contains(delim) {
+                    multiline = None;
+                }
+                continue;
+            }
+            multiline = ["\"\"\"", "'''"]
+                .into_iter()
+                .find(|d| line.matches(d).count() % 2 == 1);
             let trimmed = line.trim();
             if depth == 0 {
                 if trimmed.starts_with('[') {
@@ -872,6 +883,18 @@ mod tests {
         assert_eq!(p.len(), 1, "{p:?}");
         assert!(
             p[0].starts_with("test.toml:4:3: key `proxy.connect_ports`"),
+            "{}",
+            p[0]
+        );
+    }
+
+    #[test]
+    fn a_multi_line_string_does_not_confuse_the_key_locator() {
+        let p =
+            problems("[proxy]\ncontact = \"\"\"\nsee = [ the desk\n\"\"\"\nmax_headers = \"x\"\n");
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(
+            p[0].starts_with("test.toml:5:15: key `proxy.max_headers`"),
             "{}",
             p[0]
         );

@@ -343,20 +343,24 @@ async fn read_more<R: AsyncRead + Unpin>(
     }
 }
 
-/// Write all of `bytes`, within the idle timeout: a peer that stops reading (its window stays
-/// shut) is cut like one that stops sending, instead of holding a connection slot and an origin
-/// connection for good.
+/// Write all of `bytes`. A peer that takes nothing for the idle timeout (its window stays shut)
+/// is cut like one that stops sending, instead of holding a connection slot and an origin
+/// connection for good; a slow reader that keeps taking bytes is not: the timeout restarts with
+/// every write that made progress.
 async fn write<W: AsyncWrite + Unpin>(
     w: &mut W,
-    bytes: &[u8],
+    mut bytes: &[u8],
     side: Side,
     idle: Duration,
 ) -> Result<(), RelayError> {
-    match tokio::time::timeout(idle, w.write_all(bytes)).await {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(_)) => Err(side.io()),
-        Err(_) => Err(side.timeout()),
+    while !bytes.is_empty() {
+        match tokio::time::timeout(idle, w.write(bytes)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => return Err(side.io()),
+            Ok(Ok(n)) => bytes = &bytes[n..],
+            Err(_) => return Err(side.timeout()),
+        }
     }
+    Ok(())
 }
 
 /// Copy exactly `n` body bytes: first those already buffered, then from the socket. Each write
@@ -641,6 +645,7 @@ where
                 return Err(fail(RelayError::UnexpectedUpgrade, false, 0));
             }
             let bytes = response_head(rt, &resp, ResponseFraming::None, false, false, true);
+            progress.begin();
             write(client, &bytes, Side::Client, settings.idle_timeout)
                 .await
                 .map_err(|e| fail(e, true, status))?;
@@ -650,6 +655,7 @@ where
         if (100..200).contains(&status) {
             // Interim responses (100 Continue, 103 Early Hints) go to HTTP/1.1 clients only.
             if !client_http10 {
+                progress.begin();
                 write(
                     client,
                     &interim_head(rt, &resp),
@@ -657,7 +663,7 @@ where
                     settings.idle_timeout,
                 )
                 .await
-                .map_err(|e| fail(e, false, 0))?;
+                .map_err(|e| fail(e, true, 0))?;
             }
             continue;
         }
@@ -697,6 +703,7 @@ where
             ubuf.advance(k);
             early = k as u64;
         }
+        progress.begin();
         write(client, &bytes, Side::Client, settings.idle_timeout)
             .await
             .map_err(|e| fail(e, true, status))?;
@@ -831,13 +838,22 @@ pub async fn forward(
                 // (otherwise a fast origin's response could win the race and the client connection
                 // would be closed for no reason).
                 let mut sent = matches!(framing, RequestFraming::None);
+                // The origin stopped taking the body (closed, reset, or its window stayed shut):
+                // it may still answer, or be answering already; the response decides.
+                let mut stopped_sending = false;
                 loop {
                     tokio::select! {
                         biased;
-                        s = &mut send, if !sent => match s {
+                        s = &mut send, if !sent && !stopped_sending => match s {
                             Ok(()) => sent = true,
+                            Err(
+                                RelayError::UpstreamIo
+                                | RelayError::UpstreamClosed
+                                | RelayError::UpstreamTimeout,
+                            ) => stopped_sending = true,
                             // A framing error mid-body aborts both connections: the origin sees a
-                            // truncated request, never a second one.
+                            // truncated request, never a second one. A client that went away or
+                            // stalled ends the exchange too.
                             Err(e) => break Attempt::BodyFailed(e),
                         },
                         r = &mut recv => break Attempt::Relayed(r, sent),
@@ -912,7 +928,7 @@ pub async fn forward(
                 };
             }
             Err(e) => {
-                if e.head_sent {
+                if e.head_sent || progress.began() {
                     return failed(e.error, e.status);
                 }
                 return gateway_error(rt, client, e.error).await;
@@ -931,10 +947,11 @@ enum Attempt {
     Relayed(Result<Response, ResponseError>, bool),
 }
 
-/// The request body could not be relayed: the origin connection is dropped with the request
-/// truncated. A malformed body found before any response head reached the client is answered
-/// with `400` and the reason (the client learns what was wrong, as for a malformed head); other
-/// failures, or any after a response began, just close.
+/// The client's side of the request body failed (malformed, or the client went away or
+/// stalled): the origin connection is dropped with the request truncated. A malformed body found
+/// before any response byte went to the client is answered with `400` and the reason (the client
+/// learns what was wrong, as for a malformed head); once a response began, it is cut, visibly;
+/// otherwise the connection just closes.
 async fn body_failed(
     rt: &Runtime,
     client: &mut tokio::net::TcpStream,
@@ -942,21 +959,13 @@ async fn body_failed(
     progress: &Progress,
 ) -> Relayed {
     let mut status = progress.status();
-    if status != 0 {
-        // A response was under way: it is cut, visibly.
+    if progress.began() {
         return Relayed {
             status,
             error: Some(error.code()),
             next: Next::Abort,
             keep_upstream: None,
         };
-    }
-    if matches!(
-        error,
-        RelayError::UpstreamIo | RelayError::UpstreamClosed | RelayError::UpstreamTimeout
-    ) {
-        // The origin went away (or stopped reading) while the body was sent, before it answered.
-        return gateway_error(rt, client, error).await;
     }
     if let RelayError::ClientFraming(code) = error {
         let outcome = super::respond::Outcome::BadRequest {
@@ -985,7 +994,9 @@ async fn send_page(
 ) -> bool {
     let settings = &rt.config.proxy;
     let bytes = super::respond::render(outcome, false, true, &settings.via, &settings.contact);
-    client.write_all(&bytes).await.is_ok()
+    write(client, &bytes, Side::Client, settings.idle_timeout)
+        .await
+        .is_ok()
 }
 
 /// Tell the client the origin failed (nothing of the response was sent yet), then close.

@@ -27,7 +27,7 @@ pub mod tunnel;
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU16, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -141,10 +141,10 @@ pub async fn serve_connection(gw: Arc<Gateway>, mut client: TcpStream, peer: Soc
                     gw.metrics.error(code);
                 }
                 let ev = event_for_unparsed(&conn, &outcome);
-                unless_stopped(
-                    &mut stop,
-                    finish_refusal(&rt, &mut client, &outcome, false, true),
-                )
+                unless_stopped(&mut stop, async {
+                    finish_refusal(&rt, &mut client, &outcome, false, true).await;
+                    close_client(&mut client).await;
+                })
                 .await;
                 gw.audit.record(ev).await;
                 return;
@@ -285,6 +285,9 @@ struct Record {
 pub struct Progress {
     /// The status of the response head sent to the client; 0 until one was.
     status: AtomicU16,
+    /// Whether any response byte (an interim or final head) may have reached the client: from
+    /// then on gatehouse can no longer answer with a page of its own, only cut the connection.
+    began: AtomicBool,
     /// Body or tunnel bytes written to the origin.
     pub bytes_up: AtomicU64,
     /// Body or tunnel bytes written to the client.
@@ -292,6 +295,16 @@ pub struct Progress {
 }
 
 impl Progress {
+    /// Response bytes are about to be written to the client.
+    pub fn begin(&self) {
+        self.began.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether response bytes may have reached the client.
+    pub fn began(&self) -> bool {
+        self.began.load(Ordering::Relaxed)
+    }
+
     /// A response head with this status reached the client.
     pub fn sent_head(&self, status: u16) {
         self.status.store(status, Ordering::Relaxed);
@@ -581,7 +594,7 @@ async fn pipeline(
         return Ok(answer_last_hop(rt, client, head, rec).await);
     }
     let connect_started = Instant::now();
-    let upstream = match take_reusable(rt, conn, &principal, &target, forward::may_retry(head)) {
+    let upstream = match take_reusable(rt, conn, &principal, &target) {
         Some(u) => u,
         None => {
             let addrs = checked_addresses(rt, &principal, &target).await?;
@@ -984,7 +997,6 @@ fn take_reusable(
     conn: &mut Conn,
     principal: &Principal,
     target: &Target,
-    may_retry: bool,
 ) -> Option<Upstream> {
     if target.connect {
         conn.upstream = None;
@@ -994,7 +1006,7 @@ fn take_reusable(
     if u.host == target.authority.host
         && u.port == target.authority.port
         && policy::check_address(&rt.policy, principal.tier, u.addr).is_allow()
-        && (may_retry || still_open(&u.stream))
+        && still_open(&u.stream)
     {
         Some(u)
     } else {
@@ -1003,10 +1015,10 @@ fn take_reusable(
 }
 
 /// Whether an idle kept origin connection shows no sign of having been closed: nothing to read,
-/// not even the end of the stream. A request that cannot be retried goes on a kept connection
-/// only then (bytes an origin sent unasked would also be taken for the next response). The race
-/// with a close still in flight remains; such a request then fails with 502 rather than being
-/// sent twice.
+/// not even the end of the stream. A kept connection is reused only then: bytes an origin sent
+/// unasked (a `408` before its idle close) would otherwise be taken for the next response. The
+/// race with a close still in flight remains; an idempotent request without a body is then sent
+/// once more on a new connection, any other fails with 502 rather than being sent twice.
 fn still_open(stream: &TcpStream) -> bool {
     let mut probe = [0u8; 1];
     matches!(stream.try_read(&mut probe), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)

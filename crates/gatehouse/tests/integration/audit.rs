@@ -272,7 +272,8 @@ async fn wait_origin(origin: &RawOrigin, what: &str, cond: impl Fn(&[u8]) -> boo
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_cut_at_the_end_of_the_grace_period_are_recorded_with_what_they_relayed() {
     let origin = Origin::start("127.0.0.4").await;
-    let text = base_config(&origin).replace("shutdown_grace_secs = 5", "shutdown_grace_secs = 1");
+    // Long enough for the admin port to be read during the drain, even on a slow machine.
+    let text = base_config(&origin).replace("shutdown_grace_secs = 5", "shutdown_grace_secs = 3");
     let mut gw = Gateway::start(&text).await;
     gw.add_user("ada", Tier::Open, "pw").await;
     let auth = basic("ada", "pw");
@@ -332,7 +333,7 @@ async fn requests_cut_at_the_end_of_the_grace_period_are_recorded_with_what_they
     })
     .await;
 
-    // SIGTERM's path, in-process: drain, 1 s of grace, then cut. The data directory stays.
+    // SIGTERM's path, in-process: drain, 3 s of grace, then cut. The data directory stays.
     let handle = gw.server.as_ref().unwrap().gateway().clone();
     let shutdown = tokio::spawn(gw.server.take().unwrap().shutdown());
     // While it drains, the admin port still answers: not ready, and the metrics readable.

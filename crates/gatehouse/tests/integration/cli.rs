@@ -937,7 +937,6 @@ async fn sighup_reopens_the_squid_log_for_rotation() {
         0o600
     );
     std::fs::rename(&log, &rotated).unwrap();
-    let before = std::fs::read_to_string(&rotated).unwrap().lines().count();
     s.signal("HUP");
     // The reopen happens in the writer, in order with the events: wait until the new file exists.
     eventually("the log is reopened at its path", || {
@@ -957,7 +956,7 @@ async fn sighup_reopens_the_squid_log_for_rotation() {
     .await;
     // Events written before the signal stay in the rotated file, none after it.
     let old = std::fs::read_to_string(&rotated).unwrap();
-    assert!(old.lines().count() >= before, "{old}");
+    assert!(old.contains("TCP_MISS/200"), "{old}");
     assert!(!old.contains("after-rotation"), "{old}");
 }
 

@@ -19,6 +19,9 @@ enum Script {
     DropSecond,
     /// Close right after the first response, although it did not say `Connection: close`.
     CloseAfterFirst,
+    /// After the first response, send an unasked `408` and close, as servers do when a kept
+    /// connection times out.
+    Unsolicited408,
 }
 
 /// An origin on `ip` following `script`; returns its address and the request lines (with any
@@ -69,11 +72,19 @@ async fn scripted_origin(ip: &str, script: Script) -> (SocketAddr, Arc<Mutex<Vec
                                 let _ = s
                                     .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfirst")
                                     .await;
-                                if matches!(script, Script::CloseAfterFirst) {
-                                    return;
+                                match script {
+                                    Script::CloseAfterFirst => return,
+                                    Script::Unsolicited408 => {
+                                        tokio::time::sleep(Duration::from_millis(50)).await;
+                                        let _ = s
+                                            .write_all(b"HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                                            .await;
+                                        return;
+                                    }
+                                    Script::DropSecond => {}
                                 }
                             }
-                            (Script::DropSecond, _) => return,
+                            // The second request: seen, never answered.
                             _ => return,
                         }
                     }
@@ -176,6 +187,30 @@ async fn a_request_with_a_body_never_goes_on_a_kept_connection_the_origin_closed
         vec![
             vec!["GET /a HTTP/1.1".to_string()],
             vec!["POST /b HTTP/1.1 hello".into()],
+        ]
+    );
+    gw.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unasked_408_on_a_kept_connection_is_never_taken_for_the_next_response() {
+    let (addr, seen) = scripted_origin("127.0.0.3", Script::Unsolicited408).await;
+    let gw = gateway(addr).await;
+    let auth = basic("ada", "pw");
+    let mut c = TcpStream::connect(gw.proxy).await.unwrap();
+    assert!(one(&mut c, &req("GET", addr, "/a", &auth, ""))
+        .await
+        .starts_with("HTTP/1.1 200"));
+    // The 408 and the close arrive while the connection sits in the gateway's keep.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let second = one(&mut c, &req("GET", addr, "/b", &auth, "")).await;
+    assert!(second.starts_with("HTTP/1.1 200"), "{second}");
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(
+        seen,
+        vec![
+            vec!["GET /a HTTP/1.1".to_string()],
+            vec!["GET /b HTTP/1.1".into()],
         ]
     );
     gw.shutdown().await;

@@ -366,3 +366,62 @@ async fn interim_responses_carry_via_and_a_304_keeps_its_content_length() {
     }
     gw.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_origin_that_answers_without_reading_the_body_still_delivers_its_whole_response() {
+    // The origin answers at once and streams its response for longer than the idle timeout,
+    // never reading the upload: the upload stalls, the response must not be cut for it.
+    let gw = setup(|c| c.replace("idle_timeout_secs = 5", "idle_timeout_secs = 1")).await;
+    let origin = scripted(|mut s| async move {
+        read_head(&mut s).await;
+        let _ = s
+            .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\n")
+            .await;
+        for _ in 0..5 {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            if s.write_all(b"0123456789").await.is_err() {
+                return;
+            }
+        }
+        tokio::time::sleep(Duration::from_secs(5)).await;
+    })
+    .await;
+    let c = TcpStream::connect(gw.proxy).await.unwrap();
+    let (mut r, mut w) = c.into_split();
+    let head = format!(
+        "POST http://origin.test:{p}/up HTTP/1.1\r\nHost: origin.test:{p}\r\nProxy-Authorization: {auth}\r\nContent-Length: 268435456\r\n\r\n",
+        p = origin.port(),
+        auth = basic("ada", "pw"),
+    );
+    let upload = tokio::spawn(async move {
+        let _ = w.write_all(head.as_bytes()).await;
+        let chunk = vec![b'u'; 1 << 20];
+        for _ in 0..256 {
+            if w.write_all(&chunk).await.is_err() {
+                return;
+            }
+        }
+    });
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !got.ends_with(b"0123456789".repeat(5).as_slice()) {
+        let n = tokio::time::timeout(SAFETY, r.read(&mut buf))
+            .await
+            .expect("the response stalled")
+            .unwrap_or(0);
+        assert!(n > 0, "cut short: {}", String::from_utf8_lossy(&got));
+        got.extend_from_slice(&buf[..n]);
+    }
+    let text = String::from_utf8_lossy(&got);
+    assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
+    assert!(text.contains("\r\nConnection: close\r\n"), "{text}");
+    upload.abort();
+    gw.flush_audit().await;
+    let e = gw.audit().pop().unwrap();
+    assert_eq!(
+        (e.status, e.bytes_down, e.error.as_deref()),
+        (200, 50, None),
+        "{e:?}"
+    );
+    gw.shutdown().await;
+}
