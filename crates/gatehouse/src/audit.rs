@@ -84,6 +84,9 @@ pub struct AuditEvent {
     pub status: u16,
     pub bytes_up: u64,
     pub bytes_down: u64,
+    /// Everything written to the client: `bytes_down` plus response heads and gatehouse's own
+    /// pages (Squid's reply size; not stored in the audit table).
+    pub reply_bytes: u64,
     pub duration_us: u64,
     pub stage: Stage,
     /// A stable error code when the request failed.
@@ -151,7 +154,7 @@ impl AuditEvent {
             self.client.ip(),
             code,
             self.status,
-            self.bytes_down,
+            self.reply_bytes,
             method,
             url,
             user,

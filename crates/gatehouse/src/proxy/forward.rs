@@ -650,20 +650,22 @@ where
                 .await
                 .map_err(|e| fail(e, true, status))?;
             progress.sent_head(status);
+            progress
+                .head_bytes
+                .fetch_add(bytes.len() as u64, Ordering::Relaxed);
             return Ok(Response::Upgraded { status });
         }
         if (100..200).contains(&status) {
             // Interim responses (100 Continue, 103 Early Hints) go to HTTP/1.1 clients only.
             if !client_http10 {
                 progress.begin();
-                write(
-                    client,
-                    &interim_head(rt, &resp),
-                    Side::Client,
-                    settings.idle_timeout,
-                )
-                .await
-                .map_err(|e| fail(e, true, 0))?;
+                let interim = interim_head(rt, &resp);
+                write(client, &interim, Side::Client, settings.idle_timeout)
+                    .await
+                    .map_err(|e| fail(e, true, 0))?;
+                progress
+                    .head_bytes
+                    .fetch_add(interim.len() as u64, Ordering::Relaxed);
             }
             continue;
         }
@@ -708,6 +710,9 @@ where
             .await
             .map_err(|e| fail(e, true, status))?;
         progress.sent_head(status);
+        progress
+            .head_bytes
+            .fetch_add(bytes.len() as u64 - early, Ordering::Relaxed);
         let down = &progress.bytes_down;
         down.fetch_add(early, Ordering::Relaxed);
         let idle = settings.idle_timeout;
@@ -807,7 +812,7 @@ pub async fn forward(
                 if reused && may_retry {
                     Attempt::Stale
                 } else {
-                    return gateway_error(rt, client, RelayError::UpstreamIo).await;
+                    return gateway_error(rt, client, RelayError::UpstreamIo, progress).await;
                 }
             } else {
                 let body_pending = AtomicBool::new(!matches!(framing, RequestFraming::None));
@@ -884,7 +889,7 @@ pub async fn forward(
                         reused = false;
                         continue;
                     }
-                    _ => return gateway_error(rt, client, RelayError::UpstreamIo).await,
+                    _ => return gateway_error(rt, client, RelayError::UpstreamIo, progress).await,
                 }
             }
             Ok(Response::Complete {
@@ -931,7 +936,7 @@ pub async fn forward(
                 if e.head_sent || progress.began() {
                     return failed(e.error, e.status);
                 }
-                return gateway_error(rt, client, e.error).await;
+                return gateway_error(rt, client, e.error, progress).await;
             }
         }
     }
@@ -973,7 +978,7 @@ async fn body_failed(
             code,
             message: format!("the request body is malformed ({code}); nothing after the last good chunk was forwarded"),
         };
-        if send_page(rt, client, &outcome).await {
+        if send_page(rt, client, &outcome, progress).await {
             progress.sent_head(400);
             status = 400;
         }
@@ -991,12 +996,19 @@ async fn send_page(
     rt: &Runtime,
     client: &mut tokio::net::TcpStream,
     outcome: &super::respond::Outcome,
+    progress: &Progress,
 ) -> bool {
     let settings = &rt.config.proxy;
     let bytes = super::respond::render(outcome, false, true, &settings.via, &settings.contact);
-    write(client, &bytes, Side::Client, settings.idle_timeout)
+    let sent = write(client, &bytes, Side::Client, settings.idle_timeout)
         .await
-        .is_ok()
+        .is_ok();
+    if sent {
+        progress
+            .head_bytes
+            .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+    }
+    sent
 }
 
 /// Tell the client the origin failed (nothing of the response was sent yet), then close.
@@ -1004,6 +1016,7 @@ async fn gateway_error(
     rt: &Runtime,
     client: &mut tokio::net::TcpStream,
     error: RelayError,
+    progress: &Progress,
 ) -> Relayed {
     let status = match error {
         RelayError::UpstreamTimeout => 504,
@@ -1025,7 +1038,7 @@ async fn gateway_error(
             _ => "the origin closed the connection or failed".to_string(),
         },
     };
-    send_page(rt, client, &outcome).await;
+    send_page(rt, client, &outcome, progress).await;
     Relayed {
         status,
         error: Some(error.code()),

@@ -140,12 +140,14 @@ pub async fn serve_connection(gw: Arc<Gateway>, mut client: TcpStream, peer: Soc
                 if let Some(code) = outcome.error_code() {
                     gw.metrics.error(code);
                 }
-                let ev = event_for_unparsed(&conn, &outcome);
-                unless_stopped(&mut stop, async {
-                    finish_refusal(&rt, &mut client, &outcome, false, true).await;
+                let mut ev = event_for_unparsed(&conn, &outcome);
+                let page = unless_stopped(&mut stop, async {
+                    let page = finish_refusal(&rt, &mut client, &outcome, false, true).await;
                     close_client(&mut client).await;
+                    page
                 })
                 .await;
+                ev.reply_bytes = page.unwrap_or(0);
                 gw.audit.record(ev).await;
                 return;
             }
@@ -288,6 +290,9 @@ pub struct Progress {
     /// Whether any response byte (an interim or final head) may have reached the client: from
     /// then on gatehouse can no longer answer with a page of its own, only cut the connection.
     began: AtomicBool,
+    /// Bytes of response heads (and of gatehouse's own pages) written to the client, beside the
+    /// body bytes in `bytes_down`: Squid's log counts both.
+    pub head_bytes: AtomicU64,
     /// Body or tunnel bytes written to the origin.
     pub bytes_up: AtomicU64,
     /// Body or tunnel bytes written to the client.
@@ -423,7 +428,10 @@ async fn handle_request(
             if let Some(code) = outcome.error_code() {
                 gw.metrics.error(code);
             }
-            unless_stopped(stop, finish_refusal(rt, client, &outcome, html, close)).await;
+            let page = unless_stopped(stop, finish_refusal(rt, client, &outcome, html, close))
+                .await
+                .unwrap_or(0);
+            rec.progress.head_bytes.fetch_add(page, Ordering::Relaxed);
             let tail = Tail {
                 decision,
                 rule,
@@ -450,6 +458,7 @@ async fn handle_request(
         status: tail.status,
         bytes_up: tail.bytes_up,
         bytes_down: tail.bytes_down,
+        reply_bytes: tail.bytes_down + rec.progress.head_bytes.load(Ordering::Relaxed),
         duration_us: rec.started.elapsed().as_micros() as u64,
         stage: rec.stage,
         error: tail.error,
@@ -697,6 +706,9 @@ async fn answer_last_hop(
     if error.is_none() {
         rec.progress.sent_head(200);
         rec.progress.bytes_down.store(body_len, Ordering::Relaxed);
+        rec.progress
+            .head_bytes
+            .fetch_add(bytes.len() as u64 - body_len, Ordering::Relaxed);
     }
     Done {
         tail: Tail {
@@ -1105,16 +1117,20 @@ async fn connect(
     })
 }
 
+/// Send the answer for `outcome`; the bytes written (0 if the write failed).
 async fn finish_refusal(
     rt: &Runtime,
     client: &mut TcpStream,
     outcome: &Outcome,
     html: bool,
     close: bool,
-) {
+) -> u64 {
     let settings = &rt.config.proxy;
     let bytes = respond::render(outcome, html, close, &settings.via, &settings.contact);
-    let _ = client.write_all(&bytes).await;
+    match client.write_all(&bytes).await {
+        Ok(()) => bytes.len() as u64,
+        Err(_) => 0,
+    }
 }
 
 /// Make the close of `client` a reset (RST), so that a client reading until the close sees an
@@ -1178,6 +1194,7 @@ fn event_for_unparsed(conn: &Conn, outcome: &Outcome) -> AuditEvent {
         status: outcome.status(),
         bytes_up: 0,
         bytes_down: 0,
+        reply_bytes: 0,
         duration_us: 0,
         stage: Stage::Parse,
         error: outcome.error_code(),

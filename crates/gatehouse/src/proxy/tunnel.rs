@@ -42,6 +42,9 @@ pub async fn connect_tunnel(
         };
     }
     progress.sent_head(200);
+    progress
+        .head_bytes
+        .fetch_add(established.len() as u64, Ordering::Relaxed);
     let error = relay(
         client,
         client_buf,

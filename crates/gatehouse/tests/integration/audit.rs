@@ -16,11 +16,10 @@ async fn allowed_refused_and_malformed_requests_each_leave_one_event() {
     let p = gw.proxy_url();
     let ok = format!("http://origin.test:{}/size/1234", origin.port());
     let refused = format!("http://other.test:{}/", origin.port());
-    assert_eq!(curl(&["-x", &p, "-U", "ada:pw-ada", &ok]).await.status, 200);
-    assert_eq!(
-        curl(&["-x", &p, "-U", "ada:pw-ada", &refused]).await.status,
-        403
-    );
+    let allowed_reply = curl(&["-x", &p, "-U", "ada:pw-ada", &ok]).await;
+    assert_eq!(allowed_reply.status, 200);
+    let denied_reply = curl(&["-x", &p, "-U", "ada:pw-ada", &refused]).await;
+    assert_eq!(denied_reply.status, 403);
     assert_eq!(curl(&["-x", &p, &ok]).await.status, 407);
     let bad = raw(
         gw.proxy,
@@ -87,13 +86,28 @@ async fn allowed_refused_and_malformed_requests_each_leave_one_event() {
     assert!(f[0].contains('.'));
     assert_eq!(f[2], "127.0.0.1");
     assert_eq!(f[3], "TCP_MISS/200");
-    assert_eq!(f[4], "1234");
+    // Squid's reply size: everything sent to the client, head included.
+    assert_eq!(
+        f[4],
+        (allowed_reply.headers.len() + 1234).to_string(),
+        "{}",
+        lines[0]
+    );
     assert_eq!(f[5], "GET");
     assert_eq!(f[7], "ada");
     assert_eq!(f[8], "HIER_DIRECT/127.0.0.4");
     assert!(lines[1].contains(" TCP_DENIED/403 "), "{}", lines[1]);
+    let denied_bytes = denied_reply.headers.len() + denied_reply.body.len();
     assert!(
-        lines[3].contains(" NONE_NONE/400 0 NONE error:invalid-request - HIER_NONE/- -"),
+        lines[1].contains(&format!(" TCP_DENIED/403 {denied_bytes} GET ")),
+        "{}",
+        lines[1]
+    );
+    let m: Vec<&str> = lines[3].split_whitespace().collect();
+    assert_eq!(m[3], "NONE_NONE/400", "{}", lines[3]);
+    assert_eq!(m[4], bad.len().to_string(), "{}", lines[3]);
+    assert!(
+        lines[3].ends_with(" NONE error:invalid-request - HIER_NONE/- -"),
         "{}",
         lines[3]
     );
