@@ -689,31 +689,6 @@ async fn connect_is_limited_to_configured_ports_and_checked_addresses() {
     gw.shutdown().await;
 }
 
-/// Read one response with a Content-Length body from a connection that stays open.
-async fn read_one_response(s: &mut TcpStream) -> String {
-    let mut got = Vec::new();
-    let mut buf = [0u8; 4096];
-    loop {
-        let text = String::from_utf8_lossy(&got).into_owned();
-        if let Some((head, body)) = text.split_once("\r\n\r\n") {
-            let len: usize = head
-                .lines()
-                .find_map(|l| l.strip_prefix("Content-Length: "))
-                .and_then(|v| v.trim().parse().ok())
-                .unwrap_or(0);
-            if body.len() >= len {
-                return text;
-            }
-        }
-        let n = tokio::time::timeout(SAFETY, s.read(&mut buf))
-            .await
-            .unwrap()
-            .unwrap();
-        assert!(n > 0, "closed: {}", String::from_utf8_lossy(&got));
-        got.extend_from_slice(&buf[..n]);
-    }
-}
-
 /// A keep-alive request (no `Connection: close`).
 fn keep_alive(authority: &str, path: &str, auth: &str) -> Vec<u8> {
     format!("GET http://{authority}{path} HTTP/1.1\r\nHost: {authority}\r\nProxy-Authorization: {auth}\r\n\r\n").into_bytes()
@@ -738,7 +713,7 @@ async fn a_reload_applies_to_the_next_request_on_a_kept_connection() {
         s.write_all(&keep_alive(&format!("ads.test:{p}"), "/before", &auth))
             .await
             .unwrap();
-        let r = read_one_response(&mut s).await;
+        let r = read_one_or_eof(&mut s).await;
         assert!(
             r.starts_with("HTTP/1.1 403 ") && !r.contains("Connection: close"),
             "{r}"

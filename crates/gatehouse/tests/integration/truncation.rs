@@ -57,6 +57,21 @@ fn reset(s: TcpStream) {
     drop(s);
 }
 
+/// Read from a connection that stays open until what arrived ends with `end`.
+async fn read_until(s: &mut TcpStream, end: &[u8]) -> String {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !got.ends_with(end) {
+        let n = tokio::time::timeout(SAFETY, s.read(&mut buf))
+            .await
+            .expect("the response stalled")
+            .unwrap_or(0);
+        assert!(n > 0, "closed early: {}", String::from_utf8_lossy(&got));
+        got.extend_from_slice(&buf[..n]);
+    }
+    String::from_utf8_lossy(&got).into_owned()
+}
+
 async fn setup(config_edit: impl Fn(String) -> String) -> Gateway {
     let named = Origin::start(IP).await;
     let gw = Gateway::start(&config_edit(base_config(&named))).await;
@@ -315,17 +330,7 @@ async fn interim_responses_carry_via_and_a_304_keeps_its_content_length() {
     c.write_all(get(origin, "/hints", "HTTP/1.1", "").as_bytes())
         .await
         .unwrap();
-    let mut got = Vec::new();
-    let mut buf = [0u8; 4096];
-    while !String::from_utf8_lossy(&got).ends_with("\r\n\r\nok") {
-        let n = tokio::time::timeout(SAFETY, c.read(&mut buf))
-            .await
-            .unwrap()
-            .unwrap();
-        assert!(n > 0, "{}", String::from_utf8_lossy(&got));
-        got.extend_from_slice(&buf[..n]);
-    }
-    let text = String::from_utf8_lossy(&got);
+    let text = read_until(&mut c, b"\r\n\r\nok").await;
     assert!(
         text.starts_with(
             "HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\nVia: 1.1 gatehouse\r\n\r\n"
@@ -336,16 +341,7 @@ async fn interim_responses_carry_via_and_a_304_keeps_its_content_length() {
         .await
         .unwrap();
     // A 304 has no body whatever its Content-Length says: its head is the whole response.
-    let mut got = Vec::new();
-    while !got.ends_with(b"\r\n\r\n") {
-        let n = tokio::time::timeout(SAFETY, c.read(&mut buf))
-            .await
-            .unwrap()
-            .unwrap();
-        assert!(n > 0, "{}", String::from_utf8_lossy(&got));
-        got.extend_from_slice(&buf[..n]);
-    }
-    let not_modified = String::from_utf8_lossy(&got);
+    let not_modified = read_until(&mut c, b"\r\n\r\n").await;
     assert!(not_modified.starts_with("HTTP/1.1 304 "), "{not_modified}");
     assert!(
         not_modified.contains("\r\nContent-Length: 1234\r\n"),
@@ -355,15 +351,7 @@ async fn interim_responses_carry_via_and_a_304_keeps_its_content_length() {
     c.write_all(get(origin, "/hints", "HTTP/1.1", "").as_bytes())
         .await
         .unwrap();
-    let mut again = Vec::new();
-    while !again.ends_with(b"ok") {
-        let n = tokio::time::timeout(SAFETY, c.read(&mut buf))
-            .await
-            .unwrap()
-            .unwrap();
-        assert!(n > 0, "{}", String::from_utf8_lossy(&again));
-        again.extend_from_slice(&buf[..n]);
-    }
+    read_until(&mut c, b"\r\n\r\nok").await;
     gw.shutdown().await;
 }
 
