@@ -419,6 +419,118 @@ async fn a_tunnel_relays_bulk_data_whole_and_counts_every_byte() {
     gw.shutdown().await;
 }
 
+/// A tunnel direction moving bulk data reads in batches (a raised receive low-water mark, see
+/// `proxy::tunnel`). Whatever is left when the sender pauses, less than a batch, must still go on
+/// at once: the end of a burst, and a small message after it on a connection that stays open, in
+/// both directions.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_follows_a_bulk_burst_is_not_held_back_in_either_direction() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    const BURST: usize = 8 << 20;
+    const TAIL: usize = 1000;
+    let origin = Origin::start("127.0.0.2").await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.3:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let config = base_config(&origin).replace(
+        "connect_ports = [443, ",
+        &format!("tunnel_idle_timeout_secs = 60\nconnect_ports = [443, {port}, "),
+    );
+    let gw = Gateway::start(&config).await;
+    gw.add_user("ada", Tier::Open, "s3cret-ada").await;
+    // The origin sends a burst and, once the client has all of it, a short tail; then it takes
+    // a burst and a tail from the client and confirms them. It never closes first.
+    let far_end = tokio::spawn(async move {
+        let (mut s, _) = listener.accept().await.unwrap();
+        s.write_all(&vec![b'd'; BURST]).await.unwrap();
+        let mut go = [0u8; 1];
+        s.read_exact(&mut go).await.unwrap();
+        s.write_all(&[b't'; TAIL]).await.unwrap();
+        // Not reading for a while lets the client's burst pile up in the gateway, so that the
+        // gateway's reads from the client come back full.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let mut got = vec![0u8; BURST + TAIL];
+        s.read_exact(&mut got).await.unwrap();
+        assert!(got[..BURST].iter().all(|&b| b == b'u'));
+        assert!(got[BURST..].iter().all(|&b| b == b'v'));
+        s.write_all(b"done").await.unwrap();
+        let mut rest = Vec::new();
+        let _ = s.read_to_end(&mut rest).await;
+        rest.len()
+    });
+    let mut s = tokio::net::TcpStream::connect(gw.proxy).await.unwrap();
+    let req = format!(
+        "CONNECT 127.0.0.3:{port} HTTP/1.1\r\nHost: 127.0.0.3:{port}\r\nProxy-Authorization: {}\r\n\r\n",
+        basic("ada", "s3cret-ada")
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    // The same: the origin's burst piles up while the client does not read.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut got = Vec::new();
+    let mut head_len = None;
+    while head_len.is_none() {
+        let at = got.len();
+        read_to(&mut s, &mut got, at + 1, "the CONNECT answer").await;
+        head_len = got.windows(4).position(|w| w == b"\r\n\r\n").map(|i| i + 4);
+    }
+    let head_len = head_len.unwrap();
+    assert!(
+        got.starts_with(b"HTTP/1.1 200 Connection established\r\n"),
+        "{:?}",
+        String::from_utf8_lossy(&got)
+    );
+    read_to(
+        &mut s,
+        &mut got,
+        head_len + BURST,
+        "the burst from the origin",
+    )
+    .await;
+    s.write_all(b"g").await.unwrap();
+    let mut tail = vec![0u8; TAIL];
+    tokio::time::timeout(WAIT, s.read_exact(&mut tail))
+        .await
+        .expect("the tail after the origin's burst was held back")
+        .unwrap();
+    assert!(got[head_len..].iter().all(|&b| b == b'd'));
+    assert!(tail.iter().all(|&b| b == b't'));
+    s.write_all(&vec![b'u'; BURST]).await.unwrap();
+    s.write_all(&[b'v'; TAIL]).await.unwrap();
+    let mut done = [0u8; 4];
+    tokio::time::timeout(WAIT, s.read_exact(&mut done))
+        .await
+        .expect("the tail after the client's burst was held back")
+        .unwrap();
+    assert_eq!(&done, b"done");
+    drop(s);
+    assert_eq!(
+        far_end.await.unwrap(),
+        0,
+        "the origin got more than was sent"
+    );
+    gw.shutdown().await;
+}
+
+/// How long a test waits for bytes a tunnel should relay at once.
+const WAIT: Duration = Duration::from_secs(10);
+
+/// Read from `s` into `got` until it holds `want` bytes, failing if the bytes stop coming.
+async fn read_to(s: &mut tokio::net::TcpStream, got: &mut Vec<u8>, want: usize, what: &str) {
+    use tokio::io::AsyncReadExt;
+    let mut buf = vec![0u8; 64 * 1024];
+    while got.len() < want {
+        let n = tokio::time::timeout(WAIT, s.read(&mut buf))
+            .await
+            .unwrap_or_else(|_| panic!("{what}: held back at {} of {want} bytes", got.len()))
+            .unwrap();
+        assert!(
+            n > 0,
+            "{what}: the tunnel closed at {} of {want} bytes",
+            got.len()
+        );
+        got.extend_from_slice(&buf[..n]);
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_upload_gets_its_refusal_not_a_reset() {
     // The refusal is sent while the client is still sending its body: the client must still get
