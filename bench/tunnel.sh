@@ -2,7 +2,7 @@
 # Side-by-side CONNECT tunnel throughput: direct against one or more gatehouse binaries, in
 # alternating rounds on the same nginx origin, so that machine noise hits every system alike.
 #
-#   bench/tunnel.sh [--rounds N] [--size MiB] BINARY [BINARY ...]
+#   bench/tunnel.sh [--rounds N] [--size MiB] [--floor] BINARY [BINARY ...]
 #
 # Each round downloads SIZE MiB (default 64) once per system, in turn:
 #   tls  curl -x (CONNECT), https end to end (curl <-> nginx): the harness's "CONNECT TLS" column
@@ -14,6 +14,9 @@
 # scheduler happened to share the two cores.
 # Each BINARY is started as `BINARY serve` on its own port (23128, 23129, ...) with its own
 # configuration and data directory under bench/run/tunnel/, user `bench` in tier `open`.
+# --floor adds the system `floor`: tools/floor-relay, the plainest CONNECT relay (two blocking
+# threads, no checks at all), i.e. what relaying through user space costs on this machine by itself;
+# its CPU comes from /proc/PID/stat (clock ticks, since its threads end with each transfer).
 # nginx (one worker, sendfile on, TLS 1.3) listens on 127.0.0.1:28080 / :28443. Everything
 # started is stopped by PID on exit. Only loopback addresses are targeted.
 # Env: NICE=0 (e.g. NICE=-10 to run everything at that priority). Needs nginx, curl, openssl.
@@ -21,12 +24,13 @@ set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 RUN=$REPO/bench/run/tunnel
-ROUNDS=9 SIZE=64
+ROUNDS=9 SIZE=64 FLOOR=0
 BINS=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --rounds) ROUNDS=$2; shift;;
     --size) SIZE=$2; shift;;
+    --floor) FLOOR=1;;
     -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"; exit 0;;
     *) BINS+=("$(realpath "$1")");;
   esac
@@ -95,17 +99,32 @@ EOF
   GPID[gh$i]=${PIDS[-1]}
 done
 
+if [[ $FLOOR == 1 ]]; then
+  (cd "$REPO" && cargo build --release -q -p floor-relay)
+  port=$((23128 + ${#BINS[@]}))
+  "$REPO/target/release/floor-relay" "127.0.0.1:$port" 2> "$RUN/floor.log" &
+  PIDS+=($!)
+  wait_port $port || { echo "floor-relay did not start" >&2; exit 1; }
+  NAMES+=(floor)
+  GPID[floor]=${PIDS[-1]}
+fi
+
 machine_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 }' /proc/stat; }
 TICK_US=$(( 1000000 / $(getconf CLK_TCK) ))
 
 cpu_ns() { # pid -> ns of CPU used by all its threads so far
   [[ -n ${1:-} ]] || { echo 0; return; }
+  if [[ $1 == "${GPID[floor]:-none}" ]]; then # threads that ended count too
+    awk -v t="$TICK_US" '{ printf "%d", ($14 + $15) * t * 1000 }' /proc/"$1"/stat
+    return
+  fi
   cat /proc/"$1"/task/*/schedstat 2> /dev/null | awk '{ s += $1 } END { printf "%d", s }'
 }
 
 fetch() { # name mode -> MB/s
   local n=$1 mode=$2 url px=()
-  if [[ $n != direct ]]; then px=(-x "http://bench:bench@127.0.0.1:$((23128 + ${n#gh}))"); fi
+  if [[ $n == floor ]]; then px=(-x "http://127.0.0.1:$((23128 + ${#BINS[@]}))")
+  elif [[ $n != direct ]]; then px=(-x "http://bench:bench@127.0.0.1:$((23128 + ${n#gh}))"); fi
   case $mode in
     tls) url=https://127.0.0.1:28443/blob;;
     raw) url=http://127.0.0.1:28080/blob; [[ $n != direct ]] && px+=(--proxytunnel);;
@@ -145,3 +164,4 @@ for n in "${NAMES[@]}"; do
     "$(( ${CPU[$n.raw]:-0} / 1000 / mb ))" "$(( ${MCPU[$n.raw]} * TICK_US / mb ))"
 done
 for i in "${!BINS[@]}"; do echo "gh$i = ${BINS[$i]}"; done
+if [[ $FLOOR == 1 ]]; then echo "floor = tools/floor-relay (no checks; the cost of relaying alone)"; fi
