@@ -93,6 +93,26 @@ pub struct AuditEvent {
     pub error: Option<&'static str>,
     /// The origin address connected to (for the Squid log's hierarchy field).
     pub upstream: Option<SocketAddr>,
+    /// The media type of the reply (`text/html`), as Squid logs it: the `Content-Type` value up
+    /// to its parameters. `None` when the reply had none (tunnels, bodiless answers). Not stored
+    /// in the audit table.
+    pub content_type: Option<Box<str>>,
+}
+
+/// The Squid log's *type* field for a `Content-Type` value: the media type without parameters
+/// (Squid cuts at `;`, space or tab). `None` for an empty value or one with bytes that would break
+/// the log's space-separated fields.
+pub fn squid_content_type(value: &[u8]) -> Option<Box<str>> {
+    let value = value.trim_ascii_start();
+    let end = value
+        .iter()
+        .position(|&b| matches!(b, b';' | b' ' | b'\t'))
+        .unwrap_or(value.len());
+    let media = &value[..end];
+    if media.is_empty() || media.len() > 128 || !media.iter().all(|b| b.is_ascii_graphic()) {
+        return None;
+    }
+    std::str::from_utf8(media).ok().map(Into::into)
 }
 
 impl AuditEvent {
@@ -147,7 +167,7 @@ impl AuditEvent {
             None => "HIER_NONE/-".to_string(),
         };
         format!(
-            "{}.{:03} {:>6} {} {}/{:03} {} {} {} {} {} -\n",
+            "{}.{:03} {:>6} {} {}/{:03} {} {} {} {} {} {}\n",
             end_us / 1_000_000,
             (end_us % 1_000_000) / 1000,
             self.duration_us / 1000,
@@ -158,7 +178,8 @@ impl AuditEvent {
             method,
             url,
             user,
-            hier
+            hier,
+            self.content_type.as_deref().unwrap_or("-")
         )
     }
 }
@@ -405,5 +426,28 @@ fn writer(
         for done in flushes.drain(..) {
             let _ = done.send(());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::squid_content_type;
+
+    #[test]
+    fn squid_type_is_the_media_type_without_parameters() {
+        let t = |v: &[u8]| squid_content_type(v).map(|s| s.to_string());
+        assert_eq!(t(b"text/html; charset=utf-8").as_deref(), Some("text/html"));
+        assert_eq!(
+            t(b"  application/json").as_deref(),
+            Some("application/json")
+        );
+        assert_eq!(t(b"text/plain\tcharset=x").as_deref(), Some("text/plain"));
+        assert_eq!(t(b"image/png ;q").as_deref(), Some("image/png"));
+        // Nothing that would break the log's fields, and nothing empty.
+        assert_eq!(t(b""), None);
+        assert_eq!(t(b"; charset=utf-8"), None);
+        assert_eq!(t(b"text/\x01html"), None);
+        assert_eq!(t("text/h\u{e9}ml".as_bytes()), None);
+        assert_eq!(t(&[b'a'; 200]), None);
     }
 }

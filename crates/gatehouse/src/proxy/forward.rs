@@ -710,6 +710,9 @@ where
             .await
             .map_err(|e| fail(e, true, status))?;
         progress.sent_head(status);
+        if let Some(value) = resp.header("content-type") {
+            progress.sent_content_type(value);
+        }
         progress
             .head_bytes
             .fetch_add(bytes.len() as u64 - early, Ordering::Relaxed);
@@ -1007,6 +1010,7 @@ async fn send_page(
         progress
             .head_bytes
             .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        progress.sent_content_type(super::respond::page_content_type(outcome, false).as_bytes());
     }
     sent
 }

@@ -148,6 +148,10 @@ pub async fn serve_connection(gw: Arc<Gateway>, mut client: TcpStream, peer: Soc
                 })
                 .await;
                 ev.reply_bytes = page.unwrap_or(0);
+                if ev.reply_bytes > 0 {
+                    let media = respond::page_content_type(&outcome, false);
+                    ev.content_type = crate::audit::squid_content_type(media.as_bytes());
+                }
                 gw.audit.record(ev).await;
                 return;
             }
@@ -297,6 +301,8 @@ pub struct Progress {
     pub bytes_up: AtomicU64,
     /// Body or tunnel bytes written to the client.
     pub bytes_down: AtomicU64,
+    /// The media type of the final response (for the Squid log), set once.
+    content_type: std::sync::OnceLock<Box<str>>,
 }
 
 impl Progress {
@@ -317,6 +323,17 @@ impl Progress {
 
     pub fn status(&self) -> u16 {
         self.status.load(Ordering::Relaxed)
+    }
+
+    /// The final response carried this `Content-Type` value.
+    pub fn sent_content_type(&self, value: &[u8]) {
+        if let Some(media) = crate::audit::squid_content_type(value) {
+            let _ = self.content_type.set(media);
+        }
+    }
+
+    pub fn content_type(&self) -> Option<Box<str>> {
+        self.content_type.get().cloned()
     }
 
     /// (client → origin, origin → client) bytes.
@@ -432,6 +449,10 @@ async fn handle_request(
                 .await
                 .unwrap_or(0);
             rec.progress.head_bytes.fetch_add(page, Ordering::Relaxed);
+            if page > 0 {
+                rec.progress
+                    .sent_content_type(respond::page_content_type(&outcome, html).as_bytes());
+            }
             let tail = Tail {
                 decision,
                 rule,
@@ -463,6 +484,7 @@ async fn handle_request(
         stage: rec.stage,
         error: tail.error,
         upstream: tail.upstream,
+        content_type: rec.progress.content_type(),
     };
     match tail.slot {
         Some(slot) => gw.audit.commit(slot, event),
@@ -705,6 +727,9 @@ async fn answer_last_hop(
     let error = client.write_all(&bytes).await.err().map(|_| "client_io");
     if error.is_none() {
         rec.progress.sent_head(200);
+        if matches!(answer, respond::Answer::Trace(_)) {
+            rec.progress.sent_content_type(b"message/http");
+        }
         rec.progress.bytes_down.store(body_len, Ordering::Relaxed);
         rec.progress
             .head_bytes
@@ -1199,6 +1224,7 @@ fn event_for_unparsed(conn: &Conn, outcome: &Outcome) -> AuditEvent {
         stage: Stage::Parse,
         error: outcome.error_code(),
         upstream: None,
+        content_type: None,
     }
 }
 

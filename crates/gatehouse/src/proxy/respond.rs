@@ -140,6 +140,21 @@ fn header_safe(s: &str) -> String {
         .collect()
 }
 
+/// The `Content-Type` of the page `render` writes for `outcome`: HTML for a browser's refusal or
+/// authentication challenge, plain text otherwise.
+pub fn page_content_type(outcome: &Outcome, html: bool) -> &'static str {
+    if html
+        && matches!(
+            outcome,
+            Outcome::Refused { .. } | Outcome::AuthRequired { .. }
+        )
+    {
+        "text/html; charset=utf-8"
+    } else {
+        "text/plain; charset=utf-8"
+    }
+}
+
 /// Render the full response (head and body). `html` selects the browser page over plain text;
 /// `close` adds `Connection: close`.
 pub fn render(outcome: &Outcome, html: bool, close: bool, via: &str, contact: &str) -> Vec<u8> {
@@ -168,11 +183,7 @@ pub fn render(outcome: &Outcome, html: bool, close: bool, via: &str, contact: &s
         outcome.decision(),
         header_safe(outcome.rule()),
         header_safe(via),
-        if html && matches!(outcome, Outcome::Refused { .. } | Outcome::AuthRequired { .. }) {
-            "text/html; charset=utf-8"
-        } else {
-            "text/plain; charset=utf-8"
-        },
+        page_content_type(outcome, html),
         body.len()
     );
     if close {

@@ -96,7 +96,19 @@ async fn allowed_refused_and_malformed_requests_each_leave_one_event() {
     assert_eq!(f[5], "GET");
     assert_eq!(f[7], "ada");
     assert_eq!(f[8], "HIER_DIRECT/127.0.0.4");
+    // Squid's type field: the reply's media type, without parameters.
+    let sent_type = allowed_reply.header("content-type").unwrap();
+    assert_eq!(
+        f[9],
+        sent_type.split(';').next().unwrap().trim(),
+        "{}",
+        lines[0]
+    );
+    assert_eq!(f[9], "application/octet-stream");
     assert!(lines[1].contains(" TCP_DENIED/403 "), "{}", lines[1]);
+    // curl is not a browser: its refusal page is plain text, and the log says so.
+    assert!(lines[1].ends_with(" text/plain"), "{}", lines[1]);
+    assert!(lines[2].ends_with(" text/plain"), "{}", lines[2]);
     let denied_bytes = denied_reply.headers.len() + denied_reply.body.len();
     assert!(
         lines[1].contains(&format!(" TCP_DENIED/403 {denied_bytes} GET ")),
@@ -107,7 +119,7 @@ async fn allowed_refused_and_malformed_requests_each_leave_one_event() {
     assert_eq!(m[3], "NONE_NONE/400", "{}", lines[3]);
     assert_eq!(m[4], bad.len().to_string(), "{}", lines[3]);
     assert!(
-        lines[3].ends_with(" NONE error:invalid-request - HIER_NONE/- -"),
+        lines[3].ends_with(" NONE error:invalid-request - HIER_NONE/- text/plain"),
         "{}",
         lines[3]
     );

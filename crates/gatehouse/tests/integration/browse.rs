@@ -416,6 +416,11 @@ async fn a_tunnel_relays_bulk_data_whole_and_counts_every_byte() {
     assert_eq!(ev.bytes_up, inner.len() as u64);
     assert_eq!(ev.bytes_down, inner_resp.len() as u64);
     assert_eq!(ev.status, 200);
+    // In the Squid log a tunnel has no media type: gatehouse never sees inside it.
+    let log = std::fs::read_to_string(gw.data_path().join("access.log")).unwrap();
+    let line = log.lines().find(|l| l.contains(" CONNECT ")).unwrap();
+    assert!(line.contains(" TCP_TUNNEL/200 "), "{line}");
+    assert!(line.ends_with(" -"), "{line}");
     gw.shutdown().await;
 }
 

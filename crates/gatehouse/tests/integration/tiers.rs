@@ -160,6 +160,15 @@ async fn a_refusal_says_rule_tier_destination_and_how_to_ask() {
     assert!(out.contains("refused by rule: filtered-default"), "{out}");
     assert!(out.contains("destination: other.test:443"), "{out}");
     assert_eq!(origin.requests(), 0);
+    // The Squid log's type field names what each refusal was: text, a page, text again.
+    gw.flush_audit().await;
+    let log = std::fs::read_to_string(gw.data_path().join("access.log")).unwrap();
+    let types: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains(" TCP_DENIED/403 "))
+        .map(|l| l.rsplit(' ').next().unwrap())
+        .collect();
+    assert_eq!(types, ["text/plain", "text/html", "text/plain"], "{log}");
     gw.shutdown().await;
 }
 
