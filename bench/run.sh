@@ -17,8 +17,9 @@
 #      squid, gatehouse (open tier, 127.0.0.1) and gatehouse (filtered tier, the origin
 #      addressed by a name that is a subdomain of an entry of the 1M list, so that every
 #      request pays the 1M-list lookup); plus syscalls/request (strace -c -f, short run);
-#   4. bench/tunnel.sh: CONNECT TLS and raw, direct and gatehouse in alternating rounds
-#      (TUNNEL_ROUNDS=9) on their own nginx, with CPU per MB of the proxy and of the machine;
+#   4. bench/tunnel.sh --floor: CONNECT TLS and raw, direct, gatehouse and the floor relay
+#      (tools/floor-relay) in alternating rounds (TUNNEL_ROUNDS=9) on their own nginx, with
+#      CPU per MB of the proxy and of the machine;
 #   5. the criterion bench of the decision with the 1M list (crates/policy/benches/decide.rs).
 # Everything lands in bench/run/results/<stamp>/ (summary.md = all tables); bench/run/ is
 # not versioned. Every process this script (or the harness) started is stopped by PID.
@@ -423,8 +424,8 @@ stop_harness_servers
 # ------------------------------------------------------------------ interleaved tunnels
 if [[ $DO_TUNNEL == 1 ]]; then
   rounds=${TUNNEL_ROUNDS:-$([[ $QUICK == 1 ]] && echo 3 || echo 9)}
-  log "interleaved CONNECT rounds: bench/tunnel.sh --rounds $rounds"
-  "$BENCH/tunnel.sh" --rounds "$rounds" "$GH" > "$OUT/tunnel.txt" 2>&1 \
+  log "interleaved CONNECT rounds: bench/tunnel.sh --rounds $rounds --floor"
+  "$BENCH/tunnel.sh" --rounds "$rounds" --floor "$GH" > "$OUT/tunnel.txt" 2>&1 \
     || log "bench/tunnel.sh failed (see $OUT/tunnel.txt)"
 fi
 
@@ -459,7 +460,7 @@ fi
     echo '```'; column -t -s$'\t' "$OUT/syscalls.tsv"; echo '```'
   fi
   if [[ -f $OUT/tunnel.txt ]]; then
-    echo; echo "## CONNECT, direct and gatehouse in alternating rounds (bench/tunnel.sh)"; echo
+    echo; echo "## CONNECT, direct, gatehouse and the floor relay in alternating rounds (bench/tunnel.sh --floor)"; echo
     echo '```'; cat "$OUT/tunnel.txt"; echo '```'
   fi
   if [[ -f $OUT/criterion.txt ]]; then
