@@ -93,6 +93,8 @@ struct Conn {
     /// The last `Proxy-Authorization` value and the principal it proved on this connection.
     auth_memo: Option<(Vec<u8>, Arc<Principal>)>,
     upstream: Option<Upstream>,
+    /// The last request declared a body, so at the close the client may still be sending it.
+    body_declared: bool,
 }
 
 /// What to do with the client connection after a request.
@@ -113,6 +115,7 @@ pub async fn serve_connection(gw: Arc<Gateway>, mut client: TcpStream, peer: Soc
         buf: BytesMut::with_capacity(8 * 1024),
         auth_memo: None,
         upstream: None,
+        body_declared: false,
     };
     let mut draining = gw.draining.clone();
     let mut stop = gw.stop.clone();
@@ -143,7 +146,8 @@ pub async fn serve_connection(gw: Arc<Gateway>, mut client: TcpStream, peer: Soc
                 let mut ev = event_for_unparsed(&conn, &outcome);
                 let page = unless_stopped(&mut stop, async {
                     let page = finish_refusal(&rt, &mut client, &outcome, false, true).await;
-                    close_client(&mut client).await;
+                    // The head was unreadable, so whether a body follows is unknown.
+                    close_client(&mut client, true).await;
                     page
                 })
                 .await;
@@ -162,7 +166,7 @@ pub async fn serve_connection(gw: Arc<Gateway>, mut client: TcpStream, peer: Soc
             return;
         }
         if next == Next::Close || *draining.borrow() {
-            unless_stopped(&mut stop, close_client(&mut client)).await;
+            unless_stopped(&mut stop, close_client(&mut client, conn.body_declared)).await;
             return;
         }
     }
@@ -397,6 +401,7 @@ async fn handle_request(
     let html = respond::wants_html(head.header("accept"));
     // A request whose body we will not read cannot leave the connection reusable.
     let has_body = !matches!(head.framing(), RequestFraming::None);
+    conn.body_declared = has_body;
 
     let result = unless_stopped(stop, pipeline(gw, rt, conn, client, &head, &mut rec)).await;
     let (outcome, event_tail, next) = match result {
@@ -1177,13 +1182,15 @@ const LINGER_IDLE: Duration = Duration::from_millis(200);
 /// refused upload, a body the origin did not wait for, pipelined requests behind a close),
 /// closing at once makes the kernel answer with a reset that can destroy the response before
 /// the client has read it; so, as nginx's lingering close does, what still arrives is read and
-/// discarded until the client pauses or [`LINGER_MAX`] passes. With nothing pending, the
-/// connection closes at once.
-async fn close_client(client: &mut TcpStream) {
+/// discarded until the client pauses or [`LINGER_MAX`] passes. After a request that declared a
+/// body (`body_declared`), the rest of it may not have left the client yet (a refusal sent
+/// before the body began, a slow link), so the close waits up to [`LINGER_IDLE`] for it even
+/// when nothing is pending; otherwise, with nothing pending, the connection closes at once.
+async fn close_client(client: &mut TcpStream, body_declared: bool) {
     let _ = client.shutdown().await;
     let deadline = tokio::time::Instant::now() + LINGER_MAX;
     let mut scratch = [0u8; 16 * 1024];
-    let mut lingering = false;
+    let mut lingering = body_declared;
     loop {
         match client.try_read(&mut scratch) {
             Ok(0) => return,

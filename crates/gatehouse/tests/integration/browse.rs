@@ -581,3 +581,43 @@ async fn a_refused_upload_gets_its_refusal_not_a_reset() {
     assert_eq!(origin.seen_bytes(), 0);
     gw.shutdown().await;
 }
+
+/// A client that sends its whole body before it reads the answer (as curl does without
+/// `Expect: 100-continue`) must be able to finish sending after a refusal: gatehouse keeps reading
+/// and discarding for a while after it answered (a lingering close). Closing at once with the body
+/// unread resets the connection, and the client's next write fails before it looked for the
+/// refusal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_still_sending_its_body_after_a_refusal_is_not_reset() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (origin, gw) = setup().await;
+    let mut s = tokio::net::TcpStream::connect(gw.proxy).await.unwrap();
+    // 16 pieces 10 ms apart: well inside the lingering close's 2 s, and no gap near its 200 ms.
+    let body = 1usize << 20;
+    let head = format!(
+        "POST http://denied.origin.test:{p}/up HTTP/1.1\r\nHost: denied.origin.test:{p}\r\nProxy-Authorization: {a}\r\nContent-Length: {body}\r\n\r\n",
+        p = origin.port(),
+        a = basic("ada", "s3cret-ada")
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    // The refusal goes out before the body has begun; then the body comes in pieces, a little at
+    // a time, as over a slower link, and the client reads nothing until it has sent it all.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let piece = vec![b'u'; 64 * 1024];
+    for i in 0..body / piece.len() {
+        if let Err(e) = s.write_all(&piece).await {
+            panic!("write {i} of the body failed: {e} (the gateway reset the connection)");
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut answer)).await;
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 403 "), "{answer}");
+    assert!(
+        answer.contains("X-Gatehouse-Rule: global-deny:ads\r\n"),
+        "{answer}"
+    );
+    assert_eq!(origin.seen_bytes(), 0);
+    gw.shutdown().await;
+}
