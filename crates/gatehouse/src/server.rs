@@ -129,6 +129,12 @@ impl Server {
         let (stop_tx, stop_rx) = watch::channel(false);
         let max_connections = config.proxy.max_connections.min(u32::MAX as usize >> 4) as u32;
         log_list_loads(&config);
+        if !crate::proxy::tunnel::probe_batching().await {
+            tracing::warn!(
+                "this kernel does not report queued bytes when a socket's receive low-water mark \
+                 is lowered (Linux 4.19 and later do): tunnel reads are not batched"
+            );
+        }
         let runtime = runtime_of(config, &own);
         let gateway = Arc::new(Gateway {
             runtime: ArcSwap::from_pointee(runtime),

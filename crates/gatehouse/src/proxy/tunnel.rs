@@ -9,15 +9,18 @@
 //! once per 128 KiB instead of once per segment the sender wrote (a 16 KiB TLS record, typically).
 //! On a busy machine every one of those wake-ups preempts the sender or the receiver; batching
 //! them cuts the relay's CPU per byte by about a sixth (BENCHMARKS.md). A read that finds less than
-//! the mark for 1 ms (the sender paused) lowers the mark again and takes what is there, so the
-//! tail of a burst waits at most 1 ms once per bulk phase, and interactive tunnels never wait.
+//! the mark for 1 ms (the sender paused; tokio's millisecond timer makes it 1–2 ms) lowers the
+//! mark again and takes what is there, so the tail of a burst waits about 2 ms at most, once per
+//! bulk phase, and interactive tunnels never wait. When the relay ends, both marks go back to 1:
+//! the client connection's lingering close needs to see small arrivals. Batching is on only if
+//! [`probe_batching`] found at start that lowering the mark signals queued bytes on this kernel.
 //!
 //! End of stream in one
 //! direction is passed on as a half-close. The tunnel ends when both directions have ended or when
 //! neither carried a byte for the tunnel idle timeout. Every byte written on is counted in the
 //! request's [`Progress`] as it goes, so a tunnel cut at shutdown is still recorded whole.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -32,8 +35,49 @@ const START: usize = 16 * 1024;
 const LARGE: usize = 256 * 1024;
 /// The receive low-water mark of a direction moving bulk data.
 const BATCH: usize = 128 * 1024;
-/// How long a batched read waits for `BATCH` bytes before it takes what there is.
+/// How long a batched read waits for `BATCH` bytes before it takes what there is (tokio's
+/// timer counts in milliseconds, so 1–2 ms in practice).
 const BATCH_WAIT: Duration = Duration::from_millis(1);
+
+/// Whether batched reads are on: only once [`probe_batching`] found that this kernel signals
+/// queued bytes when the low-water mark is lowered, which the fallback relies on.
+static BATCHING: AtomicBool = AtomicBool::new(false);
+
+/// Find out whether lowering `SO_RCVLOWAT` makes queued bytes readable at once on this kernel
+/// (Linux ≥ 4.19 does), and turn batched tunnel reads on if so. Without that signal a batched
+/// read's fallback would wait for the next segment, so batching stays off. Returns the verdict.
+pub async fn probe_batching() -> bool {
+    let works = async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.ok()?;
+        let addr = listener.local_addr().ok()?;
+        let (tx, rx) = tokio::join!(TcpStream::connect(addr), listener.accept());
+        let (mut tx, (rx, _)) = (tx.ok()?, rx.ok()?);
+        sockopt::set_recv_lowat(&rx, BATCH).ok()?;
+        // A new socket counts as readable until a read says otherwise.
+        let mut buf = [0u8; 64];
+        if !matches!(rx.try_read(&mut buf), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock) {
+            return None;
+        }
+        tx.write_all(b"probe").await.ok()?;
+        // The bytes arrive but stay below the mark (this wait also lets them arrive, so that
+        // the readability below can only come from lowering the mark).
+        if tokio::time::timeout(Duration::from_millis(20), rx.readable())
+            .await
+            .is_ok()
+        {
+            return None;
+        }
+        sockopt::set_recv_lowat(&rx, 1).ok()?;
+        tokio::time::timeout(Duration::from_secs(1), rx.readable())
+            .await
+            .ok()?
+            .ok()?;
+        (rx.try_read(&mut buf).ok()? == 5).then_some(())
+    };
+    let on = works.await.is_some();
+    BATCHING.store(on, Ordering::Relaxed);
+    on
+}
 
 /// Answer an allowed `CONNECT` and relay the tunnel. Bytes the client sent after the `CONNECT`
 /// head (a TLS ClientHello sent early) are forwarded first.
@@ -82,6 +126,35 @@ pub async fn connect_tunnel(
 /// `progress` (client→origin up, origin→client down). Returns the error code if it ended
 /// abnormally.
 pub async fn relay(
+    client: &mut TcpStream,
+    client_buf: &mut BytesMut,
+    upstream: &mut TcpStream,
+    upstream_buf: &mut BytesMut,
+    idle: Duration,
+    half_close: Duration,
+    progress: &Progress,
+) -> Option<&'static str> {
+    let error = relay_both(
+        client,
+        client_buf,
+        upstream,
+        upstream_buf,
+        idle,
+        half_close,
+        progress,
+    )
+    .await;
+    // A direction may have ended while batching (a timeout, an error, a write that never
+    // completed). The mark must not outlive the relay: the client connection's lingering close
+    // waits for readability, which a raised mark withholds for small arrivals.
+    if BATCHING.load(Ordering::Relaxed) {
+        let _ = sockopt::set_recv_lowat(&*client, 1);
+        let _ = sockopt::set_recv_lowat(&*upstream, 1);
+    }
+    error
+}
+
+async fn relay_both(
     client: &mut TcpStream,
     client_buf: &mut BytesMut,
     upstream: &mut TcpStream,
@@ -182,7 +255,7 @@ async fn copy_one_way(
         if n == buf.len() {
             if buf.len() < LARGE {
                 buf.resize((buf.len() * 4).min(LARGE), 0);
-            } else if !batching {
+            } else if !batching && BATCHING.load(Ordering::Relaxed) {
                 batching = sockopt::set_recv_lowat(r.as_ref(), BATCH).is_ok();
             }
         }

@@ -515,6 +515,88 @@ async fn what_follows_a_bulk_burst_is_not_held_back_in_either_direction() {
     gw.shutdown().await;
 }
 
+/// A tunnel that ends while a direction is batching leaves no raised low-water mark behind. Here
+/// the origin takes part of an upload, answers, half-closes and stops reading, so the tunnel ends
+/// at the half-close timeout with the upload still batching; the client goes on sending small
+/// messages and reads the answer only later. The client connection's lingering close must still
+/// see those messages: otherwise it closes with them unread, the kernel resets the connection, and
+/// the part of the answer not yet delivered is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tunnel_that_ends_while_batching_still_closes_cleanly() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    const TAKEN: usize = 4 << 20;
+    const ANSWER: usize = 1_000_000;
+    let origin = Origin::start("127.0.0.2").await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.3:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // base_config: tunnel_half_close_timeout_secs = 2.
+    let config = base_config(&origin).replace(
+        "connect_ports = [443, ",
+        &format!("connect_ports = [443, {port}, "),
+    );
+    let gw = Gateway::start(&config).await;
+    gw.add_user("ada", Tier::Open, "s3cret-ada").await;
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
+    let far_end = tokio::spawn(async move {
+        let (mut s, _) = listener.accept().await.unwrap();
+        let mut taken = vec![0u8; TAKEN];
+        s.read_exact(&mut taken).await.unwrap();
+        s.write_all(&vec![b'a'; ANSWER]).await.unwrap();
+        s.shutdown().await.unwrap();
+        // Never reads again, and keeps the connection until the test is over.
+        let _ = done_rx.await;
+    });
+    let mut s = tokio::net::TcpStream::connect(gw.proxy).await.unwrap();
+    let req = format!(
+        "CONNECT 127.0.0.3:{port} HTTP/1.1\r\nHost: 127.0.0.3:{port}\r\nProxy-Authorization: {}\r\n\r\n",
+        basic("ada", "s3cret-ada")
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut got = Vec::new();
+    let mut head_len = None;
+    while head_len.is_none() {
+        let at = got.len();
+        read_to(&mut s, &mut got, at + 1, "the CONNECT answer").await;
+        head_len = got.windows(4).position(|w| w == b"\r\n\r\n").map(|i| i + 4);
+    }
+    let early = got.len() - head_len.unwrap();
+    // Upload as fast as the windows allow for 300 ms.
+    let chunk = vec![b'u'; 64 * 1024];
+    let until = tokio::time::Instant::now() + Duration::from_millis(300);
+    while let Ok(written) = tokio::time::timeout_at(until, s.write_all(&chunk)).await {
+        written.unwrap();
+    }
+    // Then a small message every 50 ms for 2.6 s: past the end of the tunnel (the half-close
+    // timeout, 2 s after the origin's FIN) and into the lingering close, well inside its 2 s.
+    let until = tokio::time::Instant::now() + Duration::from_millis(2600);
+    let mut i = 0;
+    while tokio::time::Instant::now() < until {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let sent =
+            tokio::time::timeout(Duration::from_millis(50), s.write_all(&[b'm'; 1000])).await;
+        if let Ok(Err(e)) = sent {
+            panic!("small message {i} failed: {e} (the gateway reset the connection)");
+        }
+        i += 1;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let mut answer = Vec::new();
+    let end = tokio::time::timeout(WAIT, s.read_to_end(&mut answer))
+        .await
+        .expect("the answer did not end");
+    if let Err(e) = end {
+        panic!(
+            "{e} after {} of the answer's {ANSWER} bytes",
+            early + answer.len()
+        );
+    }
+    assert_eq!(early + answer.len(), ANSWER, "the answer was cut");
+    assert!(answer.iter().all(|&b| b == b'a'));
+    let _ = done_tx.send(());
+    far_end.await.unwrap();
+    gw.shutdown().await;
+}
+
 /// How long a test waits for bytes a tunnel should relay at once.
 const WAIT: Duration = Duration::from_secs(10);
 
