@@ -131,8 +131,9 @@ impl Server {
         log_list_loads(&config);
         if !crate::proxy::tunnel::probe_batching().await {
             tracing::warn!(
-                "this kernel does not report queued bytes when a socket's receive low-water mark \
-                 is lowered (Linux 4.19 and later do): tunnel reads are not batched"
+                "tunnel reads are not batched: a probe over 127.0.0.1 did not see this kernel \
+                 report queued bytes when a socket's receive low-water mark is lowered (Linux \
+                 4.19 and later do; the probe also fails when loopback is unavailable)"
             );
         }
         let runtime = runtime_of(config, &own);

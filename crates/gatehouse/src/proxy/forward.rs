@@ -825,6 +825,7 @@ pub async fn forward(
                             .await;
                     if sent.is_ok() {
                         body_pending.store(false, Ordering::Relaxed);
+                        progress.read_body();
                     }
                     sent
                 };

@@ -93,8 +93,10 @@ struct Conn {
     /// The last `Proxy-Authorization` value and the principal it proved on this connection.
     auth_memo: Option<(Vec<u8>, Arc<Principal>)>,
     upstream: Option<Upstream>,
-    /// The last request declared a body, so at the close the client may still be sending it.
-    body_declared: bool,
+    /// The client may still be sending when the connection closes: the last request's declared
+    /// body was not read whole, or it was a tunnel (or upgrade) that ended while the client's
+    /// side was open.
+    client_may_send: bool,
 }
 
 /// What to do with the client connection after a request.
@@ -115,7 +117,7 @@ pub async fn serve_connection(gw: Arc<Gateway>, mut client: TcpStream, peer: Soc
         buf: BytesMut::with_capacity(8 * 1024),
         auth_memo: None,
         upstream: None,
-        body_declared: false,
+        client_may_send: false,
     };
     let mut draining = gw.draining.clone();
     let mut stop = gw.stop.clone();
@@ -146,8 +148,7 @@ pub async fn serve_connection(gw: Arc<Gateway>, mut client: TcpStream, peer: Soc
                 let mut ev = event_for_unparsed(&conn, &outcome);
                 let page = unless_stopped(&mut stop, async {
                     let page = finish_refusal(&rt, &mut client, &outcome, false, true).await;
-                    // The head was unreadable, so whether a body follows is unknown.
-                    close_client(&mut client, true).await;
+                    close_client(&mut client, false).await;
                     page
                 })
                 .await;
@@ -166,7 +167,7 @@ pub async fn serve_connection(gw: Arc<Gateway>, mut client: TcpStream, peer: Soc
             return;
         }
         if next == Next::Close || *draining.borrow() {
-            unless_stopped(&mut stop, close_client(&mut client, conn.body_declared)).await;
+            unless_stopped(&mut stop, close_client(&mut client, conn.client_may_send)).await;
             return;
         }
     }
@@ -307,6 +308,8 @@ pub struct Progress {
     pub bytes_down: AtomicU64,
     /// The media type of the final response (for the Squid log), set once.
     content_type: std::sync::OnceLock<Box<str>>,
+    /// The request body was read from the client whole.
+    body_read: AtomicBool,
 }
 
 impl Progress {
@@ -338,6 +341,15 @@ impl Progress {
 
     pub fn content_type(&self) -> Option<Box<str>> {
         self.content_type.get().cloned()
+    }
+
+    /// The request body has been read from the client whole.
+    pub fn read_body(&self) {
+        self.body_read.store(true, Ordering::Relaxed);
+    }
+
+    pub fn body_read(&self) -> bool {
+        self.body_read.load(Ordering::Relaxed)
     }
 
     /// (client → origin, origin → client) bytes.
@@ -401,7 +413,6 @@ async fn handle_request(
     let html = respond::wants_html(head.header("accept"));
     // A request whose body we will not read cannot leave the connection reusable.
     let has_body = !matches!(head.framing(), RequestFraming::None);
-    conn.body_declared = has_body;
 
     let result = unless_stopped(stop, pipeline(gw, rt, conn, client, &head, &mut rec)).await;
     let (outcome, event_tail, next) = match result {
@@ -472,6 +483,12 @@ async fn handle_request(
         }
     };
 
+    let tunnelled = match rec.progress.status() {
+        200 => head.is_connect(),
+        101 => true,
+        _ => false,
+    };
+    conn.client_may_send = (has_body && !rec.progress.body_read()) || tunnelled;
     let event = AuditEvent {
         ts_us: rec.ts_us,
         principal: rec.principal,
@@ -1182,19 +1199,25 @@ const LINGER_IDLE: Duration = Duration::from_millis(200);
 /// refused upload, a body the origin did not wait for, pipelined requests behind a close),
 /// closing at once makes the kernel answer with a reset that can destroy the response before
 /// the client has read it; so, as nginx's lingering close does, what still arrives is read and
-/// discarded until the client pauses or [`LINGER_MAX`] passes. After a request that declared a
-/// body (`body_declared`), the rest of it may not have left the client yet (a refusal sent
-/// before the body began, a slow link), so the close waits up to [`LINGER_IDLE`] for it even
-/// when nothing is pending; otherwise, with nothing pending, the connection closes at once.
-async fn close_client(client: &mut TcpStream, body_declared: bool) {
+/// discarded until the client pauses or [`LINGER_MAX`] passes. When the client may still be
+/// sending although nothing is pending yet (`client_may_send`: a declared body not read whole,
+/// refused before it began or over a slow link; a tunnel that ended while the client's side was
+/// open), the close waits up to [`LINGER_IDLE`] for it; otherwise, with nothing pending, the
+/// connection closes at once. Every read is awaited, so a client that keeps sending neither holds
+/// a worker thread nor keeps a stopping gateway waiting.
+async fn close_client(client: &mut TcpStream, client_may_send: bool) {
     let _ = client.shutdown().await;
     let deadline = tokio::time::Instant::now() + LINGER_MAX;
     let mut scratch = [0u8; 16 * 1024];
-    let mut lingering = body_declared;
+    let mut lingering = client_may_send;
     loop {
         match client.try_read(&mut scratch) {
             Ok(0) => return,
-            Ok(_) => lingering = true,
+            Ok(_) => {
+                lingering = true;
+                // Let other tasks (and a stop signal) in between reads.
+                tokio::task::yield_now().await;
+            }
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                 if !lingering {
                     return;

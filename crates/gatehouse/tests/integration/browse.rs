@@ -523,6 +523,17 @@ async fn what_follows_a_bulk_burst_is_not_held_back_in_either_direction() {
 /// the part of the answer not yet delivered is lost.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tunnel_that_ends_while_batching_still_closes_cleanly() {
+    tunnel_ended_by_the_half_close_timeout(false).await;
+}
+
+/// The same with an origin that goes on reading: when the tunnel ends nothing may be queued from
+/// the client at that instant, and the close must still wait for what the client is sending.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tunnel_ended_while_the_client_still_sends_closes_cleanly() {
+    tunnel_ended_by_the_half_close_timeout(true).await;
+}
+
+async fn tunnel_ended_by_the_half_close_timeout(origin_reads_on: bool) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     const TAKEN: usize = 4 << 20;
     const ANSWER: usize = 1_000_000;
@@ -536,15 +547,21 @@ async fn a_tunnel_that_ends_while_batching_still_closes_cleanly() {
     );
     let gw = Gateway::start(&config).await;
     gw.add_user("ada", Tier::Open, "s3cret-ada").await;
-    let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
+    let (done_tx, mut done_rx) = tokio::sync::oneshot::channel::<()>();
     let far_end = tokio::spawn(async move {
         let (mut s, _) = listener.accept().await.unwrap();
         let mut taken = vec![0u8; TAKEN];
         s.read_exact(&mut taken).await.unwrap();
         s.write_all(&vec![b'a'; ANSWER]).await.unwrap();
         s.shutdown().await.unwrap();
-        // Never reads again, and keeps the connection until the test is over.
-        let _ = done_rx.await;
+        // Keeps the connection until the test is over, reading on or not.
+        let mut sink = vec![0u8; 64 * 1024];
+        loop {
+            tokio::select! {
+                _ = &mut done_rx => return,
+                n = s.read(&mut sink), if origin_reads_on => if n.unwrap_or(0) == 0 { let _ = (&mut done_rx).await; return },
+            }
+        }
     });
     let mut s = tokio::net::TcpStream::connect(gw.proxy).await.unwrap();
     let req = format!(
@@ -594,6 +611,61 @@ async fn a_tunnel_that_ends_while_batching_still_closes_cleanly() {
     assert!(answer.iter().all(|&b| b == b'a'));
     let _ = done_tx.send(());
     far_end.await.unwrap();
+    gw.shutdown().await;
+}
+
+/// A request whose body was read whole leaves nothing to wait for at the close: the connection
+/// slot is free at once, even when the client keeps its end open and writes after the answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_closed_after_a_whole_body_does_not_hold_its_slot() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let origin = Origin::start("127.0.0.2").await;
+    let config = base_config(&origin).replace("[proxy]\n", "[proxy]\nmax_connections = 1\n");
+    let gw = Gateway::start(&config).await;
+    gw.add_user("ada", Tier::Open, "s3cret-ada").await;
+    let p = origin.port();
+    let post = format!(
+        "POST http://origin.test:{p}/up HTTP/1.1\r\nHost: origin.test:{p}\r\nProxy-Authorization: {}\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello",
+        basic("ada", "s3cret-ada")
+    );
+    let mut a = tokio::net::TcpStream::connect(gw.proxy).await.unwrap();
+    a.write_all(post.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(WAIT, a.read_to_end(&mut answer))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        answer.starts_with(b"HTTP/1.1 200 "),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
+    // The first client keeps its end open and goes on writing; the second must be served now,
+    // not once a lingering close on the first gives up (2 s).
+    let writer = tokio::spawn(async move {
+        for _ in 0..40 {
+            if a.write_all(b"x").await.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    });
+    let started = tokio::time::Instant::now();
+    let second = curl(&[
+        "-x",
+        &gw.proxy_url(),
+        "-U",
+        "ada:s3cret-ada",
+        &format!("http://origin.test:{p}/hello"),
+    ])
+    .await;
+    assert_eq!(second.status, 200, "{second:?}");
+    assert!(
+        started.elapsed() < Duration::from_millis(1500),
+        "the second client waited {:?} for the only slot",
+        started.elapsed()
+    );
+    writer.await.unwrap();
     gw.shutdown().await;
 }
 
