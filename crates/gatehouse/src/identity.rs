@@ -163,22 +163,29 @@ impl Verifier {
                             }
                         };
                         let before = buffer_bytes(&blocks);
+                        // The buffer is counted before the answer goes out, so that whoever
+                        // got the answer sees the memory it cost.
+                        let account = |blocks: &Vec<argon2::Block>| {
+                            held.fetch_add(buffer_bytes(blocks), Ordering::Relaxed);
+                            held.fetch_sub(before, Ordering::Relaxed);
+                        };
                         match job {
                             Some(Job::Verify {
                                 password,
                                 hash,
                                 reply,
                             }) => {
-                                let _ = reply.send(verify_with(&mut blocks, &password, &hash));
+                                let ok = verify_with(&mut blocks, &password, &hash);
+                                account(&blocks);
+                                let _ = reply.send(ok);
                             }
                             Some(Job::Hash { password, reply }) => {
-                                let _ = reply.send(hash_with(&mut blocks, &password));
+                                let hashed = hash_with(&mut blocks, &password);
+                                account(&blocks);
+                                let _ = reply.send(hashed);
                             }
                             None => return,
                         }
-                        let after = buffer_bytes(&blocks);
-                        held.fetch_add(after, Ordering::Relaxed);
-                        held.fetch_sub(before, Ordering::Relaxed);
                     }
                 })?;
         }
@@ -454,7 +461,7 @@ mod tests {
             .build()
             .unwrap();
         // Long enough that a loaded machine does not free the buffers before the first check.
-        let v = Verifier::start(2, Duration::from_secs(2)).unwrap();
+        let v = Verifier::start(2, Duration::from_secs(1)).unwrap();
         assert_eq!(v.memory_held(), 0, "nothing is held before the first check");
         let hash = Arc::<str>::from(hash_password("pw").unwrap());
         rt.block_on(async {
