@@ -339,8 +339,9 @@ impl Progress {
         }
     }
 
-    pub fn content_type(&self) -> Option<Box<str>> {
-        self.content_type.get().cloned()
+    /// The media type recorded, taken out for the audit event.
+    pub fn take_content_type(&mut self) -> Option<Box<str>> {
+        self.content_type.take()
     }
 
     /// The request body has been read from the client whole.
@@ -506,7 +507,7 @@ async fn handle_request(
         stage: rec.stage,
         error: tail.error,
         upstream: tail.upstream,
-        content_type: rec.progress.content_type(),
+        content_type: rec.progress.take_content_type(),
     };
     match tail.slot {
         Some(slot) => gw.audit.commit(slot, event),

@@ -143,16 +143,57 @@ pub async fn relay(
     half_close: Duration,
     progress: &Progress,
 ) -> Option<&'static str> {
-    let error = relay_both(
-        client,
-        client_buf,
-        upstream,
-        upstream_buf,
-        idle,
-        half_close,
-        progress,
-    )
-    .await;
+    // The halves and the pinned directions live in this block, so that both sockets are free
+    // again when it ends.
+    let error = {
+        let up_bytes = &progress.bytes_up;
+        let down_bytes = &progress.bytes_down;
+        let (mut cr, mut cw) = client.split();
+        let (mut ur, mut uw) = upstream.split();
+        let pending_up = std::mem::take(client_buf);
+        let pending_down = std::mem::take(upstream_buf);
+        let up = copy_one_way(&mut cr, &mut uw, pending_up, up_bytes);
+        let down = copy_one_way(&mut ur, &mut cw, pending_down, down_bytes);
+        let watchdog = async {
+            let mut seen = u64::MAX;
+            loop {
+                tokio::time::sleep(idle).await;
+                let now = up_bytes.load(Ordering::Relaxed) + down_bytes.load(Ordering::Relaxed);
+                if now == seen {
+                    return;
+                }
+                seen = now;
+            }
+        };
+        // Once one direction has ended, the other gets `half_close` to finish: a client that went away
+        // must not hold a tunnel open until the idle timeout.
+        let fin = tokio::time::sleep(idle);
+        tokio::pin!(up, down, watchdog, fin);
+        let mut fin_armed = false;
+        let mut up_done: Option<Result<(), &'static str>> = None;
+        let mut down_done: Option<Result<(), &'static str>> = None;
+        let mut timed_out = None;
+        while up_done.is_none() || down_done.is_none() {
+            tokio::select! {
+                r = &mut up, if up_done.is_none() => up_done = Some(r),
+                r = &mut down, if down_done.is_none() => down_done = Some(r),
+                _ = &mut watchdog => { timed_out = Some("tunnel_idle_timeout"); break; }
+                _ = &mut fin, if fin_armed => { timed_out = Some("tunnel_half_close_timeout"); break; }
+            }
+            if !fin_armed && (up_done.is_some() || down_done.is_some()) {
+                fin.as_mut().reset(tokio::time::Instant::now() + half_close);
+                fin_armed = true;
+            }
+            // An error in one direction ends the tunnel: the other side learns by the close.
+            if matches!(up_done, Some(Err(_))) || matches!(down_done, Some(Err(_))) {
+                break;
+            }
+        }
+        [up_done, down_done]
+            .into_iter()
+            .find_map(|r| r.and_then(Result::err))
+            .or(timed_out)
+    };
     // A direction may have ended while batching (a timeout, an error, a write that never
     // completed). The mark must not outlive the relay: the client connection's lingering close
     // waits for readability, which a raised mark withholds for small arrivals.
@@ -161,64 +202,6 @@ pub async fn relay(
         let _ = sockopt::set_recv_lowat(&*upstream, 1);
     }
     error
-}
-
-async fn relay_both(
-    client: &mut TcpStream,
-    client_buf: &mut BytesMut,
-    upstream: &mut TcpStream,
-    upstream_buf: &mut BytesMut,
-    idle: Duration,
-    half_close: Duration,
-    progress: &Progress,
-) -> Option<&'static str> {
-    let up_bytes = &progress.bytes_up;
-    let down_bytes = &progress.bytes_down;
-    let (mut cr, mut cw) = client.split();
-    let (mut ur, mut uw) = upstream.split();
-    let pending_up = std::mem::take(client_buf);
-    let pending_down = std::mem::take(upstream_buf);
-    let up = copy_one_way(&mut cr, &mut uw, pending_up, up_bytes);
-    let down = copy_one_way(&mut ur, &mut cw, pending_down, down_bytes);
-    let watchdog = async {
-        let mut seen = u64::MAX;
-        loop {
-            tokio::time::sleep(idle).await;
-            let now = up_bytes.load(Ordering::Relaxed) + down_bytes.load(Ordering::Relaxed);
-            if now == seen {
-                return;
-            }
-            seen = now;
-        }
-    };
-    // Once one direction has ended, the other gets `half_close` to finish: a client that went away
-    // must not hold a tunnel open until the idle timeout.
-    let fin = tokio::time::sleep(idle);
-    tokio::pin!(up, down, watchdog, fin);
-    let mut fin_armed = false;
-    let mut up_done: Option<Result<(), &'static str>> = None;
-    let mut down_done: Option<Result<(), &'static str>> = None;
-    let mut timed_out = None;
-    while up_done.is_none() || down_done.is_none() {
-        tokio::select! {
-            r = &mut up, if up_done.is_none() => up_done = Some(r),
-            r = &mut down, if down_done.is_none() => down_done = Some(r),
-            _ = &mut watchdog => { timed_out = Some("tunnel_idle_timeout"); break; }
-            _ = &mut fin, if fin_armed => { timed_out = Some("tunnel_half_close_timeout"); break; }
-        }
-        if !fin_armed && (up_done.is_some() || down_done.is_some()) {
-            fin.as_mut().reset(tokio::time::Instant::now() + half_close);
-            fin_armed = true;
-        }
-        // An error in one direction ends the tunnel: the other side learns by the close.
-        if matches!(up_done, Some(Err(_))) || matches!(down_done, Some(Err(_))) {
-            break;
-        }
-    }
-    [up_done, down_done]
-        .into_iter()
-        .find_map(|r| r.and_then(Result::err))
-        .or(timed_out)
 }
 
 async fn copy_one_way(

@@ -433,15 +433,8 @@ async fn what_follows_a_bulk_burst_is_not_held_back_in_either_direction() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     const BURST: usize = 8 << 20;
     const TAIL: usize = 1000;
-    let origin = Origin::start("127.0.0.2").await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.3:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let config = base_config(&origin).replace(
-        "connect_ports = [443, ",
-        &format!("tunnel_idle_timeout_secs = 60\nconnect_ports = [443, {port}, "),
-    );
-    let gw = Gateway::start(&config).await;
-    gw.add_user("ada", Tier::Open, "s3cret-ada").await;
+    let (_origin, gw, listener, port) =
+        gateway_to_a_far_end("tunnel_idle_timeout_secs = 60\n").await;
     // The origin sends a burst and, once the client has all of it, a short tail; then it takes
     // a burst and a tail from the client and confirms them. It never closes first.
     let far_end = tokio::spawn(async move {
@@ -462,41 +455,21 @@ async fn what_follows_a_bulk_burst_is_not_held_back_in_either_direction() {
         let _ = s.read_to_end(&mut rest).await;
         rest.len()
     });
-    let mut s = tokio::net::TcpStream::connect(gw.proxy).await.unwrap();
-    let req = format!(
-        "CONNECT 127.0.0.3:{port} HTTP/1.1\r\nHost: 127.0.0.3:{port}\r\nProxy-Authorization: {}\r\n\r\n",
-        basic("ada", "s3cret-ada")
-    );
-    s.write_all(req.as_bytes()).await.unwrap();
     // The same: the origin's burst piles up while the client does not read.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let mut got = Vec::new();
-    let mut head_len = None;
-    while head_len.is_none() {
-        let at = got.len();
-        read_to(&mut s, &mut got, at + 1, "the CONNECT answer").await;
-        head_len = got.windows(4).position(|w| w == b"\r\n\r\n").map(|i| i + 4);
-    }
-    let head_len = head_len.unwrap();
+    let (mut s, head, mut got) = open_tunnel(&gw, port, Duration::from_millis(300)).await;
     assert!(
-        got.starts_with(b"HTTP/1.1 200 Connection established\r\n"),
+        head.starts_with(b"HTTP/1.1 200 Connection established\r\n"),
         "{:?}",
-        String::from_utf8_lossy(&got)
+        String::from_utf8_lossy(&head)
     );
-    read_to(
-        &mut s,
-        &mut got,
-        head_len + BURST,
-        "the burst from the origin",
-    )
-    .await;
+    read_to(&mut s, &mut got, BURST, "the burst from the origin").await;
     s.write_all(b"g").await.unwrap();
     let mut tail = vec![0u8; TAIL];
     tokio::time::timeout(WAIT, s.read_exact(&mut tail))
         .await
         .expect("the tail after the origin's burst was held back")
         .unwrap();
-    assert!(got[head_len..].iter().all(|&b| b == b'd'));
+    assert!(got.iter().all(|&b| b == b'd'));
     assert!(tail.iter().all(|&b| b == b't'));
     s.write_all(&vec![b'u'; BURST]).await.unwrap();
     s.write_all(&[b'v'; TAIL]).await.unwrap();
@@ -537,16 +510,8 @@ async fn tunnel_ended_by_the_half_close_timeout(origin_reads_on: bool) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     const TAKEN: usize = 4 << 20;
     const ANSWER: usize = 1_000_000;
-    let origin = Origin::start("127.0.0.2").await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.3:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
     // base_config: tunnel_half_close_timeout_secs = 2.
-    let config = base_config(&origin).replace(
-        "connect_ports = [443, ",
-        &format!("connect_ports = [443, {port}, "),
-    );
-    let gw = Gateway::start(&config).await;
-    gw.add_user("ada", Tier::Open, "s3cret-ada").await;
+    let (_origin, gw, listener, port) = gateway_to_a_far_end("").await;
     let (done_tx, mut done_rx) = tokio::sync::oneshot::channel::<()>();
     let far_end = tokio::spawn(async move {
         let (mut s, _) = listener.accept().await.unwrap();
@@ -563,20 +528,8 @@ async fn tunnel_ended_by_the_half_close_timeout(origin_reads_on: bool) {
             }
         }
     });
-    let mut s = tokio::net::TcpStream::connect(gw.proxy).await.unwrap();
-    let req = format!(
-        "CONNECT 127.0.0.3:{port} HTTP/1.1\r\nHost: 127.0.0.3:{port}\r\nProxy-Authorization: {}\r\n\r\n",
-        basic("ada", "s3cret-ada")
-    );
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut got = Vec::new();
-    let mut head_len = None;
-    while head_len.is_none() {
-        let at = got.len();
-        read_to(&mut s, &mut got, at + 1, "the CONNECT answer").await;
-        head_len = got.windows(4).position(|w| w == b"\r\n\r\n").map(|i| i + 4);
-    }
-    let early = got.len() - head_len.unwrap();
+    let (mut s, _head, early) = open_tunnel(&gw, port, Duration::ZERO).await;
+    let early = early.len();
     // Upload as fast as the windows allow for 300 ms.
     let chunk = vec![b'u'; 64 * 1024];
     let until = tokio::time::Instant::now() + Duration::from_millis(300);
@@ -667,6 +620,49 @@ async fn a_connection_closed_after_a_whole_body_does_not_hold_its_slot() {
     );
     writer.await.unwrap();
     gw.shutdown().await;
+}
+
+/// A gateway (principal `ada`, tier open) whose `CONNECT` may reach a far end of the test's own
+/// on 127.0.0.3: its listener and port. `proxy_lines` go into `[proxy]`.
+async fn gateway_to_a_far_end(
+    proxy_lines: &str,
+) -> (Origin, Gateway, tokio::net::TcpListener, u16) {
+    let origin = Origin::start("127.0.0.2").await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.3:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let config = base_config(&origin).replace(
+        "connect_ports = [443, ",
+        &format!("{proxy_lines}connect_ports = [443, {port}, "),
+    );
+    let gw = Gateway::start(&config).await;
+    gw.add_user("ada", Tier::Open, "s3cret-ada").await;
+    (origin, gw, listener, port)
+}
+
+/// Open a tunnel to 127.0.0.3:`port` as `ada`, waiting `pause` before reading the answer: the
+/// connection, the answer's head, and the tunnel bytes that came after it.
+async fn open_tunnel(
+    gw: &Gateway,
+    port: u16,
+    pause: Duration,
+) -> (tokio::net::TcpStream, Vec<u8>, Vec<u8>) {
+    use tokio::io::AsyncWriteExt;
+    let mut s = tokio::net::TcpStream::connect(gw.proxy).await.unwrap();
+    let req = format!(
+        "CONNECT 127.0.0.3:{port} HTTP/1.1\r\nHost: 127.0.0.3:{port}\r\nProxy-Authorization: {}\r\n\r\n",
+        basic("ada", "s3cret-ada")
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    tokio::time::sleep(pause).await;
+    let mut got = Vec::new();
+    loop {
+        let at = got.len();
+        read_to(&mut s, &mut got, at + 1, "the CONNECT answer").await;
+        if let Some(i) = got.windows(4).position(|w| w == b"\r\n\r\n") {
+            let rest = got.split_off(i + 4);
+            return (s, got, rest);
+        }
+    }
 }
 
 /// How long a test waits for bytes a tunnel should relay at once.

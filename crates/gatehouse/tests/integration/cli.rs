@@ -162,6 +162,15 @@ impl Serve {
     }
 }
 
+/// `gatehouse check-config FILE`.
+fn check_config(file: &Path) -> std::process::Output {
+    Command::new(BIN)
+        .arg("check-config")
+        .arg(file)
+        .output()
+        .unwrap()
+}
+
 fn cli_in(data: &Path, config: &Path, args: &[&str], stdin: Option<&str>) -> (i32, String, String) {
     let mut child = Command::new(BIN)
         .args(args)
@@ -268,11 +277,7 @@ fn check_config_accepts_good_files_and_locates_errors() {
     let dir = tempfile::tempdir().unwrap();
     let good = dir.path().join("good.toml");
     std::fs::write(&good, gatehouse::config::DEFAULT_CONFIG).unwrap();
-    let out = Command::new(BIN)
-        .arg("check-config")
-        .arg(&good)
-        .output()
-        .unwrap();
+    let out = check_config(&good);
     assert!(
         out.status.success(),
         "{}",
@@ -285,11 +290,7 @@ fn check_config_accepts_good_files_and_locates_errors() {
         "[proxy]\nlisten = \"127.0.0.1:3128\"\nmax_conections = 5\n",
     )
     .unwrap();
-    let out = Command::new(BIN)
-        .arg("check-config")
-        .arg(&bad)
-        .output()
-        .unwrap();
+    let out = check_config(&bad);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -972,11 +973,7 @@ fn check_config_reports_what_each_list_loaded_and_skipped() {
         "[lists.ads]\nformat = \"adblock\"\npath = \"ads.txt\"\n[lists.plain]\nformat = \"plain\"\npath = \"plain.txt\"\n",
     )
     .unwrap();
-    let out = Command::new(BIN)
-        .arg("check-config")
-        .arg(&config)
-        .output()
-        .unwrap();
+    let out = check_config(&config);
     assert!(
         out.status.success(),
         "{}",

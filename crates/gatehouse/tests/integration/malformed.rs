@@ -10,7 +10,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use policy::Tier;
-use testkit::{base_config, basic, exchange, read_to_close, Gateway, Origin, SAFETY};
+use testkit::{
+    base_config, basic, exchange, read_one_or_eof, read_to_close, Gateway, Origin, SAFETY,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
@@ -724,29 +726,12 @@ async fn the_header_read_timeout_also_applies_to_the_next_request_on_a_kept_conn
     );
     s.write_all(first.as_bytes()).await.unwrap();
     // Read the whole refusal (it has a Content-Length) before sending the partial head.
-    let mut got = Vec::new();
-    let mut buf = [0u8; 4096];
-    loop {
-        let text = String::from_utf8_lossy(&got).into_owned();
-        if let Some((head, body)) = text.split_once("\r\n\r\n") {
-            let len: usize = head
-                .lines()
-                .find_map(|l| l.strip_prefix("Content-Length: "))
-                .and_then(|v| v.trim().parse().ok())
-                .unwrap();
-            if body.len() >= len {
-                assert!(text.starts_with("HTTP/1.1 403 "), "{text}");
-                assert!(!head.contains("Connection: close"), "{text}");
-                break;
-            }
-        }
-        let n = tokio::time::timeout(SAFETY, s.read(&mut buf))
-            .await
-            .unwrap()
-            .unwrap();
-        assert!(n > 0, "closed early: {text}");
-        got.extend_from_slice(&buf[..n]);
-    }
+    let text = read_one_or_eof(&mut s).await;
+    let head = text
+        .split_once("\r\n\r\n")
+        .map_or(text.as_str(), |(h, _)| h);
+    assert!(text.starts_with("HTTP/1.1 403 "), "{text}");
+    assert!(!head.contains("Connection: close"), "{text}");
     s.write_all(format!("GET http://origin.test:{p}/second HTTP/1.1\r\nHost: orig").as_bytes())
         .await
         .unwrap();
