@@ -22,6 +22,7 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
+use crate::codes::{ErrorCode, EventDecision};
 use crate::config::{AuditSettings, OnBacklog};
 use crate::metrics::Metrics;
 use crate::store::{AuditRow, Store};
@@ -78,8 +79,7 @@ pub struct AuditEvent {
     pub destination: String,
     /// The full URL for plain HTTP requests.
     pub url: Option<String>,
-    /// `allow`, `deny` or `error`.
-    pub decision: &'static str,
+    pub decision: EventDecision,
     pub rule: String,
     pub status: u16,
     pub bytes_up: u64,
@@ -90,7 +90,7 @@ pub struct AuditEvent {
     pub duration_us: u64,
     pub stage: Stage,
     /// A stable error code when the request failed.
-    pub error: Option<&'static str>,
+    pub error: Option<ErrorCode>,
     /// The origin address connected to (for the Squid log's hierarchy field).
     pub upstream: Option<SocketAddr>,
     /// The media type of the reply (`text/html`), as Squid logs it: the `Content-Type` value up
@@ -125,14 +125,14 @@ impl AuditEvent {
             method: self.method.clone(),
             destination: self.destination.clone(),
             url: self.url.clone(),
-            decision: self.decision.to_string(),
+            decision: self.decision.as_str().to_string(),
             rule: self.rule.clone(),
             status: self.status,
             bytes_up: self.bytes_up,
             bytes_down: self.bytes_down,
             duration_us: self.duration_us,
             stage: self.stage.as_str().to_string(),
-            error: self.error.map(str::to_string),
+            error: self.error.map(|e| e.as_str().to_string()),
         }
     }
 
@@ -146,8 +146,8 @@ impl AuditEvent {
         let unparsed = self.stage == Stage::Parse;
         let code = match (self.decision, self.method.as_str()) {
             _ if unparsed => "NONE_NONE",
-            ("deny", _) => "TCP_DENIED",
-            ("error", _) => "TCP_MISS_ABORTED",
+            (EventDecision::Deny, _) => "TCP_DENIED",
+            (EventDecision::Error, _) => "TCP_MISS_ABORTED",
             (_, "CONNECT") if self.error.is_some() => "TCP_TUNNEL_ABORTED",
             (_, "CONNECT") => "TCP_TUNNEL",
             _ if self.error.is_some() => "TCP_MISS_ABORTED",

@@ -10,17 +10,23 @@
 //! - [`proxy`]: the data plane and its decision pipeline;
 //! - [`audit`]: the batching audit writer;
 //! - [`metrics`]: Prometheus metrics;
+//! - [`state`]: the gateway's shared state, read by the proxy, the admin listener and the portal;
+//! - [`codes`]: the decisions and error codes an event is recorded in;
+//! - [`admin`]: the admin routes (`/metrics`, `/healthz`, `/readyz`);
 //! - [`server`]: listeners, reload, drain — the entry point the binary and the tests share;
 //! - [`cli`]: the command line.
 // The I/O crate reads clocks and the environment by design; the ban applies to the pure crates.
 #![allow(clippy::disallowed_methods)]
 #![forbid(unsafe_code)]
 
+pub mod admin;
 pub mod audit;
 pub mod cli;
+pub mod codes;
 pub mod config;
 pub mod identity;
 pub mod metrics;
 pub mod proxy;
 pub mod server;
+pub mod state;
 pub mod store;

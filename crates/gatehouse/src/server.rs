@@ -11,28 +11,19 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use arc_swap::ArcSwap;
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::IntoResponse;
-use axum::routing::get;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinHandle;
 
-use crate::audit::Audit;
 use crate::config::{Config, ConfigError};
-use crate::identity::{
-    hash_password, random_password, CredentialCache, Principals, Verifier, ARGON2_IDLE_RELEASE,
-};
-use crate::metrics::Metrics;
-use crate::proxy::{serve_connection, Gateway, Runtime};
-use crate::store::{Role, Store};
+use crate::identity::Principals;
+use crate::proxy::serve_connection;
+use crate::state::{Controls, Gateway, Opened, Runtime};
 
 /// How to start a server.
 pub struct ServerOptions {
@@ -48,9 +39,7 @@ pub struct Server {
     proxy_addr: SocketAddr,
     admin_addr: SocketAddr,
     config_path: Option<PathBuf>,
-    drain_tx: watch::Sender<bool>,
-    /// Flips to `true` when the grace period is over: connections still open are closed.
-    stop_tx: watch::Sender<bool>,
+    controls: Controls,
     /// Flips to `true` at the end of shutdown: the admin listener closes.
     admin_stop_tx: watch::Sender<bool>,
     connections: Arc<Semaphore>,
@@ -60,73 +49,14 @@ pub struct Server {
     pub initial_admin_password: Option<String>,
 }
 
-struct AdminState {
-    gateway: Arc<Gateway>,
-    store: Arc<Mutex<Store>>,
-}
-
 impl Server {
+    /// Bind the listeners, open the gateway's state on them, and start serving.
     pub async fn start(opts: ServerOptions) -> anyhow::Result<Server> {
-        let data_dir = opts.data_dir.clone();
         let config = opts.config;
-        let verifier = Verifier::start(
-            std::thread::available_parallelism().map_or(2, |n| n.get()),
-            ARGON2_IDLE_RELEASE,
-        )?;
-        let proxy_listener = TcpListener::bind(config.proxy.listen)
-            .await
-            .with_context(|| {
-                format!(
-                    "cannot listen on `{}` (`proxy.listen`)",
-                    config.proxy.listen
-                )
-            })?;
-        let admin_listener = TcpListener::bind(config.admin_listen)
-            .await
-            .with_context(|| {
-                format!(
-                    "cannot listen on `{}` (`admin.listen`)",
-                    config.admin_listen
-                )
-            })?;
+        let proxy_listener = bind(config.proxy.listen, "proxy.listen").await?;
+        let admin_listener = bind(config.admin_listen, "admin.listen").await?;
         let proxy_addr = proxy_listener.local_addr()?;
         let admin_addr = admin_listener.local_addr()?;
-        let own = vec![proxy_addr, admin_addr];
-
-        let metrics = Arc::new(Metrics::new());
-        let squid_log = config.audit.squid_log.as_ref().map(|p| data_dir.join(p));
-        let audit = Audit::start(
-            Store::open(&data_dir)?,
-            config.audit.clone(),
-            squid_log,
-            metrics.clone(),
-        )
-        .context("cannot start the audit writer")?;
-
-        // First start: an `admin` principal with a random password, printed once by the caller.
-        // Created only once the listeners and the audit writer are up: a start that fails (a port in
-        // use) must not leave an `admin` whose one-time password nobody saw.
-        let store = Store::open(&data_dir)?;
-        let initial_admin_password = if store.principal_count()? == 0 {
-            let password = random_password()?;
-            // Once in the life of a data directory: hashed on a throwaway blocking thread with
-            // its own buffer, freed at once, rather than on the pool, whose thread would keep
-            // 19 MiB for its idle period right when the operator first looks at the process.
-            let for_hash = password.clone();
-            let hash = tokio::task::spawn_blocking(move || hash_password(&for_hash))
-                .await
-                .context("the first-start password hash did not finish")??;
-            store.add_principal("admin", Role::Admin, policy::Tier::None, &hash)?;
-            Some(password)
-        } else {
-            None
-        };
-        let generation = store.generation()?;
-        let principals = Principals::new(generation, store.principals()?);
-        metrics.principals_generation.set(generation);
-
-        let (drain_tx, drain_rx) = watch::channel(false);
-        let (stop_tx, stop_rx) = watch::channel(false);
         let max_connections = config.proxy.max_connections.min(u32::MAX as usize >> 4) as u32;
         log_list_loads(&config);
         if !crate::proxy::tunnel::probe_batching().await {
@@ -136,69 +66,48 @@ impl Server {
                  4.19 and later do; the probe also fails when loopback is unavailable)"
             );
         }
-        let runtime = runtime_of(config, &own);
-        let gateway = Arc::new(Gateway {
-            runtime: ArcSwap::from_pointee(runtime),
-            principals: ArcSwap::from_pointee(principals),
-            credentials: CredentialCache::new(100_000)?,
-            verifier,
-            audit,
-            metrics,
-            draining: drain_rx,
-            stop: stop_rx,
-            in_flight: AtomicUsize::new(0),
-        });
+        // Opened only once the listeners are bound: a start that fails (a port in use) must not
+        // leave a first-start `admin` whose one-time password nobody saw.
+        let Opened {
+            gateway,
+            controls,
+            initial_admin_password,
+        } = Gateway::open(
+            config,
+            &opts.data_dir,
+            own_sockets(&[proxy_addr, admin_addr]),
+        )
+        .await?;
         let connections = Arc::new(Semaphore::new(max_connections as usize));
-
-        let mut tasks = Vec::new();
-        tasks.push(tokio::spawn(accept_loop(
-            gateway.clone(),
-            proxy_listener,
-            connections.clone(),
-            drain_tx.subscribe(),
-        )));
-        let store = Arc::new(Mutex::new(store));
-        tasks.push(tokio::spawn(poll_principals(
-            gateway.clone(),
-            store.clone(),
-            drain_tx.subscribe(),
-        )));
-        let app = axum::Router::new()
-            .route("/metrics", get(metrics_handler))
-            .route("/healthz", get(|| async { "ok\n" }))
-            .route("/readyz", get(ready_handler))
-            .with_state(Arc::new(AdminState {
-                gateway: gateway.clone(),
-                store,
-            }));
-        // The admin port stays up while the proxy drains, so that `/readyz` answers `503 draining`
-        // (a load balancer takes the node out) and `/metrics` shows the drain; it closes last.
-        let (admin_stop_tx, mut admin_stop) = watch::channel(false);
-        tasks.push(tokio::spawn(async move {
-            let shutdown = async move {
-                let _ = admin_stop.wait_for(|d| *d).await;
-            };
-            if let Err(e) = axum::serve(admin_listener, app)
-                .with_graceful_shutdown(shutdown)
-                .await
-            {
-                tracing::error!(error = %e, "the admin listener failed");
-            }
-        }));
-        tracing::info!(proxy = %proxy_addr, admin = %admin_addr, "gatehouse is listening");
-        Ok(Server {
+        let tasks = vec![
+            tokio::spawn(accept_loop(
+                gateway.clone(),
+                proxy_listener,
+                connections.clone(),
+                controls.drain.subscribe(),
+            )),
+            tokio::spawn(poll_principals(gateway.clone(), controls.drain.subscribe())),
+        ];
+        let (admin_stop_tx, admin_stop) = watch::channel(false);
+        let mut server = Server {
             gateway,
             proxy_addr,
             admin_addr,
             config_path: opts.config_path,
-            drain_tx,
-            stop_tx,
+            controls,
             admin_stop_tx,
             connections,
             max_connections,
             tasks,
             initial_admin_password,
-        })
+        };
+        server.tasks.push(serve_admin(
+            admin_listener,
+            crate::admin::router(server.gateway.clone()),
+            admin_stop,
+        ));
+        tracing::info!(proxy = %proxy_addr, admin = %admin_addr, "gatehouse is listening");
+        Ok(server)
     }
 
     pub fn proxy_addr(&self) -> SocketAddr {
@@ -248,12 +157,12 @@ impl Server {
                         "listen addresses changed; they take effect at the next restart"
                     );
                 }
-                let own = vec![self.proxy_addr, self.admin_addr];
+                let own = own_sockets(&[self.proxy_addr, self.admin_addr]);
                 let lists = config.lists.len();
                 log_list_loads(&config);
                 self.gateway
                     .runtime
-                    .store(Arc::new(runtime_of(config, &own)));
+                    .store(Arc::new(Runtime::new(config, own)));
                 metrics
                     .config_reloads
                     .get_or_create(&crate::metrics::ErrorLabels { code: "ok" })
@@ -275,7 +184,7 @@ impl Server {
     /// Stop accepting, let requests in flight finish (up to the grace period), cut the others short,
     /// flush the audit trail.
     pub async fn shutdown(self) {
-        let _ = self.drain_tx.send(true);
+        let _ = self.controls.drain.send(true);
         let grace = self.gateway.runtime.load().config.proxy.shutdown_grace;
         if tokio::time::timeout(grace, self.connections.acquire_many(self.max_connections))
             .await
@@ -286,7 +195,7 @@ impl Server {
                 open,
                 "connections still open after the grace period; closing them"
             );
-            let _ = self.stop_tx.send(true);
+            let _ = self.controls.stop.send(true);
             // Each connection ends its request where it is, queues the request's event and closes;
             // nothing there waits on a peer, so this takes moments. Wait for it, boundedly.
             let all_closed = tokio::time::timeout(
@@ -324,12 +233,6 @@ fn log_list_loads(config: &Config) {
             tracing::info!("{}", load.summary());
         }
     }
-}
-
-fn runtime_of(config: Config, own: &[SocketAddr]) -> Runtime {
-    let mut policy = config.policy.clone();
-    policy.own_sockets = own_sockets(own);
-    Runtime { config, policy }
 }
 
 /// The gateway's own sockets as addresses a request could name: a listener on the unspecified
@@ -394,12 +297,36 @@ async fn accept_loop(
     }
 }
 
+/// Bind a listener, naming the configuration key in the error.
+async fn bind(addr: SocketAddr, key: &str) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on `{addr}` (`{key}`)"))
+}
+
+/// Serve the admin routes until `stop` flips. The admin port stays up while the proxy drains, so
+/// that `/readyz` answers `503 draining` (a load balancer takes the node out) and `/metrics` shows
+/// the drain; it closes last.
+fn serve_admin(
+    listener: TcpListener,
+    app: axum::Router,
+    mut stop: watch::Receiver<bool>,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let shutdown = async move {
+            let _ = stop.wait_for(|d| *d).await;
+        };
+        if let Err(e) = axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await
+        {
+            tracing::error!(error = %e, "the admin listener failed");
+        }
+    })
+}
+
 /// Notice changes made with the CLI (the store's change counter) and reload the principals snapshot.
-async fn poll_principals(
-    gw: Arc<Gateway>,
-    store: Arc<Mutex<Store>>,
-    mut drain: watch::Receiver<bool>,
-) {
+async fn poll_principals(gw: Arc<Gateway>, mut drain: watch::Receiver<bool>) {
     let mut interval = tokio::time::interval(Duration::from_millis(250));
     loop {
         tokio::select! {
@@ -407,7 +334,7 @@ async fn poll_principals(
             _ = drain.wait_for(|d| *d) => return,
         }
         let current = gw.principals.load().generation;
-        let store = store.clone();
+        let store = gw.store.clone();
         let loaded = tokio::task::spawn_blocking(move || {
             let s = store
                 .lock()
@@ -434,36 +361,6 @@ async fn poll_principals(
             Ok(Err(e)) => tracing::error!(error = %e, "cannot read principals from the store"),
             Err(e) => tracing::error!(error = %e, "principal poller failed"),
         }
-    }
-}
-
-async fn metrics_handler(State(state): State<Arc<AdminState>>) -> impl IntoResponse {
-    let gw = &state.gateway;
-    gw.metrics.audit_queue_depth.set(gw.audit.depth() as i64);
-    (
-        [(
-            axum::http::header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        gw.metrics.render(),
-    )
-}
-
-async fn ready_handler(State(state): State<Arc<AdminState>>) -> impl IntoResponse {
-    let store = state.store.clone();
-    let ok = tokio::task::spawn_blocking(move || store.lock().map(|s| s.ping()).unwrap_or(false))
-        .await
-        .unwrap_or(false);
-    let draining = *state.gateway.draining.borrow();
-    if ok && !draining {
-        (StatusCode::OK, "ready\n")
-    } else if draining {
-        (StatusCode::SERVICE_UNAVAILABLE, "draining\n")
-    } else {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "the store does not answer\n",
-        )
     }
 }
 

@@ -786,6 +786,16 @@ impl Reply {
         self.header("x-gatehouse-rule")
     }
 
+    /// The `X-Gatehouse-Error` of the (first) response: the code of a failure.
+    pub fn error(&self) -> Option<String> {
+        self.header("x-gatehouse-error")
+    }
+
+    /// The `X-Gatehouse-Decision` of the (first) response.
+    pub fn decision(&self) -> Option<String> {
+        self.header("x-gatehouse-decision")
+    }
+
     /// How many responses the connection carried.
     pub fn responses(&self) -> usize {
         self.text.matches("HTTP/1.1 ").count()

@@ -2,83 +2,105 @@
 //! malformed requests (400/414/431/505), upstream failures (502/504) and unavailability (503),
 //! plus the two answers it gives as the last hop of an allowed request (`Max-Forwards: 0`).
 //!
-//! One type, [`Outcome`], carries blame (client, policy, upstream, internal) and a stable code; one
-//! function, [`render`], turns it into bytes. A refusal page says which rule refused, the principal's
-//! tier, the destination as gatehouse understood it, and how to ask for access. Scripts read the
-//! `X-Gatehouse-Decision` and `X-Gatehouse-Rule` headers instead. [`Answer`] and
-//! [`render_answer`] are the 200 answers to OPTIONS and TRACE, with the same headers.
+//! One type, [`Outcome`], says why gatehouse answers itself: a refusal (by a rule), a challenge, or
+//! a failure with a stable [`ErrorCode`] that carries its blame. One function, [`page`], turns any
+//! [`Reply`] (an outcome or a last-hop answer) into bytes, and one function, [`send`], writes it
+//! to the client and counts it in the request's [`Progress`]. A refusal page says which rule
+//! refused, why, the principal's tier, the destination as gatehouse understood it, and how to ask.
+//! Scripts read the `X-Gatehouse-Decision`, `X-Gatehouse-Rule` and `X-Gatehouse-Error` headers
+//! instead; they report the request's decision as the audit trail records it, so a request that
+//! was allowed and then failed (DNS, connect) says `allow`, the allowing rule, and the error.
+//!
+//! A new page goes here: a variant of [`Outcome`] (or [`Answer`]) and its lines in `describe`.
 
 use std::fmt::Write as _;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use http1::RequestHead;
 use policy::Tier;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
+
+use super::exchange::Progress;
+use crate::codes::{Blame, ErrorCode, EventDecision};
 
 /// Why the gateway answers a request itself.
 #[derive(Debug, Clone)]
 pub enum Outcome {
     /// The policy (or an identity rule such as a disabled principal) refused the request.
-    Refused {
-        rule: String,
-        /// The rule's identifier without a category name, for metrics labels.
-        static_rule: &'static str,
-        explanation: &'static str,
-        principal: Option<String>,
-        tier: Option<Tier>,
-        destination: String,
-    },
+    Refused(Refusal),
     /// No or wrong proxy credentials.
     AuthRequired { rule: &'static str },
-    /// The request was malformed (blame: client).
-    BadRequest {
+    /// The request failed; the code says why and whom to blame.
+    Failed {
         status: u16,
-        code: &'static str,
+        code: ErrorCode,
         message: String,
     },
-    /// The origin could not be reached or answered badly (blame: upstream).
-    Upstream {
-        status: u16,
-        code: &'static str,
-        message: String,
-    },
-    /// The gateway cannot take the request now (blame: gateway), e.g. an audit backlog.
-    Unavailable { code: &'static str, message: String },
+}
+
+/// A refusal by a rule, with everything its page shows.
+#[derive(Debug, Clone)]
+pub struct Refusal {
+    pub rule: String,
+    /// The rule's identifier without a category name, for metrics labels.
+    pub static_rule: &'static str,
+    pub explanation: &'static str,
+    /// What the person can ask for.
+    pub ask: Ask,
+    pub principal: Option<String>,
+    pub tier: Option<Tier>,
+    pub destination: String,
+}
+
+/// What a refused person can ask for, and so what the page suggests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ask {
+    /// Access to the destination refused.
+    Destination,
+    /// Their account back (it is disabled): asking for a destination would not help.
+    Account,
 }
 
 impl Outcome {
+    /// A failure with status 400.
+    pub fn bad_request(code: ErrorCode, message: String) -> Outcome {
+        Outcome::Failed {
+            status: 400,
+            code,
+            message,
+        }
+    }
+
     pub fn status(&self) -> u16 {
         match self {
-            Outcome::Refused { .. } => 403,
+            Outcome::Refused(_) => 403,
             Outcome::AuthRequired { .. } => 407,
-            Outcome::BadRequest { status, .. } | Outcome::Upstream { status, .. } => *status,
-            Outcome::Unavailable { .. } => 503,
+            Outcome::Failed { status, .. } => *status,
         }
     }
 
     /// `deny` for decisions about the person (policy, authentication); `error` for failures.
-    pub fn decision(&self) -> &'static str {
+    pub fn decision(&self) -> EventDecision {
         match self {
-            Outcome::Refused { .. } | Outcome::AuthRequired { .. } => "deny",
-            _ => "error",
+            Outcome::Refused(_) | Outcome::AuthRequired { .. } => EventDecision::Deny,
+            Outcome::Failed { .. } => EventDecision::Error,
         }
     }
 
     /// The rule or stable error code recorded and sent in `X-Gatehouse-Rule`.
     pub fn rule(&self) -> &str {
         match self {
-            Outcome::Refused { rule, .. } => rule,
+            Outcome::Refused(r) => &r.rule,
             Outcome::AuthRequired { rule } => rule,
-            Outcome::BadRequest { code, .. }
-            | Outcome::Upstream { code, .. }
-            | Outcome::Unavailable { code, .. } => code,
+            Outcome::Failed { code, .. } => code.as_str(),
         }
     }
 
     /// A stable error code for failures (not for decisions).
-    pub fn error_code(&self) -> Option<&'static str> {
+    pub fn error_code(&self) -> Option<ErrorCode> {
         match self {
-            Outcome::BadRequest { code, .. }
-            | Outcome::Upstream { code, .. }
-            | Outcome::Unavailable { code, .. } => Some(code),
+            Outcome::Failed { code, .. } => Some(*code),
             _ => None,
         }
     }
@@ -86,22 +108,28 @@ impl Outcome {
     /// The static part of the rule, for metrics labels.
     pub fn metric_rule(&self) -> &'static str {
         match self {
-            Outcome::Refused { static_rule, .. } => static_rule,
+            Outcome::Refused(r) => r.static_rule,
             Outcome::AuthRequired { rule } => rule,
-            Outcome::BadRequest { code, .. }
-            | Outcome::Upstream { code, .. }
-            | Outcome::Unavailable { code, .. } => code,
+            Outcome::Failed { code, .. } => code.as_str(),
         }
+    }
+
+    /// Whether the page for this outcome is HTML when the client asked for HTML: refusals and
+    /// challenges are read by people; failures by whoever debugs them.
+    fn has_html_page(&self) -> bool {
+        matches!(self, Outcome::Refused(_) | Outcome::AuthRequired { .. })
     }
 }
 
 fn reason_phrase(status: u16) -> &'static str {
     match status {
+        200 => "OK",
         400 => "Bad Request",
         403 => "Forbidden",
         407 => "Proxy Authentication Required",
         408 => "Request Timeout",
         414 => "URI Too Long",
+        429 => "Too Many Requests",
         431 => "Request Header Fields Too Large",
         501 => "Not Implemented",
         502 => "Bad Gateway",
@@ -140,59 +168,168 @@ fn header_safe(s: &str) -> String {
         .collect()
 }
 
-/// The `Content-Type` of the page `render` writes for `outcome`: HTML for a browser's refusal or
-/// authentication challenge, plain text otherwise.
+/// The `Content-Type` of the page for `outcome`: HTML for a browser's refusal or authentication
+/// challenge, plain text otherwise.
 pub fn page_content_type(outcome: &Outcome, html: bool) -> &'static str {
-    if html
-        && matches!(
-            outcome,
-            Outcome::Refused { .. } | Outcome::AuthRequired { .. }
-        )
-    {
+    if html && outcome.has_html_page() {
         "text/html; charset=utf-8"
     } else {
         "text/plain; charset=utf-8"
     }
 }
 
-/// Render the full response (head and body). `html` selects the browser page over plain text;
-/// `close` adds `Connection: close`.
-pub fn render(outcome: &Outcome, html: bool, close: bool, via: &str, contact: &str) -> Vec<u8> {
-    let status = outcome.status();
-    let (title, lines) = describe(outcome, contact);
-    let body = if html
-        && matches!(
+/// How a page is rendered for this request and configuration.
+#[derive(Debug, Clone, Copy)]
+pub struct Style<'a> {
+    /// The client asked for HTML (`Accept: text/html…`).
+    pub html: bool,
+    /// Add `Connection: close`.
+    pub close: bool,
+    /// `proxy.via`.
+    pub via: &'a str,
+    /// `proxy.contact`: whom to ask.
+    pub contact: &'a str,
+}
+
+/// What gatehouse answers itself.
+pub enum Reply<'a> {
+    /// A refusal, challenge or failure. `allowed_by` is the rule that allowed the request when it
+    /// failed after the decision: the page then reports `allow` and that rule, as the audit
+    /// trail does, with the error in `X-Gatehouse-Error`.
+    Outcome {
+        outcome: &'a Outcome,
+        allowed_by: Option<&'a str>,
+    },
+    /// The last hop's answer to an allowed OPTIONS or TRACE, with the allowing rule.
+    Answer { answer: Answer<'a>, rule: &'a str },
+}
+
+/// Render a reply: the bytes and how many of them are body.
+pub fn page(reply: &Reply<'_>, style: &Style<'_>) -> (Vec<u8>, u64) {
+    match reply {
+        Reply::Outcome {
             outcome,
-            Outcome::Refused { .. } | Outcome::AuthRequired { .. }
-        ) {
-        html_page(status, &title, &lines)
+            allowed_by,
+        } => outcome_page(outcome, *allowed_by, style),
+        Reply::Answer { answer, rule } => answer_page(answer, rule, style),
+    }
+}
+
+/// Write a reply to the client within `idle`, counting it in `progress` (its head and page bytes
+/// as head bytes; a last-hop answer's body as bytes down). Returns whether it was written.
+pub async fn send<W: AsyncWrite + Unpin>(
+    client: &mut W,
+    reply: &Reply<'_>,
+    style: &Style<'_>,
+    idle: Duration,
+    progress: &Progress,
+) -> bool {
+    let (bytes, body_len) = page(reply, style);
+    progress.begin();
+    let sent = matches!(
+        tokio::time::timeout(idle, client.write_all(&bytes)).await,
+        Ok(Ok(()))
+    );
+    if !sent {
+        return false;
+    }
+    let status = match reply {
+        Reply::Outcome { outcome, .. } => {
+            progress.sent_content_type(page_content_type(outcome, style.html).as_bytes());
+            progress
+                .head_bytes
+                .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+            outcome.status()
+        }
+        Reply::Answer { answer, .. } => {
+            if matches!(answer, Answer::Trace(_)) {
+                progress.sent_content_type(b"message/http");
+            }
+            progress.bytes_down.fetch_add(body_len, Ordering::Relaxed);
+            progress
+                .head_bytes
+                .fetch_add(bytes.len() as u64 - body_len, Ordering::Relaxed);
+            200
+        }
+    };
+    progress.sent_head(status);
+    true
+}
+
+fn outcome_page(outcome: &Outcome, allowed_by: Option<&str>, style: &Style<'_>) -> (Vec<u8>, u64) {
+    let status = outcome.status();
+    let (title, lines) = describe(outcome);
+    let body = if style.html && outcome.has_html_page() {
+        html_page(status, &title, &lines, style.contact)
     } else {
         let mut t = format!("{status} {}: {title}\n", reason_phrase(status));
         for (k, v) in &lines {
-            let _ = writeln!(t, "{k}: {v}");
+            let _ = writeln!(t, "{k}: {}", v.text(style.contact));
         }
         t
     };
-    let mut head = format!("HTTP/1.1 {status} {}\r\n", reason_phrase(status));
-    if let Outcome::AuthRequired { .. } = outcome {
-        head.push_str("Proxy-Authenticate: Basic realm=\"gatehouse\", charset=\"UTF-8\"\r\n");
+    let challenge = match outcome {
+        Outcome::AuthRequired { .. } => {
+            "Proxy-Authenticate: Basic realm=\"gatehouse\", charset=\"UTF-8\"\r\n"
+        }
+        _ => "",
+    };
+    let (decision, rule) = match allowed_by {
+        Some(rule) if outcome.error_code().is_some() => (EventDecision::Allow, rule),
+        _ => (outcome.decision(), outcome.rule()),
+    };
+    let head = Head {
+        status,
+        before: challenge,
+        decision,
+        rule,
+        error: outcome.error_code(),
+        content_type: Some(page_content_type(outcome, style.html)),
+    };
+    (head.assemble(style, body.as_bytes()), body.len() as u64)
+}
+
+/// The head every page of gatehouse's has, in this order: status line, `before`, decision, rule,
+/// error, `Via`, `Cache-Control`, type, length, close.
+struct Head<'a> {
+    status: u16,
+    before: &'a str,
+    decision: EventDecision,
+    rule: &'a str,
+    error: Option<ErrorCode>,
+    content_type: Option<&'a str>,
+}
+
+impl Head<'_> {
+    fn assemble(&self, style: &Style<'_>, body: &[u8]) -> Vec<u8> {
+        let status = self.status;
+        let mut head = format!(
+            "HTTP/1.1 {status} {}\r\n{}X-Gatehouse-Decision: {}\r\nX-Gatehouse-Rule: {}\r\n",
+            reason_phrase(status),
+            self.before,
+            self.decision,
+            header_safe(self.rule),
+        );
+        if let Some(code) = self.error {
+            let _ = write!(head, "X-Gatehouse-Error: {code}\r\n");
+        }
+        let _ = write!(
+            head,
+            "Via: 1.1 {}\r\nCache-Control: no-store\r\n",
+            header_safe(style.via)
+        );
+        if let Some(t) = self.content_type {
+            let _ = write!(head, "Content-Type: {t}\r\n");
+        }
+        let _ = write!(head, "Content-Length: {}\r\n", body.len());
+        if style.close {
+            head.push_str("Connection: close\r\n");
+        }
+        head.push_str("\r\n");
+        let mut out = head.into_bytes();
+        out.extend_from_slice(body);
+        out
     }
-    let _ = write!(
-        head,
-        "X-Gatehouse-Decision: {}\r\nX-Gatehouse-Rule: {}\r\nVia: 1.1 {}\r\nCache-Control: no-store\r\nContent-Type: {}\r\nContent-Length: {}\r\n",
-        outcome.decision(),
-        header_safe(outcome.rule()),
-        header_safe(via),
-        page_content_type(outcome, html),
-        body.len()
-    );
-    if close {
-        head.push_str("Connection: close\r\n");
-    }
-    head.push_str("\r\n");
-    let mut out = head.into_bytes();
-    out.extend_from_slice(body.as_bytes());
-    out
 }
 
 /// What gatehouse answers as the last hop of an allowed request (RFC 9110 §7.6.2: an OPTIONS or
@@ -215,14 +352,10 @@ pub const ALLOW: &str = "GET, HEAD, POST, PUT, DELETE, OPTIONS, TRACE, PATCH";
 /// fields likely to hold sensitive data; echoing them is what made cross-site tracing work.
 pub const TRACE_EXCLUDED: [&str; 3] = ["proxy-authorization", "authorization", "cookie"];
 
-/// Render an [`Answer`]. Returns the bytes and the length of the body in them.
-pub fn render_answer(answer: &Answer<'_>, rule: &str, close: bool, via: &str) -> (Vec<u8>, u64) {
+fn answer_page(answer: &Answer<'_>, rule: &str, style: &Style<'_>) -> (Vec<u8>, u64) {
     let mut body = Vec::new();
-    let mut head = String::from("HTTP/1.1 200 OK\r\n");
-    match answer {
-        Answer::Options => {
-            let _ = write!(head, "Allow: {ALLOW}\r\n");
-        }
+    let before = match answer {
+        Answer::Options => format!("Allow: {ALLOW}\r\n"),
         Answer::Trace(request) => {
             body.extend_from_slice(request.method().as_bytes());
             body.push(b' ');
@@ -241,91 +374,130 @@ pub fn render_answer(answer: &Answer<'_>, rule: &str, close: bool, via: &str) ->
             }
             body.extend_from_slice(b"\r\n");
             // The echo is the client's own bytes; nosniff keeps a browser from reading it as a page.
-            head.push_str("Content-Type: message/http\r\nX-Content-Type-Options: nosniff\r\n");
+            "Content-Type: message/http\r\nX-Content-Type-Options: nosniff\r\n".to_string()
         }
-    }
-    let _ = write!(
-        head,
-        "X-Gatehouse-Decision: allow\r\nX-Gatehouse-Rule: {}\r\nVia: 1.1 {}\r\nCache-Control: no-store\r\nContent-Length: {}\r\n",
-        header_safe(rule),
-        header_safe(via),
-        body.len()
-    );
-    if close {
-        head.push_str("Connection: close\r\n");
-    }
-    head.push_str("\r\n");
-    let body_len = body.len() as u64;
-    let mut out = head.into_bytes();
-    out.extend_from_slice(&body);
-    (out, body_len)
+    };
+    let head = Head {
+        status: 200,
+        before: &before,
+        decision: EventDecision::Allow,
+        rule,
+        error: None,
+        content_type: None,
+    };
+    (head.assemble(style, &body), body.len() as u64)
 }
 
-fn describe(outcome: &Outcome, contact: &str) -> (String, Vec<(&'static str, String)>) {
+/// One value on a page: text, possibly naming the contact (a link in HTML when it is a URL).
+enum Value {
+    Text(String),
+    /// `before`, the contact, `after`.
+    WithContact(&'static str, &'static str),
+}
+
+impl Value {
+    fn text(&self, contact: &str) -> String {
+        match self {
+            Value::Text(t) => t.clone(),
+            Value::WithContact(before, after) => format!("{before}{contact}{after}"),
+        }
+    }
+
+    fn html(&self, contact: &str) -> String {
+        match self {
+            Value::Text(t) => escape_html(t),
+            Value::WithContact(before, after) => format!(
+                "{}{}{}",
+                escape_html(before),
+                contact_html(contact),
+                escape_html(after)
+            ),
+        }
+    }
+}
+
+/// The contact in HTML: a link when it is a web address or a `mailto:`, escaped text otherwise.
+fn contact_html(contact: &str) -> String {
+    let lower = contact.to_ascii_lowercase();
+    let is_link = (lower.starts_with("https://")
+        || lower.starts_with("http://")
+        || lower.starts_with("mailto:"))
+        && !contact.chars().any(char::is_whitespace);
+    if is_link {
+        let shown = contact.strip_prefix("mailto:").unwrap_or(contact);
+        format!(
+            "<a href=\"{}\">{}</a>",
+            escape_html(contact),
+            escape_html(shown)
+        )
+    } else {
+        escape_html(contact)
+    }
+}
+
+fn describe(outcome: &Outcome) -> (String, Vec<(&'static str, Value)>) {
     match outcome {
-        Outcome::Refused {
-            rule,
-            explanation,
-            principal,
-            tier,
-            destination,
-            ..
-        } => (
+        Outcome::Refused(r) => (
             "access refused".to_string(),
             vec![
-                ("destination", destination.clone()),
-                ("refused by rule", rule.clone()),
-                ("why", explanation.to_string()),
+                ("destination", Value::Text(r.destination.clone())),
+                ("refused by rule", Value::Text(r.rule.clone())),
+                ("why", Value::Text(r.explanation.to_string())),
                 (
                     "principal",
-                    principal.clone().unwrap_or_else(|| "-".to_string()),
+                    Value::Text(r.principal.clone().unwrap_or_else(|| "-".to_string())),
                 ),
-                ("tier", tier.map_or("-".to_string(), |t| t.to_string())),
                 (
-                    "how to ask",
-                    format!(
-                        "ask {contact} for access to this destination, quoting the rule and the destination above; this decision is recorded in the audit trail, and every record about you can be shown to you"
-                    ),
+                    "tier",
+                    Value::Text(r.tier.map_or("-".to_string(), |t| t.to_string())),
                 ),
+                ("how to ask", how_to_ask(r.ask)),
             ],
         ),
         Outcome::AuthRequired { rule } => (
             "proxy authentication required".to_string(),
             vec![
-                ("rule", rule.to_string()),
+                ("rule", Value::Text(rule.to_string())),
                 (
                     "what to do",
-                    "sign in with your gatehouse user name and password (proxy Basic authentication)"
-                        .to_string(),
+                    Value::Text(
+                        "sign in with your gatehouse user name and password (proxy Basic authentication)"
+                            .to_string(),
+                    ),
                 ),
             ],
         ),
-        Outcome::BadRequest { code, message, .. } => (
-            message.clone(),
-            vec![("code", code.to_string())],
+        Outcome::Failed { code, message, .. } => {
+            let mut lines = vec![("code", Value::Text(code.to_string()))];
+            if code.blame() == Blame::Gateway {
+                lines.push(("what to do", Value::Text("try again in a moment".to_string())));
+            }
+            (message.clone(), lines)
+        }
+    }
+}
+
+fn how_to_ask(ask: Ask) -> Value {
+    match ask {
+        Ask::Destination => Value::WithContact(
+            "ask ",
+            " for access to this destination, quoting the rule and the destination above; this decision is recorded in the audit trail, and every record about you can be shown to you",
         ),
-        Outcome::Upstream { code, message, .. } => (
-            message.clone(),
-            vec![("code", code.to_string())],
-        ),
-        Outcome::Unavailable { code, message } => (
-            message.clone(),
-            vec![
-                ("code", code.to_string()),
-                ("what to do", "try again in a moment".to_string()),
-            ],
+        Ask::Account => Value::WithContact(
+            "your account is disabled: ask ",
+            " about your account (asking for a destination will not help until it is enabled again); this decision is recorded in the audit trail, and every record about you can be shown to you",
         ),
     }
 }
 
-fn html_page(status: u16, title: &str, lines: &[(&'static str, String)]) -> String {
+fn html_page(status: u16, title: &str, lines: &[(&'static str, Value)], contact: &str) -> String {
     let mut rows = String::new();
     for (k, v) in lines {
         let _ = write!(
             rows,
             "<tr><th>{}</th><td>{}</td></tr>",
             escape_html(k),
-            escape_html(v)
+            v.html(contact)
         );
     }
     format!(
@@ -351,14 +523,39 @@ mod tests {
     use super::*;
 
     fn refused() -> Outcome {
-        Outcome::Refused {
+        Outcome::Refused(Refusal {
             rule: "filtered-default".into(),
             static_rule: "filtered-default",
             explanation: "your tier allows only destinations on its allow lists, and this one is on none of them",
+            ask: Ask::Destination,
             principal: Some("ada".into()),
             tier: Some(Tier::Filtered),
             destination: "blocked.example:80".into(),
-        }
+        })
+    }
+
+    fn render(outcome: &Outcome, html: bool, close: bool, via: &str, contact: &str) -> Vec<u8> {
+        let style = Style {
+            html,
+            close,
+            via,
+            contact,
+        };
+        let reply = Reply::Outcome {
+            outcome,
+            allowed_by: None,
+        };
+        page(&reply, &style).0
+    }
+
+    fn render_answer(answer: Answer<'_>, rule: &str, close: bool, via: &str) -> (Vec<u8>, u64) {
+        let style = Style {
+            html: false,
+            close,
+            via,
+            contact: "-",
+        };
+        page(&Reply::Answer { answer, rule }, &style)
     }
 
     #[test]
@@ -390,14 +587,15 @@ how to ask: ask the help desk for access to this destination, quoting the rule a
 
     #[test]
     fn html_refusal_escapes_everything_it_echoes() {
-        let o = Outcome::Refused {
+        let o = Outcome::Refused(Refusal {
             rule: "r".into(),
             static_rule: "r",
             explanation: "e",
+            ask: Ask::Destination,
             principal: Some("<script>".into()),
             tier: None,
             destination: "a\"b".into(),
-        };
+        });
         let out = String::from_utf8(render(&o, true, true, "gatehouse", "x")).unwrap();
         assert!(out.contains("text/html"));
         assert!(out.contains("&lt;script&gt;"));
@@ -408,7 +606,7 @@ how to ask: ask the help desk for access to this destination, quoting the rule a
 
     #[test]
     fn options_answer_names_the_methods_and_has_no_body() {
-        let (out, len) = render_answer(&Answer::Options, "tier-open", false, "gatehouse");
+        let (out, len) = render_answer(Answer::Options, "tier-open", false, "gatehouse");
         assert_eq!(len, 0);
         assert_eq!(
             String::from_utf8(out).unwrap(),
@@ -431,7 +629,7 @@ Content-Length: 0\r\n\
         else {
             panic!("incomplete")
         };
-        let (out, len) = render_answer(&Answer::Trace(&head), "r", true, "gatehouse");
+        let (out, len) = render_answer(Answer::Trace(&head), "r", true, "gatehouse");
         let out = String::from_utf8(out).unwrap();
         let (head, body) = out.split_once("\r\n\r\n").unwrap();
         assert_eq!(
@@ -465,5 +663,97 @@ Content-Length: 0\r\n\
         .unwrap();
         assert!(out.starts_with("HTTP/1.1 407 Proxy Authentication Required\r\n"));
         assert!(out.contains("Proxy-Authenticate: Basic realm=\"gatehouse\""));
+    }
+
+    #[test]
+    fn a_disabled_account_is_told_to_ask_about_the_account_not_the_destination() {
+        let Outcome::Refused(mut r) = refused() else {
+            unreachable!()
+        };
+        r.rule = "principal-disabled".into();
+        r.ask = Ask::Account;
+        let out = String::from_utf8(render(
+            &Outcome::Refused(r),
+            false,
+            true,
+            "gatehouse",
+            "the help desk",
+        ))
+        .unwrap();
+        assert!(
+            out.contains(
+                "how to ask: your account is disabled: ask the help desk about your account"
+            ),
+            "{out}"
+        );
+        assert!(!out.contains("access to this destination"), "{out}");
+    }
+
+    #[test]
+    fn the_contact_is_a_link_when_it_is_an_address_and_escaped_always() {
+        let html = |contact: &str| {
+            String::from_utf8(render(&refused(), true, false, "gatehouse", contact)).unwrap()
+        };
+        let out = html("https://help.example/ask?a=1&b=2");
+        assert!(
+            out.contains("ask <a href=\"https://help.example/ask?a=1&amp;b=2\">https://help.example/ask?a=1&amp;b=2</a> for access"),
+            "{out}"
+        );
+        let out = html("mailto:desk@example.org");
+        assert!(
+            out.contains("<a href=\"mailto:desk@example.org\">desk@example.org</a>"),
+            "{out}"
+        );
+        let out = html("Bibliothèque <b>accueil</b> — poste 12");
+        assert!(
+            out.contains("ask Bibliothèque &lt;b&gt;accueil&lt;/b&gt; — poste 12 for access"),
+            "{out}"
+        );
+        assert!(!out.contains("<b>"), "{out}");
+        let text = String::from_utf8(render(
+            &refused(),
+            false,
+            false,
+            "gatehouse",
+            "mailto:d@e.f",
+        ))
+        .unwrap();
+        assert!(
+            text.contains("how to ask: ask mailto:d@e.f for access"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_failure_after_an_allow_reports_the_allow_its_rule_and_the_error() {
+        let outcome = Outcome::Failed {
+            status: 502,
+            code: ErrorCode::DnsFailed,
+            message: "cannot resolve `x.test`".into(),
+        };
+        let style = Style {
+            html: false,
+            close: true,
+            via: "gatehouse",
+            contact: "-",
+        };
+        let allowed = Reply::Outcome {
+            outcome: &outcome,
+            allowed_by: Some("tier-open"),
+        };
+        let out = String::from_utf8(page(&allowed, &style).0).unwrap();
+        assert!(
+            out.contains("X-Gatehouse-Decision: allow\r\nX-Gatehouse-Rule: tier-open\r\nX-Gatehouse-Error: dns_failed\r\n"),
+            "{out}"
+        );
+        let unallowed = Reply::Outcome {
+            outcome: &outcome,
+            allowed_by: None,
+        };
+        let out = String::from_utf8(page(&unallowed, &style).0).unwrap();
+        assert!(
+            out.contains("X-Gatehouse-Decision: error\r\nX-Gatehouse-Rule: dns_failed\r\nX-Gatehouse-Error: dns_failed\r\n"),
+            "{out}"
+        );
     }
 }

@@ -20,8 +20,7 @@
 //! neither carried a byte for the tunnel idle timeout. Every byte written on is counted in the
 //! request's [`Progress`] as it goes, so a tunnel cut at shutdown is still recorded whole.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bytes::BytesMut;
@@ -29,7 +28,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{ReadHalf, WriteHalf};
 use tokio::net::TcpStream;
 
-use super::{Next, Progress, Relayed, Runtime, Upstream};
+use crate::codes::ErrorCode;
+use crate::proxy::exchange::{OriginConn, Progress, Relayed};
+use crate::proxy::flow::{Flow, Side};
+use crate::state::Runtime;
 
 const START: usize = 16 * 1024;
 const LARGE: usize = 256 * 1024;
@@ -91,23 +93,19 @@ pub async fn probe_batching() -> bool {
 /// Answer an allowed `CONNECT` and relay the tunnel. Bytes the client sent after the `CONNECT`
 /// head (a TLS ClientHello sent early) are forwarded first.
 pub async fn connect_tunnel(
-    rt: &Arc<Runtime>,
+    rt: &Runtime,
     client: &mut TcpStream,
     client_buf: &mut BytesMut,
-    mut upstream: Upstream,
+    mut origin: OriginConn,
     progress: &Progress,
 ) -> Relayed {
     let established = format!(
         "HTTP/1.1 200 Connection established\r\nVia: 1.1 {}\r\n\r\n",
         rt.config.proxy.via
     );
+    progress.begin();
     if client.write_all(established.as_bytes()).await.is_err() {
-        return Relayed {
-            status: 200,
-            error: Some("client_io"),
-            next: Next::Close,
-            keep_upstream: None,
-        };
+        return Relayed::closed(200, Some(ErrorCode::ClientIo));
     }
     progress.sent_head(200);
     progress
@@ -116,19 +114,14 @@ pub async fn connect_tunnel(
     let error = relay(
         client,
         client_buf,
-        &mut upstream.stream,
-        &mut upstream.buf,
+        &mut origin.stream,
+        &mut origin.buf,
         rt.config.proxy.tunnel_idle_timeout,
         rt.config.proxy.tunnel_half_close_timeout,
         progress,
     )
     .await;
-    Relayed {
-        status: 200,
-        error,
-        next: Next::Close,
-        keep_upstream: None,
-    }
+    Relayed::closed(200, error)
 }
 
 /// Relay both directions until both end or the tunnel is idle, counting the bytes written on in
@@ -137,23 +130,33 @@ pub async fn connect_tunnel(
 pub async fn relay(
     client: &mut TcpStream,
     client_buf: &mut BytesMut,
-    upstream: &mut TcpStream,
-    upstream_buf: &mut BytesMut,
+    origin: &mut TcpStream,
+    origin_buf: &mut BytesMut,
     idle: Duration,
     half_close: Duration,
     progress: &Progress,
-) -> Option<&'static str> {
+) -> Option<ErrorCode> {
     // The halves and the pinned directions live in this block, so that both sockets are free
     // again when it ends.
     let error = {
         let up_bytes = &progress.bytes_up;
         let down_bytes = &progress.bytes_down;
         let (mut cr, mut cw) = client.split();
-        let (mut ur, mut uw) = upstream.split();
+        let (mut or, mut ow) = origin.split();
         let pending_up = std::mem::take(client_buf);
-        let pending_down = std::mem::take(upstream_buf);
-        let up = copy_one_way(&mut cr, &mut uw, pending_up, up_bytes);
-        let down = copy_one_way(&mut ur, &mut cw, pending_down, down_bytes);
+        let pending_down = std::mem::take(origin_buf);
+        let up = copy_one_way(
+            &mut cr,
+            &mut ow,
+            pending_up,
+            Flow::new(Side::Origin, None, up_bytes),
+        );
+        let down = copy_one_way(
+            &mut or,
+            &mut cw,
+            pending_down,
+            Flow::new(Side::Client, None, down_bytes),
+        );
         let watchdog = async {
             let mut seen = u64::MAX;
             loop {
@@ -170,15 +173,15 @@ pub async fn relay(
         let fin = tokio::time::sleep(idle);
         tokio::pin!(up, down, watchdog, fin);
         let mut fin_armed = false;
-        let mut up_done: Option<Result<(), &'static str>> = None;
-        let mut down_done: Option<Result<(), &'static str>> = None;
+        let mut up_done: Option<Result<(), ErrorCode>> = None;
+        let mut down_done: Option<Result<(), ErrorCode>> = None;
         let mut timed_out = None;
         while up_done.is_none() || down_done.is_none() {
             tokio::select! {
                 r = &mut up, if up_done.is_none() => up_done = Some(r),
                 r = &mut down, if down_done.is_none() => down_done = Some(r),
-                _ = &mut watchdog => { timed_out = Some("tunnel_idle_timeout"); break; }
-                _ = &mut fin, if fin_armed => { timed_out = Some("tunnel_half_close_timeout"); break; }
+                _ = &mut watchdog => { timed_out = Some(ErrorCode::TunnelIdleTimeout); break; }
+                _ = &mut fin, if fin_armed => { timed_out = Some(ErrorCode::TunnelHalfCloseTimeout); break; }
             }
             if !fin_armed && (up_done.is_some() || down_done.is_some()) {
                 fin.as_mut().reset(tokio::time::Instant::now() + half_close);
@@ -199,20 +202,24 @@ pub async fn relay(
     // waits for readability, which a raised mark withholds for small arrivals.
     if BATCHING.load(Ordering::Relaxed) {
         let _ = sockopt::set_recv_lowat(&*client, 1);
-        let _ = sockopt::set_recv_lowat(&*upstream, 1);
+        let _ = sockopt::set_recv_lowat(&*origin, 1);
     }
     error
 }
 
+/// One direction of a tunnel: what was already read, then everything until the end of stream,
+/// through `flow`. Any failure is `tunnel_io`.
 async fn copy_one_way(
     r: &mut ReadHalf<'_>,
     w: &mut WriteHalf<'_>,
     pending: BytesMut,
-    counter: &AtomicU64,
-) -> Result<(), &'static str> {
+    flow: Flow<'_>,
+) -> Result<(), ErrorCode> {
+    const FAILED: ErrorCode = ErrorCode::TunnelIo;
     if !pending.is_empty() {
-        w.write_all(&pending).await.map_err(|_| "tunnel_io")?;
-        counter.fetch_add(pending.len() as u64, Ordering::Relaxed);
+        flow.send(w, &pending, pending.len() as u64)
+            .await
+            .map_err(|_| FAILED)?;
     }
     drop(pending);
     let mut buf = vec![0u8; START];
@@ -226,7 +233,7 @@ async fn copy_one_way(
                     // what is queued readable at once; should that fail, the tail would wait for
                     // the next segment, so the tunnel ends instead.
                     batching = false;
-                    sockopt::set_recv_lowat(r.as_ref(), 1).map_err(|_| "tunnel_io")?;
+                    sockopt::set_recv_lowat(r.as_ref(), 1).map_err(|_| FAILED)?;
                     r.read(&mut buf).await
                 }
             }
@@ -240,10 +247,11 @@ async fn copy_one_way(
                 return Ok(());
             }
             Ok(n) => n,
-            Err(_) => return Err("tunnel_io"),
+            Err(_) => return Err(FAILED),
         };
-        w.write_all(&buf[..n]).await.map_err(|_| "tunnel_io")?;
-        counter.fetch_add(n as u64, Ordering::Relaxed);
+        flow.send(w, &buf[..n], n as u64)
+            .await
+            .map_err(|_| FAILED)?;
         if n == buf.len() {
             if buf.len() < LARGE {
                 buf.resize((buf.len() * 4).min(LARGE), 0);

@@ -456,9 +456,19 @@ async fn a_transfer_that_fails_after_the_decision_keeps_the_allowing_rule_and_it
     ])
     .await;
     assert_eq!(out.status, 502);
+    // The page reports the request's decision as the audit trail and the metrics do: allowed by
+    // its rule, with the error beside it.
     assert_eq!(
-        out.header("x-gatehouse-rule").as_deref(),
-        Some("upstream_connect_failed")
+        (
+            out.header("x-gatehouse-decision").as_deref(),
+            out.header("x-gatehouse-rule").as_deref(),
+            out.header("x-gatehouse-error").as_deref()
+        ),
+        (
+            Some("allow"),
+            Some("tier-open"),
+            Some("upstream_connect_failed")
+        )
     );
     gw.flush_audit().await;
     let events = gw.audit();

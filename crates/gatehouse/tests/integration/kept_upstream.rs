@@ -139,7 +139,10 @@ async fn only_idempotent_requests_without_a_body_are_sent_again_after_a_stale_co
         .starts_with("HTTP/1.1 200"));
     let post = one(&mut c2, &req("POST", addr, "/d", &auth, "")).await;
     assert!(post.starts_with("HTTP/1.1 502"), "{post}");
-    assert!(post.contains("X-Gatehouse-Rule: upstream_closed"), "{post}");
+    assert!(
+        post.contains("X-Gatehouse-Decision: allow\r\nX-Gatehouse-Rule: tier-open\r\nX-Gatehouse-Error: upstream_closed\r\n"),
+        "{post}"
+    );
     let rest = read_to_close(&mut c2, SAFETY).await;
     assert!(rest.closed);
 

@@ -171,7 +171,18 @@ async fn an_http10_client_never_receives_transfer_encoding() {
         let raw = RawOrigin::start(IP, answer, true).await;
         let reply = exchange(gw.proxy, get(&raw, "/x", "HTTP/1.0", "").as_bytes()).await;
         assert_eq!(reply.status(), 502, "{}", reply.text);
-        assert_eq!(reply.rule().as_deref(), Some("transfer_coding_for_http10"));
+        assert_eq!(
+            (
+                reply.decision().as_deref(),
+                reply.rule().as_deref(),
+                reply.error().as_deref()
+            ),
+            (
+                Some("allow"),
+                Some("tier-open"),
+                Some("transfer_coding_for_http10")
+            )
+        );
         assert!(!reply
             .text
             .to_ascii_lowercase()
@@ -292,7 +303,14 @@ async fn transfer_encodings_that_could_be_read_two_ways_still_get_502() {
         let raw = RawOrigin::start(IP, &answer, true).await;
         let reply = exchange(gw.proxy, get(&raw, "/bad", "HTTP/1.1", "").as_bytes()).await;
         assert_eq!(reply.status(), 502, "{}", String::from_utf8_lossy(fields));
-        assert_eq!(reply.rule().as_deref(), Some(code));
+        assert_eq!(
+            (
+                reply.decision().as_deref(),
+                reply.rule().as_deref(),
+                reply.error().as_deref()
+            ),
+            (Some("allow"), Some("tier-open"), Some(code))
+        );
         assert!(!reply.text.contains("hello"), "{}", reply.text);
         assert!(reply.closed);
     }

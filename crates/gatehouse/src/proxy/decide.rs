@@ -1,0 +1,63 @@
+//! The decision phase as the proxy sees it: categorise the canonical destination, ask
+//! `policy::decide`, and turn a refusal into the [`Outcome`] its page and audit event come from.
+//! The proxy decides nothing itself; this module only gathers the decision's inputs and renders
+//! its value.
+//!
+//! A new input of the decision (a terminal, a location, a grant) is gathered in [`inputs`] and
+//! passed in `policy::Inputs`.
+
+use lists::CategorySet;
+use policy::{Decision, Inputs};
+
+use super::exchange::Target;
+use super::respond::{Ask, Outcome, Refusal};
+use crate::identity::Principal;
+use crate::state::Runtime;
+
+/// What the decision depends on for this request: the principal's tier, the canonical
+/// destination and its categories.
+pub fn inputs<'a>(rt: &Runtime, principal: &Principal, target: &'a Target) -> Inputs<'a> {
+    let host = &target.authority.host;
+    let categories = match host.as_domain() {
+        Some(d) => rt.config.lists.lookup(d.as_str()),
+        None => CategorySet::default(),
+    };
+    Inputs {
+        tier: principal.tier,
+        host,
+        port: target.authority.port,
+        connect: target.connect,
+        categories,
+    }
+}
+
+/// Categorise the canonical destination and ask the policy.
+pub fn decide(rt: &Runtime, principal: &Principal, target: &Target) -> Decision {
+    policy::decide(&rt.policy, &inputs(rt, principal, target))
+}
+
+/// The refusal for a deny decision.
+pub fn refusal_of(rt: &Runtime, d: &Decision, principal: &Principal, target: &Target) -> Outcome {
+    Outcome::Refused(Refusal {
+        rule: d.rule.id(&rt.config.lists),
+        static_rule: d.rule.static_id(),
+        explanation: d.rule.explanation(),
+        ask: Ask::Destination,
+        principal: Some(principal.name.to_string()),
+        tier: Some(principal.tier),
+        destination: target.destination(),
+    })
+}
+
+/// The refusal of a disabled principal: its page asks about the account, not the destination.
+pub fn disabled(principal: &Principal, target: &Target) -> Outcome {
+    Outcome::Refused(Refusal {
+        rule: "principal-disabled".to_string(),
+        static_rule: "principal-disabled",
+        explanation: "this account is disabled",
+        ask: Ask::Account,
+        principal: Some(principal.name.to_string()),
+        tier: Some(principal.tier),
+        destination: target.destination(),
+    })
+}

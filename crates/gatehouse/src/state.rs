@@ -1,0 +1,169 @@
+//! The gateway's shared state: what the proxy, the admin listener and (later) the portal read as
+//! peers. None of them owns it; [`crate::server::Server::start`] builds it and hands each an
+//! `Arc<Gateway>`.
+//!
+//! - [`Runtime`] is the configuration in force with its compiled policy, swapped whole on reload
+//!   (readers never lock: `ArcSwap`);
+//! - [`Gateway`] holds the runtime, the principals snapshot, the credential cache and verifier, the
+//!   audit writer's handle, the metrics, the store handle for reads off the request path, and the
+//!   drain and stop signals;
+//! - [`InFlight`] counts a request from its complete head to its queued audit event, so that
+//!   shutdown can tell how many events it could not wait for.
+//!
+//! INVARIANT: this module imports nothing from `proxy`, `admin` or `server`; they import it.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use anyhow::Context;
+use arc_swap::ArcSwap;
+use tokio::sync::watch;
+
+use crate::audit::Audit;
+use crate::config::Config;
+use crate::identity::{
+    hash_password, random_password, CredentialCache, Principals, Verifier, ARGON2_IDLE_RELEASE,
+};
+use crate::metrics::Metrics;
+use crate::store::{Role, Store};
+
+/// The configuration in force, swapped whole on reload.
+pub struct Runtime {
+    pub config: Config,
+    /// `config.policy` plus the gateway's own listening sockets.
+    pub policy: policy::Policy,
+}
+
+impl Runtime {
+    /// The runtime form of `config` for a gateway listening on `own` (its own sockets, which the
+    /// policy refuses as destinations for every tier).
+    pub fn new(config: Config, own: Vec<SocketAddr>) -> Runtime {
+        let mut policy = config.policy.clone();
+        policy.own_sockets = own;
+        Runtime { config, policy }
+    }
+}
+
+/// State shared by every connection, the admin listener and the background tasks.
+pub struct Gateway {
+    pub runtime: ArcSwap<Runtime>,
+    pub principals: ArcSwap<Principals>,
+    pub credentials: CredentialCache,
+    /// Runs argon2 on a fixed pool of threads: a flood of wrong passwords takes at most those
+    /// threads and their fixed memory.
+    pub verifier: Verifier,
+    pub audit: Audit,
+    pub metrics: Arc<Metrics>,
+    /// The store, for reads off the request path (the principal poller, `/readyz`). The audit
+    /// writer has a connection of its own.
+    pub store: Arc<Mutex<Store>>,
+    /// Flips to `true` when the gateway drains for shutdown.
+    pub draining: watch::Receiver<bool>,
+    /// Flips to `true` when the shutdown grace period is over: requests still running end where
+    /// they are, are recorded with the error `shutdown`, and close their connections.
+    pub stop: watch::Receiver<bool>,
+    /// Requests between their complete head and their queued audit event. Shutdown counts those
+    /// it could not wait for as lost events.
+    pub in_flight: AtomicUsize,
+}
+
+/// The senders of [`Gateway::draining`] and [`Gateway::stop`], kept by whoever runs the gateway.
+pub struct Controls {
+    pub drain: watch::Sender<bool>,
+    pub stop: watch::Sender<bool>,
+}
+
+/// A gateway's state, opened on a data directory.
+pub struct Opened {
+    pub gateway: Arc<Gateway>,
+    pub controls: Controls,
+    /// The password of the `admin` principal created on first start (shown once).
+    pub initial_admin_password: Option<String>,
+}
+
+impl Gateway {
+    /// Open the state of a gateway on `data_dir` whose own sockets are `own`: the store (with an
+    /// `admin` principal of tier `none` and a random password on first start), the audit writer,
+    /// the argon2 pool, the principals snapshot and the runtime form of `config`.
+    pub async fn open(
+        config: Config,
+        data_dir: &Path,
+        own: Vec<SocketAddr>,
+    ) -> anyhow::Result<Opened> {
+        let verifier = Verifier::start(
+            std::thread::available_parallelism().map_or(2, |n| n.get()),
+            ARGON2_IDLE_RELEASE,
+        )?;
+        let metrics = Arc::new(Metrics::new());
+        let squid_log = config.audit.squid_log.as_ref().map(|p| data_dir.join(p));
+        let audit = Audit::start(
+            Store::open(data_dir)?,
+            config.audit.clone(),
+            squid_log,
+            metrics.clone(),
+        )
+        .context("cannot start the audit writer")?;
+        let store = Store::open(data_dir)?;
+        let initial_admin_password = ensure_first_admin(&store).await?;
+        let generation = store.generation()?;
+        let principals = Principals::new(generation, store.principals()?);
+        metrics.principals_generation.set(generation);
+        let (drain, draining) = watch::channel(false);
+        let (stop_tx, stop) = watch::channel(false);
+        let gateway = Arc::new(Gateway {
+            runtime: ArcSwap::from_pointee(Runtime::new(config, own)),
+            principals: ArcSwap::from_pointee(principals),
+            credentials: CredentialCache::new(100_000)?,
+            verifier,
+            audit,
+            metrics,
+            store: Arc::new(Mutex::new(store)),
+            draining,
+            stop,
+            in_flight: AtomicUsize::new(0),
+        });
+        Ok(Opened {
+            gateway,
+            controls: Controls {
+                drain,
+                stop: stop_tx,
+            },
+            initial_admin_password,
+        })
+    }
+}
+
+/// First start: an `admin` principal with a random password, returned to be printed once.
+async fn ensure_first_admin(store: &Store) -> anyhow::Result<Option<String>> {
+    if store.principal_count()? != 0 {
+        return Ok(None);
+    }
+    let password = random_password()?;
+    // Once in the life of a data directory: hashed on a throwaway blocking thread with its own
+    // buffer, freed at once, rather than on the pool, whose thread would keep 19 MiB for its idle
+    // period right when the operator first looks at the process.
+    let for_hash = password.clone();
+    let hash = tokio::task::spawn_blocking(move || hash_password(&for_hash))
+        .await
+        .context("the first-start password hash did not finish")??;
+    store.add_principal("admin", Role::Admin, policy::Tier::None, &hash)?;
+    Ok(Some(password))
+}
+
+/// Counts a request in [`Gateway::in_flight`] until dropped.
+pub struct InFlight<'a>(&'a AtomicUsize);
+
+impl<'a> InFlight<'a> {
+    pub fn enter(count: &'a AtomicUsize) -> Self {
+        count.fetch_add(1, Ordering::Relaxed);
+        InFlight(count)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
