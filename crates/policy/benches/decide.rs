@@ -342,6 +342,9 @@ impl Fixture {
         decide(
             &self.policy,
             &Inputs {
+                principal: "bench",
+                groups: &[],
+                disabled: false,
                 tier: Tier::Filtered,
                 host,
                 port,

@@ -13,6 +13,7 @@
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
 use destination::net::{classify, AddressClass, NetSet};
 use destination::{domain_is_within, DomainName, Host};
@@ -105,6 +106,17 @@ pub enum Rule {
     NetworkAllowed,
     /// The address is globally routable.
     GlobalAddress,
+    /// The principal's account is disabled.
+    PrincipalDisabled,
+}
+
+/// What a refused person can ask for, shown on the refusal page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ask {
+    /// Access to the destination (a grant, a tier, a list change).
+    Destination,
+    /// Their account back: asking for a destination would not help.
+    Account,
 }
 
 impl Rule {
@@ -134,6 +146,15 @@ impl Rule {
             Rule::OwnSocket => "own-socket",
             Rule::NetworkAllowed => "network-allow",
             Rule::GlobalAddress => "global-address",
+            Rule::PrincipalDisabled => "principal-disabled",
+        }
+    }
+
+    /// What a person refused by this rule can ask for.
+    pub fn ask(&self) -> Ask {
+        match self {
+            Rule::PrincipalDisabled => Ask::Account,
+            _ => Ask::Destination,
         }
     }
 
@@ -159,15 +180,21 @@ impl Rule {
             Rule::OwnSocket => "the destination is the gateway itself",
             Rule::NetworkAllowed => "this internal network is allowed by a network rule",
             Rule::GlobalAddress => "the address is publicly routable",
+            Rule::PrincipalDisabled => "this account is disabled",
         }
     }
 }
 
-/// The outcome of a decision, computed once and then rendered, counted and recorded from this one value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The outcome of a decision, computed once and then rendered, counted and recorded from this one
+/// value. An allow carries the [`Obligations`] the data plane must apply to the traffic it lets
+/// through; a deny carries its rule, whose [`Rule::id`], [`Rule::explanation`] (the reason) and
+/// [`Rule::ask`] (how to ask) the refusal page shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decision {
     pub verdict: Verdict,
     pub rule: Rule,
+    /// What comes with an allow; always empty on a deny.
+    pub obligations: Obligations,
 }
 
 impl Decision {
@@ -175,6 +202,7 @@ impl Decision {
         Decision {
             verdict: Verdict::Allow,
             rule,
+            obligations: Obligations::default(),
         }
     }
 
@@ -182,13 +210,63 @@ impl Decision {
         Decision {
             verdict: Verdict::Deny,
             rule,
+            obligations: Obligations::default(),
         }
     }
 
     pub fn is_allow(&self) -> bool {
         self.verdict == Verdict::Allow
     }
+
+    /// The sentence a refused person reads.
+    pub fn reason(&self) -> &'static str {
+        self.rule.explanation()
+    }
+
+    /// What a refused person can ask for.
+    pub fn ask(&self) -> Ask {
+        self.rule.ask()
+    }
 }
+
+/// What an allow obliges the data plane to do with the traffic. Today every rule allows with no
+/// obligation (the traffic is relayed in full, unshaped, directly); the fields are where content
+/// modes, bandwidth classes, upstreams and grants go as they come. INVARIANT: the data plane
+/// applies every obligation it is given or refuses the request; it never drops one silently.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Obligations {
+    /// How the response is relayed; `None` is in full.
+    pub content_mode: Option<ContentMode>,
+    /// The byte-rate class the transfer is shaped by; `None` is unshaped.
+    pub bandwidth_class: Option<ClassId>,
+    /// The egress path (a parent proxy); `None` is direct.
+    pub upstream: Option<UpstreamId>,
+    /// The grant the request is allowed under, recorded with the event.
+    pub grant: Option<GrantId>,
+}
+
+impl Obligations {
+    /// Whether there is nothing to apply.
+    pub fn is_empty(&self) -> bool {
+        *self == Obligations::default()
+    }
+}
+
+/// A content mode other than full relay (PRODUCT.md, "content mode"). None exists yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContentMode {}
+
+/// A bandwidth class, by its index in the configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClassId(pub u16);
+
+/// An upstream (egress path), by its index in the configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UpstreamId(pub u16);
+
+/// A grant, by its id in the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GrantId(pub i64);
 
 /// The compiled rules of one configuration. Immutable; swapped whole on reload.
 #[derive(Debug, Clone)]
@@ -226,6 +304,12 @@ impl Default for Policy {
 /// What a decision depends on for one request.
 #[derive(Debug, Clone, Copy)]
 pub struct Inputs<'a> {
+    /// The principal's name.
+    pub principal: &'a str,
+    /// The groups the principal belongs to, sorted (rules will refer to them by name).
+    pub groups: &'a [Arc<str>],
+    /// The principal's account is disabled.
+    pub disabled: bool,
     pub tier: Tier,
     /// The canonical destination host.
     pub host: &'a Host,
@@ -238,6 +322,10 @@ pub struct Inputs<'a> {
 
 /// Decide on a canonical destination, before any name resolution.
 pub fn decide(policy: &Policy, inputs: &Inputs<'_>) -> Decision {
+    // A disabled account browses nowhere, whatever its tier.
+    if inputs.disabled {
+        return Decision::deny(Rule::PrincipalDisabled);
+    }
     if inputs.connect && !policy.connect_ports.contains(&inputs.port) {
         return Decision::deny(Rule::ConnectPort);
     }
@@ -367,6 +455,9 @@ mod tests {
         let d = decide(
             &p,
             &Inputs {
+                principal: "ada",
+                groups: &[],
+                disabled: false,
                 tier,
                 host: &host,
                 port,
@@ -553,5 +644,35 @@ mod tests {
             }
         }
         assert!(check_address(&p, Tier::Open, "127.0.0.5:80".parse().unwrap()).is_allow());
+    }
+
+    #[test]
+    fn a_disabled_account_is_refused_whatever_its_tier_and_is_told_to_ask_about_it() {
+        let (lists, ads, research) = lists();
+        let p = policy(ads, research);
+        let host = Host::parse("example.com").unwrap();
+        for tier in Tier::ALL {
+            let d = decide(
+                &p,
+                &Inputs {
+                    principal: "ada",
+                    groups: &[],
+                    disabled: true,
+                    tier,
+                    host: &host,
+                    port: 443,
+                    connect: true,
+                    categories: lists.lookup("example.com"),
+                },
+            );
+            assert_eq!(
+                (d.verdict, d.rule),
+                (Verdict::Deny, Rule::PrincipalDisabled)
+            );
+            assert_eq!(d.ask(), Ask::Account);
+            assert_eq!(d.reason(), "this account is disabled");
+            assert!(d.obligations.is_empty());
+        }
+        assert_eq!(Rule::TierNone.ask(), Ask::Destination);
     }
 }

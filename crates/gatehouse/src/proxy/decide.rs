@@ -10,19 +10,22 @@ use lists::CategorySet;
 use policy::{Decision, Inputs};
 
 use super::exchange::Target;
-use super::respond::{Ask, Outcome, Refusal};
+use super::respond::{Outcome, Refusal};
 use crate::identity::Principal;
 use crate::state::Runtime;
 
-/// What the decision depends on for this request: the principal's tier, the canonical
-/// destination and its categories.
-pub fn inputs<'a>(rt: &Runtime, principal: &Principal, target: &'a Target) -> Inputs<'a> {
+/// What the decision depends on for this request: the principal (name, groups, tier, whether the
+/// account is disabled), the canonical destination and its categories.
+pub fn inputs<'a>(rt: &Runtime, principal: &'a Principal, target: &'a Target) -> Inputs<'a> {
     let host = &target.authority.host;
     let categories = match host.as_domain() {
         Some(d) => rt.config.lists.lookup(d.as_str()),
         None => CategorySet::default(),
     };
     Inputs {
+        principal: &principal.name,
+        groups: &[],
+        disabled: principal.disabled,
         tier: principal.tier,
         host,
         port: target.authority.port,
@@ -41,21 +44,8 @@ pub fn refusal_of(rt: &Runtime, d: &Decision, principal: &Principal, target: &Ta
     Outcome::Refused(Refusal {
         rule: d.rule.id(&rt.config.lists),
         static_rule: d.rule.static_id(),
-        explanation: d.rule.explanation(),
-        ask: Ask::Destination,
-        principal: Some(principal.name.to_string()),
-        tier: Some(principal.tier),
-        destination: target.destination(),
-    })
-}
-
-/// The refusal of a disabled principal: its page asks about the account, not the destination.
-pub fn disabled(principal: &Principal, target: &Target) -> Outcome {
-    Outcome::Refused(Refusal {
-        rule: "principal-disabled".to_string(),
-        static_rule: "principal-disabled",
-        explanation: "this account is disabled",
-        ask: Ask::Account,
+        explanation: d.reason(),
+        ask: d.ask(),
         principal: Some(principal.name.to_string()),
         tier: Some(principal.tier),
         destination: target.destination(),

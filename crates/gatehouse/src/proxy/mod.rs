@@ -320,9 +320,6 @@ async fn pipeline(
     rec.stage = Stage::Authenticate;
     let principal = authenticate(gw, conn, head).await?;
     rec.principal = Some(principal.name.clone());
-    if principal.disabled {
-        return Err(decide::disabled(&principal, &target));
-    }
 
     // 3. Decide.
     rec.stage = Stage::Decide;

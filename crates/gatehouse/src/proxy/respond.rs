@@ -18,7 +18,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use http1::RequestHead;
-use policy::Tier;
+use policy::{Ask, Tier};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 use super::exchange::Progress;
@@ -51,15 +51,6 @@ pub struct Refusal {
     pub principal: Option<String>,
     pub tier: Option<Tier>,
     pub destination: String,
-}
-
-/// What a refused person can ask for, and so what the page suggests.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Ask {
-    /// Access to the destination refused.
-    Destination,
-    /// Their account back (it is disabled): asking for a destination would not help.
-    Account,
 }
 
 impl Outcome {
