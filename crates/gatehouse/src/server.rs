@@ -28,7 +28,7 @@ use tokio::task::JoinHandle;
 use crate::audit::Audit;
 use crate::config::{Config, ConfigError};
 use crate::identity::{
-    hash_password, random_password, CredentialCache, Principals, Verifier, ARGON2_IDLE_RELEASE,
+    hash_password, random_password, Identity, PrincipalSource, Verifier, ARGON2_IDLE_RELEASE,
 };
 use crate::metrics::Metrics;
 use crate::proxy::{serve_connection, Gateway, Runtime};
@@ -121,9 +121,9 @@ impl Server {
         } else {
             None
         };
-        let generation = store.generation()?;
-        let principals = Principals::new(generation, store.principals()?);
-        metrics.principals_generation.set(generation);
+        // One handle for the principals (poller and authentication) and `/readyz`.
+        let store = Arc::new(Mutex::new(store));
+        let principals = PrincipalSource::open(store.clone(), metrics.clone())?;
 
         let (drain_tx, drain_rx) = watch::channel(false);
         let (stop_tx, stop_rx) = watch::channel(false);
@@ -139,9 +139,7 @@ impl Server {
         let runtime = runtime_of(config, &own);
         let gateway = Arc::new(Gateway {
             runtime: ArcSwap::from_pointee(runtime),
-            principals: ArcSwap::from_pointee(principals),
-            credentials: CredentialCache::new(100_000)?,
-            verifier,
+            identity: Identity::new(principals, verifier, metrics.clone())?,
             audit,
             metrics,
             draining: drain_rx,
@@ -157,10 +155,8 @@ impl Server {
             connections.clone(),
             drain_tx.subscribe(),
         )));
-        let store = Arc::new(Mutex::new(store));
         tasks.push(tokio::spawn(poll_principals(
             gateway.clone(),
-            store.clone(),
             drain_tx.subscribe(),
         )));
         let app = axum::Router::new()
@@ -395,44 +391,16 @@ async fn accept_loop(
 }
 
 /// Notice changes made with the CLI (the store's change counter) and reload the principals snapshot.
-async fn poll_principals(
-    gw: Arc<Gateway>,
-    store: Arc<Mutex<Store>>,
-    mut drain: watch::Receiver<bool>,
-) {
+/// Authentication runs the same refresh at once for a credential the snapshot does not accept.
+async fn poll_principals(gw: Arc<Gateway>, mut drain: watch::Receiver<bool>) {
     let mut interval = tokio::time::interval(Duration::from_millis(250));
     loop {
         tokio::select! {
             _ = interval.tick() => {}
             _ = drain.wait_for(|d| *d) => return,
         }
-        let current = gw.principals.load().generation;
-        let store = store.clone();
-        let loaded = tokio::task::spawn_blocking(move || {
-            let s = store
-                .lock()
-                .map_err(|_| "store lock poisoned".to_string())?;
-            let generation = s.generation().map_err(|e| e.to_string())?;
-            if generation == current {
-                return Ok(None);
-            }
-            let rows = s.principals().map_err(|e| e.to_string())?;
-            Ok::<_, String>(Some(Principals::new(generation, rows)))
-        })
-        .await;
-        match loaded {
-            Ok(Ok(Some(p))) => {
-                tracing::info!(
-                    generation = p.generation,
-                    principals = p.len(),
-                    "principals reloaded"
-                );
-                gw.metrics.principals_generation.set(p.generation);
-                gw.principals.store(Arc::new(p));
-            }
-            Ok(Ok(None)) => {}
-            Ok(Err(e)) => tracing::error!(error = %e, "cannot read principals from the store"),
-            Err(e) => tracing::error!(error = %e, "principal poller failed"),
+        if let Err(e) = gw.identity.source().refresh().await {
+            tracing::error!(error = %e, "cannot read principals from the store");
         }
     }
 }

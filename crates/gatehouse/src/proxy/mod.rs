@@ -43,7 +43,7 @@ use tokio::sync::watch;
 
 use crate::audit::{Audit, AuditEvent, Slot, Stage};
 use crate::config::Config;
-use crate::identity::{parse_basic, CredentialCache, Principal, Principals};
+use crate::identity::{Identity, Principal};
 use crate::metrics::Metrics;
 use crate::store::now_us;
 use respond::Outcome;
@@ -58,11 +58,8 @@ pub struct Runtime {
 /// State shared by every connection.
 pub struct Gateway {
     pub runtime: ArcSwap<Runtime>,
-    pub principals: ArcSwap<Principals>,
-    pub credentials: CredentialCache,
-    /// Runs argon2 on a fixed pool of threads: a flood of wrong passwords takes at most those
-    /// threads and their fixed memory.
-    pub verifier: crate::identity::Verifier,
+    /// Principals, credential caches, the argon2 pool and the throttle.
+    pub identity: Identity,
     pub audit: Audit,
     pub metrics: Arc<Metrics>,
     /// Flips to `true` when the gateway drains for shutdown.
@@ -594,7 +591,15 @@ async fn pipeline(
 
     // 2. Who is asking.
     rec.stage = Stage::Authenticate;
-    let principal = authenticate(gw, conn, head).await?;
+    let principal = gw
+        .identity
+        .authenticate(
+            head.header("proxy-authorization"),
+            conn.peer.ip(),
+            &mut conn.auth_memo,
+        )
+        .await
+        .map_err(Outcome::from)?;
     rec.principal = Some(principal.name.clone());
     if principal.disabled {
         return Err(refused(
@@ -948,60 +953,6 @@ fn truncate(s: &str, max: usize) -> String {
         out.push('…');
     }
     out
-}
-
-/// Find who is asking. Verification is cached (see `identity`), so argon2 runs once per credential.
-async fn authenticate(
-    gw: &Gateway,
-    conn: &mut Conn,
-    head: &RequestHead,
-) -> Result<Arc<Principal>, Outcome> {
-    let principals = gw.principals.load();
-    let Some(value) = head.header("proxy-authorization") else {
-        gw.metrics.auth_failures.inc();
-        return Err(Outcome::AuthRequired {
-            rule: "auth-required",
-        });
-    };
-    // Same credentials as the previous request on this connection: a byte compare.
-    if let Some((memo, p)) = &conn.auth_memo {
-        if memo.as_slice() == value {
-            if let Some(current) = principals.get(&p.name) {
-                if current.password_hash == p.password_hash {
-                    return Ok(current.clone());
-                }
-            }
-        }
-    }
-    let key = gw.credentials.key_of(value);
-    if let Some(p) = gw.credentials.lookup(&key, &principals) {
-        conn.auth_memo = Some((value.to_vec(), p.clone()));
-        return Ok(p);
-    }
-    let failed = |gw: &Gateway| {
-        gw.metrics.auth_failures.inc();
-        Outcome::AuthRequired {
-            rule: "auth-failed",
-        }
-    };
-    let Some(creds) = parse_basic(value) else {
-        return Err(failed(gw));
-    };
-    let Some(principal) = principals.get(&creds.user).cloned() else {
-        gw.verifier.verify_unknown(creds.password).await;
-        return Err(failed(gw));
-    };
-    gw.metrics.auth_verifications.inc();
-    let ok = gw
-        .verifier
-        .verify(creds.password, principal.password_hash.clone())
-        .await;
-    if !ok {
-        return Err(failed(gw));
-    }
-    gw.credentials.insert(key, &principal);
-    conn.auth_memo = Some((value.to_vec(), principal.clone()));
-    Ok(principal)
 }
 
 /// Categorise the canonical destination and ask the policy.

@@ -13,6 +13,9 @@ use std::fmt::Write as _;
 use http1::RequestHead;
 use policy::Tier;
 
+use crate::identity::authenticate::AUTH_THROTTLED;
+use crate::identity::AuthFailure;
+
 /// Why the gateway answers a request itself.
 #[derive(Debug, Clone)]
 pub enum Outcome {
@@ -28,6 +31,9 @@ pub enum Outcome {
     },
     /// No or wrong proxy credentials.
     AuthRequired { rule: &'static str },
+    /// Too many recent authentication failures for the name or the client address: refused with
+    /// `429` and `Retry-After`, without a password check (rule `auth-throttled`).
+    AuthThrottled { retry_after_secs: u64 },
     /// The request was malformed (blame: client).
     BadRequest {
         status: u16,
@@ -49,6 +55,7 @@ impl Outcome {
         match self {
             Outcome::Refused { .. } => 403,
             Outcome::AuthRequired { .. } => 407,
+            Outcome::AuthThrottled { .. } => 429,
             Outcome::BadRequest { status, .. } | Outcome::Upstream { status, .. } => *status,
             Outcome::Unavailable { .. } => 503,
         }
@@ -57,7 +64,9 @@ impl Outcome {
     /// `deny` for decisions about the person (policy, authentication); `error` for failures.
     pub fn decision(&self) -> &'static str {
         match self {
-            Outcome::Refused { .. } | Outcome::AuthRequired { .. } => "deny",
+            Outcome::Refused { .. }
+            | Outcome::AuthRequired { .. }
+            | Outcome::AuthThrottled { .. } => "deny",
             _ => "error",
         }
     }
@@ -67,6 +76,7 @@ impl Outcome {
         match self {
             Outcome::Refused { rule, .. } => rule,
             Outcome::AuthRequired { rule } => rule,
+            Outcome::AuthThrottled { .. } => AUTH_THROTTLED,
             Outcome::BadRequest { code, .. }
             | Outcome::Upstream { code, .. }
             | Outcome::Unavailable { code, .. } => code,
@@ -88,9 +98,22 @@ impl Outcome {
         match self {
             Outcome::Refused { static_rule, .. } => static_rule,
             Outcome::AuthRequired { rule } => rule,
+            Outcome::AuthThrottled { .. } => AUTH_THROTTLED,
             Outcome::BadRequest { code, .. }
             | Outcome::Upstream { code, .. }
             | Outcome::Unavailable { code, .. } => code,
+        }
+    }
+}
+
+impl From<AuthFailure> for Outcome {
+    fn from(failure: AuthFailure) -> Outcome {
+        match failure {
+            AuthFailure::Throttled { retry_after, .. } => Outcome::AuthThrottled {
+                // Rounded up: a client that waits this long is let in.
+                retry_after_secs: retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0),
+            },
+            other => Outcome::AuthRequired { rule: other.rule() },
         }
     }
 }
@@ -102,6 +125,7 @@ fn reason_phrase(status: u16) -> &'static str {
         407 => "Proxy Authentication Required",
         408 => "Request Timeout",
         414 => "URI Too Long",
+        429 => "Too Many Requests",
         431 => "Request Header Fields Too Large",
         501 => "Not Implemented",
         502 => "Bad Gateway",
@@ -146,7 +170,7 @@ pub fn page_content_type(outcome: &Outcome, html: bool) -> &'static str {
     if html
         && matches!(
             outcome,
-            Outcome::Refused { .. } | Outcome::AuthRequired { .. }
+            Outcome::Refused { .. } | Outcome::AuthRequired { .. } | Outcome::AuthThrottled { .. }
         )
     {
         "text/html; charset=utf-8"
@@ -163,7 +187,7 @@ pub fn render(outcome: &Outcome, html: bool, close: bool, via: &str, contact: &s
     let body = if html
         && matches!(
             outcome,
-            Outcome::Refused { .. } | Outcome::AuthRequired { .. }
+            Outcome::Refused { .. } | Outcome::AuthRequired { .. } | Outcome::AuthThrottled { .. }
         ) {
         html_page(status, &title, &lines)
     } else {
@@ -174,8 +198,14 @@ pub fn render(outcome: &Outcome, html: bool, close: bool, via: &str, contact: &s
         t
     };
     let mut head = format!("HTTP/1.1 {status} {}\r\n", reason_phrase(status));
-    if let Outcome::AuthRequired { .. } = outcome {
-        head.push_str("Proxy-Authenticate: Basic realm=\"gatehouse\", charset=\"UTF-8\"\r\n");
+    match outcome {
+        Outcome::AuthRequired { .. } => {
+            head.push_str("Proxy-Authenticate: Basic realm=\"gatehouse\", charset=\"UTF-8\"\r\n")
+        }
+        Outcome::AuthThrottled { retry_after_secs } => {
+            let _ = write!(head, "Retry-After: {retry_after_secs}\r\n");
+        }
+        _ => {}
     }
     let _ = write!(
         head,
@@ -297,6 +327,21 @@ fn describe(outcome: &Outcome, contact: &str) -> (String, Vec<(&'static str, Str
                     "what to do",
                     "sign in with your gatehouse user name and password (proxy Basic authentication)"
                         .to_string(),
+                ),
+            ],
+        ),
+        Outcome::AuthThrottled { retry_after_secs } => (
+            "too many failed sign-ins".to_string(),
+            vec![
+                ("rule", AUTH_THROTTLED.to_string()),
+                (
+                    "why",
+                    "too many wrong passwords were tried recently for this user name or from this address; sign-ins are paused without checking the password"
+                        .to_string(),
+                ),
+                (
+                    "when to try again",
+                    format!("in {retry_after_secs} seconds"),
                 ),
             ],
         ),
@@ -465,5 +510,33 @@ Content-Length: 0\r\n\
         .unwrap();
         assert!(out.starts_with("HTTP/1.1 407 Proxy Authentication Required\r\n"));
         assert!(out.contains("Proxy-Authenticate: Basic realm=\"gatehouse\""));
+    }
+
+    #[test]
+    fn throttle_page_says_when_to_try_again_and_does_not_challenge() {
+        let outcome = Outcome::from(AuthFailure::Throttled {
+            name: "ada".into(),
+            retry_after: std::time::Duration::from_millis(299_001),
+        });
+        let out = String::from_utf8(render(&outcome, false, true, "gatehouse", "x")).unwrap();
+        let (head, body) = out.split_once("\r\n\r\n").unwrap();
+        assert!(
+            head.starts_with("HTTP/1.1 429 Too Many Requests\r\n"),
+            "{head}"
+        );
+        assert!(head.contains("\r\nRetry-After: 300\r\n"), "{head}");
+        assert!(head.contains("\r\nX-Gatehouse-Decision: deny\r\n"));
+        assert!(head.contains("\r\nX-Gatehouse-Rule: auth-throttled\r\n"));
+        // A challenge would make a browser ask for the password again, to be refused again.
+        assert!(!head.contains("Proxy-Authenticate"), "{head}");
+        assert_eq!(
+            body,
+            "429 Too Many Requests: too many failed sign-ins\n\
+rule: auth-throttled\n\
+why: too many wrong passwords were tried recently for this user name or from this address; sign-ins are paused without checking the password\n\
+when to try again: in 300 seconds\n"
+        );
+        let html = String::from_utf8(render(&outcome, true, true, "gatehouse", "x")).unwrap();
+        assert!(html.contains("text/html") && html.contains("in 300 seconds"));
     }
 }
