@@ -400,7 +400,7 @@ async fn poll_principals(gw: Arc<Gateway>, mut drain: watch::Receiver<bool>) {
             _ = drain.wait_for(|d| *d) => return,
         }
         if let Err(e) = gw.identity.source().refresh().await {
-            tracing::error!(error = %e, "cannot read principals from the store");
+            tracing::error!(error = %e, "the principal poller cannot refresh");
         }
     }
 }

@@ -17,8 +17,9 @@
 //! Guarantees: argon2 runs only at step 5, at most twice per request and only when the store holds
 //! a different password hash than the one that failed; an unknown name costs the work of one
 //! verification like a wrong password does, so response time does not tell which names exist; a
-//! store that cannot be read refuses (fail closed). A credential cached as verified stays accepted
-//! until the snapshot changes (the poller swaps it within 250 ms of a change in the store).
+//! store that cannot be read refuses (fail closed). What the store takes away applies when the poller
+//! swaps the snapshot (within 250 ms of the change): until then a credential verified before still
+//! passes, and the same wrong credential repeated is still answered from the refused cache.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -180,16 +181,17 @@ impl Identity {
             tracing::warn!(error = %e, "cannot check the store for a credential the gateway does not know");
         }
         let fresh = self.principals.load_full();
-        match fresh.get(&name) {
-            Some(p) if failed_hash.as_ref() != Some(&p.password_hash) => {
+        match (fresh.get(&name), failed_hash) {
+            // The same hash already failed: nothing new to check.
+            (Some(p), Some(failed)) if p.password_hash == failed => {}
+            (Some(p), _) => {
                 if self.verify(creds.password, p).await {
                     return Ok(self.accepted(key, &name, p));
                 }
             }
-            Some(_) => {}
             // Unknown before and after: spend a verification's work, as a wrong password does.
-            None if failed_hash.is_none() => self.verifier.verify_unknown(creds.password).await,
-            None => {}
+            (None, None) => self.verifier.verify_unknown(creds.password).await,
+            (None, Some(_)) => {}
         }
         self.refused.insert(key, fresh.generation);
         self.throttle.failed(&name, client, now);

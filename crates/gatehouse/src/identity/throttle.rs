@@ -45,7 +45,7 @@ pub const NAME_LIMITS: Limits = Limits {
     failures: 10,
     window: Duration::from_secs(15 * 60),
     cool_down: Duration::from_secs(5 * 60),
-    capacity: 65_536,
+    capacity: 16_384,
 };
 
 /// Per client address: fifty failures in a quarter of an hour, whatever the names. Higher than
@@ -55,7 +55,7 @@ pub const ADDRESS_LIMITS: Limits = Limits {
     failures: 50,
     window: Duration::from_secs(15 * 60),
     cool_down: Duration::from_secs(5 * 60),
-    capacity: 65_536,
+    capacity: 16_384,
 };
 
 /// Failed attempts per tried name and per client address.
