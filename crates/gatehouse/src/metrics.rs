@@ -47,6 +47,7 @@ pub struct Metrics {
     pub audit_write_errors: Counter,
     pub auth_verifications: Counter,
     pub auth_failures: Counter,
+    pub auth_throttled: Counter,
     pub config_reloads: Family<ErrorLabels, Counter>,
     pub principals_generation: Gauge,
 }
@@ -155,6 +156,12 @@ impl Metrics {
             "Requests with missing, malformed or wrong proxy credentials",
             auth_failures.clone(),
         );
+        let auth_throttled = Counter::default();
+        registry.register(
+            "auth_throttled",
+            "Requests refused without a password check because their user name or client address had too many recent failures (not counted in auth_failures)",
+            auth_throttled.clone(),
+        );
         let config_reloads = Family::<ErrorLabels, Counter>::default();
         // Both outcomes exist from the start, so that an alert on `invalid` has a series to watch.
         for code in ["ok", "invalid"] {
@@ -196,6 +203,7 @@ impl Metrics {
             audit_write_errors,
             auth_verifications,
             auth_failures,
+            auth_throttled,
             config_reloads,
             principals_generation,
         }

@@ -21,7 +21,6 @@ use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinHandle;
 
 use crate::config::{Config, ConfigError};
-use crate::identity::Principals;
 use crate::proxy::serve_connection;
 use crate::state::{Controls, Gateway, Opened, Runtime};
 
@@ -326,6 +325,7 @@ fn serve_admin(
 }
 
 /// Notice changes made with the CLI (the store's change counter) and reload the principals snapshot.
+/// Authentication runs the same refresh at once for a credential the snapshot does not accept.
 async fn poll_principals(gw: Arc<Gateway>, mut drain: watch::Receiver<bool>) {
     let mut interval = tokio::time::interval(Duration::from_millis(250));
     loop {
@@ -333,33 +333,8 @@ async fn poll_principals(gw: Arc<Gateway>, mut drain: watch::Receiver<bool>) {
             _ = interval.tick() => {}
             _ = drain.wait_for(|d| *d) => return,
         }
-        let current = gw.principals.load().generation;
-        let store = gw.store.clone();
-        let loaded = tokio::task::spawn_blocking(move || {
-            let s = store
-                .lock()
-                .map_err(|_| "store lock poisoned".to_string())?;
-            let generation = s.generation().map_err(|e| e.to_string())?;
-            if generation == current {
-                return Ok(None);
-            }
-            let rows = s.principals().map_err(|e| e.to_string())?;
-            Ok::<_, String>(Some(Principals::new(generation, rows)))
-        })
-        .await;
-        match loaded {
-            Ok(Ok(Some(p))) => {
-                tracing::info!(
-                    generation = p.generation,
-                    principals = p.len(),
-                    "principals reloaded"
-                );
-                gw.metrics.principals_generation.set(p.generation);
-                gw.principals.store(Arc::new(p));
-            }
-            Ok(Ok(None)) => {}
-            Ok(Err(e)) => tracing::error!(error = %e, "cannot read principals from the store"),
-            Err(e) => tracing::error!(error = %e, "principal poller failed"),
+        if let Err(e) = gw.identity.source().refresh().await {
+            tracing::error!(error = %e, "the principal poller cannot refresh");
         }
     }
 }

@@ -24,7 +24,7 @@ use tokio::sync::watch;
 use crate::audit::Audit;
 use crate::config::Config;
 use crate::identity::{
-    hash_password, random_password, CredentialCache, Principals, Verifier, ARGON2_IDLE_RELEASE,
+    hash_password, random_password, Identity, PrincipalSource, Verifier, ARGON2_IDLE_RELEASE,
 };
 use crate::metrics::Metrics;
 use crate::store::{Role, Store};
@@ -49,15 +49,12 @@ impl Runtime {
 /// State shared by every connection, the admin listener and the background tasks.
 pub struct Gateway {
     pub runtime: ArcSwap<Runtime>,
-    pub principals: ArcSwap<Principals>,
-    pub credentials: CredentialCache,
-    /// Runs argon2 on a fixed pool of threads: a flood of wrong passwords takes at most those
-    /// threads and their fixed memory.
-    pub verifier: Verifier,
+    /// Principals, credential caches, the argon2 pool and the throttle.
+    pub identity: Identity,
     pub audit: Audit,
     pub metrics: Arc<Metrics>,
-    /// The store, for reads off the request path (the principal poller, `/readyz`). The audit
-    /// writer has a connection of its own.
+    /// The store, for reads off the request path (principals, `/readyz`). The audit writer has a
+    /// connection of its own.
     pub store: Arc<Mutex<Store>>,
     /// Flips to `true` when the gateway drains for shutdown.
     pub draining: watch::Receiver<bool>,
@@ -107,19 +104,16 @@ impl Gateway {
         .context("cannot start the audit writer")?;
         let store = Store::open(data_dir)?;
         let initial_admin_password = ensure_first_admin(&store).await?;
-        let generation = store.generation()?;
-        let principals = Principals::new(generation, store.principals()?);
-        metrics.principals_generation.set(generation);
+        let store = Arc::new(Mutex::new(store));
+        let principals = PrincipalSource::open(store.clone(), metrics.clone())?;
         let (drain, draining) = watch::channel(false);
         let (stop_tx, stop) = watch::channel(false);
         let gateway = Arc::new(Gateway {
             runtime: ArcSwap::from_pointee(Runtime::new(config, own)),
-            principals: ArcSwap::from_pointee(principals),
-            credentials: CredentialCache::new(100_000)?,
-            verifier,
+            identity: Identity::new(principals, verifier, metrics.clone())?,
             audit,
             metrics,
-            store: Arc::new(Mutex::new(store)),
+            store,
             draining,
             stop,
             in_flight: AtomicUsize::new(0),

@@ -507,7 +507,7 @@ impl Gateway {
         let target = self.store().generation().unwrap();
         let gw = self.server.as_ref().unwrap().gateway().clone();
         for _ in 0..100 {
-            if gw.principals.load().generation >= target {
+            if gw.identity.principals().generation >= target {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;

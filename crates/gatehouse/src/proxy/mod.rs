@@ -56,7 +56,7 @@ use tokio::sync::watch;
 
 use crate::audit::Stage;
 use crate::codes::ErrorCode;
-use crate::identity::{parse_basic, Principal};
+use crate::identity::{AuthMemo, Principal};
 use crate::state::{Gateway, InFlight, Runtime};
 use ending::{AllowedBy, End, Record};
 use exchange::{ConnParts, Next, OriginConn, Relayed, Target};
@@ -67,7 +67,7 @@ struct Conn {
     peer: SocketAddr,
     buf: BytesMut,
     /// The last `Proxy-Authorization` value and the principal it proved on this connection.
-    auth_memo: Option<(Vec<u8>, Arc<Principal>)>,
+    auth_memo: AuthMemo,
     /// The origin connection kept from the last request.
     origin: Option<OriginConn>,
     /// The client may still be sending when the connection closes: the last request's declared
@@ -318,7 +318,15 @@ async fn pipeline(
 
     // 2. Who is asking.
     rec.stage = Stage::Authenticate;
-    let principal = authenticate(gw, conn, head).await?;
+    let principal = gw
+        .identity
+        .authenticate(
+            head.header("proxy-authorization"),
+            conn.peer.ip(),
+            &mut conn.auth_memo,
+        )
+        .await
+        .map_err(Outcome::from)?;
     rec.principal = Some(principal.name.clone());
 
     // 3. Decide.
@@ -480,60 +488,6 @@ async fn answer_last_hop(
         Next::KeepAlive
     };
     (End::Relayed { status: 200, error }, next)
-}
-
-/// Find who is asking. Verification is cached (see `identity`), so argon2 runs once per credential.
-async fn authenticate(
-    gw: &Gateway,
-    conn: &mut Conn,
-    head: &RequestHead,
-) -> Result<Arc<Principal>, Outcome> {
-    let principals = gw.principals.load();
-    let Some(value) = head.header("proxy-authorization") else {
-        gw.metrics.auth_failures.inc();
-        return Err(Outcome::AuthRequired {
-            rule: "auth-required",
-        });
-    };
-    // Same credentials as the previous request on this connection: a byte compare.
-    if let Some((memo, p)) = &conn.auth_memo {
-        if memo.as_slice() == value {
-            if let Some(current) = principals.get(&p.name) {
-                if current.password_hash == p.password_hash {
-                    return Ok(current.clone());
-                }
-            }
-        }
-    }
-    let key = gw.credentials.key_of(value);
-    if let Some(p) = gw.credentials.lookup(&key, &principals) {
-        conn.auth_memo = Some((value.to_vec(), p.clone()));
-        return Ok(p);
-    }
-    let failed = |gw: &Gateway| {
-        gw.metrics.auth_failures.inc();
-        Outcome::AuthRequired {
-            rule: "auth-failed",
-        }
-    };
-    let Some(creds) = parse_basic(value) else {
-        return Err(failed(gw));
-    };
-    let Some(principal) = principals.get(&creds.user).cloned() else {
-        gw.verifier.verify_unknown(creds.password).await;
-        return Err(failed(gw));
-    };
-    gw.metrics.auth_verifications.inc();
-    let ok = gw
-        .verifier
-        .verify(creds.password, principal.password_hash.clone())
-        .await;
-    if !ok {
-        return Err(failed(gw));
-    }
-    gw.credentials.insert(key, &principal);
-    conn.auth_memo = Some((value.to_vec(), principal.clone()));
-    Ok(principal)
 }
 
 /// Make the close of `client` a reset (RST), so that a client reading until the close sees an

@@ -23,6 +23,8 @@ use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 use super::exchange::Progress;
 use crate::codes::{Blame, ErrorCode, EventDecision};
+use crate::identity::authenticate::AUTH_THROTTLED;
+use crate::identity::AuthFailure;
 
 /// Why the gateway answers a request itself.
 #[derive(Debug, Clone)]
@@ -31,6 +33,9 @@ pub enum Outcome {
     Refused(Refusal),
     /// No or wrong proxy credentials.
     AuthRequired { rule: &'static str },
+    /// Too many recent authentication failures for the name or the client address: refused with
+    /// `429` and `Retry-After`, without a password check (rule `auth-throttled`).
+    AuthThrottled { retry_after_secs: u64 },
     /// The request failed; the code says why and whom to blame.
     Failed {
         status: u16,
@@ -67,6 +72,7 @@ impl Outcome {
         match self {
             Outcome::Refused(_) => 403,
             Outcome::AuthRequired { .. } => 407,
+            Outcome::AuthThrottled { .. } => 429,
             Outcome::Failed { status, .. } => *status,
         }
     }
@@ -74,7 +80,9 @@ impl Outcome {
     /// `deny` for decisions about the person (policy, authentication); `error` for failures.
     pub fn decision(&self) -> EventDecision {
         match self {
-            Outcome::Refused(_) | Outcome::AuthRequired { .. } => EventDecision::Deny,
+            Outcome::Refused(_) | Outcome::AuthRequired { .. } | Outcome::AuthThrottled { .. } => {
+                EventDecision::Deny
+            }
             Outcome::Failed { .. } => EventDecision::Error,
         }
     }
@@ -84,6 +92,7 @@ impl Outcome {
         match self {
             Outcome::Refused(r) => &r.rule,
             Outcome::AuthRequired { rule } => rule,
+            Outcome::AuthThrottled { .. } => AUTH_THROTTLED,
             Outcome::Failed { code, .. } => code.as_str(),
         }
     }
@@ -101,6 +110,7 @@ impl Outcome {
         match self {
             Outcome::Refused(r) => r.static_rule,
             Outcome::AuthRequired { rule } => rule,
+            Outcome::AuthThrottled { .. } => AUTH_THROTTLED,
             Outcome::Failed { code, .. } => code.as_str(),
         }
     }
@@ -108,7 +118,19 @@ impl Outcome {
     /// Whether the page for this outcome is HTML when the client asked for HTML: refusals and
     /// challenges are read by people; failures by whoever debugs them.
     fn has_html_page(&self) -> bool {
-        matches!(self, Outcome::Refused(_) | Outcome::AuthRequired { .. })
+        !matches!(self, Outcome::Failed { .. })
+    }
+}
+
+impl From<AuthFailure> for Outcome {
+    fn from(failure: AuthFailure) -> Outcome {
+        match failure {
+            AuthFailure::Throttled { retry_after, .. } => Outcome::AuthThrottled {
+                // Rounded up: a client that waits this long is let in.
+                retry_after_secs: retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0),
+            },
+            other => Outcome::AuthRequired { rule: other.rule() },
+        }
     }
 }
 
@@ -261,9 +283,12 @@ fn outcome_page(outcome: &Outcome, allowed_by: Option<&str>, style: &Style<'_>) 
     };
     let challenge = match outcome {
         Outcome::AuthRequired { .. } => {
-            "Proxy-Authenticate: Basic realm=\"gatehouse\", charset=\"UTF-8\"\r\n"
+            "Proxy-Authenticate: Basic realm=\"gatehouse\", charset=\"UTF-8\"\r\n".to_string()
         }
-        _ => "",
+        Outcome::AuthThrottled { retry_after_secs } => {
+            format!("Retry-After: {retry_after_secs}\r\n")
+        }
+        _ => String::new(),
     };
     let (decision, rule) = match allowed_by {
         Some(rule) if outcome.error_code().is_some() => (EventDecision::Allow, rule),
@@ -271,7 +296,7 @@ fn outcome_page(outcome: &Outcome, allowed_by: Option<&str>, style: &Style<'_>) 
     };
     let head = Head {
         status,
-        before: challenge,
+        before: &challenge,
         decision,
         rule,
         error: outcome.error_code(),
@@ -455,6 +480,23 @@ fn describe(outcome: &Outcome) -> (String, Vec<(&'static str, Value)>) {
                         "sign in with your gatehouse user name and password (proxy Basic authentication)"
                             .to_string(),
                     ),
+                ),
+            ],
+        ),
+        Outcome::AuthThrottled { retry_after_secs } => (
+            "too many failed sign-ins".to_string(),
+            vec![
+                ("rule", Value::Text(AUTH_THROTTLED.to_string())),
+                (
+                    "why",
+                    Value::Text(
+                        "too many wrong passwords were tried recently for this user name or from this address; sign-ins are paused without checking the password"
+                            .to_string(),
+                    ),
+                ),
+                (
+                    "when to try again",
+                    Value::Text(format!("in {retry_after_secs} seconds")),
                 ),
             ],
         ),
@@ -746,5 +788,33 @@ Content-Length: 0\r\n\
             out.contains("X-Gatehouse-Decision: error\r\nX-Gatehouse-Rule: dns_failed\r\nX-Gatehouse-Error: dns_failed\r\n"),
             "{out}"
         );
+    }
+
+    #[test]
+    fn throttle_page_says_when_to_try_again_and_does_not_challenge() {
+        let outcome = Outcome::from(AuthFailure::Throttled {
+            name: "ada".into(),
+            retry_after: std::time::Duration::from_millis(299_001),
+        });
+        let out = String::from_utf8(render(&outcome, false, true, "gatehouse", "x")).unwrap();
+        let (head, body) = out.split_once("\r\n\r\n").unwrap();
+        assert!(
+            head.starts_with("HTTP/1.1 429 Too Many Requests\r\n"),
+            "{head}"
+        );
+        assert!(head.contains("\r\nRetry-After: 300\r\n"), "{head}");
+        assert!(head.contains("\r\nX-Gatehouse-Decision: deny\r\n"));
+        assert!(head.contains("\r\nX-Gatehouse-Rule: auth-throttled\r\n"));
+        // A challenge would make a browser ask for the password again, to be refused again.
+        assert!(!head.contains("Proxy-Authenticate"), "{head}");
+        assert_eq!(
+            body,
+            "429 Too Many Requests: too many failed sign-ins\n\
+rule: auth-throttled\n\
+why: too many wrong passwords were tried recently for this user name or from this address; sign-ins are paused without checking the password\n\
+when to try again: in 300 seconds\n"
+        );
+        let html = String::from_utf8(render(&outcome, true, true, "gatehouse", "x")).unwrap();
+        assert!(html.contains("text/html") && html.contains("in 300 seconds"));
     }
 }

@@ -13,14 +13,14 @@ use testkit::{base_config, curl, Origin};
 const BIN: &str = env!("CARGO_BIN_EXE_gatehouse");
 
 /// The binary running `serve`, with its stderr collected. Killed on drop if still running.
-struct Serve {
+pub(crate) struct Serve {
     child: Child,
-    proxy: String,
-    admin: String,
+    pub(crate) proxy: String,
+    pub(crate) admin: String,
     stdout: Arc<Mutex<String>>,
     stderr: Arc<Mutex<String>>,
     _data: tempfile::TempDir,
-    data_dir: PathBuf,
+    pub(crate) data_dir: PathBuf,
     config: PathBuf,
     _config_dir: tempfile::TempDir,
 }
@@ -32,7 +32,7 @@ impl Drop for Serve {
     }
 }
 
-fn start_serve(config_text: &str) -> Serve {
+pub(crate) fn start_serve(config_text: &str) -> Serve {
     let config_dir = tempfile::tempdir().unwrap();
     let config = config_dir.path().join("gatehouse.toml");
     std::fs::write(&config, config_text).unwrap();
@@ -116,11 +116,11 @@ fn spawn_serve(
 }
 
 impl Serve {
-    fn proxy_url(&self) -> String {
+    pub(crate) fn proxy_url(&self) -> String {
         format!("http://{}", self.proxy)
     }
 
-    fn cli(&self, args: &[&str], stdin: Option<&str>) -> (i32, String, String) {
+    pub(crate) fn cli(&self, args: &[&str], stdin: Option<&str>) -> (i32, String, String) {
         cli_in(&self.data_dir, &self.config, args, stdin)
     }
 

@@ -5,6 +5,7 @@
 
 mod addresses;
 mod audit;
+mod auth;
 mod browse;
 mod canonical;
 mod cli;

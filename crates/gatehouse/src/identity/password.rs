@@ -1,86 +1,19 @@
-//! Who is asking: principals, password hashing and proxy Basic authentication.
+//! Password hashing: argon2id at the crate's default parameters, and the [`Verifier`], a fixed pool
+//! of threads that run argon2 for the gateway.
 //!
-//! Credentials are verified once, not per request (argon2 costs tens of milliseconds by design):
-//! a successful verification is cached under a keyed hash of the presented `Proxy-Authorization` value
-//! (BLAKE3 keyed with a random per-process key, so the cache holds no usable credential), together with
-//! the password hash it was verified against. A cached entry is valid only while the principal still
-//! has that password hash, so a password change invalidates it; a disabled principal or a new tier is
-//! seen on the next request because those are read from the current [`Principals`] snapshot, which is
-//! reloaded whole when the store's change counter moves.
+//! Guarantees: memory spent on password checks is bounded by `threads × m_cost` however many
+//! checks arrive at once, and an idle pool gives that memory back; a check for a name that does not
+//! exist costs the same as a real one ([`Verifier::verify_unknown`]), so response time does not tell
+//! which names exist; a check that cannot run counts as a mismatch (fail closed).
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use argon2::password_hash::{PasswordHash, SaltString};
 use argon2::Argon2;
-use base64::Engine;
-use policy::Tier;
 
-use crate::store::{PrincipalRow, Role};
-
-/// A principal as the gateway sees it: an immutable snapshot entry.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Principal {
-    pub id: i64,
-    pub name: Arc<str>,
-    pub role: Role,
-    pub tier: Tier,
-    pub disabled: bool,
-    pub password_hash: Arc<str>,
-}
-
-/// Every principal of the store at one generation.
-#[derive(Debug, Default)]
-pub struct Principals {
-    pub generation: i64,
-    by_name: HashMap<Arc<str>, Arc<Principal>>,
-}
-
-impl Principals {
-    pub fn new(generation: i64, rows: Vec<PrincipalRow>) -> Principals {
-        let by_name = rows
-            .into_iter()
-            .map(|r| {
-                let name: Arc<str> = r.name.into();
-                let p = Principal {
-                    id: r.id,
-                    name: name.clone(),
-                    role: r.role,
-                    tier: r.tier,
-                    disabled: r.disabled,
-                    password_hash: r.password_hash.into(),
-                };
-                (name, Arc::new(p))
-            })
-            .collect();
-        Principals {
-            generation,
-            by_name,
-        }
-    }
-
-    pub fn get(&self, name: &str) -> Option<&Arc<Principal>> {
-        self.by_name.get(name)
-    }
-
-    pub fn len(&self) -> usize {
-        self.by_name.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.by_name.is_empty()
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum IdentityError {
-    #[error("cannot hash the password: {0}")]
-    Hash(String),
-    #[error("the system's random number generator failed: {0}")]
-    Random(String),
-}
+use super::IdentityError;
 
 /// Hash a password with argon2id at the crate's default (OWASP-recommended) parameters.
 pub fn hash_password(password: &str) -> Result<String, IdentityError> {
@@ -341,99 +274,9 @@ pub fn random_password() -> Result<String, IdentityError> {
     Ok(out)
 }
 
-/// Credentials presented in `Proxy-Authorization: Basic ...`.
-#[derive(Debug, PartialEq, Eq)]
-pub struct BasicCredentials {
-    pub user: String,
-    pub password: Vec<u8>,
-}
-
-/// Decode a `Proxy-Authorization` value of the Basic scheme (RFC 7617). `None` for other schemes
-/// and malformed values.
-pub fn parse_basic(value: &[u8]) -> Option<BasicCredentials> {
-    let value = std::str::from_utf8(value).ok()?.trim();
-    let (scheme, rest) = value.split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return None;
-    }
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(rest.trim())
-        .ok()?;
-    let colon = decoded.iter().position(|&b| b == b':')?;
-    let user = String::from_utf8(decoded[..colon].to_vec()).ok()?;
-    if user.is_empty() {
-        return None;
-    }
-    Some(BasicCredentials {
-        user,
-        password: decoded[colon + 1..].to_vec(),
-    })
-}
-
-/// The keyed hash under which a verified credential is cached.
-pub type CredentialKey = [u8; 32];
-
-/// A cache of verified credentials: keyed hash of the header → (principal name, password hash it
-/// was verified against).
-pub struct CredentialCache {
-    key: [u8; 32],
-    cache: quick_cache::sync::Cache<CredentialKey, (Arc<str>, Arc<str>)>,
-}
-
-impl CredentialCache {
-    pub fn new(capacity: usize) -> Result<CredentialCache, IdentityError> {
-        let mut key = [0u8; 32];
-        getrandom::fill(&mut key).map_err(|e| IdentityError::Random(e.to_string()))?;
-        Ok(CredentialCache {
-            key,
-            cache: quick_cache::sync::Cache::new(capacity),
-        })
-    }
-
-    pub fn key_of(&self, header: &[u8]) -> CredentialKey {
-        *blake3::keyed_hash(&self.key, header).as_bytes()
-    }
-
-    /// The principal a cached verification proved, if it is still valid in `principals`.
-    pub fn lookup(&self, key: &CredentialKey, principals: &Principals) -> Option<Arc<Principal>> {
-        let (name, hash) = self.cache.get(key)?;
-        let p = principals.get(&name)?;
-        (p.password_hash == hash).then(|| p.clone())
-    }
-
-    pub fn insert(&self, key: CredentialKey, principal: &Principal) {
-        self.cache.insert(
-            key,
-            (principal.name.clone(), principal.password_hash.clone()),
-        );
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn basic_credentials_decode() {
-        let v = format!(
-            "Basic {}",
-            base64::engine::general_purpose::STANDARD.encode("ada:pa:ss")
-        );
-        assert_eq!(
-            parse_basic(v.as_bytes()),
-            Some(BasicCredentials {
-                user: "ada".into(),
-                password: b"pa:ss".to_vec()
-            })
-        );
-        assert_eq!(parse_basic(b"Bearer abc"), None);
-        assert_eq!(parse_basic(b"Basic !!!"), None);
-        let empty_user = format!(
-            "basic {}",
-            base64::engine::general_purpose::STANDARD.encode(":x")
-        );
-        assert_eq!(parse_basic(empty_user.as_bytes()), None);
-    }
 
     #[test]
     fn the_pool_verifies_what_the_crate_hashes_and_the_reverse() {
@@ -496,27 +339,5 @@ mod tests {
         let b = random_password().unwrap();
         assert_eq!(a.len(), 20);
         assert_ne!(a, b);
-    }
-
-    #[test]
-    fn cached_credential_is_invalidated_by_a_password_change() {
-        let row = |hash: &str| PrincipalRow {
-            id: 1,
-            name: "ada".into(),
-            role: Role::User,
-            tier: Tier::Open,
-            password_hash: hash.into(),
-            disabled: false,
-            created_at: 0,
-            updated_at: 0,
-        };
-        let cache = CredentialCache::new(16).unwrap();
-        let before = Principals::new(1, vec![row("h1")]);
-        let key = cache.key_of(b"Basic xyz");
-        cache.insert(key, before.get("ada").unwrap());
-        assert!(cache.lookup(&key, &before).is_some());
-        let after = Principals::new(2, vec![row("h2")]);
-        assert!(cache.lookup(&key, &after).is_none());
-        assert_ne!(cache.key_of(b"Basic xyz"), cache.key_of(b"Basic xyy"));
     }
 }
