@@ -398,9 +398,21 @@ mod tests {
 
     /// Every shape a client can break the framing with at the start of a body, and the error.
     const BROKEN: &[(&str, &[u8], ChunkError)] = &[
-        ("bad chunk size", b"zz\r\nhello\r\n0\r\n\r\n", ChunkError::BadChunkSize),
-        ("0x prefix", b"0x5\r\nhello\r\n0\r\n\r\n", ChunkError::BadChunkSize),
-        ("negative", b"-5\r\nhello\r\n0\r\n\r\n", ChunkError::BadChunkSize),
+        (
+            "bad chunk size",
+            b"zz\r\nhello\r\n0\r\n\r\n",
+            ChunkError::BadChunkSize,
+        ),
+        (
+            "0x prefix",
+            b"0x5\r\nhello\r\n0\r\n\r\n",
+            ChunkError::BadChunkSize,
+        ),
+        (
+            "negative",
+            b"-5\r\nhello\r\n0\r\n\r\n",
+            ChunkError::BadChunkSize,
+        ),
         ("plus sign", b"+5\r\nhello\r\n", ChunkError::BadChunkSize),
         ("empty size", b"\r\nhello\r\n", ChunkError::BadChunkSize),
         (
@@ -408,13 +420,33 @@ mod tests {
             b"10000000000000000\r\nhello\r\n",
             ChunkError::ChunkSizeTooLong,
         ),
-        ("control byte in extension", b"5;a\x01b\r\nhello\r\n", ChunkError::BadChunkExt),
-        ("nul in extension value", b"5;a=\"\x00\"\r\nhello\r\n", ChunkError::BadChunkExt),
-        ("bare lf in extension", b"5;a=b\nhello\r\n", ChunkError::BareLf),
+        (
+            "control byte in extension",
+            b"5;a\x01b\r\nhello\r\n",
+            ChunkError::BadChunkExt,
+        ),
+        (
+            "nul in extension value",
+            b"5;a=\"\x00\"\r\nhello\r\n",
+            ChunkError::BadChunkExt,
+        ),
+        (
+            "bare lf in extension",
+            b"5;a=b\nhello\r\n",
+            ChunkError::BareLf,
+        ),
         ("bare lf after size", b"5\nhello\r\n", ChunkError::BareLf),
         ("bare cr after size", b"5\rhello\r\n", ChunkError::BareCr),
-        ("data too long", b"5\r\nhello world\r\n", ChunkError::BadChunkTerminator),
-        ("data lf only", b"5\r\nhello\n0\r\n\r\n", ChunkError::BadChunkTerminator),
+        (
+            "data too long",
+            b"5\r\nhello world\r\n",
+            ChunkError::BadChunkTerminator,
+        ),
+        (
+            "data lf only",
+            b"5\r\nhello\n0\r\n\r\n",
+            ChunkError::BadChunkTerminator,
+        ),
         (
             "second chunk broken",
             b"5\r\nhello\r\n0x1\r\na\r\n",
@@ -437,7 +469,11 @@ mod tests {
                 .unwrap_or(body.len() + 1);
             assert!(first_bad <= body.len(), "{name}");
             for n in first_bad..=body.len() {
-                assert_eq!(check_chunked_prefix(&body[..n]), Err(*error), "{name} at {n}");
+                assert_eq!(
+                    check_chunked_prefix(&body[..n]),
+                    Err(*error),
+                    "{name} at {n}"
+                );
             }
         }
     }
@@ -446,7 +482,11 @@ mod tests {
     fn incomplete_bodies_pass() {
         let whole: &[u8] = b"5;name=\"v\"\r\nhello\r\n3\r\nabc\r\n0\r\nTrailer: x\r\n\r\n";
         for n in 0..=whole.len() {
-            assert_eq!(check_chunked_prefix(&whole[..n]), Ok(()), "prefix of {n} bytes");
+            assert_eq!(
+                check_chunked_prefix(&whole[..n]),
+                Ok(()),
+                "prefix of {n} bytes"
+            );
         }
         // A chunk announced far longer than what arrived so far.
         assert_eq!(check_chunked_prefix(b"ffffffffffffffff\r\nabc"), Ok(()));

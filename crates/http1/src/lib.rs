@@ -52,8 +52,8 @@ mod request;
 mod response;
 
 pub use chunked::{
-    check_chunked_prefix, encode_chunk_header, Chunk, ChunkedDecoder, CHUNK_TRAILER, LAST_CHUNK, MAX_CHUNK_EXT_BYTES,
-    MAX_CHUNK_SIZE_DIGITS, MAX_TRAILER_BYTES,
+    check_chunked_prefix, encode_chunk_header, Chunk, ChunkedDecoder, CHUNK_TRAILER, LAST_CHUNK,
+    MAX_CHUNK_EXT_BYTES, MAX_CHUNK_SIZE_DIGITS, MAX_TRAILER_BYTES,
 };
 pub use error::{ChunkError, HeadError};
 pub use fields::ConnectionInfo;

@@ -25,9 +25,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use http1::{
-    check_chunked_prefix, encode_chunk_header, parse_request_head, parse_response_head, Chunk, ChunkError,
-    ChunkedDecoder, HeadError, Limits, Parsed, RequestFraming, RequestHead, ResponseFraming,
-    ResponseHead, Version, CHUNK_TRAILER, LAST_CHUNK,
+    check_chunked_prefix, encode_chunk_header, parse_request_head, parse_response_head, Chunk,
+    ChunkError, ChunkedDecoder, HeadError, Limits, Parsed, RequestFraming, RequestHead,
+    ResponseFraming, ResponseHead, Version, CHUNK_TRAILER, LAST_CHUNK,
 };
 
 /// The limits every head is parsed with: the defaults, and tight ones that short inputs reach.
@@ -118,7 +118,9 @@ fn check_version(written: &[u8], version: Version) {
     let ok = match version {
         Version::Http10 => written == b"HTTP/1.0",
         Version::Http11 => {
-            written.len() == 8 && written.starts_with(b"HTTP/1.") && (b'1'..=b'9').contains(&written[7])
+            written.len() == 8
+                && written.starts_with(b"HTTP/1.")
+                && (b'1'..=b'9').contains(&written[7])
         }
     };
     assert!(ok, "version {:?} read as {version:?}", show(written));
@@ -836,7 +838,12 @@ pub fn check_chunked(data: &[u8]) {
         Verdict::Failed(e) => Err(e),
         Verdict::End(_) | Verdict::NeedMore => Ok(()),
     };
-    assert_eq!(check_chunked_prefix(body), expected, "prefix check {:?}", show(body));
+    assert_eq!(
+        check_chunked_prefix(body),
+        expected,
+        "prefix check {:?}",
+        show(body)
+    );
     match verdict {
         Verdict::End(used) => {
             assert!(used <= body.len());

@@ -135,7 +135,8 @@ fn higher_minor_version_is_http11() {
         assert_eq!(len, input.len());
         assert_eq!(head.version(), Version::Http11, "{v}");
         assert!(head.keep_alive());
-        let te = format!("POST http://a/ HTTP/{v}\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n");
+        let te =
+            format!("POST http://a/ HTTP/{v}\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n");
         assert_eq!(complete(te.as_bytes()).0.framing(), RequestFraming::Chunked);
         let no_host = format!("GET http://a/ HTTP/{v}\r\n\r\n");
         assert_eq!(error(no_host.as_bytes()).code(), "missing_host");

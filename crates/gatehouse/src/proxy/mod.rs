@@ -591,6 +591,15 @@ async fn pipeline(
     let target = target_of(head)?;
     rec.destination = target.destination();
     rec.url = target.uri.as_ref().map(|u| u.to_string());
+    // A chunked body already broken in what arrived with the head is refused like a bad head.
+    if head.framing() == RequestFraming::Chunked {
+        http1::check_chunked_prefix(&conn.buf).map_err(|e| {
+            bad_request(
+                e.code(),
+                format!("the request body is malformed: {e}; nothing was forwarded"),
+            )
+        })?;
+    }
 
     // 2. Who is asking.
     rec.stage = Stage::Authenticate;
