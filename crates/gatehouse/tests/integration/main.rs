@@ -13,6 +13,7 @@ mod hardening;
 mod kept_upstream;
 mod list_files;
 mod malformed;
+mod metrics;
 mod protocol;
 mod response_framing;
 mod strictness;
