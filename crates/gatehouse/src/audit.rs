@@ -140,12 +140,18 @@ impl AuditEvent {
     /// `time elapsed client code/status bytes method URL user hierarchy/peer type`.
     pub fn squid_line(&self) -> String {
         let end_us = self.ts_us + self.duration_us as i64;
-        // Squid's tags: a request that never became one (malformed head) is `NONE_NONE` with
-        // method `NONE` and URL `error:invalid-request`; `_ABORTED` marks a transfer that ended
-        // in an error (client gone, origin failed, cut at shutdown).
+        // Squid's tags (its `LogTags::c_str`): a request that never became a proxy request is
+        // `NONE_NONE`, tag and source both unset. A head that did not parse has method `NONE`
+        // and URL `error:invalid-request` (`abortRequestParsing`); a parsed head whose target is
+        // not a proxy request (`GET /`, `OPTIONS *`, a target that does not parse, a body broken
+        // before anything was forwarded: all refused at the destination stage) keeps its
+        // method and target as received (`ERR_INVALID_URL`, `setLogUriToRawUri`). `_ABORTED`
+        // marks a transfer that ended in an error (client gone, origin failed, cut at shutdown).
         let unparsed = self.stage == Stage::Parse;
+        let invalid =
+            unparsed || (self.stage == Stage::Destination && self.decision == EventDecision::Error);
         let code = match (self.decision, self.method.as_str()) {
-            _ if unparsed => "NONE_NONE",
+            _ if invalid => "NONE_NONE",
             (EventDecision::Deny, _) => "TCP_DENIED",
             (EventDecision::Error, _) => "TCP_MISS_ABORTED",
             (_, "CONNECT") if self.error.is_some() => "TCP_TUNNEL_ABORTED",
@@ -162,9 +168,13 @@ impl AuditEvent {
             )
         };
         let user = self.principal.as_deref().unwrap_or("-");
+        // `HIER_DIRECT/<ip>` names the origin gatehouse connected to, or last tried to (as Squid
+        // does after a failed connect); a request refused or invalid never reached one.
         let hier = match self.upstream {
-            Some(a) => format!("HIER_DIRECT/{}", a.ip()),
-            None => "HIER_NONE/-".to_string(),
+            Some(a) if !invalid && self.decision != EventDecision::Deny => {
+                format!("HIER_DIRECT/{}", a.ip())
+            }
+            _ => "HIER_NONE/-".to_string(),
         };
         format!(
             "{}.{:03} {:>6} {} {}/{:03} {} {} {} {} {} {}\n",

@@ -1,14 +1,43 @@
-//! Prometheus metrics, rendered as text at the admin port's `/metrics`.
+//! Prometheus metrics, rendered as OpenMetrics text at the admin port's `/metrics`.
 //!
 //! Labels have bounded cardinality: decisions are labelled with the rule's static id (never a
 //! category name or a host), so a list of a million domains cannot explode the series count.
+//! Every `gatehouse_requests_total{decision,rule}` pair that a request can produce exists at zero
+//! from start ([`DECISION_RULES`]), so a rate or an alert has a series before the first request.
+//! `gatehouse_build_info{version}` is always 1, and the standard `process_*` metrics of the
+//! Prometheus process collector are read from `/proc/self` at each scrape (Linux); a value that
+//! cannot be read is left out, never an error.
 
-use prometheus_client::encoding::EncodeLabelSet;
-use prometheus_client::metrics::counter::Counter;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
 use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
+
+/// Every `(decision, rule)` pair that `gatehouse_requests_total` can count besides failures: the
+/// `policy::Rule::static_id` of the rule that allowed or refused (the address check's own allow
+/// verdicts, `network-allow` and `global-address`, never label a request), and the outcomes the
+/// proxy answers itself (`proxy::respond::Outcome::AuthRequired` and the disabled principal).
+/// Failures are labelled `error` with their error code, and appear when they first happen.
+pub const DECISION_RULES: &[(&str, &str)] = &[
+    ("allow", "tier-open"),
+    ("allow", "filtered-allow"),
+    ("allow", "intranet-zone"),
+    ("allow", "intranet-network"),
+    ("deny", "tier-none"),
+    ("deny", "global-deny"),
+    ("deny", "filtered-default"),
+    ("deny", "intranet-default"),
+    ("deny", "connect-port"),
+    ("deny", "address"),
+    ("deny", "own-socket"),
+    ("deny", "auth-required"),
+    ("deny", "auth-failed"),
+    ("deny", "auth-throttled"),
+    ("deny", "principal-disabled"),
+];
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct DecisionLabels {
@@ -24,6 +53,11 @@ pub struct DirectionLabels {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ErrorLabels {
     pub code: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BuildLabels {
+    version: &'static str,
 }
 
 /// Every metric the gateway exports.
@@ -60,8 +94,24 @@ impl Default for Metrics {
 
 impl Metrics {
     pub fn new() -> Metrics {
-        let mut registry = Registry::with_prefix("gatehouse");
+        let mut root = Registry::default();
+        root.register_collector(Box::new(ProcessCollector));
+        let registry = root.sub_registry_with_prefix("gatehouse");
+        let build_info = Family::<BuildLabels, Gauge>::default();
+        build_info
+            .get_or_create(&BuildLabels {
+                version: env!("CARGO_PKG_VERSION"),
+            })
+            .set(1);
+        registry.register(
+            "build_info",
+            "Always 1; the version of the running gatehouse is in the label",
+            build_info,
+        );
         let requests = Family::<DecisionLabels, Counter>::default();
+        for &(decision, rule) in DECISION_RULES {
+            let _ = requests.get_or_create(&DecisionLabels { decision, rule });
+        }
         registry.register(
             "requests",
             "Requests decided, by decision and rule",
@@ -185,7 +235,7 @@ impl Metrics {
             .get_or_create(&DirectionLabels { direction: "down" })
             .clone();
         Metrics {
-            registry,
+            registry: root,
             requests,
             errors,
             active_connections,
@@ -232,5 +282,266 @@ impl Metrics {
 
     pub fn bytes_down(&self, n: u64) {
         self.bytes_down.inc_by(n);
+    }
+}
+
+/// The `process_*` metrics of the Prometheus process collector, read from `/proc/self` at each
+/// scrape. Each one is written only when its file could be read and parsed.
+#[derive(Debug)]
+struct ProcessCollector;
+
+impl Collector for ProcessCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let read = |path: &str| std::fs::read_to_string(path).ok();
+        let p = process::Sample::read(read);
+        if let Some(v) = p.cpu_seconds {
+            let m = ConstCounter::new(v);
+            let e = encoder.encode_descriptor(
+                "process_cpu_seconds",
+                "Total user and system CPU time spent in seconds",
+                None,
+                m.metric_type(),
+            )?;
+            m.encode(e)?;
+        }
+        let gauges = [
+            (
+                "process_resident_memory_bytes",
+                "Resident memory size in bytes",
+                p.resident_bytes.map(|b| b as f64),
+            ),
+            (
+                "process_virtual_memory_bytes",
+                "Virtual memory size in bytes",
+                p.virtual_bytes.map(|b| b as f64),
+            ),
+            (
+                "process_open_fds",
+                "Number of open file descriptors",
+                p.open_fds.map(|n| n as f64),
+            ),
+            (
+                "process_max_fds",
+                "Maximum number of open file descriptors",
+                p.max_fds.map(|n| n as f64),
+            ),
+            (
+                "process_start_time_seconds",
+                "Start time of the process since unix epoch in seconds",
+                p.start_time_seconds,
+            ),
+        ];
+        for (name, help, value) in gauges {
+            if let Some(v) = value {
+                let m = ConstGauge::new(v);
+                let e = encoder.encode_descriptor(name, help, None, m.metric_type())?;
+                m.encode(e)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Reading the process's own figures from Linux's `/proc`, as the Prometheus Go client's
+/// process collector does (`procfs`): the parsers take the files' text, so they are tested on
+/// fixed samples, and every figure is an `Option` (absent on other systems or odd kernels).
+mod process {
+    /// `USER_HZ`, the unit of the CPU times in `/proc/<pid>/stat`. The kernel exports clock ticks
+    /// at this fixed rate whatever its internal `HZ` (`sysconf(_SC_CLK_TCK)` is 100 on every
+    /// Linux architecture gatehouse builds for); the Go client's `procfs` hard-codes it too.
+    const USER_HZ: f64 = 100.0;
+
+    /// One reading of the process's figures.
+    #[derive(Debug, Default, PartialEq)]
+    pub struct Sample {
+        pub cpu_seconds: Option<f64>,
+        pub resident_bytes: Option<u64>,
+        pub virtual_bytes: Option<u64>,
+        pub open_fds: Option<u64>,
+        pub max_fds: Option<u64>,
+        pub start_time_seconds: Option<f64>,
+    }
+
+    impl Sample {
+        /// Reads the figures through `read` (a path to the file's text, `None` when unreadable).
+        pub fn read(read: impl Fn(&str) -> Option<String>) -> Sample {
+            let stat = read("/proc/self/stat").and_then(|t| Stat::parse(&t));
+            let status = read("/proc/self/status");
+            let kib = |key| status.as_deref().and_then(|t| status_kib(t, key));
+            let boot = read("/proc/stat").and_then(|t| boot_time(&t));
+            Sample {
+                cpu_seconds: stat.map(|s| (s.utime + s.stime) as f64 / USER_HZ),
+                resident_bytes: kib("VmRSS:").map(|k| k * 1024),
+                virtual_bytes: kib("VmSize:").map(|k| k * 1024),
+                open_fds: std::fs::read_dir("/proc/self/fd")
+                    .ok()
+                    .map(|d| d.count() as u64),
+                max_fds: read("/proc/self/limits").and_then(|t| max_open_files(&t)),
+                start_time_seconds: stat
+                    .zip(boot)
+                    .map(|(s, b)| b as f64 + s.starttime as f64 / USER_HZ),
+            }
+        }
+    }
+
+    /// The fields of `/proc/<pid>/stat` used here (proc(5)), in clock ticks.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct Stat {
+        pub utime: u64,
+        pub stime: u64,
+        /// Time the process started after system boot.
+        pub starttime: u64,
+    }
+
+    impl Stat {
+        pub fn parse(text: &str) -> Option<Stat> {
+            // The command name (field 2) is in parentheses and may hold spaces and `)`: the
+            // numbered fields start after the last `)`, with field 3 (state) first.
+            let rest = &text[text.rfind(')')? + 1..];
+            let mut fields = rest.split_ascii_whitespace();
+            let mut field = |n: usize| -> Option<u64> {
+                // `nth` consumes: each call counts on from the previous field read.
+                fields.nth(n).and_then(|f| f.parse().ok())
+            };
+            let utime = field(14 - 3)?;
+            let stime = field(0)?;
+            let starttime = field(22 - 15 - 1)?;
+            Some(Stat {
+                utime,
+                stime,
+                starttime,
+            })
+        }
+    }
+
+    /// A `Key:   1234 kB` line of `/proc/<pid>/status`, in KiB.
+    pub fn status_kib(text: &str, key: &str) -> Option<u64> {
+        let line = text.lines().find_map(|l| l.strip_prefix(key))?;
+        let mut parts = line.split_ascii_whitespace();
+        let value = parts.next()?.parse().ok()?;
+        (parts.next() == Some("kB")).then_some(value)
+    }
+
+    /// `btime`, the boot time in seconds since the Unix epoch, from `/proc/stat`.
+    pub fn boot_time(text: &str) -> Option<u64> {
+        text.lines()
+            .find_map(|l| l.strip_prefix("btime "))
+            .and_then(|v| v.trim().parse().ok())
+    }
+
+    /// The soft limit of `Max open files` in `/proc/<pid>/limits`; `unlimited` as `u64::MAX`.
+    pub fn max_open_files(text: &str) -> Option<u64> {
+        let line = text
+            .lines()
+            .find_map(|l| l.strip_prefix("Max open files"))?;
+        match line.split_ascii_whitespace().next()? {
+            "unlimited" => Some(u64::MAX),
+            soft => soft.parse().ok(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::process::{boot_time, max_open_files, status_kib, Sample, Stat};
+    use super::*;
+
+    #[test]
+    fn stat_fields_are_found_after_the_command_name() {
+        // A command name with spaces and a `)` inside, as a process may name itself.
+        let text = "29453 (my (cmd) x) R 29445 29445 10224 0 -1 4194304 99 0 0 0 1234 56 0 0 20 0 1 0 77516 3133440 379 18446744073709551615 0 0\n";
+        assert_eq!(
+            Stat::parse(text),
+            Some(Stat {
+                utime: 1234,
+                stime: 56,
+                starttime: 77516
+            })
+        );
+        assert_eq!(Stat::parse("29453 (cmd) R 1 2"), None);
+        assert_eq!(Stat::parse("garbage"), None);
+    }
+
+    #[test]
+    fn status_limits_and_boot_time_are_parsed() {
+        let status =
+            "Name:\tgatehouse\nVmPeak:\t  20000 kB\nVmSize:\t   18000 kB\nVmRSS:\t    5120 kB\n";
+        assert_eq!(status_kib(status, "VmRSS:"), Some(5120));
+        assert_eq!(status_kib(status, "VmSize:"), Some(18000));
+        assert_eq!(status_kib(status, "VmSwap:"), None);
+        assert_eq!(status_kib("VmRSS:\t12 pages\n", "VmRSS:"), None);
+        let limits = "Limit                     Soft Limit           Hard Limit           Units     \nMax open files            1024                 1048576              files     \n";
+        assert_eq!(max_open_files(limits), Some(1024));
+        assert_eq!(
+            max_open_files(
+                "Max open files            unlimited            unlimited            files\n"
+            ),
+            Some(u64::MAX)
+        );
+        assert_eq!(max_open_files("Max processes 10 10\n"), None);
+        assert_eq!(
+            boot_time("cpu  1 2 3\nbtime 1796611603\nprocesses 9\n"),
+            Some(1796611603)
+        );
+        assert_eq!(boot_time("cpu  1 2 3\n"), None);
+    }
+
+    #[test]
+    fn figures_that_cannot_be_read_are_absent() {
+        let sample = Sample::read(|_| None);
+        assert_eq!(sample.cpu_seconds, None);
+        assert_eq!(sample.resident_bytes, None);
+        assert_eq!(sample.start_time_seconds, None);
+        let text = Metrics::new().render();
+        assert!(text.contains("gatehouse_build_info{version=\""), "{text}");
+    }
+
+    #[test]
+    fn every_rule_that_labels_a_request_exists_from_start() {
+        use destination::net::AddressClass;
+        use lists::CategoryId;
+        use policy::Rule;
+        let every = [
+            Rule::TierOpen,
+            Rule::TierNone,
+            Rule::GlobalDeny(CategoryId(0)),
+            Rule::FilteredAllow(CategoryId(0)),
+            Rule::FilteredDefault,
+            Rule::IntranetZone,
+            Rule::IntranetNetwork,
+            Rule::IntranetDefault,
+            Rule::ConnectPort,
+            Rule::Address(AddressClass::Loopback),
+            Rule::OwnSocket,
+            Rule::NetworkAllowed,
+            Rule::GlobalAddress,
+            Rule::PrincipalDisabled,
+        ];
+        for rule in every {
+            // Exhaustive on purpose: a new rule does not compile here until it is placed.
+            let labels_requests = match rule {
+                Rule::NetworkAllowed | Rule::GlobalAddress => false,
+                Rule::TierOpen
+                | Rule::TierNone
+                | Rule::GlobalDeny(_)
+                | Rule::FilteredAllow(_)
+                | Rule::FilteredDefault
+                | Rule::IntranetZone
+                | Rule::IntranetNetwork
+                | Rule::IntranetDefault
+                | Rule::ConnectPort
+                | Rule::Address(_)
+                | Rule::OwnSocket
+                | Rule::PrincipalDisabled => true,
+            };
+            let listed = DECISION_RULES.iter().any(|(_, r)| *r == rule.static_id());
+            assert_eq!(listed, labels_requests, "{}", rule.static_id());
+        }
+        let text = Metrics::new().render();
+        for (decision, rule) in DECISION_RULES {
+            let line =
+                format!("gatehouse_requests_total{{decision=\"{decision}\",rule=\"{rule}\"}} 0\n");
+            assert!(text.contains(&line), "missing {line} in\n{text}");
+        }
     }
 }

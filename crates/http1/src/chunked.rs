@@ -263,6 +263,26 @@ impl ChunkedDecoder {
     }
 }
 
+/// Checks the start of a chunked body that is already buffered, before anything is forwarded:
+/// `Err` only when `prefix` holds a definite framing error. An incomplete body is fine (the rest
+/// may still be arriving), and bytes after the end of the body (a pipelined request) are not
+/// looked at. It reports the error a [`ChunkedDecoder`] fed the same bytes would report, in
+/// constant memory: chunk data is skipped, never copied, and nothing is allocated.
+pub fn check_chunked_prefix(prefix: &[u8]) -> Result<(), ChunkError> {
+    let mut decoder = ChunkedDecoder::new();
+    let mut rest = prefix;
+    while !rest.is_empty() {
+        let (used, out) = decoder.decode(rest)?;
+        // INVARIANT: on non-empty input an unfinished decoder consumes at least one byte, so
+        // `used == 0` means the body ended.
+        if used == 0 || out == Some(Chunk::End) {
+            break;
+        }
+        rest = rest.get(used..).unwrap_or_default();
+    }
+    Ok(())
+}
+
 fn hex_value(b: u8) -> Option<u8> {
     match b {
         b'0'..=b'9' => Some(b - b'0'),
@@ -370,4 +390,126 @@ fn trailer_transition(state: State, b: u8) -> Result<State, ChunkError> {
         },
         _ => return Err(ChunkError::BadTrailer("internal state")),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every shape a client can break the framing with at the start of a body, and the error.
+    const BROKEN: &[(&str, &[u8], ChunkError)] = &[
+        (
+            "bad chunk size",
+            b"zz\r\nhello\r\n0\r\n\r\n",
+            ChunkError::BadChunkSize,
+        ),
+        (
+            "0x prefix",
+            b"0x5\r\nhello\r\n0\r\n\r\n",
+            ChunkError::BadChunkSize,
+        ),
+        (
+            "negative",
+            b"-5\r\nhello\r\n0\r\n\r\n",
+            ChunkError::BadChunkSize,
+        ),
+        ("plus sign", b"+5\r\nhello\r\n", ChunkError::BadChunkSize),
+        ("empty size", b"\r\nhello\r\n", ChunkError::BadChunkSize),
+        (
+            "overflow",
+            b"10000000000000000\r\nhello\r\n",
+            ChunkError::ChunkSizeTooLong,
+        ),
+        (
+            "control byte in extension",
+            b"5;a\x01b\r\nhello\r\n",
+            ChunkError::BadChunkExt,
+        ),
+        (
+            "nul in extension value",
+            b"5;a=\"\x00\"\r\nhello\r\n",
+            ChunkError::BadChunkExt,
+        ),
+        (
+            "bare lf in extension",
+            b"5;a=b\nhello\r\n",
+            ChunkError::BareLf,
+        ),
+        ("bare lf after size", b"5\nhello\r\n", ChunkError::BareLf),
+        ("bare cr after size", b"5\rhello\r\n", ChunkError::BareCr),
+        (
+            "data too long",
+            b"5\r\nhello world\r\n",
+            ChunkError::BadChunkTerminator,
+        ),
+        (
+            "data lf only",
+            b"5\r\nhello\n0\r\n\r\n",
+            ChunkError::BadChunkTerminator,
+        ),
+        (
+            "second chunk broken",
+            b"5\r\nhello\r\n0x1\r\na\r\n",
+            ChunkError::BadChunkSize,
+        ),
+    ];
+
+    #[test]
+    fn refuses_each_broken_shape() {
+        for (name, body, error) in BROKEN {
+            assert_eq!(check_chunked_prefix(body), Err(*error), "{name}");
+        }
+    }
+
+    #[test]
+    fn a_prefix_fails_from_the_byte_that_breaks_it_on() {
+        for (name, body, error) in BROKEN {
+            let first_bad = (0..=body.len())
+                .find(|&n| check_chunked_prefix(&body[..n]).is_err())
+                .unwrap_or(body.len() + 1);
+            assert!(first_bad <= body.len(), "{name}");
+            for n in first_bad..=body.len() {
+                assert_eq!(
+                    check_chunked_prefix(&body[..n]),
+                    Err(*error),
+                    "{name} at {n}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn incomplete_bodies_pass() {
+        let whole: &[u8] = b"5;name=\"v\"\r\nhello\r\n3\r\nabc\r\n0\r\nTrailer: x\r\n\r\n";
+        for n in 0..=whole.len() {
+            assert_eq!(
+                check_chunked_prefix(&whole[..n]),
+                Ok(()),
+                "prefix of {n} bytes"
+            );
+        }
+        // A chunk announced far longer than what arrived so far.
+        assert_eq!(check_chunked_prefix(b"ffffffffffffffff\r\nabc"), Ok(()));
+    }
+
+    #[test]
+    fn bytes_after_the_body_are_not_looked_at() {
+        assert_eq!(check_chunked_prefix(b"0\r\n\r\n\x00garbage\n"), Ok(()));
+        assert_eq!(
+            check_chunked_prefix(b"1\r\na\r\n0\r\n\r\nGET / HTTP/1.1\n"),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn agrees_with_the_decoder_on_many_chunks() {
+        // Ten thousand chunks, broken at the very end: found without any state but the decoder's.
+        let mut body = b"1\r\na\r\n".repeat(10_000);
+        assert_eq!(check_chunked_prefix(&body), Ok(()));
+        body.extend_from_slice(b"1\r\nab\r\n");
+        assert_eq!(
+            check_chunked_prefix(&body),
+            Err(ChunkError::BadChunkTerminator)
+        );
+    }
 }

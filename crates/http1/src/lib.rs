@@ -19,8 +19,9 @@
 //! - RFC 9112 §2.1–§2.2 message format: CRLF line ends only for requests (a bare CR or LF is
 //!   refused), up to four empty lines before a request line ignored, whitespace between the
 //!   start line and the first field refused; responses accept a bare LF as a line end.
-//! - RFC 9112 §2.3 HTTP version: `HTTP/1.0` and `HTTP/1.1`; other well-formed versions are
-//!   refused with 505.
+//! - RFC 9112 §2.3 HTTP version: `HTTP/1.0` and `HTTP/1.1`; a higher minor version of 1
+//!   (`HTTP/1.2`) is processed as `HTTP/1.1` (RFC 9110 §2.5), other well-formed versions
+//!   (`HTTP/2.0`, `HTTP/0.9`) are refused with 505.
 //! - RFC 9112 §3 request line: `method SP request-target SP HTTP-version`, single spaces,
 //!   method a token (§3.1), target visible ASCII (§3.2), 414 past the configured length.
 //! - RFC 9112 §3.2 / RFC 9110 §7.2 Host: exactly one in HTTP/1.1 requests.
@@ -51,8 +52,8 @@ mod request;
 mod response;
 
 pub use chunked::{
-    encode_chunk_header, Chunk, ChunkedDecoder, CHUNK_TRAILER, LAST_CHUNK, MAX_CHUNK_EXT_BYTES,
-    MAX_CHUNK_SIZE_DIGITS, MAX_TRAILER_BYTES,
+    check_chunked_prefix, encode_chunk_header, Chunk, ChunkedDecoder, CHUNK_TRAILER, LAST_CHUNK,
+    MAX_CHUNK_EXT_BYTES, MAX_CHUNK_SIZE_DIGITS, MAX_TRAILER_BYTES,
 };
 pub use error::{ChunkError, HeadError};
 pub use fields::ConnectionInfo;
@@ -81,7 +82,8 @@ impl Default for Limits {
     }
 }
 
-/// HTTP version of a message.
+/// HTTP version of a message, as processed: a message written with a higher minor version of
+/// HTTP/1 (`HTTP/1.2`) is [`Version::Http11`] (RFC 9110 §2.5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Version {
     /// `HTTP/1.0`
@@ -91,7 +93,7 @@ pub enum Version {
 }
 
 impl Version {
-    /// The version as written on the wire.
+    /// The version as gatehouse writes it on the wire.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Http10 => "HTTP/1.0",

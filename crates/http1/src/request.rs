@@ -325,17 +325,27 @@ fn check_partial_request_line(avail: &[u8], limits: &Limits) -> Result<(), HeadE
     check_target(target, limits)
 }
 
-/// `HTTP-version = "HTTP/" DIGIT "." DIGIT` (RFC 9112 §2.3); only 1.0 and 1.1 are served.
+/// `HTTP-version = "HTTP/" DIGIT "." DIGIT` (RFC 9112 §2.3); HTTP/1.x is served, as 1.0 or 1.1.
 pub(crate) fn parse_version(v: &[u8]) -> Result<Version, HeadError> {
-    match v {
-        b"HTTP/1.1" => Ok(Version::Http11),
-        b"HTTP/1.0" => Ok(Version::Http10),
-        _ if memchr(SP, v).is_some() => Err(HeadError::BadRequestLine(
+    match http1_version(v) {
+        Some(version) => Ok(version),
+        None if memchr(SP, v).is_some() => Err(HeadError::BadRequestLine(
             "more than one space between parts",
         )),
-        _ if memchr(CR, v).is_some() => Err(HeadError::BareCr),
-        _ if is_well_formed_version(v) => Err(HeadError::UnsupportedVersion(shown(v))),
-        _ => Err(HeadError::BadVersion(shown(v))),
+        None if memchr(CR, v).is_some() => Err(HeadError::BareCr),
+        None if is_well_formed_version(v) => Err(HeadError::UnsupportedVersion(shown(v))),
+        None => Err(HeadError::BadVersion(shown(v))),
+    }
+}
+
+/// The version a message written with `v` is processed as: `HTTP/1.0` as 1.0, `HTTP/1.1` and
+/// every higher minor version of major version 1 as 1.1 (RFC 9110 §2.5: a recipient processes a
+/// higher minor version as the highest minor version it conforms to); `None` for anything else.
+pub(crate) fn http1_version(v: &[u8]) -> Option<Version> {
+    match v {
+        b"HTTP/1.0" => Some(Version::Http10),
+        [b'H', b'T', b'T', b'P', b'/', b'1', b'.', b'1'..=b'9'] => Some(Version::Http11),
+        _ => None,
     }
 }
 

@@ -20,7 +20,9 @@ use crate::fields::{
     list_elements, parse_block, parse_content_length, scan_block, Block, ConnectionInfo, Scan,
     Summary,
 };
-use crate::request::{head_limit, is_well_formed_version, keep_alive, partial_or_too_large};
+use crate::request::{
+    head_limit, http1_version, is_well_formed_version, keep_alive, partial_or_too_large,
+};
 use crate::{Limits, Parsed, Version};
 
 /// How a response message body is delimited (RFC 9112 §6.3).
@@ -215,11 +217,10 @@ fn parse_status_line(window: &[u8], end: usize) -> Result<(Version, u16, (u32, u
         return Err(HeadError::BadStatusLine("expected `HTTP/x.y nnn`"));
     }
     let v = &line[..8];
-    let version = match v {
-        b"HTTP/1.1" => Version::Http11,
-        b"HTTP/1.0" => Version::Http10,
-        _ if is_well_formed_version(v) => return Err(HeadError::UnsupportedVersion(shown(v))),
-        _ => return Err(HeadError::BadVersion(shown(v))),
+    let version = match http1_version(v) {
+        Some(version) => version,
+        None if is_well_formed_version(v) => return Err(HeadError::UnsupportedVersion(shown(v))),
+        None => return Err(HeadError::BadVersion(shown(v))),
     };
     let code = &line[9..12];
     if !code.iter().all(u8::is_ascii_digit) {

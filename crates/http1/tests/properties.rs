@@ -19,13 +19,15 @@
 //! - error messages carry no control characters and codes are snake_case;
 //! - the chunked decoder gives the same data and the same verdict however its input is split,
 //!   never outputs more bytes than it was given, and its normalised re-encoding decodes to the
-//!   same data.
+//!   same data; `check_chunked_prefix` fails exactly when the decoder fails on the same bytes;
+//! - a start line's version is `HTTP/1.0`, or `HTTP/1.1` or a higher minor version of 1, which
+//!   the head reports as 1.1 (RFC 9110 §2.5).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use http1::{
-    encode_chunk_header, parse_request_head, parse_response_head, Chunk, ChunkError,
-    ChunkedDecoder, HeadError, Limits, Parsed, RequestFraming, RequestHead, ResponseFraming,
-    ResponseHead, Version, CHUNK_TRAILER, LAST_CHUNK,
+    check_chunked_prefix, encode_chunk_header, parse_request_head, parse_response_head, Chunk,
+    ChunkError, ChunkedDecoder, HeadError, Limits, Parsed, RequestFraming, RequestHead,
+    ResponseFraming, ResponseHead, Version, CHUNK_TRAILER, LAST_CHUNK,
 };
 
 /// The limits every head is parsed with: the defaults, and tight ones that short inputs reach.
@@ -107,6 +109,21 @@ fn check_head_error(e: &HeadError) {
     let msg = e.to_string();
     assert!(!msg.chars().any(char::is_control), "message {msg:?}");
     assert!(!msg.ends_with('.'), "message {msg:?}");
+}
+
+/// The version written in a start line is the one the head reports: `HTTP/1.0` is 1.0, and
+/// `HTTP/1.1` and every higher minor version of 1 (RFC 9110 §2.5) are 1.1; nothing else is
+/// accepted.
+fn check_version(written: &[u8], version: Version) {
+    let ok = match version {
+        Version::Http10 => written == b"HTTP/1.0",
+        Version::Http11 => {
+            written.len() == 8
+                && written.starts_with(b"HTTP/1.")
+                && (b'1'..=b'9').contains(&written[7])
+        }
+    };
+    assert!(ok, "version {:?} read as {version:?}", show(written));
 }
 
 /// Field lines (names and values) as owned values, for comparisons.
@@ -309,8 +326,12 @@ fn check_request_promises(head: &RequestHead, limits: &Limits) {
     expected_line.push(b' ');
     expected_line.extend_from_slice(target);
     expected_line.push(b' ');
-    expected_line.extend_from_slice(head.version().as_str().as_bytes());
-    assert_eq!(request_line, &expected_line[..], "request line");
+    assert_eq!(
+        &request_line[..request_line.len().min(expected_line.len())],
+        &expected_line[..],
+        "request line"
+    );
+    check_version(&request_line[expected_line.len()..], head.version());
 
     let fields = check_fields(head.headers(), field_lines);
     assert!(fields.len() <= limits.max_headers);
@@ -525,9 +546,9 @@ fn check_response_promises(head: &ResponseHead, limits: &Limits) {
     let field_lines = &lines[1..lines.len() - 1];
     let status = head.status();
     assert!((100..=599).contains(&status), "status {status}");
-    let prefix = format!("{} {status:03}", head.version().as_str());
+    check_version(&status_line[..8], head.version());
     assert!(
-        status_line.starts_with(prefix.as_bytes()),
+        status_line[8..].starts_with(format!(" {status:03}").as_bytes()),
         "status line {:?}",
         show(status_line)
     );
@@ -811,6 +832,18 @@ pub fn check_chunked(data: &[u8]) {
 
     let (decoded, verdict) = whole;
     assert!(decoded.len() <= body.len(), "more output than input");
+    // The check made before forwarding fails exactly when the decoder would fail on the same
+    // bytes, with the same error; an incomplete body or bytes after its end never fail it.
+    let expected = match verdict {
+        Verdict::Failed(e) => Err(e),
+        Verdict::End(_) | Verdict::NeedMore => Ok(()),
+    };
+    assert_eq!(
+        check_chunked_prefix(body),
+        expected,
+        "prefix check {:?}",
+        show(body)
+    );
     match verdict {
         Verdict::End(used) => {
             assert!(used <= body.len());

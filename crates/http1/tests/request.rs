@@ -125,6 +125,24 @@ fn chunked_request() {
     }
 }
 
+/// RFC 9110 §2.5: a higher minor version of HTTP/1 is processed as HTTP/1.1, the highest minor
+/// version gatehouse conforms to, with HTTP/1.1's rules (Host required, keep-alive by default).
+#[test]
+fn higher_minor_version_is_http11() {
+    for v in ["1.2", "1.9"] {
+        let input = format!("GET http://a/ HTTP/{v}\r\nHost: a\r\n\r\n");
+        let (head, len) = complete(input.as_bytes());
+        assert_eq!(len, input.len());
+        assert_eq!(head.version(), Version::Http11, "{v}");
+        assert!(head.keep_alive());
+        let te =
+            format!("POST http://a/ HTTP/{v}\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n");
+        assert_eq!(complete(te.as_bytes()).0.framing(), RequestFraming::Chunked);
+        let no_host = format!("GET http://a/ HTTP/{v}\r\n\r\n");
+        assert_eq!(error(no_host.as_bytes()).code(), "missing_host");
+    }
+}
+
 #[test]
 fn http10_without_host() {
     let (head, _) = complete(b"GET / HTTP/1.0\r\n\r\n");
@@ -467,8 +485,8 @@ fn refusals() {
             505,
         ),
         (
-            "http/1.2",
-            b"GET / HTTP/1.2\r\nHost: a\r\n\r\n".to_vec(),
+            "http/2.1",
+            b"GET / HTTP/2.1\r\nHost: a\r\n\r\n".to_vec(),
             "unsupported_version",
             505,
         ),

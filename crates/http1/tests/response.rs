@@ -77,6 +77,11 @@ fn lenient_line_ends_and_reasons() {
     assert_eq!(head.reason(), "");
     assert_eq!(head.reason_bytes(), b"\xe7a va\tbien ");
     assert_eq!(head.version(), Version::Http10);
+    // RFC 9110 §2.5: a higher minor version of HTTP/1 is read as HTTP/1.1.
+    let (head, _) = complete(b"HTTP/1.2 200 OK\r\nContent-Length: 0\r\n\r\n");
+    assert_eq!(head.version(), Version::Http11);
+    assert_eq!(head.status(), 200);
+    assert!(head.keep_alive());
 }
 
 #[test]
@@ -210,7 +215,7 @@ fn connection_and_keep_alive() {
 
 #[test]
 fn refusals() {
-    let cases: [(&str, &[u8], &str); 38] = [
+    let cases: [(&str, &[u8], &str); 39] = [
         ("short status", b"HTTP/1.1 20 OK\r\n\r\n", "bad_status_line"),
         (
             "long status",
@@ -244,6 +249,11 @@ fn refusals() {
         (
             "http/2.0",
             b"HTTP/2.0 200 OK\r\n\r\n",
+            "unsupported_version",
+        ),
+        (
+            "http/0.9",
+            b"HTTP/0.9 200 OK\r\n\r\n",
             "unsupported_version",
         ),
         ("http/2", b"HTTP/2 200 OK\r\n\r\n", "bad_status_line"),

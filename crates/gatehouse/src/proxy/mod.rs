@@ -315,6 +315,8 @@ async fn pipeline(
     let target = target::target_of(head)?;
     rec.destination = target.destination();
     rec.url = target.uri.as_ref().map(|u| u.to_string());
+    // A chunked body already broken in what arrived with the head is refused like a bad head.
+    target::check_early_body(head, &conn.buf)?;
 
     // 2. Who is asking.
     rec.stage = Stage::Authenticate;

@@ -101,6 +101,21 @@ pub fn target_of(head: &RequestHead) -> Result<Target, Outcome> {
     finish_target(head, target)
 }
 
+/// A chunked request body whose framing is already broken in the bytes that arrived with the head
+/// is refused with `400` before anything is forwarded, like a malformed head. (Framing errors
+/// found later abort the exchange mid-body.)
+pub fn check_early_body(head: &RequestHead, buffered: &[u8]) -> Result<(), Outcome> {
+    if head.framing() != RequestFraming::Chunked {
+        return Ok(());
+    }
+    http1::check_chunked_prefix(buffered).map_err(|e| {
+        bad_request(
+            ErrorCode::ClientFraming(e.code()),
+            format!("the request body is malformed: {e}; nothing was forwarded"),
+        )
+    })
+}
+
 /// `host` with anything up to its last `@` (userinfo, which a Host header must not carry) replaced
 /// by `…`: a refusal repeats what it refused, but never a password, into responses and logs.
 fn without_userinfo(host: &str) -> std::borrow::Cow<'_, str> {

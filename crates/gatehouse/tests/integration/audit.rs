@@ -496,3 +496,78 @@ async fn a_transfer_that_fails_after_the_decision_keeps_the_allowing_rule_and_it
     assert!(!metrics.contains("decision=\"error\""), "{metrics}");
     gw.shutdown().await;
 }
+
+/// The Squid log writes what Squid writes (issue 10, point 16). A request Squid could not turn
+/// into a proxy request — an origin-form or asterisk-form target, a target that does not parse —
+/// is `NONE_NONE/400` with the method and target as received, no user and `HIER_NONE/-` (Squid's
+/// `ERR_INVALID_URL` path, `setLogUriToRawUri`); a head that does not parse is `NONE_NONE/400 …
+/// NONE error:invalid-request` (`abortRequestParsing`). A refusal connected to nothing, CONNECT
+/// included, is `TCP_DENIED` with `HIER_NONE/-`; `HIER_DIRECT/<ip>` names an origin gatehouse
+/// connected to or tried to (Squid logs the last destination it tried after a failed connect).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_squid_log_writes_invalid_and_refused_requests_as_squid_does() {
+    let origin = Origin::start("127.0.0.4").await;
+    // A CONNECT port on an allowed address where nothing listens: allowed, then the connect fails.
+    let closed = std::net::TcpListener::bind("127.0.0.4:0").unwrap();
+    let closed_port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let config = base_config(&origin).replace(
+        "connect_ports = [443, ",
+        &format!("connect_ports = [443, {closed_port}, "),
+    );
+    let gw = Gateway::start(&config).await;
+    gw.add_user("ada", Tier::Open, "pw-ada").await;
+    gw.add_user("fil", Tier::Filtered, "pw-fil").await;
+    let ada = basic("ada", "pw-ada");
+    let fil = basic("fil", "pw-fil");
+    let p = origin.port();
+    let head = |line: &str, auth: &str| {
+        format!("{line} HTTP/1.1\r\nHost: origin.test:{p}\r\nProxy-Authorization: {auth}\r\nConnection: close\r\n\r\n")
+    };
+    // (request, the reply's status) in order; the log lines follow in the same order.
+    let requests = [
+        head("GET /index.html?q=1", &ada),
+        head("OPTIONS *", &ada),
+        head(&format!("GET http://origin.test:{p}/#frag"), &ada),
+        "GET http://origin.test/ HTTP/1.1\nHost: origin.test\n\n".to_string(),
+        format!("CONNECT origin.test:{p} HTTP/1.1\r\nHost: origin.test:{p}\r\n\r\n"),
+        format!("CONNECT other.test:{p} HTTP/1.1\r\nHost: other.test:{p}\r\nProxy-Authorization: {fil}\r\n\r\n"),
+        format!("CONNECT origin.test:8443 HTTP/1.1\r\nHost: origin.test:8443\r\nProxy-Authorization: {ada}\r\n\r\n"),
+        format!("CONNECT loop.test:{p} HTTP/1.1\r\nHost: loop.test:{p}\r\nProxy-Authorization: {ada}\r\n\r\n"),
+        format!("CONNECT origin.test:{closed_port} HTTP/1.1\r\nHost: origin.test:{closed_port}\r\nProxy-Authorization: {ada}\r\n\r\n"),
+    ];
+    let mut sizes = Vec::new();
+    for req in &requests {
+        let reply = testkit::exchange(gw.proxy, req.as_bytes()).await;
+        sizes.push((reply.status(), reply.text.len()));
+    }
+    gw.flush_audit().await;
+    let log = std::fs::read_to_string(gw.data_path().join("access.log")).unwrap();
+    let lines: Vec<&str> = log.lines().collect();
+    assert_eq!(lines.len(), requests.len(), "{log}");
+    // Fields after the time and the elapsed milliseconds, which the test cannot know.
+    let expected = [
+        "NONE_NONE/400 {} GET /index.html?q=1 - HIER_NONE/- text/plain".to_string(),
+        "NONE_NONE/400 {} OPTIONS * - HIER_NONE/- text/plain".to_string(),
+        format!("NONE_NONE/400 {{}} GET http://origin.test:{p}/#frag - HIER_NONE/- text/plain"),
+        "NONE_NONE/400 {} NONE error:invalid-request - HIER_NONE/- text/plain".to_string(),
+        format!("TCP_DENIED/407 {{}} CONNECT origin.test:{p} - HIER_NONE/- text/plain"),
+        format!("TCP_DENIED/403 {{}} CONNECT other.test:{p} fil HIER_NONE/- text/plain"),
+        "TCP_DENIED/403 {} CONNECT origin.test:8443 ada HIER_NONE/- text/plain".to_string(),
+        format!("TCP_DENIED/403 {{}} CONNECT loop.test:{p} ada HIER_NONE/- text/plain"),
+        format!("TCP_TUNNEL_ABORTED/502 {{}} CONNECT origin.test:{closed_port} ada HIER_DIRECT/127.0.0.4 text/plain"),
+    ];
+    for ((line, want), (status, size)) in lines.iter().zip(&expected).zip(&sizes) {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!(f.len(), 10, "{line}");
+        assert_eq!(f[2], "127.0.0.1", "{line}");
+        assert_eq!(
+            f[3],
+            format!("{}/{status}", f[3].split('/').next().unwrap()),
+            "{line}"
+        );
+        let want = want.replace("{}", &size.to_string());
+        assert_eq!(f[3..].join(" "), want, "{line}");
+    }
+    gw.shutdown().await;
+}
