@@ -24,7 +24,7 @@ use tokio::sync::mpsc;
 
 use crate::config::{AuditSettings, OnBacklog};
 use crate::metrics::Metrics;
-use crate::store::{AuditRow, Store};
+use crate::store::{AuditRow, AuditStore};
 
 /// How far a request got; recorded with every event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,6 +121,8 @@ impl AuditEvent {
             id: 0,
             ts_us: self.ts_us,
             principal: self.principal.as_deref().map(str::to_string),
+            // Filled once failed authentications record the name they tried.
+            tried_principal: None,
             client: self.client.to_string(),
             method: self.method.clone(),
             destination: self.destination.clone(),
@@ -214,9 +216,9 @@ pub struct Audit {
 }
 
 impl Audit {
-    /// Start the writer thread on its own store connection.
+    /// Start the writer thread on its own store connection (any [`AuditStore`] backend).
     pub fn start(
-        store: Store,
+        store: Box<dyn AuditStore>,
         settings: AuditSettings,
         squid_log: Option<PathBuf>,
         metrics: Arc<Metrics>,
@@ -341,7 +343,7 @@ fn open_squid_log(path: &std::path::Path) -> std::io::Result<std::fs::File> {
 }
 
 fn writer(
-    mut store: Store,
+    mut store: Box<dyn AuditStore>,
     mut rx: mpsc::Receiver<Msg>,
     mut squid: Option<SquidLog>,
     metrics: Arc<Metrics>,

@@ -32,7 +32,7 @@ use crate::identity::{
 };
 use crate::metrics::Metrics;
 use crate::proxy::{serve_connection, Gateway, Runtime};
-use crate::store::{Role, Store};
+use crate::store::{PrincipalStore, Role, Store};
 
 /// How to start a server.
 pub struct ServerOptions {
@@ -62,7 +62,7 @@ pub struct Server {
 
 struct AdminState {
     gateway: Arc<Gateway>,
-    store: Arc<Mutex<Store>>,
+    store: Arc<Mutex<Box<dyn PrincipalStore>>>,
 }
 
 impl Server {
@@ -95,8 +95,9 @@ impl Server {
 
         let metrics = Arc::new(Metrics::new());
         let squid_log = config.audit.squid_log.as_ref().map(|p| data_dir.join(p));
+        // The SQLite backend is chosen here and only here; everything after uses the store traits.
         let audit = Audit::start(
-            Store::open(&data_dir)?,
+            Box::new(Store::open(&data_dir)?),
             config.audit.clone(),
             squid_log,
             metrics.clone(),
@@ -106,7 +107,7 @@ impl Server {
         // First start: an `admin` principal with a random password, printed once by the caller.
         // Created only once the listeners and the audit writer are up: a start that fails (a port in
         // use) must not leave an `admin` whose one-time password nobody saw.
-        let store = Store::open(&data_dir)?;
+        let store: Box<dyn PrincipalStore> = Box::new(Store::open(&data_dir)?);
         let initial_admin_password = if store.principal_count()? == 0 {
             let password = random_password()?;
             // Once in the life of a data directory: hashed on a throwaway blocking thread with
@@ -397,7 +398,7 @@ async fn accept_loop(
 /// Notice changes made with the CLI (the store's change counter) and reload the principals snapshot.
 async fn poll_principals(
     gw: Arc<Gateway>,
-    store: Arc<Mutex<Store>>,
+    store: Arc<Mutex<Box<dyn PrincipalStore>>>,
     mut drain: watch::Receiver<bool>,
 ) {
     let mut interval = tokio::time::interval(Duration::from_millis(250));

@@ -15,6 +15,7 @@ mod list_files;
 mod malformed;
 mod protocol;
 mod response_framing;
+mod store_versions;
 mod tidy;
 mod tiers;
 mod truncation;
