@@ -91,16 +91,20 @@ fn parse_time(s: &str, now_us: i64) -> anyhow::Result<i64> {
         let midnight = date.to_zoned(jiff::tz::TimeZone::UTC)?.timestamp();
         return Ok(midnight.as_microsecond());
     }
-    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let Ok(n) = num.parse::<i64>() else {
-        bail!("`{s}` is not a time: use a date (`2026-12-07`, midnight UTC), an RFC 3339 time (`2026-12-07T10:00:00Z`) or an age (`15m`, `2h`, `3d`)");
+    let not_a_time = || {
+        anyhow::anyhow!("`{s}` is not a time: use a date (`2026-12-07`, midnight UTC), an RFC 3339 time (`2026-12-07T10:00:00Z`) or an age (`15m`, `2h`, `3d`)")
     };
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: i64 = num.parse().map_err(|_| not_a_time())?;
     let secs = match unit {
         "s" => 1,
         "m" => 60,
         "h" => 3600,
         "d" => 86_400,
-        _ => bail!("`{s}`: the unit of an age is one of `s`, `m`, `h`, `d`"),
+        _ if unit.chars().all(|c| c.is_ascii_alphabetic()) => {
+            bail!("`{s}`: the unit of an age is one of `s`, `m`, `h`, `d`")
+        }
+        _ => return Err(not_a_time()),
     };
     Ok(now_us.saturating_sub(n.saturating_mul(secs * 1_000_000)))
 }

@@ -10,18 +10,18 @@ use std::time::{Duration, Instant};
 
 use testkit::{base_config, curl, Origin};
 
-const BIN: &str = env!("CARGO_BIN_EXE_gatehouse");
+pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_gatehouse");
 
 /// The binary running `serve`, with its stderr collected. Killed on drop if still running.
-struct Serve {
+pub(crate) struct Serve {
     child: Child,
-    proxy: String,
-    admin: String,
-    stdout: Arc<Mutex<String>>,
+    pub(crate) proxy: String,
+    pub(crate) admin: String,
+    pub(crate) stdout: Arc<Mutex<String>>,
     stderr: Arc<Mutex<String>>,
     _data: tempfile::TempDir,
-    data_dir: PathBuf,
-    config: PathBuf,
+    pub(crate) data_dir: PathBuf,
+    pub(crate) config: PathBuf,
     _config_dir: tempfile::TempDir,
 }
 
@@ -32,7 +32,7 @@ impl Drop for Serve {
     }
 }
 
-fn start_serve(config_text: &str) -> Serve {
+pub(crate) fn start_serve(config_text: &str) -> Serve {
     let config_dir = tempfile::tempdir().unwrap();
     let config = config_dir.path().join("gatehouse.toml");
     std::fs::write(&config, config_text).unwrap();
@@ -116,15 +116,15 @@ fn spawn_serve(
 }
 
 impl Serve {
-    fn proxy_url(&self) -> String {
+    pub(crate) fn proxy_url(&self) -> String {
         format!("http://{}", self.proxy)
     }
 
-    fn cli(&self, args: &[&str], stdin: Option<&str>) -> (i32, String, String) {
+    pub(crate) fn cli(&self, args: &[&str], stdin: Option<&str>) -> (i32, String, String) {
         cli_in(&self.data_dir, &self.config, args, stdin)
     }
 
-    fn signal(&self, sig: &str) {
+    pub(crate) fn signal(&self, sig: &str) {
         let ok = Command::new("kill")
             .args([&format!("-{sig}"), &self.child.id().to_string()])
             .status()
@@ -133,7 +133,7 @@ impl Serve {
         assert!(ok);
     }
 
-    fn wait_exit(&mut self, limit: Duration) -> i32 {
+    pub(crate) fn wait_exit(&mut self, limit: Duration) -> i32 {
         let start = Instant::now();
         loop {
             if let Some(s) = self.child.try_wait().unwrap() {
@@ -144,7 +144,7 @@ impl Serve {
         }
     }
 
-    fn stderr(&self) -> String {
+    pub(crate) fn stderr(&self) -> String {
         self.stderr.lock().unwrap().clone()
     }
 
@@ -171,7 +171,12 @@ fn check_config(file: &Path) -> std::process::Output {
         .unwrap()
 }
 
-fn cli_in(data: &Path, config: &Path, args: &[&str], stdin: Option<&str>) -> (i32, String, String) {
+pub(crate) fn cli_in(
+    data: &Path,
+    config: &Path,
+    args: &[&str],
+    stdin: Option<&str>,
+) -> (i32, String, String) {
     let mut child = Command::new(BIN)
         .args(args)
         .arg("--data-dir")
@@ -198,7 +203,7 @@ fn cli_in(data: &Path, config: &Path, args: &[&str], stdin: Option<&str>) -> (i3
 }
 
 /// Poll until `f` holds (changes made with the CLI apply within a second; this waits up to 10 s).
-async fn eventually<F, Fut>(what: &str, mut f: F)
+pub(crate) async fn eventually<F, Fut>(what: &str, mut f: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
@@ -244,9 +249,12 @@ fn help_is_complete_for_every_command() {
         &["user", "passwd"],
         &["user", "disable"],
         &["user", "enable"],
+        &["user", "set-role"],
+        &["user", "delete"],
         &["group"],
         &["group", "add"],
         &["group", "add-member"],
+        &["group", "delete"],
         &["audit"],
     ];
     for c in commands {
