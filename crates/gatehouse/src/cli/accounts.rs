@@ -205,13 +205,19 @@ fn password(from_stdin: bool, min_chars: usize) -> anyhow::Result<(String, bool)
     }
 }
 
-pub(super) fn user(common: Common, command: UserCommand) -> anyhow::Result<ExitCode> {
-    check_given_config(&common)?;
-    let store: Box<dyn PrincipalStore> = if matches!(command, UserCommand::Add { .. }) {
+/// Check a given `--config`, then open the store (creating it only when `create`: the commands
+/// that add something).
+fn open_store(common: &Common, create: bool) -> anyhow::Result<Box<dyn PrincipalStore>> {
+    check_given_config(common)?;
+    Ok(if create {
         Box::new(Store::open(&common.data_dir)?)
     } else {
         Box::new(Store::open_existing(&common.data_dir)?)
-    };
+    })
+}
+
+pub(super) fn user(common: Common, command: UserCommand) -> anyhow::Result<ExitCode> {
+    let store = open_store(&common, matches!(command, UserCommand::Add { .. }))?;
     run_user(&*store, command, MIN_PASSWORD_CHARS)?;
     Ok(ExitCode::SUCCESS)
 }
@@ -316,12 +322,7 @@ fn list_users(rows: Vec<PrincipalRow>, format: OutputFormat) -> anyhow::Result<(
 }
 
 pub(super) fn group(common: Common, command: GroupCommand) -> anyhow::Result<ExitCode> {
-    check_given_config(&common)?;
-    let store: Box<dyn PrincipalStore> = if matches!(command, GroupCommand::Add { .. }) {
-        Box::new(Store::open(&common.data_dir)?)
-    } else {
-        Box::new(Store::open_existing(&common.data_dir)?)
-    };
+    let store = open_store(&common, matches!(command, GroupCommand::Add { .. }))?;
     run_group(&*store, command)?;
     Ok(ExitCode::SUCCESS)
 }
