@@ -95,7 +95,7 @@ impl Server {
 
         let metrics = Arc::new(Metrics::new());
         let squid_log = config.audit.squid_log.as_ref().map(|p| data_dir.join(p));
-        // The SQLite backend is chosen here and only here; everything after uses the store traits.
+        // The gateway picks the SQLite backend here; everything after uses the store traits.
         let audit = Audit::start(
             Box::new(Store::open(&data_dir)?),
             config.audit.clone(),
