@@ -68,8 +68,8 @@ if [[ $QUICK == 1 ]]; then
 else
   LOAD_RUNS=${LOAD_RUNS:-3}; EXTRA_RUNS=${EXTRA_RUNS:-2}; EXTRA_DURATION=${EXTRA_DURATION:-${DURATION:-10}}
 fi
-BENCH_USER=bench BENCH_PASS=bench            # tier open: the harness's user
-FILT_USER=bench-filtered FILT_PASS=bench     # tier filtered: the by-name extra runs
+BENCH_USER=bench BENCH_PASS=bench-password        # tier open: the harness's user
+FILT_USER=bench-filtered FILT_PASS=bench-password # tier filtered: the by-name extra runs
 
 # NICE=-10: run everything (this script, the harness, the servers, wrk, cargo bench) at that
 # priority, so that other jobs on a shared machine disturb less; passed on to the harness too.

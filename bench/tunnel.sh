@@ -91,7 +91,7 @@ listen = "127.0.0.1:$((29190 + i))"
 [network]
 allow = ["127.0.0.1/32"]
 EOF
-  echo bench | "${BINS[$i]}" user add bench --tier open --password-stdin --data-dir "$dir/data" > /dev/null
+  echo bench-password | "${BINS[$i]}" user add bench --tier open --password-stdin --data-dir "$dir/data" > /dev/null
   "${BINS[$i]}" serve --config "$dir/gatehouse.toml" --data-dir "$dir/data" > "$dir/serve.log" 2>&1 &
   PIDS+=($!)
   wait_port $port || { echo "${BINS[$i]} did not start (see $dir/serve.log)" >&2; exit 1; }
@@ -124,7 +124,7 @@ cpu_ns() { # pid -> ns of CPU used by all its threads so far
 fetch() { # name mode -> MB/s
   local n=$1 mode=$2 url px=()
   if [[ $n == floor ]]; then px=(-x "http://127.0.0.1:$((23128 + ${#BINS[@]}))")
-  elif [[ $n != direct ]]; then px=(-x "http://bench:bench@127.0.0.1:$((23128 + ${n#gh}))"); fi
+  elif [[ $n != direct ]]; then px=(-x "http://bench:bench-password@127.0.0.1:$((23128 + ${n#gh}))"); fi
   case $mode in
     tls) url=https://127.0.0.1:28443/blob;;
     raw) url=http://127.0.0.1:28080/blob; [[ $n != direct ]] && px+=(--proxytunnel);;

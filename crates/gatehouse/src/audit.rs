@@ -25,7 +25,7 @@ use tokio::sync::mpsc;
 use crate::codes::{ErrorCode, EventDecision};
 use crate::config::{AuditSettings, OnBacklog};
 use crate::metrics::Metrics;
-use crate::store::{AuditRow, Store};
+use crate::store::{AuditRow, AuditStore};
 
 /// How far a request got; recorded with every event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,6 +73,9 @@ pub struct AuditEvent {
     /// When the request head was complete, in microseconds since the Unix epoch.
     pub ts_us: i64,
     pub principal: Option<Arc<str>>,
+    /// The user name a failed proxy authentication tried (printable, bounded: see
+    /// [`printable_name`]); `None` when authentication succeeded or named nobody.
+    pub tried_principal: Option<Box<str>>,
     pub client: SocketAddr,
     pub method: String,
     /// The canonical destination, `host:port`.
@@ -115,12 +118,30 @@ pub fn squid_content_type(value: &[u8]) -> Option<Box<str>> {
     std::str::from_utf8(media).ok().map(Into::into)
 }
 
+/// The longest tried user name recorded, in characters.
+const TRIED_NAME_MAX: usize = 64;
+
+/// A user name a client tried, as recorded: control characters (which would forge lines in a
+/// terminal or a log) become `?`, and a name longer than 64 characters is cut and marked with `…`.
+pub fn printable_name(name: &str) -> Box<str> {
+    let mut out: String = name
+        .chars()
+        .take(TRIED_NAME_MAX)
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect();
+    if name.chars().nth(TRIED_NAME_MAX).is_some() {
+        out.push('…');
+    }
+    out.into()
+}
+
 impl AuditEvent {
     fn to_row(&self) -> AuditRow {
         AuditRow {
             id: 0,
             ts_us: self.ts_us,
             principal: self.principal.as_deref().map(str::to_string),
+            tried_principal: self.tried_principal.as_deref().map(str::to_string),
             client: self.client.to_string(),
             method: self.method.clone(),
             destination: self.destination.clone(),
@@ -224,9 +245,9 @@ pub struct Audit {
 }
 
 impl Audit {
-    /// Start the writer thread on its own store connection.
+    /// Start the writer thread on its own store connection (any [`AuditStore`] backend).
     pub fn start(
-        store: Store,
+        store: Box<dyn AuditStore>,
         settings: AuditSettings,
         squid_log: Option<PathBuf>,
         metrics: Arc<Metrics>,
@@ -351,7 +372,7 @@ fn open_squid_log(path: &std::path::Path) -> std::io::Result<std::fs::File> {
 }
 
 fn writer(
-    mut store: Store,
+    mut store: Box<dyn AuditStore>,
     mut rx: mpsc::Receiver<Msg>,
     mut squid: Option<SquidLog>,
     metrics: Arc<Metrics>,
@@ -441,7 +462,17 @@ fn writer(
 
 #[cfg(test)]
 mod tests {
-    use super::squid_content_type;
+    use super::{printable_name, squid_content_type};
+
+    #[test]
+    fn a_tried_name_is_recorded_printable_and_bounded() {
+        assert_eq!(&*printable_name("ada"), "ada");
+        assert_eq!(&*printable_name("a\x1b[2Jb\nc"), "a?[2Jb?c");
+        let long = "é".repeat(500);
+        let kept = printable_name(&long);
+        assert_eq!(kept.chars().count(), 65);
+        assert!(kept.ends_with('…'));
+    }
 
     #[test]
     fn squid_type_is_the_media_type_without_parameters() {

@@ -27,7 +27,7 @@ use crate::identity::{
     hash_password, random_password, Identity, PrincipalSource, Verifier, ARGON2_IDLE_RELEASE,
 };
 use crate::metrics::Metrics;
-use crate::store::{Role, Store};
+use crate::store::{PrincipalStore, Role, SharedPrincipalStore, Store};
 
 /// The configuration in force, swapped whole on reload.
 pub struct Runtime {
@@ -55,7 +55,7 @@ pub struct Gateway {
     pub metrics: Arc<Metrics>,
     /// The store, for reads off the request path (principals, `/readyz`). The audit writer has a
     /// connection of its own.
-    pub store: Arc<Mutex<Store>>,
+    pub store: SharedPrincipalStore,
     /// Flips to `true` when the gateway drains for shutdown.
     pub draining: watch::Receiver<bool>,
     /// Flips to `true` when the shutdown grace period is over: requests still running end where
@@ -95,15 +95,16 @@ impl Gateway {
         )?;
         let metrics = Arc::new(Metrics::new());
         let squid_log = config.audit.squid_log.as_ref().map(|p| data_dir.join(p));
+        // The gateway picks the SQLite backend here; everything after uses the store traits.
         let audit = Audit::start(
-            Store::open(data_dir)?,
+            Box::new(Store::open(data_dir)?),
             config.audit.clone(),
             squid_log,
             metrics.clone(),
         )
         .context("cannot start the audit writer")?;
-        let store = Store::open(data_dir)?;
-        let initial_admin_password = ensure_first_admin(&store).await?;
+        let store: Box<dyn PrincipalStore> = Box::new(Store::open(data_dir)?);
+        let initial_admin_password = ensure_first_admin(store.as_ref()).await?;
         let store = Arc::new(Mutex::new(store));
         let principals = PrincipalSource::open(store.clone(), metrics.clone())?;
         let (drain, draining) = watch::channel(false);
@@ -130,7 +131,7 @@ impl Gateway {
 }
 
 /// First start: an `admin` principal with a random password, returned to be printed once.
-async fn ensure_first_admin(store: &Store) -> anyhow::Result<Option<String>> {
+async fn ensure_first_admin(store: &dyn PrincipalStore) -> anyhow::Result<Option<String>> {
     if store.principal_count()? != 0 {
         return Ok(None);
     }

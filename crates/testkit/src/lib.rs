@@ -14,7 +14,7 @@ use std::time::Duration;
 use gatehouse::config::Config;
 use gatehouse::identity::hash_password;
 use gatehouse::server::{Server, ServerOptions};
-use gatehouse::store::{Role, Store};
+use gatehouse::store::{AuditStore, PrincipalStore, Role, Store};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 

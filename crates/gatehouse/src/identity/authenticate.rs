@@ -230,7 +230,7 @@ mod tests {
 
     use super::*;
     use crate::identity::{hash_password, ARGON2_IDLE_RELEASE};
-    use crate::store::{Role, Store};
+    use crate::store::{PrincipalStore, Role, Store};
 
     struct Setup {
         identity: Identity,
@@ -242,7 +242,9 @@ mod tests {
     fn setup() -> Setup {
         let dir = tempfile::tempdir().unwrap();
         let metrics = Arc::new(Metrics::new());
-        let store = Arc::new(Mutex::new(Store::open(dir.path()).unwrap()));
+        let store = Arc::new(Mutex::new(
+            Box::new(Store::open(dir.path()).unwrap()) as Box<dyn crate::store::PrincipalStore>
+        ));
         let source = PrincipalSource::open(store, metrics.clone()).unwrap();
         let verifier = Verifier::start(2, ARGON2_IDLE_RELEASE).unwrap();
         Setup {

@@ -145,6 +145,7 @@ mod tests {
             disabled: false,
             created_at: 0,
             updated_at: 0,
+            groups: Vec::new(),
         };
         let cache = CredentialCache::new(16).unwrap();
         let before = Principals::new(1, vec![row("h1")]);

@@ -44,6 +44,8 @@ pub struct Principal {
     pub tier: Tier,
     pub disabled: bool,
     pub password_hash: Arc<str>,
+    /// The groups the principal belongs to, sorted; an input of the decision.
+    pub groups: Box<[Arc<str>]>,
 }
 
 /// Every principal of the store at one generation.
@@ -66,6 +68,7 @@ impl Principals {
                     tier: r.tier,
                     disabled: r.disabled,
                     password_hash: r.password_hash.into(),
+                    groups: r.groups.into_iter().map(Arc::from).collect(),
                 };
                 (name, Arc::new(p))
             })

@@ -14,13 +14,13 @@ use arc_swap::{ArcSwap, Guard};
 
 use super::{IdentityError, Principals};
 use crate::metrics::Metrics;
-use crate::store::Store;
+use crate::store::{PrincipalStore, SharedPrincipalStore};
 
 /// The principals snapshot and the store it is loaded from.
 pub struct PrincipalSource {
     snapshot: ArcSwap<Principals>,
     /// The handle the gateway shares for principals and `/readyz`.
-    store: Arc<Mutex<Store>>,
+    store: SharedPrincipalStore,
     /// Store checks begun. Changed only by the holder of `turn`.
     checks: AtomicU64,
     turn: tokio::sync::Mutex<()>,
@@ -30,7 +30,7 @@ pub struct PrincipalSource {
 impl PrincipalSource {
     /// Load the first snapshot from `store`.
     pub fn open(
-        store: Arc<Mutex<Store>>,
+        store: SharedPrincipalStore,
         metrics: Arc<Metrics>,
     ) -> Result<PrincipalSource, IdentityError> {
         let first = load_if_changed(&store, None)?.unwrap_or_default();
@@ -94,7 +94,7 @@ impl PrincipalSource {
 /// The one function that reads principals from the store: the change counter, and every principal
 /// when the counter differs from `current` (`None`: always). Blocking.
 fn load_if_changed(
-    store: &Mutex<Store>,
+    store: &Mutex<Box<dyn PrincipalStore>>,
     current: Option<i64>,
 ) -> Result<Option<Principals>, IdentityError> {
     let store = store
@@ -112,10 +112,12 @@ fn load_if_changed(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::Role;
+    use crate::store::{Role, Store};
 
     fn source_on(dir: &std::path::Path) -> PrincipalSource {
-        let store = Arc::new(Mutex::new(Store::open(dir).unwrap()));
+        let store = Arc::new(Mutex::new(
+            Box::new(crate::store::Store::open(dir).unwrap()) as Box<dyn PrincipalStore>,
+        ));
         PrincipalSource::open(store, Arc::new(Metrics::new())).unwrap()
     }
 

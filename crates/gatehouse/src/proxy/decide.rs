@@ -24,7 +24,7 @@ pub fn inputs<'a>(rt: &Runtime, principal: &'a Principal, target: &'a Target) ->
     };
     Inputs {
         principal: &principal.name,
-        groups: &[],
+        groups: &principal.groups,
         disabled: principal.disabled,
         tier: principal.tier,
         host,

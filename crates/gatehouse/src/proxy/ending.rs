@@ -34,6 +34,8 @@ pub struct Record {
     ts_us: i64,
     pub method: String,
     pub principal: Option<Arc<str>>,
+    /// The user name a failed authentication tried.
+    pub tried_principal: Option<Box<str>>,
     pub destination: String,
     pub url: Option<String>,
     pub stage: Stage,
@@ -71,6 +73,7 @@ impl Record {
             ts_us: now_us(),
             method: method.to_string(),
             principal: None,
+            tried_principal: None,
             destination,
             url: None,
             stage: Stage::Destination,
@@ -124,6 +127,7 @@ impl Record {
         let event = AuditEvent {
             ts_us: self.ts_us,
             principal: self.principal,
+            tried_principal: self.tried_principal,
             client,
             method: self.method,
             destination: self.destination,

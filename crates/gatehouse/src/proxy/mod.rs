@@ -328,7 +328,10 @@ async fn pipeline(
             &mut conn.auth_memo,
         )
         .await
-        .map_err(Outcome::from)?;
+        .map_err(|failure| {
+            rec.tried_principal = failure.tried_name().map(crate::audit::printable_name);
+            Outcome::from(failure)
+        })?;
     rec.principal = Some(principal.name.clone());
 
     // 3. Decide.

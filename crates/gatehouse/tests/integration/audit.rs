@@ -571,3 +571,37 @@ async fn the_squid_log_writes_invalid_and_refused_requests_as_squid_does() {
     }
     gw.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_sign_in_records_the_name_it_tried_printable_and_bounded() {
+    let origin = Origin::start("127.0.0.4").await;
+    let gw = Gateway::start(&base_config(&origin)).await;
+    gw.add_user("ada", Tier::Open, "pw-ada").await;
+    let url = format!("http://origin.test:{}/", origin.port());
+    let long = format!("m\u{1b}[31m{}", "x".repeat(300));
+    for user in ["ada:wrong", "nobody:pw", &format!("{long}:pw")] {
+        let out = curl(&["-x", &gw.proxy_url(), "-U", user, &url]).await;
+        assert_eq!(out.status, 407, "{user}");
+    }
+    let out = curl(&["-x", &gw.proxy_url(), &url]).await;
+    assert_eq!(out.status, 407);
+    gw.flush_audit().await;
+    let tried: Vec<(Option<String>, Option<String>, String)> = gw
+        .audit()
+        .into_iter()
+        .map(|e| (e.principal, e.tried_principal, e.rule))
+        .collect();
+    let bounded = format!("m?[31m{}…", "x".repeat(58));
+    assert_eq!(
+        tried,
+        vec![
+            (None, Some("ada".into()), "auth-failed".into()),
+            (None, Some("nobody".into()), "auth-failed".into()),
+            (None, Some(bounded), "auth-failed".into()),
+            (None, None, "auth-required".into()),
+        ]
+    );
+    // Nothing of these reached the origin.
+    assert_eq!(origin.requests(), 0);
+    gw.shutdown().await;
+}

@@ -6,7 +6,7 @@
 use std::net::SocketAddr;
 
 use gatehouse::identity::throttle::{ADDRESS_LIMITS, NAME_LIMITS};
-use gatehouse::store::Store;
+use gatehouse::store::{PrincipalStore, Store};
 use policy::Tier;
 use testkit::{base_config, basic, curl, read_to_close, Gateway, Origin, Reply, SAFETY};
 use tokio::io::AsyncWriteExt;
@@ -35,10 +35,10 @@ async fn a_principal_added_or_a_password_changed_with_the_cli_works_at_once() {
     // The README's block: `user add`, then at once `curl`.
     let (code, _, err) = s.cli(
         &["user", "add", "ada", "--tier", "open", "--password-stdin"],
-        Some("ada-pw-1\n"),
+        Some("ada-passwd-1\n"),
     );
     assert_eq!(code, 0, "{err}");
-    let out = get("ada", "ada-pw-1").await;
+    let out = get("ada", "ada-passwd-1").await;
     assert_eq!(out.status, 200, "{:?}", out.header("x-gatehouse-rule"));
     assert_eq!(origin.requests(), 1, "the origin saw the request");
 
@@ -47,14 +47,14 @@ async fn a_principal_added_or_a_password_changed_with_the_cli_works_at_once() {
     assert_eq!(
         s.cli(
             &["user", "passwd", "ada", "--password-stdin"],
-            Some("ada-pw-2\n")
+            Some("ada-passwd-2\n")
         )
         .0,
         0
     );
-    assert_eq!(get("ada", "ada-pw-2").await.status, 200);
+    assert_eq!(get("ada", "ada-passwd-2").await.status, 200);
     assert_eq!(origin.requests(), 2);
-    let out = get("ada", "ada-pw-1").await;
+    let out = get("ada", "ada-passwd-1").await;
     assert_eq!(
         (out.status, out.header("x-gatehouse-rule").as_deref()),
         (407, Some("auth-failed"))
@@ -66,7 +66,7 @@ async fn a_principal_added_or_a_password_changed_with_the_cli_works_at_once() {
     assert_eq!(
         s.cli(
             &["user", "passwd", "ada", "--password-stdin"],
-            Some("ada-pw-3\n")
+            Some("ada-passwd-3\n")
         )
         .0,
         0
@@ -84,8 +84,8 @@ async fn a_principal_added_or_a_password_changed_with_the_cli_works_at_once() {
         seen as i64, generation,
         "the gateway never loaded the change"
     );
-    assert_eq!(get("ada", "ada-pw-2").await.status, 407);
-    assert_eq!(get("ada", "ada-pw-3").await.status, 200);
+    assert_eq!(get("ada", "ada-passwd-2").await.status, 407);
+    assert_eq!(get("ada", "ada-passwd-3").await.status, 200);
     assert_eq!(origin.requests(), 3);
 }
 

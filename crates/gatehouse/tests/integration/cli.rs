@@ -10,18 +10,18 @@ use std::time::{Duration, Instant};
 
 use testkit::{base_config, curl, Origin};
 
-const BIN: &str = env!("CARGO_BIN_EXE_gatehouse");
+pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_gatehouse");
 
 /// The binary running `serve`, with its stderr collected. Killed on drop if still running.
 pub(crate) struct Serve {
     child: Child,
     pub(crate) proxy: String,
     pub(crate) admin: String,
-    stdout: Arc<Mutex<String>>,
+    pub(crate) stdout: Arc<Mutex<String>>,
     stderr: Arc<Mutex<String>>,
     _data: tempfile::TempDir,
     pub(crate) data_dir: PathBuf,
-    config: PathBuf,
+    pub(crate) config: PathBuf,
     _config_dir: tempfile::TempDir,
 }
 
@@ -124,7 +124,7 @@ impl Serve {
         cli_in(&self.data_dir, &self.config, args, stdin)
     }
 
-    fn signal(&self, sig: &str) {
+    pub(crate) fn signal(&self, sig: &str) {
         let ok = Command::new("kill")
             .args([&format!("-{sig}"), &self.child.id().to_string()])
             .status()
@@ -133,7 +133,7 @@ impl Serve {
         assert!(ok);
     }
 
-    fn wait_exit(&mut self, limit: Duration) -> i32 {
+    pub(crate) fn wait_exit(&mut self, limit: Duration) -> i32 {
         let start = Instant::now();
         loop {
             if let Some(s) = self.child.try_wait().unwrap() {
@@ -144,7 +144,7 @@ impl Serve {
         }
     }
 
-    fn stderr(&self) -> String {
+    pub(crate) fn stderr(&self) -> String {
         self.stderr.lock().unwrap().clone()
     }
 
@@ -171,7 +171,12 @@ fn check_config(file: &Path) -> std::process::Output {
         .unwrap()
 }
 
-fn cli_in(data: &Path, config: &Path, args: &[&str], stdin: Option<&str>) -> (i32, String, String) {
+pub(crate) fn cli_in(
+    data: &Path,
+    config: &Path,
+    args: &[&str],
+    stdin: Option<&str>,
+) -> (i32, String, String) {
     let mut child = Command::new(BIN)
         .args(args)
         .arg("--data-dir")
@@ -198,7 +203,7 @@ fn cli_in(data: &Path, config: &Path, args: &[&str], stdin: Option<&str>) -> (i3
 }
 
 /// Poll until `f` holds (changes made with the CLI apply within a second; this waits up to 10 s).
-async fn eventually<F, Fut>(what: &str, mut f: F)
+pub(crate) async fn eventually<F, Fut>(what: &str, mut f: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
@@ -213,19 +218,19 @@ where
     panic!("never happened: {what}");
 }
 
-/// Add `ada` (tier `open`, password `pw`) with the CLI and wait until the running gateway lets her
+/// Add `ada` (tier `open`, password `ada-password`) with the CLI and wait until the running gateway lets her
 /// browse. Returns the proxy URL and the origin's root URL.
 async fn add_ada_and_wait(s: &Serve, origin: &Origin) -> (String, String) {
     let (code, _, err) = s.cli(
         &["user", "add", "ada", "--tier", "open", "--password-stdin"],
-        Some("pw\n"),
+        Some("ada-password\n"),
     );
     assert_eq!(code, 0, "{err}");
     let proxy = s.proxy_url();
     let url = format!("http://origin.test:{}/", origin.port());
     eventually("ada can browse", || {
         let (p, u) = (proxy.clone(), url.clone());
-        async move { curl(&["-x", &p, "-U", "ada:pw", &u]).await.status == 200 }
+        async move { curl(&["-x", &p, "-U", "ada:ada-password", &u]).await.status == 200 }
     })
     .await;
     (proxy, url)
@@ -244,9 +249,12 @@ fn help_is_complete_for_every_command() {
         &["user", "passwd"],
         &["user", "disable"],
         &["user", "enable"],
+        &["user", "set-role"],
+        &["user", "delete"],
         &["group"],
         &["group", "add"],
         &["group", "add-member"],
+        &["group", "delete"],
         &["audit"],
     ];
     for c in commands {
@@ -318,7 +326,7 @@ fn store_commands_refuse_an_invalid_config_instead_of_ignoring_it() {
         &data,
         &good,
         &["user", "add", "ada", "--tier", "open", "--password-stdin"],
-        Some("pw\n"),
+        Some("ada-password\n"),
     );
     assert_eq!(code, 0, "{out}{err}");
     for args in [
@@ -327,7 +335,7 @@ fn store_commands_refuse_an_invalid_config_instead_of_ignoring_it() {
         &["group", "list"],
         &["audit"],
     ] {
-        let (code, out, err) = cli_in(&data, &bad, args, Some("pw\n"));
+        let (code, out, err) = cli_in(&data, &bad, args, Some("ada-password\n"));
         assert_ne!(code, 0, "{args:?} accepted an invalid --config: {out}");
         assert!(
             err.contains(&format!(
@@ -383,14 +391,19 @@ async fn first_start_prints_an_admin_password_once_and_the_cli_works_while_servi
 
     let (code, out, err) = s.cli(
         &["user", "add", "ada", "--tier", "open", "--password-stdin"],
-        Some("ada-pw\n"),
+        Some("ada-password-1\n"),
     );
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("added the principal `ada`"));
     let proxy = s.proxy_url();
     eventually("ada can browse", || {
         let (p, u) = (proxy.clone(), url.clone());
-        async move { curl(&["-x", &p, "-U", "ada:ada-pw", &u]).await.status == 200 }
+        async move {
+            curl(&["-x", &p, "-U", "ada:ada-password-1", &u])
+                .await
+                .status
+                == 200
+        }
     })
     .await;
     let (code, out, _) = s.cli(&["user", "add", "bob", "--tier", "filtered"], None);
@@ -420,30 +433,47 @@ async fn first_start_prints_an_admin_password_once_and_the_cli_works_while_servi
             proxy.clone(),
             format!("http://other.test:{}/", origin.port()),
         );
-        async move { curl(&["-x", &p, "-U", "ada:ada-pw", &u]).await.status == 403 }
+        async move {
+            curl(&["-x", &p, "-U", "ada:ada-password-1", &u])
+                .await
+                .status
+                == 403
+        }
     })
     .await;
     assert_eq!(
         s.cli(
             &["user", "passwd", "ada", "--password-stdin"],
-            Some("ada-pw-2\n")
+            Some("ada-password-2\n")
         )
         .0,
         0
     );
     eventually("the new password applies", || {
         let (p, u) = (proxy.clone(), url.clone());
-        async move { curl(&["-x", &p, "-U", "ada:ada-pw-2", &u]).await.status == 200 }
+        async move {
+            curl(&["-x", &p, "-U", "ada:ada-password-2", &u])
+                .await
+                .status
+                == 200
+        }
     })
     .await;
     assert_eq!(
-        curl(&["-x", &proxy, "-U", "ada:ada-pw", &url]).await.status,
+        curl(&["-x", &proxy, "-U", "ada:ada-password-1", &url])
+            .await
+            .status,
         407
     );
     assert_eq!(s.cli(&["user", "disable", "ada"], None).0, 0);
     eventually("the disabled account is refused", || {
         let (p, u) = (proxy.clone(), url.clone());
-        async move { curl(&["-x", &p, "-U", "ada:ada-pw-2", &u]).await.status == 403 }
+        async move {
+            curl(&["-x", &p, "-U", "ada:ada-password-2", &u])
+                .await
+                .status
+                == 403
+        }
     })
     .await;
 
@@ -520,7 +550,7 @@ async fn sighup_reloads_atomically_under_load_and_keeps_the_old_config_when_inva
                 "filtered",
                 "--password-stdin"
             ],
-            Some("fred-pw\n")
+            Some("fred-password\n")
         )
         .0,
         0
@@ -529,12 +559,17 @@ async fn sighup_reloads_atomically_under_load_and_keeps_the_old_config_when_inva
     let allowed = format!("http://origin.test:{}/", origin.port());
     eventually("fred can browse", || {
         let (p, u) = (proxy.clone(), allowed.clone());
-        async move { curl(&["-x", &p, "-U", "fred:fred-pw", &u]).await.status == 200 }
+        async move {
+            curl(&["-x", &p, "-U", "fred:fred-password", &u])
+                .await
+                .status
+                == 200
+        }
     })
     .await;
     let other = format!("http://other.test:{}/", origin.port());
     assert_eq!(
-        curl(&["-x", &proxy, "-U", "fred:fred-pw", &other])
+        curl(&["-x", &proxy, "-U", "fred:fred-password", &other])
             .await
             .status,
         403
@@ -546,7 +581,7 @@ async fn sighup_reloads_atomically_under_load_and_keeps_the_old_config_when_inva
         r#"
 import base64, http.client, sys, time
 c = http.client.HTTPConnection("{host}", {port}, timeout=30)
-auth = "Basic " + base64.b64encode(b"fred:fred-pw").decode()
+auth = "Basic " + base64.b64encode(b"fred:fred-password").decode()
 ok = bad = 0
 end = time.time() + 4
 while time.time() < end:
@@ -572,7 +607,12 @@ print(ok, bad)
     s.signal("HUP");
     eventually("the reloaded allow list applies", || {
         let (p, u) = (proxy.clone(), other.clone());
-        async move { curl(&["-x", &p, "-U", "fred:fred-pw", &u]).await.status == 200 }
+        async move {
+            curl(&["-x", &p, "-U", "fred:fred-password", &u])
+                .await
+                .status
+                == 200
+        }
     })
     .await;
     std::fs::write(&s.config, "[proxy]\nlisten = 5\n").unwrap();
@@ -589,7 +629,7 @@ print(ok, bad)
         s.stderr()
     );
     assert_eq!(
-        curl(&["-x", &proxy, "-U", "fred:fred-pw", &other])
+        curl(&["-x", &proxy, "-U", "fred:fred-password", &other])
             .await
             .status,
         200
@@ -598,7 +638,12 @@ print(ok, bad)
     s.signal("HUP");
     eventually("the original allow list applies again", || {
         let (p, u) = (proxy.clone(), other.clone());
-        async move { curl(&["-x", &p, "-U", "fred:fred-pw", &u]).await.status == 403 }
+        async move {
+            curl(&["-x", &p, "-U", "fred:fred-password", &u])
+                .await
+                .status
+                == 403
+        }
     })
     .await;
     let out = load.join().unwrap();
@@ -629,7 +674,14 @@ async fn sigterm_drains_and_flushes_every_audit_event() {
     let (proxy, url) = add_ada_and_wait(&s, &origin).await;
     let mut made = 0;
     for i in 0..50 {
-        let out = curl(&["-x", &proxy, "-U", "ada:pw", &format!("{url}n{i}")]).await;
+        let out = curl(&[
+            "-x",
+            &proxy,
+            "-U",
+            "ada:ada-password",
+            &format!("{url}n{i}"),
+        ])
+        .await;
         assert_eq!(out.status, 200);
         made += 1;
     }
@@ -679,7 +731,7 @@ async fn a_gigabyte_up_and_down_streams_in_constant_memory() {
                 "-x",
                 &p1,
                 "-U",
-                "ada:pw",
+                "ada:ada-password",
                 "-o",
                 "/dev/null",
             ])
@@ -704,7 +756,7 @@ async fn a_gigabyte_up_and_down_streams_in_constant_memory() {
                 "-x",
                 &p2,
                 "-U",
-                "ada:pw",
+                "ada:ada-password",
                 "-X",
                 "POST",
                 "-T",
@@ -744,7 +796,14 @@ async fn kill_9_loses_at_most_the_last_second_of_audit_events() {
     let mut s = start_serve(&base_config(&origin));
     let (proxy, url) = add_ada_and_wait(&s, &origin).await;
     for i in 0..30 {
-        let out = curl(&["-x", &proxy, "-U", "ada:pw", &format!("{url}k{i}")]).await;
+        let out = curl(&[
+            "-x",
+            &proxy,
+            "-U",
+            "ada:ada-password",
+            &format!("{url}k{i}"),
+        ])
+        .await;
         assert_eq!(out.status, 200);
     }
     // Events are committed in batches at least every 250 ms; after a second all are on disk.
@@ -768,7 +827,7 @@ async fn shutdown_closes_connections_still_open_after_the_grace_period_and_recor
     let p = origin.port();
     let req = format!(
         "CONNECT origin.test:{p} HTTP/1.1\r\nHost: origin.test:{p}\r\nProxy-Authorization: {a}\r\n\r\n",
-        a = testkit::basic("ada", "pw")
+        a = testkit::basic("ada", "ada-password")
     );
     t.write_all(req.as_bytes()).await.unwrap();
     let established = b"HTTP/1.1 200 Connection established\r\nVia: 1.1 gatehouse\r\n\r\n";
@@ -896,7 +955,7 @@ fn the_store_is_private_and_read_only_commands_need_one() {
         &dir,
         config.path(),
         &["user", "add", "ada", "--tier", "open", "--password-stdin"],
-        Some("pw\n"),
+        Some("ada-password\n"),
     );
     assert_eq!(code, 0, "{err}");
     use std::os::unix::fs::PermissionsExt;
@@ -944,7 +1003,9 @@ async fn sighup_reopens_the_squid_log_for_rotation() {
     .await;
     let after = format!("{url}after-rotation");
     assert_eq!(
-        curl(&["-x", &proxy, "-U", "ada:pw", &after]).await.status,
+        curl(&["-x", &proxy, "-U", "ada:ada-password", &after])
+            .await
+            .status,
         200
     );
     eventually("the request after the rotation is in the new file", || {

@@ -3,8 +3,10 @@
 //! by curl and raw clients against recording origins on their own loopback addresses.
 #![allow(clippy::disallowed_methods, clippy::unwrap_used, clippy::expect_used)]
 
+mod accounts;
 mod addresses;
 mod audit;
+mod audit_cli;
 mod auth;
 mod browse;
 mod canonical;
@@ -17,6 +19,7 @@ mod malformed;
 mod metrics;
 mod protocol;
 mod response_framing;
+mod store_versions;
 mod strictness;
 mod tidy;
 mod tiers;

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use gatehouse::store::PrincipalStore;
 use policy::Tier;
 use testkit::{base_config, basic, curl, raw, Gateway, Origin};
 

@@ -1,0 +1,332 @@
+//! The audit table: the [`AuditStore`] interface (append a batch, read back filtered) and its
+//! SQLite implementation.
+//!
+//! Guarantees:
+//! - the table is append-only: nothing here updates or deletes an event, and deleting a principal
+//!   leaves its events (they name it as text);
+//! - a batch is appended in one transaction: all its events are stored, or none;
+//! - a read returns events oldest first; with a limit, the newest `limit` of those that match.
+//!
+//! Indexes: only time (`audit_events_ts`, append order, cheap). Filters on principal, rule, status
+//! or client read the table newest first by rowid and stop at the limit, so they cost the rows they
+//! skip; `--since` bounds a search for something rare. An index per filter would be paid by the
+//! audit writer on every event, which is the hot side.
+
+use std::net::{IpAddr, SocketAddr};
+
+use rusqlite::params;
+
+use super::{Store, StoreError};
+
+/// One audit record as stored (the boundary type of the audit table).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRow {
+    pub id: i64,
+    /// Microseconds since the Unix epoch.
+    pub ts_us: i64,
+    pub principal: Option<String>,
+    /// The name a failed proxy authentication tried (printable, bounded), when there was one.
+    pub tried_principal: Option<String>,
+    pub client: String,
+    pub method: String,
+    pub destination: String,
+    pub url: Option<String>,
+    pub decision: String,
+    pub rule: String,
+    pub status: u16,
+    pub bytes_up: u64,
+    pub bytes_down: u64,
+    pub duration_us: u64,
+    pub stage: String,
+    pub error: Option<String>,
+}
+
+/// Which client's events to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientFilter {
+    /// Every connection from this address, whatever its port. An IPv4 address also matches the
+    /// same client seen through a dual-stack listener (`[::ffff:a.b.c.d]:port`), and the other way round.
+    Address(IpAddr),
+    /// One connection: this address and port.
+    Socket(SocketAddr),
+}
+
+impl ClientFilter {
+    /// `LIKE` patterns over the stored `client` column (`SocketAddr`'s display form), any of which
+    /// must match.
+    fn patterns(self) -> Vec<String> {
+        let (ip, port) = match self {
+            ClientFilter::Address(ip) => (ip, "%".to_string()),
+            ClientFilter::Socket(s) => (s.ip(), s.port().to_string()),
+        };
+        match ip.to_canonical() {
+            IpAddr::V4(v4) => vec![
+                format!("{v4}:{port}"),
+                format!("[{}]:{port}", v4.to_ipv6_mapped()),
+            ],
+            IpAddr::V6(v6) => vec![format!("[{v6}]:{port}")],
+        }
+    }
+}
+
+/// Filters for reading the audit trail. Every filter given must match.
+#[derive(Debug, Clone, Default)]
+pub struct AuditQuery {
+    pub principal: Option<String>,
+    /// Matches the destination host exactly or as a parent domain (`example.com` matches `www.example.com`).
+    pub destination: Option<String>,
+    pub decision: Option<String>,
+    /// The rule (or error code) exactly.
+    pub rule: Option<String>,
+    pub status: Option<u16>,
+    pub client: Option<ClientFilter>,
+    pub since_us: Option<i64>,
+    pub until_us: Option<i64>,
+    /// The newest this many events; `None` for every match.
+    pub limit: Option<u64>,
+}
+
+/// Appending and reading the audit trail.
+pub trait AuditStore: Send {
+    /// Append a batch of rows in one transaction (their `id` is ignored and assigned).
+    fn append_audit(&mut self, rows: &[AuditRow]) -> Result<(), StoreError>;
+    /// Read events, oldest first, filtered.
+    fn audit(&self, q: &AuditQuery) -> Result<Vec<AuditRow>, StoreError>;
+}
+
+/// Escape `LIKE`'s wildcards (with `\` as the escape character).
+fn like_escape(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+/// The `WHERE` clause and its arguments for a query.
+fn where_clause(q: &AuditQuery) -> (String, Vec<Box<dyn rusqlite::ToSql>>) {
+    let mut sql = String::from(" WHERE 1 = 1");
+    let mut args: Vec<Box<dyn rusqlite::ToSql>> = Vec::new();
+    let mut exact = |column: &str, value: Box<dyn rusqlite::ToSql>| {
+        sql.push_str(&format!(" AND {column} = ?"));
+        args.push(value);
+    };
+    if let Some(p) = &q.principal {
+        exact("principal", Box::new(p.clone()));
+    }
+    if let Some(d) = &q.decision {
+        exact("decision", Box::new(d.clone()));
+    }
+    if let Some(r) = &q.rule {
+        exact("rule", Box::new(r.clone()));
+    }
+    if let Some(s) = q.status {
+        exact("status", Box::new(s));
+    }
+    if let Some(d) = &q.destination {
+        // The destination column is `host:port`; match the host or any subdomain of it.
+        sql.push_str(
+            " AND (destination = ? OR destination LIKE ? ESCAPE '\\' OR destination LIKE ? ESCAPE '\\')",
+        );
+        let esc = like_escape(d);
+        args.push(Box::new(d.clone()));
+        args.push(Box::new(format!("{esc}:%")));
+        args.push(Box::new(format!("%.{esc}:%")));
+    }
+    if let Some(c) = q.client {
+        // Patterns built from a parsed address hold no wildcard of their own.
+        let patterns = c.patterns();
+        let any = vec!["client LIKE ?"; patterns.len()].join(" OR ");
+        sql.push_str(&format!(" AND ({any})"));
+        args.extend(
+            patterns
+                .into_iter()
+                .map(|p| Box::new(p) as Box<dyn rusqlite::ToSql>),
+        );
+    }
+    if let Some(s) = q.since_us {
+        sql.push_str(" AND ts_us >= ?");
+        args.push(Box::new(s));
+    }
+    if let Some(u) = q.until_us {
+        sql.push_str(" AND ts_us < ?");
+        args.push(Box::new(u));
+    }
+    (sql, args)
+}
+
+fn audit_row(r: &rusqlite::Row) -> rusqlite::Result<AuditRow> {
+    Ok(AuditRow {
+        id: r.get(0)?,
+        ts_us: r.get(1)?,
+        principal: r.get(2)?,
+        tried_principal: r.get(3)?,
+        client: r.get(4)?,
+        method: r.get(5)?,
+        destination: r.get(6)?,
+        url: r.get(7)?,
+        decision: r.get(8)?,
+        rule: r.get(9)?,
+        status: r.get(10)?,
+        bytes_up: r.get::<_, i64>(11)? as u64,
+        bytes_down: r.get::<_, i64>(12)? as u64,
+        duration_us: r.get::<_, i64>(13)? as u64,
+        stage: r.get(14)?,
+        error: r.get(15)?,
+    })
+}
+
+impl AuditStore for Store {
+    fn append_audit(&mut self, rows: &[AuditRow]) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO audit_events (ts_us, principal, tried_principal, client, method,
+                    destination, url, decision, rule, status, bytes_up, bytes_down, duration_us,
+                    stage, error)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+            )?;
+            for r in rows {
+                stmt.execute(params![
+                    r.ts_us,
+                    r.principal,
+                    r.tried_principal,
+                    r.client,
+                    r.method,
+                    r.destination,
+                    r.url,
+                    r.decision,
+                    r.rule,
+                    r.status,
+                    r.bytes_up as i64,
+                    r.bytes_down as i64,
+                    r.duration_us as i64,
+                    r.stage,
+                    r.error,
+                ])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn audit(&self, q: &AuditQuery) -> Result<Vec<AuditRow>, StoreError> {
+        let (filter, args) = where_clause(q);
+        let mut sql = format!(
+            "SELECT id, ts_us, principal, tried_principal, client, method, destination, url,
+                    decision, rule, status, bytes_up, bytes_down, duration_us, stage, error
+             FROM audit_events{filter} ORDER BY id"
+        );
+        if let Some(l) = q.limit {
+            // The newest `limit` events, still printed oldest first.
+            sql = format!("SELECT * FROM ({sql} DESC LIMIT {l}) AS newest ORDER BY id");
+        }
+        let mut stmt = self.conn.prepare(&sql)?;
+        let rows = stmt.query_map(rusqlite::params_from_iter(args.iter()), audit_row)?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(id: i64, dest: &str) -> AuditRow {
+        AuditRow {
+            id,
+            ts_us: id,
+            principal: Some("ada".into()),
+            tried_principal: None,
+            client: "127.0.0.1:1".into(),
+            method: "GET".into(),
+            destination: dest.into(),
+            url: None,
+            decision: "allow".into(),
+            rule: "tier-open".into(),
+            status: 200,
+            bytes_up: 1,
+            bytes_down: 2,
+            duration_us: 3,
+            stage: "done".into(),
+            error: None,
+        }
+    }
+
+    fn ts(s: &Store, q: AuditQuery) -> Vec<i64> {
+        s.audit(&q).unwrap().iter().map(|r| r.ts_us).collect()
+    }
+
+    #[test]
+    fn audit_filters_by_destination_suffix_and_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(dir.path()).unwrap();
+        s.append_audit(&[
+            row(1, "example.com:80"),
+            row(2, "www.example.com:443"),
+            row(3, "notexample.com:80"),
+            row(4, "example.com:443"),
+        ])
+        .unwrap();
+        let q = AuditQuery {
+            destination: Some("example.com".into()),
+            ..Default::default()
+        };
+        assert_eq!(ts(&s, q), vec![1, 2, 4]);
+        let q = AuditQuery {
+            limit: Some(2),
+            ..Default::default()
+        };
+        assert_eq!(ts(&s, q), vec![3, 4]);
+        assert_eq!(ts(&s, AuditQuery::default()), vec![1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn audit_filters_by_rule_status_and_client() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(dir.path()).unwrap();
+        let with = |id: i64, client: &str, rule: &str, status: u16| AuditRow {
+            client: client.into(),
+            rule: rule.into(),
+            status,
+            tried_principal: Some(format!("tried-{id}")),
+            ..row(id, "example.com:80")
+        };
+        s.append_audit(&[
+            with(1, "10.0.0.1:5000", "tier-open", 200),
+            with(2, "10.0.0.1:5001", "deny-ads", 403),
+            with(3, "10.0.0.10:5000", "tier-open", 502),
+            with(4, "[::ffff:10.0.0.1]:6000", "tier-open", 200),
+            with(5, "[2001:db8::1]:5000", "deny-ads", 403),
+        ])
+        .unwrap();
+        let q = |f: fn(&mut AuditQuery)| {
+            let mut q = AuditQuery::default();
+            f(&mut q);
+            ts(&s, q)
+        };
+        assert_eq!(q(|q| q.rule = Some("deny-ads".into())), [2, 5]);
+        assert_eq!(q(|q| q.rule = Some("deny".into())), [0i64; 0]);
+        assert_eq!(q(|q| q.status = Some(502)), [3]);
+        fn ip(s: &str) -> Option<ClientFilter> {
+            Some(ClientFilter::Address(s.parse().unwrap()))
+        }
+        fn sock(s: &str) -> Option<ClientFilter> {
+            Some(ClientFilter::Socket(s.parse().unwrap()))
+        }
+        // An address matches every port, not a longer address with the same prefix, and the
+        // same client seen through a dual-stack listener.
+        assert_eq!(q(|q| q.client = ip("10.0.0.1")), [1, 2, 4]);
+        assert_eq!(q(|q| q.client = ip("::ffff:10.0.0.1")), [1, 2, 4]);
+        assert_eq!(q(|q| q.client = sock("10.0.0.1:5001")), [2]);
+        assert_eq!(q(|q| q.client = sock("10.0.0.1:6000")), [4]);
+        assert_eq!(q(|q| q.client = ip("2001:db8::1")), [5]);
+        assert_eq!(q(|q| q.client = sock("[2001:db8::1]:5000")), [5]);
+        assert_eq!(
+            q(|q| {
+                q.client = ip("10.0.0.1");
+                q.status = Some(200);
+            }),
+            [1, 4]
+        );
+        let stored = s.audit(&AuditQuery::default()).unwrap();
+        assert_eq!(stored[2].tried_principal.as_deref(), Some("tried-3"));
+    }
+}
