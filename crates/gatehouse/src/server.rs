@@ -318,7 +318,7 @@ impl Server {
 /// cannot express (IP addresses in a domain list) are never dropped unseen.
 fn log_list_loads(config: &Config) {
     for load in &config.list_loads {
-        if load.stats.skipped > 0 {
+        if load.stats.skipped() > 0 {
             tracing::warn!("{}", load.summary());
         } else {
             tracing::info!("{}", load.summary());
@@ -327,8 +327,7 @@ fn log_list_loads(config: &Config) {
 }
 
 fn runtime_of(config: Config, own: &[SocketAddr]) -> Runtime {
-    let mut policy = config.policy.clone();
-    policy.own_sockets = own_sockets(own);
+    let policy = config.policy.clone().with_own_sockets(own_sockets(own));
     Runtime { config, policy }
 }
 

@@ -720,7 +720,11 @@ async fn checked_addresses(
 ) -> Result<Vec<SocketAddr>, Outcome> {
     let addrs = resolve(rt, &target.authority).await?;
     for addr in &addrs {
-        let d = policy::check_address(&rt.policy, principal.tier, *addr);
+        let d = policy::check_address(
+            &rt.policy,
+            &inputs_of(principal, target, CategorySet::default()),
+            *addr,
+        );
         if !d.is_allow() {
             return Err(refusal_of(rt, &d, principal, target));
         }
@@ -1006,21 +1010,22 @@ async fn authenticate(
 
 /// Categorise the canonical destination and ask the policy.
 fn decide(rt: &Runtime, principal: &Principal, target: &Target) -> Decision {
-    let host = &target.authority.host;
-    let categories = match host.as_domain() {
+    let categories = match target.authority.host.as_domain() {
         Some(d) => rt.config.lists.lookup(d.as_str()),
         None => CategorySet::default(),
     };
-    policy::decide(
-        &rt.policy,
-        &Inputs {
-            tier: principal.tier,
-            host,
-            port: target.authority.port,
-            connect: target.connect,
-            categories,
-        },
-    )
+    policy::decide(&rt.policy, &inputs_of(principal, target, categories))
+}
+
+/// What the policy decides on for this request (the address check needs no categories).
+fn inputs_of<'a>(principal: &Principal, target: &'a Target, categories: CategorySet) -> Inputs<'a> {
+    Inputs {
+        tier: principal.tier,
+        host: &target.authority.host,
+        port: target.authority.port,
+        connect: target.connect,
+        categories,
+    }
 }
 
 fn refused(
@@ -1065,7 +1070,12 @@ fn take_reusable(
     let u = conn.upstream.take()?;
     if u.host == target.authority.host
         && u.port == target.authority.port
-        && policy::check_address(&rt.policy, principal.tier, u.addr).is_allow()
+        && policy::check_address(
+            &rt.policy,
+            &inputs_of(principal, target, CategorySet::default()),
+            u.addr,
+        )
+        .is_allow()
         && still_open(&u.stream)
     {
         Some(u)
