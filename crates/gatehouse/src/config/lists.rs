@@ -57,11 +57,7 @@ impl ListLoad {
                     let (one, many) = reason.nouns();
                     let lines: Vec<String> =
                         skips.first_lines().iter().map(u64::to_string).collect();
-                    let more = if skips.more_lines() {
-                        ", …"
-                    } else {
-                        ""
-                    };
+                    let more = if skips.more_lines() { ", …" } else { "" };
                     format!(
                         "{} ({} {}{more})",
                         plural(skips.count, one, many),

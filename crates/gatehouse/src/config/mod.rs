@@ -317,6 +317,7 @@ mod tests {
         assert_eq!(c.proxy.listen, "127.0.0.1:3128".parse().unwrap());
         assert_eq!(c.admin_listen, "127.0.0.1:9090".parse().unwrap());
         assert!(!c.lists.is_empty());
+        assert_eq!(c.accounts.min_password_length, 10);
     }
 
     #[test]

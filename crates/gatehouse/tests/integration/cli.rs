@@ -1007,7 +1007,10 @@ fn check_config_reports_what_each_list_loaded_and_skipped() {
 fn a_missing_configuration_file_is_named_by_check_config_and_serve() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("missing.toml");
-    let line = format!("cannot read {}: No such file or directory", missing.display());
+    let line = format!(
+        "cannot read {}: No such file or directory",
+        missing.display()
+    );
     let out = check_config(&missing);
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(String::from_utf8_lossy(&out.stderr), format!("{line}\n"));
