@@ -277,6 +277,19 @@ impl Validator<'_> {
         NetSet::new(nets)
     }
 
+    /// Every item as a canonical domain; an address is refused with ``"`NAME` " + if_address``.
+    fn domains(
+        &mut self,
+        items: &[Spanned<String>],
+        key: &str,
+        if_address: &str,
+    ) -> Vec<DomainName> {
+        items
+            .iter()
+            .filter_map(|d| self.domain(d.get_ref(), d, key, if_address))
+            .collect()
+    }
+
     /// `name` as a canonical domain, located at `at`; an address is refused with
     /// ``"`NAME` " + if_address``.
     fn domain<T>(

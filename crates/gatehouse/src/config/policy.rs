@@ -73,18 +73,11 @@ pub(super) fn compile(
 fn connect_rule(v: &mut Validator<'_>, rule: &Spanned<RawConnect>) -> ConnectRule {
     let raw = rule.get_ref();
     let networks: NetSet = v.nets(&raw.networks, "policy.connect.networks");
-    let domains = raw
-        .domains
-        .iter()
-        .filter_map(|d| {
-            v.domain(
-                d.get_ref(),
-                d,
-                "policy.connect.domains",
-                "is an address; put addresses in `networks`",
-            )
-        })
-        .collect();
+    let domains = v.domains(
+        &raw.domains,
+        "policy.connect.domains",
+        "is an address; put addresses in `networks`",
+    );
     if raw.networks.is_empty() && raw.domains.is_empty() {
         v.err(
             rule,

@@ -45,19 +45,11 @@ impl RawTiers {
     /// The `intranet` tier: needs nothing but the file.
     pub(super) fn intranet(&self, v: &mut Validator<'_>) -> Intranet {
         let networks = v.nets(&self.intranet.networks, "tiers.intranet.networks");
-        let zones = self
-            .intranet
-            .zones
-            .iter()
-            .filter_map(|z| {
-                v.domain(
-                    z.get_ref(),
-                    z,
-                    "tiers.intranet.zones",
-                    "is an address; put addresses in `tiers.intranet.networks`",
-                )
-            })
-            .collect();
+        let zones = v.domains(
+            &self.intranet.zones,
+            "tiers.intranet.zones",
+            "is an address; put addresses in `tiers.intranet.networks`",
+        );
         Intranet { zones, networks }
     }
 
