@@ -138,14 +138,15 @@ fn load_config(common: &Common) -> anyhow::Result<Config> {
     config.map_err(|e| anyhow::anyhow!("invalid configuration:\n{e}"))
 }
 
-/// `user`, `group` and `audit` need only the store, but a `--config` given to them is read and
-/// validated like `serve` would: pointing them at a file that `serve` would refuse is an error,
-/// not something silently ignored.
-fn check_given_config(common: &Common) -> anyhow::Result<()> {
-    if common.config.is_some() {
-        load_config(common)?;
+/// `user`, `group` and `audit` need only the store (and `user` the `[accounts]` settings), but a
+/// `--config` given to them is read and validated like `serve` would: pointing them at a file that
+/// `serve` would refuse is an error, not something silently ignored. `None`: no `--config`, the
+/// built-in configuration's settings apply.
+fn check_given_config(common: &Common) -> anyhow::Result<Option<Config>> {
+    match common.config {
+        Some(_) => load_config(common).map(Some),
+        None => Ok(None),
     }
-    Ok(())
 }
 
 fn serve(common: Common) -> anyhow::Result<ExitCode> {

@@ -226,7 +226,7 @@ impl Server {
 /// cannot express (IP addresses in a domain list) are never dropped unseen.
 fn log_list_loads(config: &Config) {
     for load in &config.list_loads {
-        if load.stats.skipped > 0 {
+        if load.stats.skipped() > 0 {
             tracing::warn!("{}", load.summary());
         } else {
             tracing::info!("{}", load.summary());

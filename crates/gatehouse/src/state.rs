@@ -40,8 +40,7 @@ impl Runtime {
     /// The runtime form of `config` for a gateway listening on `own` (its own sockets, which the
     /// policy refuses as destinations for every tier).
     pub fn new(config: Config, own: Vec<SocketAddr>) -> Runtime {
-        let mut policy = config.policy.clone();
-        policy.own_sockets = own;
+        let policy = config.policy.clone().with_own_sockets(own);
         Runtime { config, policy }
     }
 }

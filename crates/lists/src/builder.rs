@@ -71,16 +71,113 @@ impl FromStr for Format {
     }
 }
 
-/// What one load added.
+/// Why an entry of a list was skipped instead of added.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SkipReason {
+    /// An IP address: address categories are out of scope.
+    IpAddress,
+    /// An AdBlock rule other than `||domain^` (options, exceptions, cosmetic rules, paths).
+    AdblockRule,
+    /// A name of the machine itself in a hosts file (`localhost`, `broadcasthost`, `ip6-…`).
+    LocalName,
+    /// An invalid line or name, skipped because the builder is lenient.
+    Invalid,
+}
+
+impl SkipReason {
+    /// Every reason, in the order summaries list them.
+    pub const ALL: [SkipReason; 4] = [
+        SkipReason::IpAddress,
+        SkipReason::AdblockRule,
+        SkipReason::LocalName,
+        SkipReason::Invalid,
+    ];
+
+    /// How a person calls one and several skipped entries of this kind.
+    pub fn nouns(self) -> (&'static str, &'static str) {
+        match self {
+            SkipReason::IpAddress => ("IP address", "IP addresses"),
+            SkipReason::AdblockRule => (
+                "AdBlock rule other than `||domain^`",
+                "AdBlock rules other than `||domain^`",
+            ),
+            SkipReason::LocalName => ("local name", "local names"),
+            SkipReason::Invalid => ("invalid entry", "invalid entries"),
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// How many lines a [`Skips`] remembers.
+pub const FIRST_LINES: usize = 3;
+
+/// The entries skipped for one reason: how many, and the first lines they were on.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Skips {
+    /// Entries skipped (a hosts line can hold several).
+    pub count: u64,
+    /// The first [`FIRST_LINES`] distinct line numbers (1-based), in order; 0 pads.
+    lines: [u64; FIRST_LINES],
+    /// Whether entries on further lines were skipped too.
+    more: bool,
+}
+
+impl Skips {
+    /// The first distinct line numbers, at most [`FIRST_LINES`].
+    pub fn first_lines(&self) -> &[u64] {
+        let n = self.lines.iter().take_while(|&&l| l != 0).count();
+        &self.lines[..n]
+    }
+
+    /// Whether entries were skipped on more lines than [`first_lines`](Self::first_lines) shows.
+    pub fn more_lines(&self) -> bool {
+        self.more
+    }
+
+    fn record(&mut self, line: u64) {
+        self.count += 1;
+        let n = self.first_lines().len();
+        if line == 0 || self.lines[..n].last() == Some(&line) {
+            return;
+        }
+        match self.lines.get_mut(n) {
+            Some(slot) => *slot = line,
+            None => self.more = true,
+        }
+    }
+}
+
+/// What one load added, and what it skipped for which reason.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct LoadStats {
     /// Names added (before deduplication).
     pub domains: u64,
-    /// Entries or lines ignored: IP addresses, `localhost` and friends in hosts files,
-    /// non-domain AdBlock rules, and (lenient mode only) invalid lines.
-    pub skipped: u64,
-    /// Of `skipped`, how many were invalid (non-zero only in lenient mode).
-    pub invalid: u64,
+    skips: [Skips; SkipReason::ALL.len()],
+}
+
+impl LoadStats {
+    /// Entries or lines ignored, for every reason.
+    pub fn skipped(&self) -> u64 {
+        self.skips.iter().map(|s| s.count).sum()
+    }
+
+    /// Of [`skipped`](Self::skipped), how many were invalid (non-zero only in lenient mode).
+    pub fn invalid(&self) -> u64 {
+        self.skips(SkipReason::Invalid).count
+    }
+
+    /// The entries skipped for `reason`.
+    pub fn skips(&self, reason: SkipReason) -> Skips {
+        self.skips[reason.index()]
+    }
+
+    /// Count one entry on line `line` (1-based) skipped for `reason`.
+    pub fn record_skip(&mut self, reason: SkipReason, line: u64) {
+        self.skips[reason.index()].record(line);
+    }
 }
 
 impl Add for LoadStats {
@@ -91,11 +188,19 @@ impl Add for LoadStats {
     }
 }
 
+/// Counts add up. The first lines are those of the left side, then the right side's while there
+/// is room: lines of two sources are only meaningful together when they are one file's parts.
 impl AddAssign for LoadStats {
     fn add_assign(&mut self, rhs: LoadStats) {
         self.domains += rhs.domains;
-        self.skipped += rhs.skipped;
-        self.invalid += rhs.invalid;
+        for (mine, theirs) in self.skips.iter_mut().zip(rhs.skips) {
+            let count = mine.count + theirs.count;
+            for &line in theirs.first_lines() {
+                mine.record(line);
+            }
+            mine.count = count;
+            mine.more |= theirs.more;
+        }
     }
 }
 
@@ -217,7 +322,7 @@ impl ListsBuilder {
             };
             rest = tail;
             lineno += 1;
-            if let Err(problem) = self.line(cat, format, line, &mut stats)? {
+            if let Err(problem) = self.line(cat, format, line, lineno, &mut stats)? {
                 return Err(ListError::Line {
                     origin: source.to_owned(),
                     line: lineno,
@@ -261,7 +366,7 @@ impl ListsBuilder {
             if lineno == 1 {
                 line = line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line);
             }
-            if let Err(problem) = self.line(cat, format, line, &mut stats)? {
+            if let Err(problem) = self.line(cat, format, line, lineno, &mut stats)? {
                 return Err(ListError::Line {
                     origin: path.display().to_string(),
                     line: lineno,
@@ -320,6 +425,7 @@ impl ListsBuilder {
         cat: u8,
         format: Format,
         line: &[u8],
+        lineno: u64,
         stats: &mut LoadStats,
     ) -> Result<Result<(), LineProblem>, ListError> {
         match format {
@@ -332,7 +438,7 @@ impl ListsBuilder {
                     .strip_prefix(b"*.")
                     .or_else(|| line.strip_prefix(b"."))
                     .unwrap_or(line);
-                self.name(cat, name, stats)
+                self.name(cat, name, lineno, stats)
             }
             Format::Hosts => {
                 let mut fields = strip_comment(line)
@@ -343,8 +449,7 @@ impl ListsBuilder {
                 };
                 if !is_ip(addr) {
                     if self.lenient {
-                        stats.skipped += 1;
-                        stats.invalid += 1;
+                        stats.record_skip(SkipReason::Invalid, lineno);
                         return Ok(Ok(()));
                     }
                     return Ok(Err(LineProblem::InvalidAddress(
@@ -353,10 +458,10 @@ impl ListsBuilder {
                 }
                 for name in fields {
                     if is_local_name(name) {
-                        stats.skipped += 1;
+                        stats.record_skip(SkipReason::LocalName, lineno);
                         continue;
                     }
-                    if let Err(problem) = self.name(cat, name, stats)? {
+                    if let Err(problem) = self.name(cat, name, lineno, stats)? {
                         return Ok(Err(problem));
                     }
                 }
@@ -373,9 +478,11 @@ impl ListsBuilder {
                 match domain {
                     Some(name) => match self.push(cat, name)? {
                         Ok(Kind::Domain) => stats.domains += 1,
-                        Ok(Kind::Ip) | Err(_) => stats.skipped += 1,
+                        Ok(Kind::Ip) => stats.record_skip(SkipReason::IpAddress, lineno),
+                        // `||a b^` is not a `||domain^` rule: it is skipped like any other rule.
+                        Err(_) => stats.record_skip(SkipReason::AdblockRule, lineno),
                     },
-                    None => stats.skipped += 1,
+                    None => stats.record_skip(SkipReason::AdblockRule, lineno),
                 }
                 Ok(Ok(()))
             }
@@ -387,15 +494,13 @@ impl ListsBuilder {
         &mut self,
         cat: u8,
         name: &[u8],
+        lineno: u64,
         stats: &mut LoadStats,
     ) -> Result<Result<(), LineProblem>, ListError> {
         match self.push(cat, name)? {
             Ok(Kind::Domain) => stats.domains += 1,
-            Ok(Kind::Ip) => stats.skipped += 1,
-            Err(_) if self.lenient => {
-                stats.skipped += 1;
-                stats.invalid += 1;
-            }
+            Ok(Kind::Ip) => stats.record_skip(SkipReason::IpAddress, lineno),
+            Err(_) if self.lenient => stats.record_skip(SkipReason::Invalid, lineno),
             Err(problem) => {
                 return Ok(Err(LineProblem::InvalidDomain {
                     text: String::from_utf8_lossy(name).into_owned(),

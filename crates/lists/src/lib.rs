@@ -26,7 +26,7 @@ mod canon;
 mod category;
 mod error;
 
-pub use builder::{Format, ListsBuilder, LoadStats, UnknownFormat};
+pub use builder::{Format, ListsBuilder, LoadStats, SkipReason, Skips, UnknownFormat, FIRST_LINES};
 pub use canon::{canonicalize, Canonical};
 pub use category::{CategoryId, CategorySet, CategorySetIter, MAX_CATEGORIES};
 pub use error::{DomainProblem, LineProblem, ListError};

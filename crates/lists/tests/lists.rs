@@ -5,7 +5,7 @@
 
 use lists::{
     canonicalize, Canonical, CategoryId, CategorySet, DomainProblem, Format, ListError, Lists,
-    ListsBuilder, LoadStats, MAX_CATEGORIES,
+    ListsBuilder, LoadStats, SkipReason, MAX_CATEGORIES,
 };
 use std::path::PathBuf;
 
@@ -22,12 +22,19 @@ fn one(format: Format, text: &str) -> (Lists, CategoryId, LoadStats) {
     (b.build().unwrap(), cat, stats)
 }
 
-fn stats(domains: u64, skipped: u64, invalid: u64) -> LoadStats {
-    LoadStats {
-        domains,
-        skipped,
-        invalid,
-    }
+/// Names added, entries skipped, of which invalid.
+fn counts(st: &LoadStats) -> (u64, u64, u64) {
+    (st.domains, st.skipped(), st.invalid())
+}
+
+/// For each reason with skipped entries: the reason, how many, and their first lines.
+fn skips(st: &LoadStats) -> Vec<(SkipReason, u64, Vec<u64>)> {
+    SkipReason::ALL
+        .into_iter()
+        .map(|r| (r, st.skips(r)))
+        .filter(|(_, s)| s.count > 0)
+        .map(|(r, s)| (r, s.count, s.first_lines().to_vec()))
+        .collect()
 }
 
 /// A fresh empty folder under the target's temporary area.
@@ -205,7 +212,8 @@ fn plain_format() {
                 10.0.0.1\n\
                 last.example";
     let (l, cat, st) = one(Format::Plain, text);
-    assert_eq!(st, stats(5, 1, 0));
+    assert_eq!(counts(&st), (5, 1, 0));
+    assert_eq!(skips(&st), [(SkipReason::IpAddress, 1, vec![7])]);
     for host in [
         "example.com",
         "wild.example.org",
@@ -235,7 +243,16 @@ fn hosts_format() {
     let (l, cat, st) = one(Format::Hosts, text);
     // 4 names added; skipped: localhost x3, broadcasthost, localhost + 2 ip6-*, localhost,
     // and the address used as a name.
-    assert_eq!(st, stats(4, 9, 0));
+    assert_eq!(counts(&st), (4, 9, 0));
+    assert_eq!(
+        skips(&st),
+        [
+            (SkipReason::IpAddress, 1, vec![8]),
+            (SkipReason::LocalName, 8, vec![2, 3, 4]),
+        ]
+    );
+    assert!(st.skips(SkipReason::LocalName).more_lines());
+    assert!(!st.skips(SkipReason::IpAddress).more_lines());
     assert_eq!(l.len(), 3);
     for host in [
         "ads.example.com",
@@ -264,7 +281,7 @@ fn numeric_addresses_with_many_leading_zeros_are_addresses() {
         assert!(destination::Host::parse(name).unwrap().is_ip(), "{name}");
     }
     let (l, _, st) = one(Format::Plain, &names.join("\n"));
-    assert_eq!(st, stats(0, 4, 0));
+    assert_eq!(counts(&st), (0, 4, 0));
     assert!(l.is_empty());
     // Still out of range once the zeros are gone.
     assert_eq!(
@@ -289,7 +306,14 @@ fn adblock_format() {
                 \n\
                 ! end\n";
     let (l, cat, st) = one(Format::Adblock, text);
-    assert_eq!(st, stats(2, 7, 0));
+    assert_eq!(counts(&st), (2, 7, 0));
+    assert_eq!(
+        skips(&st),
+        [
+            (SkipReason::IpAddress, 1, vec![9]),
+            (SkipReason::AdblockRule, 6, vec![4, 5, 6]),
+        ]
+    );
     assert!(l.contains("ads.example.com", cat));
     assert!(l.contains("a.mixed.example.org", cat));
     for host in [
@@ -391,7 +415,7 @@ fn files_load_like_text() {
         .add_text(from_text, Format::Hosts, text.as_bytes(), "hosts")
         .unwrap();
     assert_eq!(s1, s2);
-    assert_eq!(s1, stats(3, 1, 0));
+    assert_eq!(counts(&s1), (3, 1, 0));
     let l = b.build().unwrap();
     for host in ["a.example", "b.example", "www.c.example"] {
         assert_eq!(ids(l.lookup(host)), vec![0, 1], "{host}");
@@ -413,7 +437,14 @@ fn lenient_mode_skips_and_counts() {
             "messy",
         )
         .unwrap();
-    assert_eq!(st, stats(2, 3, 2));
+    assert_eq!(counts(&st), (2, 3, 2));
+    assert_eq!(
+        skips(&st),
+        [
+            (SkipReason::IpAddress, 1, vec![5]),
+            (SkipReason::Invalid, 2, vec![2, 4]),
+        ]
+    );
     let st = b
         .add_text(
             cat,
@@ -422,7 +453,8 @@ fn lenient_mode_skips_and_counts() {
             "messy-hosts",
         )
         .unwrap();
-    assert_eq!(st, stats(2, 2, 2));
+    assert_eq!(counts(&st), (2, 2, 2));
+    assert_eq!(skips(&st), [(SkipReason::Invalid, 2, vec![1, 2])]);
     let l = b.build().unwrap();
     for host in ["good.example", "-ok-.example", "x.example", "z.example"] {
         assert!(l.contains(host, cat), "{host}");
@@ -454,8 +486,8 @@ fn ut1_folder() {
     b.add_domain(own, "poker.example").unwrap();
     let loaded = b.add_ut1_dir("ut1", &dir).unwrap();
     assert_eq!(loaded.len(), 2, "{loaded:?}");
-    assert_eq!(loaded[0].1, stats(2, 0, 0));
-    assert_eq!(loaded[1].1, stats(2, 1, 0));
+    assert_eq!(counts(&loaded[0].1), (2, 0, 0));
+    assert_eq!(counts(&loaded[1].1), (2, 1, 0));
     let l = b.build().unwrap();
     let adult = l.category_id("ut1/adult").unwrap();
     let gambling = l.category_id("ut1/gambling").unwrap();
@@ -513,4 +545,29 @@ fn heap_bytes_counts_the_map() {
         "{}",
         l.heap_bytes()
     );
+}
+
+#[test]
+fn load_stats_add_counts_and_keep_the_first_lines() {
+    let mut a = LoadStats::default();
+    a.record_skip(SkipReason::IpAddress, 4);
+    a.record_skip(SkipReason::IpAddress, 4);
+    a.record_skip(SkipReason::IpAddress, 9);
+    let mut b = LoadStats::default();
+    b.domains = 2;
+    for line in [1, 2, 3] {
+        b.record_skip(SkipReason::IpAddress, line);
+    }
+    b.record_skip(SkipReason::LocalName, 7);
+    let sum = a + b;
+    assert_eq!(counts(&sum), (2, 7, 0));
+    assert_eq!(
+        skips(&sum),
+        [
+            (SkipReason::IpAddress, 6, vec![4, 9, 1]),
+            (SkipReason::LocalName, 1, vec![7]),
+        ]
+    );
+    assert!(sum.skips(SkipReason::IpAddress).more_lines());
+    assert!(!sum.skips(SkipReason::LocalName).more_lines());
 }

@@ -7,7 +7,8 @@
 //!
 //! The text is loaded as a hosts, a plain and an AdBlock list (one category each) and compared
 //! with a small model of the three formats as documented on [`Format`]:
-//! - loading never panics, and the counts of added, skipped and invalid entries are the model's;
+//! - loading never panics, and the counts of added entries and of entries skipped for each
+//!   reason, with the lines of the first ones, are the model's;
 //! - in strict mode a list loads if and only if the model finds no bad line, and the error names
 //!   the first bad line;
 //! - every name accepted is in [`Lists::domains`] and found by [`Lists::lookup`], with its
@@ -26,6 +27,7 @@ use std::net::IpAddr;
 use destination::Host;
 use lists::{
     canonicalize, Canonical, CategoryId, Format, ListError, Lists, ListsBuilder, LoadStats,
+    SkipReason,
 };
 
 const FORMATS: [Format; 3] = [Format::Hosts, Format::Plain, Format::Adblock];
@@ -96,11 +98,8 @@ fn model_name(e: &mut Expected, lenient: bool, lineno: u64, name: &[u8]) -> bool
             e.domains.push((d, name.to_vec()));
             e.stats.domains += 1;
         }
-        Some(Canonical::Ip) => e.stats.skipped += 1,
-        None if lenient => {
-            e.stats.skipped += 1;
-            e.stats.invalid += 1;
-        }
+        Some(Canonical::Ip) => e.stats.record_skip(SkipReason::IpAddress, lineno),
+        None if lenient => e.stats.record_skip(SkipReason::Invalid, lineno),
         None => {
             e.first_bad_line = Some(lineno);
             return false;
@@ -139,13 +138,12 @@ fn model(format: Format, text: &[u8], lenient: bool) -> Expected {
                         e.first_bad_line = Some(lineno);
                         return e;
                     }
-                    e.stats.skipped += 1;
-                    e.stats.invalid += 1;
+                    e.stats.record_skip(SkipReason::Invalid, lineno);
                     continue;
                 }
                 for name in fields {
                     if is_local_name(name) {
-                        e.stats.skipped += 1;
+                        e.stats.record_skip(SkipReason::LocalName, lineno);
                     } else if !model_name(&mut e, lenient, lineno, name) {
                         return e;
                     }
@@ -163,7 +161,9 @@ fn model(format: Format, text: &[u8], lenient: bool) -> Expected {
                         e.domains.push((d, rule.unwrap_or_default().to_vec()));
                         e.stats.domains += 1;
                     }
-                    _ => e.stats.skipped += 1,
+                    Some(Canonical::Ip) => e.stats.record_skip(SkipReason::IpAddress, lineno),
+                    // Not a `||domain^` rule at all, or one whose name is not a domain.
+                    None => e.stats.record_skip(SkipReason::AdblockRule, lineno),
                 }
             }
         }

@@ -28,7 +28,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use destination::Host;
 use hdrhistogram::Histogram;
 use lists::{CategoryId, CategorySet, Lists, ListsBuilder};
-use policy::{decide, Decision, Inputs, Policy, Tier, Verdict};
+use policy::{decide, Decision, Inputs, Policy, PolicySpec, Tier, Verdict};
 
 /// Names in the big list in `--bench` mode.
 const BIG: usize = 1_000_000;
@@ -250,10 +250,11 @@ fn fixture() -> Fixture {
         lists.heap_bytes() as f64 / (1024.0 * 1024.0)
     );
 
-    let mut policy = Policy::default();
-    policy.filtered_allow.insert(big_cat);
-    policy.global_deny.insert(ads);
-    policy.global_deny.insert(malware);
+    let mut spec = PolicySpec::default();
+    spec.filtered_allow.insert(big_cat);
+    spec.global_deny.insert(ads);
+    spec.global_deny.insert(malware);
+    let policy = Policy::compile(spec);
 
     // Request hosts. Hits: a list entry with 0-2 more labels in front. Misses: new names under
     // the same suffixes (so the walk goes past the suffix). Deny: a deny-list entry, sometimes

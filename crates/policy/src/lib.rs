@@ -19,6 +19,13 @@ use destination::net::{classify, AddressClass, NetSet};
 use destination::{domain_is_within, DomainName, Host};
 use lists::{CategoryId, CategorySet, Lists};
 
+mod compile;
+mod connect;
+
+pub use compile::PolicySpec;
+use connect::ConnectPorts;
+pub use connect::{ConnectRule, PortSet};
+
 /// A principal's baseline access (PRODUCT.md, "tier").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Tier {
@@ -48,7 +55,7 @@ impl Tier {
         Tier::ALL.into_iter().find(|t| t.as_str() == s)
     }
 
-    /// The position of the tier in per-tier tables such as [`Policy::tier_networks`].
+    /// The position of the tier in per-tier tables (the policy's tier networks).
     pub fn index(self) -> usize {
         self as usize
     }
@@ -96,7 +103,7 @@ pub enum Rule {
     IntranetNetwork,
     /// The `intranet` tier refuses everything outside its zones and networks.
     IntranetDefault,
-    /// `CONNECT` to a port the configuration does not list.
+    /// `CONNECT` to a port the configuration does not open to this destination.
     ConnectPort,
     /// The resolved address is in a range nobody may reach unless a rule allows it.
     Address(AddressClass),
@@ -268,36 +275,29 @@ pub struct UpstreamId(pub u16);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GrantId(pub i64);
 
-/// The compiled rules of one configuration. Immutable; swapped whole on reload.
+/// The compiled rules of one configuration, made by [`Policy::compile`]. Immutable; swapped whole
+/// on reload.
 #[derive(Debug, Clone)]
 pub struct Policy {
     /// Categories refused for every tier.
-    pub global_deny: CategorySet,
+    global_deny: CategorySet,
     /// Categories the `filtered` tier allows (its allow lists and allowed categories).
-    pub filtered_allow: CategorySet,
+    filtered_allow: CategorySet,
     /// Internal zones (a zone allows itself and every subdomain) for the `intranet` tier.
-    pub intranet_zones: Vec<DomainName>,
+    intranet_zones: Vec<DomainName>,
     /// Non-global networks reachable per tier, indexed by tier (the `intranet` tier's internal networks).
-    pub tier_networks: [NetSet; 4],
+    tier_networks: [NetSet; 4],
     /// Non-global networks every tier may reach (after its tier allowed the name).
-    pub allow_networks: NetSet,
-    /// Ports `CONNECT` may reach.
-    pub connect_ports: Vec<u16>,
+    allow_networks: NetSet,
+    /// The ports `CONNECT` may reach, globally and per network or domain.
+    connect: ConnectPorts,
     /// The gateway's own listening sockets; reaching them through the proxy is refused for every tier.
-    pub own_sockets: Vec<SocketAddr>,
+    own_sockets: Vec<SocketAddr>,
 }
 
 impl Default for Policy {
     fn default() -> Self {
-        Policy {
-            global_deny: CategorySet::default(),
-            filtered_allow: CategorySet::default(),
-            intranet_zones: Vec::new(),
-            tier_networks: Default::default(),
-            allow_networks: NetSet::default(),
-            connect_ports: vec![443],
-            own_sockets: Vec::new(),
-        }
+        Policy::compile(PolicySpec::default())
     }
 }
 
@@ -326,7 +326,7 @@ pub fn decide(policy: &Policy, inputs: &Inputs<'_>) -> Decision {
     if inputs.disabled {
         return Decision::deny(Rule::PrincipalDisabled);
     }
-    if inputs.connect && !policy.connect_ports.contains(&inputs.port) {
+    if inputs.connect && !policy.connect.allows_name(inputs.host, inputs.port) {
         return Decision::deny(Rule::ConnectPort);
     }
     // Global deny lists come first: no tier is above them.
@@ -368,8 +368,9 @@ pub fn decide(policy: &Policy, inputs: &Inputs<'_>) -> Decision {
 }
 
 /// Check one resolved address before connecting to it. Called for every address gatehouse would connect
-/// to, after [`decide`] allowed the name; the connection then goes to exactly this address.
-pub fn check_address(policy: &Policy, tier: Tier, addr: SocketAddr) -> Decision {
+/// to, after [`decide`] allowed the name with the same `inputs`; the connection then goes to exactly
+/// this address.
+pub fn check_address(policy: &Policy, inputs: &Inputs<'_>, addr: SocketAddr) -> Decision {
     let ip = unmap(addr.ip());
     let class = classify(ip);
     // The gateway's own sockets are refused for every tier. A listener on the unspecified address
@@ -388,13 +389,17 @@ pub fn check_address(policy: &Policy, tier: Tier, addr: SocketAddr) -> Decision 
     if class == AddressClass::Unspecified {
         return Decision::deny(Rule::Address(class));
     }
+    // A port opened only to some networks is refused at every address outside them.
+    if inputs.connect && !policy.connect.allows_address(inputs.host, ip, addr.port()) {
+        return Decision::deny(Rule::ConnectPort);
+    }
     if class.is_global() {
         return Decision::allow(Rule::GlobalAddress);
     }
     if policy.allow_networks.contains(ip) {
         return Decision::allow(Rule::NetworkAllowed);
     }
-    if policy.tier_networks[tier.index()].contains(ip) {
+    if policy.tier_networks[inputs.tier.index()].contains(ip) {
         return Decision::allow(Rule::IntranetNetwork);
     }
     Decision::deny(Rule::Address(class))
@@ -426,15 +431,38 @@ mod tests {
         (b.build().unwrap(), ads, research)
     }
 
+    fn spec(ads: CategoryId, research: CategoryId) -> PolicySpec {
+        let mut s = PolicySpec::default();
+        s.global_deny.insert(ads);
+        s.filtered_allow.insert(research);
+        s.intranet_zones = vec![domain("corp.internal")];
+        s.intranet_networks = nets(&["10.1.0.0/16"]);
+        s
+    }
+
     fn policy(ads: CategoryId, research: CategoryId) -> Policy {
-        let mut p = Policy::default();
-        p.global_deny.insert(ads);
-        p.filtered_allow.insert(research);
-        p.intranet_zones = vec![domain("corp.internal")];
-        p.tier_networks[Tier::Intranet.index()] =
-            NetSet::new(vec![destination::net::parse_net("10.1.0.0/16").unwrap()]);
-        p.own_sockets = vec!["127.0.0.1:3128".parse().unwrap()];
-        p
+        Policy::compile(spec(ads, research))
+            .with_own_sockets(vec!["127.0.0.1:3128".parse().unwrap()])
+    }
+
+    fn nets(items: &[&str]) -> NetSet {
+        NetSet::parse(items).unwrap()
+    }
+
+    /// The address check of a plain (not `CONNECT`) request to a name.
+    fn check_address(p: &Policy, tier: Tier, addr: &str) -> Decision {
+        let host = Host::parse("origin.example").unwrap();
+        let inputs = Inputs {
+            principal: "ada",
+            groups: &[],
+            disabled: false,
+            tier,
+            host: &host,
+            port: 80,
+            connect: false,
+            categories: CategorySet::default(),
+        };
+        super::check_address(p, &inputs, addr.parse().unwrap())
     }
 
     fn domain(s: &str) -> DomainName {
@@ -573,9 +601,12 @@ mod tests {
     #[test]
     fn address_check_refuses_internal_ranges_unless_allowed() {
         let (_, ads, research) = lists();
-        let mut p = policy(ads, research);
-        p.allow_networks = NetSet::new(vec![destination::net::parse_net("127.0.0.2").unwrap()]);
-        let check = |tier, a: &str| check_address(&p, tier, a.parse().unwrap());
+        let p = Policy::compile(PolicySpec {
+            allow_networks: nets(&["127.0.0.2"]),
+            ..spec(ads, research)
+        })
+        .with_own_sockets(vec!["127.0.0.1:3128".parse().unwrap()]);
+        let check = |tier, a: &str| check_address(&p, tier, a);
         assert_eq!(
             check(Tier::Open, "127.0.0.1:80").rule,
             Rule::Address(AddressClass::Loopback)
@@ -607,27 +638,27 @@ mod tests {
     #[test]
     fn own_socket_is_refused_even_when_its_network_is_allowed() {
         let (_, ads, research) = lists();
-        let mut p = policy(ads, research);
-        p.allow_networks = NetSet::new(vec![destination::net::parse_net("127.0.0.0/8").unwrap()]);
-        p.own_sockets = vec!["0.0.0.0:3128".parse().unwrap()];
+        let p = Policy::compile(PolicySpec {
+            allow_networks: nets(&["127.0.0.0/8"]),
+            ..spec(ads, research)
+        })
+        .with_own_sockets(vec!["0.0.0.0:3128".parse().unwrap()]);
         assert_eq!(
-            check_address(&p, Tier::Open, "127.0.0.5:3128".parse().unwrap()).rule,
+            check_address(&p, Tier::Open, "127.0.0.5:3128").rule,
             Rule::OwnSocket
         );
-        assert!(check_address(&p, Tier::Open, "127.0.0.5:80".parse().unwrap()).is_allow());
+        assert!(check_address(&p, Tier::Open, "127.0.0.5:80").is_allow());
     }
 
     #[test]
     fn unspecified_addresses_are_refused_even_when_allowed() {
         let (_, ads, research) = lists();
-        let mut p = policy(ads, research);
-        p.allow_networks = NetSet::new(vec![
-            destination::net::parse_net("0.0.0.0/0").unwrap(),
-            destination::net::parse_net("::/0").unwrap(),
-        ]);
-        p.tier_networks[Tier::Intranet.index()] =
-            NetSet::new(vec![destination::net::parse_net("0.0.0.0/8").unwrap()]);
-        p.own_sockets = vec!["127.0.0.1:3128".parse().unwrap()];
+        let p = Policy::compile(PolicySpec {
+            allow_networks: nets(&["0.0.0.0/0", "::/0"]),
+            intranet_networks: nets(&["0.0.0.0/8"]),
+            ..spec(ads, research)
+        })
+        .with_own_sockets(vec!["127.0.0.1:3128".parse().unwrap()]);
         for addr in [
             "0.0.0.0:3128",
             "0.0.0.0:80",
@@ -637,13 +668,13 @@ mod tests {
         ] {
             for tier in [Tier::Open, Tier::Intranet] {
                 assert_eq!(
-                    check_address(&p, tier, addr.parse().unwrap()).rule,
+                    check_address(&p, tier, addr).rule,
                     Rule::Address(AddressClass::Unspecified),
                     "{tier} {addr}"
                 );
             }
         }
-        assert!(check_address(&p, Tier::Open, "127.0.0.5:80".parse().unwrap()).is_allow());
+        assert!(check_address(&p, Tier::Open, "127.0.0.5:80").is_allow());
     }
 
     #[test]

@@ -44,7 +44,7 @@ fn every_format_loads_back() {
         let mut b = ListsBuilder::new();
         let cat = b.category("gen").unwrap();
         let stats = b.add_file(cat, list_format, &path).unwrap();
-        assert_eq!((stats.domains, stats.skipped), (COUNT, 0), "{format:?}");
+        assert_eq!((stats.domains, stats.skipped()), (COUNT, 0), "{format:?}");
         let l = b.build().unwrap();
         assert_eq!(l.len() as u64, COUNT, "{format:?}");
         for name in &expected {

@@ -207,18 +207,24 @@ fn password(from_stdin: bool, min_chars: usize) -> anyhow::Result<(String, bool)
 
 /// Check a given `--config`, then open the store (creating it only when `create`: the commands
 /// that add something).
-fn open_store(common: &Common, create: bool) -> anyhow::Result<Box<dyn PrincipalStore>> {
-    check_given_config(common)?;
-    Ok(if create {
+fn open_store(
+    common: &Common,
+    create: bool,
+) -> anyhow::Result<(Box<dyn PrincipalStore>, Option<crate::config::Config>)> {
+    let config = check_given_config(common)?;
+    let store: Box<dyn PrincipalStore> = if create {
         Box::new(Store::open(&common.data_dir)?)
     } else {
         Box::new(Store::open_existing(&common.data_dir)?)
-    })
+    };
+    Ok((store, config))
 }
 
 pub(super) fn user(common: Common, command: UserCommand) -> anyhow::Result<ExitCode> {
-    let store = open_store(&common, matches!(command, UserCommand::Add { .. }))?;
-    run_user(&*store, command, MIN_PASSWORD_CHARS)?;
+    let (store, config) = open_store(&common, matches!(command, UserCommand::Add { .. }))?;
+    // `[accounts] min_password_length` of the given configuration; the built-in one's otherwise.
+    let min = config.map_or(MIN_PASSWORD_CHARS, |c| c.accounts.min_password_length);
+    run_user(&*store, command, min)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -322,7 +328,7 @@ fn list_users(rows: Vec<PrincipalRow>, format: OutputFormat) -> anyhow::Result<(
 }
 
 pub(super) fn group(common: Common, command: GroupCommand) -> anyhow::Result<ExitCode> {
-    let store = open_store(&common, matches!(command, GroupCommand::Add { .. }))?;
+    let (store, _) = open_store(&common, matches!(command, GroupCommand::Add { .. }))?;
     run_group(&*store, command)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -34,11 +34,6 @@ pub fn inputs<'a>(rt: &Runtime, principal: &'a Principal, target: &'a Target) ->
     }
 }
 
-/// Categorise the canonical destination and ask the policy.
-pub fn decide(rt: &Runtime, principal: &Principal, target: &Target) -> Decision {
-    policy::decide(&rt.policy, &inputs(rt, principal, target))
-}
-
 /// The refusal for a deny decision.
 pub fn refusal_of(rt: &Runtime, d: &Decision, principal: &Principal, target: &Target) -> Outcome {
     Outcome::Refused(Refusal {

@@ -334,9 +334,10 @@ async fn pipeline(
         })?;
     rec.principal = Some(principal.name.clone());
 
-    // 3. Decide.
+    // 3. Decide, on inputs gathered once: the address check later takes the same ones.
     rec.stage = Stage::Decide;
-    let allowed = decided(gw, rt, &principal, &target)?;
+    let inputs = decide::inputs(rt, &principal, &target);
+    let allowed = decided(gw, rt, &principal, &inputs, &target)?;
 
     // 4. Room in the audit trail before anything is forwarded.
     rec.slot = Some(gw.audit.reserve().await.map_err(|_| Outcome::Failed {
@@ -352,11 +353,11 @@ async fn pipeline(
         // Max-Forwards: 0 makes gatehouse the last hop of an OPTIONS or TRACE: it answers itself.
         // The address check still runs, so that the answer is never a 200 where a forward would
         // have been refused; nothing connects.
-        origin::checked_addresses(rt, &principal, &target).await?;
+        origin::checked_addresses(rt, &principal, &inputs, &target).await?;
         rec.stage = Stage::Answered;
         return Ok(answer_last_hop(rt, client, head, rec).await);
     }
-    let origin = reach(gw, rt, conn, &principal, &target, rec).await?;
+    let origin = reach(gw, rt, conn, (&principal, &inputs), &target, rec).await?;
 
     // 6. Forward or tunnel.
     rec.stage = Stage::Forward;
@@ -380,10 +381,11 @@ fn decided(
     gw: &Gateway,
     rt: &Runtime,
     principal: &Principal,
+    inputs: &policy::Inputs<'_>,
     target: &Target,
 ) -> Result<AllowedBy, Outcome> {
     let started = Instant::now();
-    let decision = decide::decide(rt, principal, target);
+    let decision = policy::decide(&rt.policy, inputs);
     gw.metrics
         .decision_seconds
         .observe(started.elapsed().as_secs_f64());
@@ -402,15 +404,15 @@ async fn reach(
     gw: &Gateway,
     rt: &Runtime,
     conn: &mut Conn,
-    principal: &Principal,
+    (principal, inputs): (&Principal, &policy::Inputs<'_>),
     target: &Target,
     rec: &mut Record,
 ) -> Result<OriginConn, Outcome> {
     let started = Instant::now();
-    let origin = match origin::take_reusable(rt, &mut conn.origin, principal, target) {
+    let origin = match origin::take_reusable(rt, &mut conn.origin, inputs, target) {
         Some(o) => o,
         None => {
-            let addrs = origin::checked_addresses(rt, principal, target).await?;
+            let addrs = origin::checked_addresses(rt, principal, inputs, target).await?;
             rec.stage = Stage::Connect;
             origin::connect(rt, &target.authority, &addrs)
                 .await

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use destination::{Authority, Host};
+use policy::Inputs;
 use tokio::net::TcpStream;
 
 use super::decide::refusal_of;
@@ -32,7 +33,7 @@ pub struct ConnectFailed {
 pub fn take_reusable(
     rt: &Runtime,
     kept: &mut Option<OriginConn>,
-    principal: &Principal,
+    inputs: &Inputs<'_>,
     target: &Target,
 ) -> Option<OriginConn> {
     if target.connect {
@@ -42,7 +43,7 @@ pub fn take_reusable(
     let o = kept.take()?;
     if o.host == target.authority.host
         && o.port == target.authority.port
-        && policy::check_address(&rt.policy, principal.tier, o.addr).is_allow()
+        && policy::check_address(&rt.policy, inputs, o.addr).is_allow()
         && still_open(&o.stream)
     {
         Some(o)
@@ -66,11 +67,12 @@ fn still_open(stream: &TcpStream) -> bool {
 pub async fn checked_addresses(
     rt: &Runtime,
     principal: &Principal,
+    inputs: &Inputs<'_>,
     target: &Target,
 ) -> Result<Vec<SocketAddr>, Outcome> {
     let addrs = resolve(rt, &target.authority).await?;
     for addr in &addrs {
-        let d = policy::check_address(&rt.policy, principal.tier, *addr);
+        let d = policy::check_address(&rt.policy, inputs, *addr);
         if !d.is_allow() {
             return Err(refusal_of(rt, &d, principal, target));
         }

@@ -238,3 +238,30 @@ async fn passwords_shorter_than_ten_characters_are_refused() {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("shown only this once"), "{out}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_password_minimum_is_the_configured_one() {
+    let origin = Origin::start("127.0.0.2").await;
+    let s = started(&origin).await;
+    let dir = tempfile::tempdir().unwrap();
+    let strict = dir.path().join("strict.toml");
+    std::fs::write(
+        &strict,
+        format!(
+            "{}\n[accounts]\nmin_password_length = 16\n",
+            base_config(&origin)
+        ),
+    )
+    .unwrap();
+    let add = ["user", "add", "dora", "--tier", "open", "--password-stdin"];
+    let (code, _, err) = super::cli::cli_in(&s.data_dir, &strict, &add, Some("fifteen-chars!!\n"));
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("the password is too short: it has 15 characters, the minimum is 16"),
+        "{err}"
+    );
+    assert!(user_json(&s, "dora").is_none());
+    let (code, _, err) = super::cli::cli_in(&s.data_dir, &strict, &add, Some("sixteen-chars!!!\n"));
+    assert_eq!(code, 0, "{err}");
+    assert!(user_json(&s, "dora").is_some());
+}

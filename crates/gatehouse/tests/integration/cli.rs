@@ -1028,10 +1028,17 @@ fn check_config_reports_what_each_list_loaded_and_skipped() {
     )
     .unwrap();
     std::fs::write(dir.path().join("plain.txt"), "one.test\ntwo.test\n").unwrap();
+    std::fs::write(
+        dir.path().join("hosts.txt"),
+        "127.0.0.1 localhost\n0.0.0.0 a.test 10.0.0.1\nnot-an-address b.test\n0.0.0.0 1.2.3.4\n\
+         0.0.0.0 5.6.7.8 c.test\n0.0.0.0 9.9.9.9\n::1 ip6-localhost ip6-loopback\n",
+    )
+    .unwrap();
     let config = dir.path().join("gatehouse.toml");
     std::fs::write(
         &config,
-        "[lists.ads]\nformat = \"adblock\"\npath = \"ads.txt\"\n[lists.plain]\nformat = \"plain\"\npath = \"plain.txt\"\n",
+        "[lists.ads]\nformat = \"adblock\"\npath = \"ads.txt\"\n[lists.plain]\nformat = \"plain\"\npath = \"plain.txt\"\n\
+         [lists.hosts]\nformat = \"hosts\"\npath = \"hosts.txt\"\nlenient = true\n",
     )
     .unwrap();
     let out = check_config(&config);
@@ -1041,19 +1048,48 @@ fn check_config_reports_what_each_list_loaded_and_skipped() {
         String::from_utf8_lossy(&out.stderr)
     );
     let text = String::from_utf8_lossy(&out.stdout);
-    let ads = dir.path().join("ads.txt");
-    assert!(
-        text.contains(&format!(
-            "list `ads`: 1 domain from `{}`, 3 entries skipped (IP addresses, AdBlock rules other than `||domain^`, local names)\n",
-            ads.display()
-        )),
-        "{text}"
+    let path = |name: &str| dir.path().join(name).display().to_string();
+    assert_eq!(
+        text,
+        format!(
+            "{}: ok (5 domains in 3 categories)\n\
+             \x20 list `ads`: 1 domain from `{}`, 3 entries skipped: 1 IP address (line 2), 2 AdBlock rules other than `||domain^` (lines 3, 4)\n\
+             \x20 list `hosts`: 2 domains from `{}`, 8 entries skipped: 4 IP addresses (lines 2, 4, 5, …), 3 local names (lines 1, 7), 1 invalid entry (line 3)\n\
+             \x20 list `plain`: 2 domains from `{}`\n",
+            config.display(),
+            path("ads.txt"),
+            path("hosts.txt"),
+            path("plain.txt"),
+        )
     );
-    assert!(
-        text.contains(&format!(
-            "list `plain`: 2 domains from `{}`\n",
-            dir.path().join("plain.txt").display()
-        )),
-        "{text}"
+}
+
+#[test]
+fn a_missing_configuration_file_is_named_by_check_config_and_serve() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.toml");
+    let line = format!(
+        "cannot read {}: No such file or directory",
+        missing.display()
     );
+    let out = check_config(&missing);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&out.stderr), format!("{line}\n"));
+    assert!(out.stdout.is_empty());
+
+    let data = dir.path().join("data");
+    let out = Command::new(BIN)
+        .arg("serve")
+        .arg("--data-dir")
+        .arg(&data)
+        .arg("--config")
+        .arg(&missing)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.lines().any(|l| l == line), "{err}");
+    assert!(!err.contains(":0:0"), "{err}");
+    // Nothing was started: no store was created.
+    assert!(!data.join("gatehouse.db").exists());
 }

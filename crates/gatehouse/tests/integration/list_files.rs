@@ -98,5 +98,33 @@ async fn lists_in_every_format_refuse_their_domains_and_parents_match() {
             }
         }
     }
+
+    // `check-config` on the same file says what each list loaded and what it skipped, per reason,
+    // with the lines: the hosts file's `localhost`, the AdBlock rule with options and the
+    // cosmetic rule. UT1 files other than `domains` are not lists and are not mentioned.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .arg("check-config")
+        .arg(gw.config_path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let lists: Vec<&str> = stdout.lines().skip(1).map(str::trim).collect();
+    let path = |name: &str| d.join(name).display().to_string();
+    assert_eq!(
+        lists,
+        [
+            format!("list `adblockfile`: 1 domain from `{}`, 2 entries skipped: 2 AdBlock rules other than `||domain^` (lines 4, 5)", path("adblock.txt")),
+            format!("list `hostsfile`: 3 domains from `{}`, 1 entry skipped: 1 local name (line 3)", path("hosts.txt")),
+            format!("list `plainfile`: 2 domains from `{}`", path("plain.txt")),
+            format!("list `ut1/education`: 1 domain from `{}`", path("ut1")),
+            format!("list `ut1/gambling`: 1 domain from `{}`", path("ut1")),
+        ],
+        "{stdout}"
+    );
     gw.shutdown().await;
 }

@@ -12,6 +12,7 @@ mod browse;
 mod canonical;
 mod cli;
 mod clients;
+mod connect_ports;
 mod hardening;
 mod kept_upstream;
 mod list_files;

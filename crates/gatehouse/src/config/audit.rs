@@ -1,0 +1,62 @@
+//! `[audit]`: the audit queue, what happens when it is full, and the optional Squid log.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::Validator;
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawAudit {
+    queue_size: Option<usize>,
+    on_backlog: Option<Spanned<String>>,
+    backlog_wait_ms: Option<u64>,
+    squid_log: Option<String>,
+}
+
+/// What to do when the audit writer cannot keep up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnBacklog {
+    /// Refuse the request with 503 ("audit backlog"): nothing goes through unrecorded.
+    Refuse,
+    /// Let the request through and count the lost event.
+    Drop,
+}
+
+#[derive(Debug, Clone)]
+pub struct AuditSettings {
+    pub queue_size: usize,
+    pub on_backlog: OnBacklog,
+    pub backlog_wait: Duration,
+    /// Where to write Squid's native access.log lines, if anywhere (relative to the data directory).
+    pub squid_log: Option<PathBuf>,
+}
+
+impl RawAudit {
+    pub(super) fn validate(&self, v: &mut Validator<'_>) -> AuditSettings {
+        let on_backlog = match &self.on_backlog {
+            None => OnBacklog::Refuse,
+            Some(s) => match s.get_ref().as_str() {
+                "refuse" => OnBacklog::Refuse,
+                "drop" => OnBacklog::Drop,
+                other => {
+                    v.err(
+                        s,
+                        "audit.on_backlog",
+                        format!("`{other}` is not one of `refuse`, `drop`"),
+                    );
+                    OnBacklog::Refuse
+                }
+            },
+        };
+        AuditSettings {
+            queue_size: self.queue_size.unwrap_or(65_536).max(1),
+            on_backlog,
+            backlog_wait: Duration::from_millis(self.backlog_wait_ms.unwrap_or(100)),
+            squid_log: self.squid_log.as_ref().map(PathBuf::from),
+        }
+    }
+}

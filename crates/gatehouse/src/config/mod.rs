@@ -1,0 +1,550 @@
+//! Configuration in two stages: the raw TOML tree (`serde`, unknown keys refused, spans kept) and the
+//! validated runtime form ([`Config`]) that the rest of the server uses.
+//!
+//! Every error names the file, line, column and key, and all errors of a file are reported at once.
+//! Configurations can be read from memory (`Config::from_toml`) so tests build them without files.
+//! Every default is written in `docs/configuration.md` next to the key that changes it.
+//!
+//! Each section has a file of its own that holds its raw struct and its validation into the
+//! runtime form: `proxy`, `admin`, `audit`, `accounts`, `dns`, `network`, `lists`, `tiers` and
+//! `policy` (which compiles the decision's rules with `policy::Policy::compile`). This file holds
+//! the whole: [`Config`], the entry points, the errors and the [`Validator`] that collects them;
+//! `locator` turns byte offsets into `line:column` and key.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
+use std::sync::Arc;
+
+use ::lists::Lists;
+use ::policy::Policy;
+use destination::net::{parse_net, NetSet};
+use destination::{DomainName, Host};
+use serde::Deserialize;
+use toml::Spanned;
+
+mod accounts;
+mod admin;
+mod audit;
+mod dns;
+mod lists;
+mod locator;
+mod network;
+mod policy;
+mod proxy;
+mod tiers;
+
+pub use accounts::AccountSettings;
+pub use audit::{AuditSettings, OnBacklog};
+pub use lists::ListLoad;
+pub use proxy::ProxySettings;
+
+use locator::Locator;
+
+/// The configuration compiled into the binary: what `gatehouse serve` runs without `--config`.
+pub const DEFAULT_CONFIG: &str = include_str!("../default.toml");
+pub const DEFAULT_CONFIG_NAME: &str = "<built-in gatehouse.toml>";
+
+/// Stage one: the raw tree, one field per section; each section's file owns its raw struct.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct Raw {
+    #[serde(default)]
+    proxy: proxy::RawProxy,
+    #[serde(default)]
+    admin: admin::RawAdmin,
+    #[serde(default)]
+    audit: audit::RawAudit,
+    #[serde(default)]
+    accounts: accounts::RawAccounts,
+    #[serde(default)]
+    dns: dns::RawDns,
+    #[serde(default)]
+    network: network::RawNetwork,
+    #[serde(default)]
+    policy: policy::RawPolicy,
+    #[serde(default)]
+    lists: BTreeMap<String, Spanned<lists::RawList>>,
+    #[serde(default)]
+    tiers: tiers::RawTiers,
+}
+
+/// Stage two: the validated configuration. Listener addresses and audit settings are read at
+/// start; the rest (policy, lists, DNS table, limits) is swapped whole on reload.
+#[derive(Clone)]
+pub struct Config {
+    pub source: String,
+    pub proxy: ProxySettings,
+    pub admin_listen: SocketAddr,
+    pub audit: AuditSettings,
+    pub accounts: AccountSettings,
+    pub dns_hosts: Arc<BTreeMap<DomainName, Vec<IpAddr>>>,
+    pub lists: Arc<Lists>,
+    /// The policy without the gateway's own sockets (those are known only once listeners are bound).
+    pub policy: Policy,
+    /// What each list file loaded, and what it skipped (shown by `check-config`, logged by `serve`).
+    pub list_loads: Vec<ListLoad>,
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("source", &self.source)
+            .field("proxy", &self.proxy)
+            .field("admin_listen", &self.admin_listen)
+            .field("lists", &self.lists.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// One problem in a configuration file, located precisely.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    pub key: String,
+    pub message: String,
+}
+
+impl Problem {
+    /// A problem with no place in any file (an unreadable file, a failed reload task): its
+    /// message says it all.
+    fn unplaced(message: String) -> Problem {
+        Problem {
+            file: "-".into(),
+            line: 0,
+            column: 0,
+            key: "-".into(),
+            message,
+        }
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line == 0 && self.key == "-" {
+            return f.write_str(&self.message);
+        }
+        write!(
+            f,
+            "{}:{}:{}: key `{}`: {}",
+            self.file, self.line, self.column, self.key, self.message
+        )
+    }
+}
+
+/// Every problem found in a configuration file.
+#[derive(Debug, thiserror::Error)]
+pub struct ConfigError {
+    pub problems: Vec<Problem>,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, p) in self.problems.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{p}")?;
+        }
+        Ok(())
+    }
+}
+
+impl Config {
+    /// Read and validate a configuration file. Relative list paths are relative to the file's folder.
+    pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
+        let name = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            // `No such file or directory (os error 2)`: the code says nothing more to a person.
+            let reason = e.to_string();
+            let reason = reason.split(" (os error ").next().unwrap_or(&reason);
+            ConfigError {
+                problems: vec![Problem::unplaced(format!("cannot read {name}: {reason}"))],
+            }
+        })?;
+        let base = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+        Config::from_toml(&text, &name, &base)
+    }
+
+    /// The built-in configuration.
+    pub fn builtin() -> Result<Config, ConfigError> {
+        Config::from_toml(DEFAULT_CONFIG, DEFAULT_CONFIG_NAME, Path::new("."))
+    }
+
+    /// Validate a configuration held in memory. `name` is used in error messages; `base` resolves
+    /// relative list paths.
+    pub fn from_toml(text: &str, name: &str, base: &Path) -> Result<Config, ConfigError> {
+        let loc = Locator { text, file: name };
+        let raw: Raw = toml::from_str(text).map_err(|e| ConfigError {
+            problems: vec![loc.toml_problem(&e)],
+        })?;
+        let mut v = Validator {
+            loc,
+            problems: Vec::new(),
+        };
+        let config = v.validate(&raw, base);
+        match config {
+            Some(c) if v.problems.is_empty() => Ok(c),
+            _ => Err(ConfigError {
+                problems: v.problems,
+            }),
+        }
+    }
+}
+
+/// Collects the problems of one file while each section validates itself, so that all of them
+/// are reported at once.
+struct Validator<'a> {
+    loc: Locator<'a>,
+    problems: Vec<Problem>,
+}
+
+impl Validator<'_> {
+    /// Each section in turn; the order is the order problems are reported in.
+    fn validate(&mut self, raw: &Raw, base: &Path) -> Option<Config> {
+        let proxy = raw.proxy.validate(self);
+        let admin_listen = raw.admin.validate(self, (&raw.proxy.listen, proxy.listen));
+        let audit = raw.audit.validate(self);
+        let accounts = raw.accounts.validate(self);
+        let dns_hosts = raw.dns.validate(self);
+        let allow_networks = raw.network.validate(self);
+        let intranet = raw.tiers.intranet(self);
+        let (lists, list_loads) = lists::load(self, &raw.lists, base)?;
+        let policy = policy::compile(self, raw, &lists, allow_networks, intranet);
+        Some(Config {
+            source: self.loc.file.to_string(),
+            proxy,
+            admin_listen,
+            audit,
+            accounts,
+            dns_hosts: Arc::new(dns_hosts),
+            lists: Arc::new(lists),
+            policy,
+            list_loads,
+        })
+    }
+
+    fn err<T>(&mut self, s: &Spanned<T>, key: &str, message: String) {
+        let p = self.loc.problem(s.span(), key, message);
+        self.problems.push(p);
+    }
+
+    /// A problem of the file as a whole (line 0, column 0).
+    fn problem_without_position(&mut self, key: &str, message: String) {
+        self.problems.push(Problem {
+            file: self.loc.file.to_string(),
+            line: 0,
+            column: 0,
+            key: key.into(),
+            message,
+        });
+    }
+
+    fn socket(&mut self, s: &Option<Spanned<String>>, key: &str, default: &str) -> SocketAddr {
+        let fallback: SocketAddr = default
+            .parse()
+            .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 0)));
+        match s {
+            None => fallback,
+            Some(v) => match v.get_ref().parse() {
+                Ok(a) => a,
+                Err(_) => {
+                    self.err(
+                        v,
+                        key,
+                        format!(
+                            "`{}` is not a socket address; write it as `127.0.0.1:3128` or `[::1]:3128`",
+                            v.get_ref()
+                        ),
+                    );
+                    fallback
+                }
+            },
+        }
+    }
+
+    fn nets(&mut self, items: &[Spanned<String>], key: &str) -> NetSet {
+        let mut nets = Vec::new();
+        for item in items {
+            match parse_net(item.get_ref()) {
+                Ok(n) => nets.push(n),
+                Err(e) => self.err(item, key, e.to_string()),
+            }
+        }
+        NetSet::new(nets)
+    }
+
+    /// Every item as a canonical domain; an address is refused with ``"`NAME` " + if_address``.
+    fn domains(
+        &mut self,
+        items: &[Spanned<String>],
+        key: &str,
+        if_address: &str,
+    ) -> Vec<DomainName> {
+        items
+            .iter()
+            .filter_map(|d| self.domain(d.get_ref(), d, key, if_address))
+            .collect()
+    }
+
+    /// `name` as a canonical domain, located at `at`; an address is refused with
+    /// ``"`NAME` " + if_address``.
+    fn domain<T>(
+        &mut self,
+        name: &str,
+        at: &Spanned<T>,
+        key: &str,
+        if_address: &str,
+    ) -> Option<DomainName> {
+        match Host::parse(name) {
+            Ok(Host::Domain(d)) => Some(d),
+            Ok(_) => {
+                self.err(at, key, format!("`{name}` {if_address}"));
+                None
+            }
+            Err(e) => {
+                self.err(at, key, e.to_string());
+                None
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problems(text: &str) -> Vec<String> {
+        match Config::from_toml(text, "test.toml", Path::new(".")) {
+            Ok(_) => vec![],
+            Err(e) => e.problems.iter().map(|p| p.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn builtin_config_is_valid() {
+        let c = Config::builtin().unwrap();
+        assert_eq!(c.proxy.listen, "127.0.0.1:3128".parse().unwrap());
+        assert_eq!(c.admin_listen, "127.0.0.1:9090".parse().unwrap());
+        assert!(!c.lists.is_empty());
+        assert_eq!(c.accounts.min_password_length, 10);
+    }
+
+    #[test]
+    fn unknown_key_names_file_line_column_and_key() {
+        let p = problems("[proxy]\nlisten = \"127.0.0.1:3128\"\nlisten_port = 3\n");
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(
+            p[0].starts_with("test.toml:3:1: key `proxy.listen_port`: unknown field `listen_port`"),
+            "{}",
+            p[0]
+        );
+    }
+
+    #[test]
+    fn every_validation_error_is_reported_at_once() {
+        let p = problems(
+            "[proxy]\nlisten = \"nonsense\"\n[network]\nallow = [\"10.0.0.1/8\"]\n[policy]\ndeny = [\"nope\"]\n",
+        );
+        assert_eq!(p.len(), 3, "{p:?}");
+        assert!(
+            p[0].starts_with("test.toml:2:10: key `proxy.listen`: `nonsense`"),
+            "{}",
+            p[0]
+        );
+        assert!(
+            p[1].starts_with("test.toml:4:10: key `network.allow`:"),
+            "{}",
+            p[1]
+        );
+        assert!(
+            p[2].contains("key `policy.deny`: no list or category named `nope`"),
+            "{}",
+            p[2]
+        );
+    }
+
+    #[test]
+    fn an_error_inside_a_multi_line_array_names_the_array() {
+        let p = problems("[lists.r]\ndomains = [\n  \"a.org\",\n  5,\n]\n");
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(
+            p[0].starts_with("test.toml:4:3: key `lists.r.domains`"),
+            "{}",
+            p[0]
+        );
+        let p = problems("[proxy]\nconnect_ports = [\n  443, # ok\n  \"x]\",\n]\n");
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(
+            p[0].starts_with("test.toml:4:3: key `proxy.connect_ports`"),
+            "{}",
+            p[0]
+        );
+    }
+
+    #[test]
+    fn a_multi_line_string_does_not_confuse_the_key_locator() {
+        let p =
+            problems("[proxy]\ncontact = \"\"\"\nsee = [ the desk\n\"\"\"\nmax_headers = \"x\"\n");
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(
+            p[0].starts_with("test.toml:5:15: key `proxy.max_headers`"),
+            "{}",
+            p[0]
+        );
+    }
+
+    #[test]
+    fn the_admin_port_needs_its_own_address() {
+        let p = problems(
+            "[proxy]\nlisten = \"127.0.0.1:4000\"\n[admin]\nlisten = \"127.0.0.1:4000\"\n",
+        );
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(
+            p[0].starts_with(
+                "test.toml:4:10: key `admin.listen`: `127.0.0.1:4000` is also `proxy.listen`"
+            ),
+            "{}",
+            p[0]
+        );
+        assert!(
+            problems("[proxy]\nlisten = \"127.0.0.1:0\"\n[admin]\nlisten = \"127.0.0.1:0\"\n")
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn wrong_type_is_located() {
+        let p = problems("[proxy]\nmax_connections = \"many\"\n");
+        assert_eq!(p.len(), 1);
+        assert_eq!(
+            p[0],
+            "test.toml:2:19: key `proxy.max_connections`: invalid type: string `many`, expected a whole number, 0 or more"
+        );
+        let p = problems("[proxy]\nconnect_ports = [70000]\n");
+        assert_eq!(
+            p,
+            ["test.toml:2:18: key `proxy.connect_ports`: invalid value: integer `70000`, expected a whole number from 0 to 65535"]
+        );
+    }
+
+    #[test]
+    fn accounts_min_password_length_defaults_to_10_and_is_at_least_1() {
+        let c = Config::from_toml("", "test.toml", Path::new(".")).unwrap();
+        assert_eq!(c.accounts.min_password_length, 10);
+        let c = Config::from_toml(
+            "[accounts]\nmin_password_length = 1\n",
+            "test.toml",
+            Path::new("."),
+        )
+        .unwrap();
+        assert_eq!(c.accounts.min_password_length, 1);
+        assert_eq!(
+            problems("[accounts]\nmin_password_length = 0\n"),
+            ["test.toml:2:23: key `accounts.min_password_length`: expected a whole number, 1 or more, not `0`"]
+        );
+        assert_eq!(
+            problems("[accounts]\nmin_password_length = -3\n"),
+            ["test.toml:2:23: key `accounts.min_password_length`: invalid value: integer `-3`, expected a whole number, 0 or more"]
+        );
+        assert_eq!(
+            problems("[accounts]\nmin_password = 12\n"),
+            ["test.toml:2:1: key `accounts.min_password`: unknown field `min_password`, expected `min_password_length`"]
+        );
+    }
+
+    #[test]
+    fn contact_is_any_text_without_control_characters() {
+        let contact = "Служба поддержки <help@example.org> — ext. 4711 & \"Desk\"";
+        let c = Config::from_toml(
+            &format!("[proxy]\ncontact = {contact:?}\n"),
+            "test.toml",
+            Path::new("."),
+        )
+        .unwrap();
+        assert_eq!(c.proxy.contact, contact);
+        assert_eq!(
+            problems("[proxy]\ncontact = \"the desk\\r\\nX-Injected: 1\"\n"),
+            ["test.toml:2:11: key `proxy.contact`: `the desk\\r\\nX-Injected: 1` contains a control character (a line break or tab, for instance); write it on one line"]
+        );
+        assert_eq!(problems("[proxy]\ncontact = \"tab\\there\"\n").len(), 1);
+        // `via` goes into header lines and stays printable ASCII without spaces.
+        assert_eq!(
+            problems("[proxy]\nvia = \"gäte house\"\n"),
+            ["test.toml:2:7: key `proxy.via`: `gäte house` must be printable ASCII without spaces"]
+        );
+    }
+
+    #[test]
+    fn a_missing_file_is_named_without_a_position() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nowhere.toml");
+        let e = Config::from_file(&path).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!("cannot read {}: No such file or directory", path.display())
+        );
+    }
+
+    #[test]
+    fn connect_port_rules_are_validated_and_located() {
+        let ok = "[[policy.connect]]\nnetworks = [\"10.20.0.0/16\"]\nports = \"any\"\n\n\
+                  [[policy.connect]]\ndomains = [\"Build.Corp.Example.\"]\nports = [8443, 9443]\n";
+        let c = Config::from_toml(ok, "test.toml", Path::new(".")).unwrap();
+        let host = Host::parse("x.build.corp.example").unwrap();
+        let inputs = ::policy::Inputs {
+            principal: "ada",
+            groups: &[],
+            disabled: false,
+            tier: ::policy::Tier::Open,
+            host: &host,
+            port: 9443,
+            connect: true,
+            categories: Default::default(),
+        };
+        assert!(::policy::decide(&c.policy, &inputs).is_allow());
+        let at = |addr: &str| ::policy::check_address(&c.policy, &inputs, addr.parse().unwrap());
+        assert!(at("93.184.216.34:9443").is_allow());
+        let other = Host::parse("example.com").unwrap();
+        let inputs = ::policy::Inputs {
+            principal: "ada",
+            groups: &[],
+            disabled: false,
+            host: &other,
+            ..inputs
+        };
+        let at = |addr: &str| ::policy::check_address(&c.policy, &inputs, addr.parse().unwrap());
+        assert_eq!(at("93.184.216.34:9443").rule, ::policy::Rule::ConnectPort);
+        // Any port to 10.20/16 opens the port check only: the network itself is still refused.
+        assert_eq!(
+            at("10.20.0.1:9443").rule,
+            ::policy::Rule::Address(destination::net::AddressClass::Private)
+        );
+
+        let p = problems(
+            "[[policy.connect]]\nnetworks = [\"10.0.0.1/8\"]\ndomains = [\"10.1.2.3\"]\nports = [0, 70000, \"x\"]\n\
+             [[policy.connect]]\nports = \"all\"\n\
+             [[policy.connect]]\ndomains = [\"a.example\"]\n",
+        );
+        assert_eq!(
+            p,
+            [
+                "test.toml:2:13: key `policy.connect.networks`: `10.0.0.1/8` has host bits set; did you mean `10.0.0.0/8`",
+                "test.toml:3:12: key `policy.connect.domains`: `10.1.2.3` is an address; put addresses in `networks`",
+                "test.toml:4:9: key `policy.connect.ports`: `0` is not a port; ports are whole numbers from 1 to 65535",
+                "test.toml:4:9: key `policy.connect.ports`: `70000` is not a port; ports are whole numbers from 1 to 65535",
+                "test.toml:4:9: key `policy.connect.ports`: `\"x\"` is not a port; ports are whole numbers from 1 to 65535",
+                "test.toml:5:1: key `policy.connect`: a port rule needs `networks`, `domains` or both, to say where its ports are open",
+                "test.toml:6:9: key `policy.connect.ports`: `\"all\"` is not a list of ports; write `ports = [8443, 9443]` or `ports = \"any\"`",
+                "test.toml:7:1: key `policy.connect.ports`: a port rule needs `ports`: write `ports = [8443, 9443]` or `ports = \"any\"`",
+            ]
+        );
+        assert_eq!(
+            problems("[[policy.connect]]\ndomains = [\"a.example\"]\nport = 22\n"),
+            ["test.toml:3:1: key `policy.connect.port`: unknown field `port`, expected one of `networks`, `domains`, `ports`"]
+        );
+    }
+}

@@ -1,0 +1,135 @@
+//! `[policy]`: the global deny lists and the `CONNECT` port rules (`[[policy.connect]]`), and the
+//! compilation of every section that shapes decisions into one [`Policy`] by
+//! [`Policy::compile`].
+//!
+//! A port rule opens more `CONNECT` ports than `proxy.connect_ports` (the ports open to every
+//! destination) to the addresses in some `networks` or the names at or below some `domains`:
+//!
+//! ```toml
+//! [[policy.connect]]
+//! networks = ["10.20.0.0/16"]
+//! domains = ["build.corp.example"]
+//! ports = [8443]            # or "any"
+//! ```
+
+use ::lists::Lists;
+use ::policy::{ConnectRule, Policy, PolicySpec, PortSet};
+use destination::net::NetSet;
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::tiers::Intranet;
+use super::{Raw, Validator};
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawPolicy {
+    #[serde(default)]
+    deny: Vec<Spanned<String>>,
+    #[serde(default)]
+    connect: Vec<Spanned<RawConnect>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConnect {
+    #[serde(default)]
+    networks: Vec<Spanned<String>>,
+    #[serde(default)]
+    domains: Vec<Spanned<String>>,
+    ports: Option<Spanned<toml::Value>>,
+}
+
+const PORTS_SHAPE: &str = "write `ports = [8443, 9443]` or `ports = \"any\"`";
+
+/// The policy of the whole file: `[policy]`, `[tiers.*]`, `[network]` (validated before the lists,
+/// as `allow_networks` and `intranet`) and `proxy.connect_ports`.
+pub(super) fn compile(
+    v: &mut Validator<'_>,
+    raw: &Raw,
+    lists: &Lists,
+    allow_networks: NetSet,
+    intranet: Intranet,
+) -> Policy {
+    let global_deny = super::lists::categories(v, &raw.policy.deny, "policy.deny", lists);
+    let connect_rules = raw
+        .policy
+        .connect
+        .iter()
+        .map(|r| connect_rule(v, r))
+        .collect();
+    let filtered_allow = raw.tiers.filtered_allow(v, lists);
+    Policy::compile(PolicySpec {
+        global_deny,
+        filtered_allow,
+        intranet_zones: intranet.zones,
+        intranet_networks: intranet.networks,
+        allow_networks,
+        connect_ports: raw.proxy.connect_ports.clone().unwrap_or_else(|| vec![443]),
+        connect_rules,
+    })
+}
+
+fn connect_rule(v: &mut Validator<'_>, rule: &Spanned<RawConnect>) -> ConnectRule {
+    let raw = rule.get_ref();
+    let networks: NetSet = v.nets(&raw.networks, "policy.connect.networks");
+    let domains = v.domains(
+        &raw.domains,
+        "policy.connect.domains",
+        "is an address; put addresses in `networks`",
+    );
+    if raw.networks.is_empty() && raw.domains.is_empty() {
+        v.err(
+            rule,
+            "policy.connect",
+            "a port rule needs `networks`, `domains` or both, to say where its ports are open"
+                .into(),
+        );
+    }
+    let ports = match &raw.ports {
+        Some(p) => ports(v, p),
+        None => {
+            v.err(
+                rule,
+                "policy.connect.ports",
+                format!("a port rule needs `ports`: {PORTS_SHAPE}"),
+            );
+            PortSet::Only(Vec::new())
+        }
+    };
+    ConnectRule {
+        networks,
+        domains,
+        ports,
+    }
+}
+
+/// `"any"`, or a non-empty array of ports from 1 to 65535.
+fn ports(v: &mut Validator<'_>, value: &Spanned<toml::Value>) -> PortSet {
+    const KEY: &str = "policy.connect.ports";
+    match value.get_ref() {
+        toml::Value::String(s) if s == "any" => PortSet::Any,
+        toml::Value::Array(items) if !items.is_empty() => {
+            let mut ports = Vec::new();
+            for item in items {
+                match item.as_integer().and_then(|n| u16::try_from(n).ok()) {
+                    Some(port) if port > 0 => ports.push(port),
+                    _ => v.err(
+                        value,
+                        KEY,
+                        format!("`{item}` is not a port; ports are whole numbers from 1 to 65535"),
+                    ),
+                }
+            }
+            PortSet::Only(ports)
+        }
+        other => {
+            v.err(
+                value,
+                KEY,
+                format!("`{other}` is not a list of ports; {PORTS_SHAPE}"),
+            );
+            PortSet::Only(Vec::new())
+        }
+    }
+}
