@@ -80,6 +80,8 @@ pub enum ErrorCode {
     HostMismatch,
     AuditBacklog,
     Shutdown,
+    /// The decision allowed with an obligation this gateway cannot apply: refused, never dropped.
+    UnsupportedObligation,
     DnsFailed,
     UpstreamConnectFailed,
     UpstreamConnectTimeout,
@@ -98,7 +100,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code that is not a parser's, for metrics that exist at zero from start.
-    pub const FIXED: [ErrorCode; 22] = [
+    pub const FIXED: [ErrorCode; 23] = [
         ErrorCode::HeaderReadTimeout,
         ErrorCode::AmbiguousMethod,
         ErrorCode::NotAProxyRequest,
@@ -107,6 +109,7 @@ impl ErrorCode {
         ErrorCode::HostMismatch,
         ErrorCode::AuditBacklog,
         ErrorCode::Shutdown,
+        ErrorCode::UnsupportedObligation,
         ErrorCode::DnsFailed,
         ErrorCode::UpstreamConnectFailed,
         ErrorCode::UpstreamConnectTimeout,
@@ -136,6 +139,7 @@ impl ErrorCode {
             ErrorCode::HostMismatch => "host_mismatch",
             ErrorCode::AuditBacklog => "audit_backlog",
             ErrorCode::Shutdown => "shutdown",
+            ErrorCode::UnsupportedObligation => "unsupported_obligation",
             ErrorCode::DnsFailed => "dns_failed",
             ErrorCode::UpstreamConnectFailed => "upstream_connect_failed",
             ErrorCode::UpstreamConnectTimeout => "upstream_connect_timeout",
@@ -178,7 +182,9 @@ impl ErrorCode {
             | ErrorCode::TunnelIo
             | ErrorCode::TunnelIdleTimeout
             | ErrorCode::TunnelHalfCloseTimeout => Blame::Origin,
-            ErrorCode::AuditBacklog | ErrorCode::Shutdown => Blame::Gateway,
+            ErrorCode::AuditBacklog | ErrorCode::Shutdown | ErrorCode::UnsupportedObligation => {
+                Blame::Gateway
+            }
         }
     }
 }

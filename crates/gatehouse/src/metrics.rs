@@ -14,13 +14,17 @@ use prometheus_client::metrics::counter::{ConstCounter, Counter};
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
 use prometheus_client::metrics::histogram::Histogram;
-use prometheus_client::registry::Registry;
+use prometheus_client::registry::{Metric, Registry};
+
+use crate::codes::ErrorCode;
 
 /// Every `(decision, rule)` pair that `gatehouse_requests_total` can count besides failures: the
 /// `policy::Rule::static_id` of the rule that allowed or refused (the address check's own allow
 /// verdicts, `network-allow` and `global-address`, never label a request), and the outcomes the
 /// proxy answers itself (`proxy::respond::Outcome::AuthRequired` and the disabled principal).
-/// Failures are labelled `error` with their error code, and appear when they first happen.
+/// Failures are labelled `error` with their error code, and appear when they first happen; their
+/// `gatehouse_request_errors_total{code}` exists at zero from start for every code that is not a
+/// parser's (`ErrorCode::FIXED`).
 pub const DECISION_RULES: &[(&str, &str)] = &[
     ("allow", "tier-open"),
     ("allow", "filtered-allow"),
@@ -92,141 +96,52 @@ impl Default for Metrics {
     }
 }
 
+/// Register `metric` under `name` and hand it back: each metric is made and registered in one
+/// expression.
+fn reg<M: Metric + Clone>(registry: &mut Registry, name: &str, help: &str, metric: M) -> M {
+    registry.register(name, help, metric.clone());
+    metric
+}
+
+/// A counter family with the given label sets present at zero.
+fn family_at_zero<L, I>(labels: I) -> Family<L, Counter>
+where
+    L: Clone + std::hash::Hash + Eq + EncodeLabelSet + std::fmt::Debug + Send + Sync + 'static,
+    I: IntoIterator<Item = L>,
+{
+    let family = Family::<L, Counter>::default();
+    for l in labels {
+        let _ = family.get_or_create(&l);
+    }
+    family
+}
+
 impl Metrics {
     pub fn new() -> Metrics {
         let mut root = Registry::default();
         root.register_collector(Box::new(ProcessCollector));
-        let registry = root.sub_registry_with_prefix("gatehouse");
+        let r = root.sub_registry_with_prefix("gatehouse");
         let build_info = Family::<BuildLabels, Gauge>::default();
-        build_info
-            .get_or_create(&BuildLabels {
-                version: env!("CARGO_PKG_VERSION"),
-            })
-            .set(1);
-        registry.register(
-            "build_info",
-            "Always 1; the version of the running gatehouse is in the label",
-            build_info,
-        );
-        let requests = Family::<DecisionLabels, Counter>::default();
-        for &(decision, rule) in DECISION_RULES {
-            let _ = requests.get_or_create(&DecisionLabels { decision, rule });
-        }
-        registry.register(
-            "requests",
-            "Requests decided, by decision and rule",
-            requests.clone(),
-        );
-        let errors = Family::<ErrorLabels, Counter>::default();
-        registry.register(
-            "request_errors",
-            "Requests that ended in an error (malformed input, upstream failure), by stable code",
-            errors.clone(),
-        );
-        let active_connections = Gauge::default();
-        registry.register(
-            "active_connections",
-            "Client connections open now",
-            active_connections.clone(),
-        );
-        let connections = Counter::default();
-        registry.register(
-            "connections",
-            "Client connections accepted",
-            connections.clone(),
-        );
-        let bytes = Family::<DirectionLabels, Counter>::default();
-        registry.register(
-            "bytes",
-            "Body and tunnel bytes relayed: up = client to origin, down = origin to client",
-            bytes.clone(),
-        );
+        let version = env!("CARGO_PKG_VERSION");
+        build_info.get_or_create(&BuildLabels { version }).set(1);
+        let help = "Always 1; the version of the running gatehouse is in the label";
+        r.register("build_info", help, build_info);
+        let decisions = DECISION_RULES
+            .iter()
+            .map(|&(decision, rule)| DecisionLabels { decision, rule });
+        let codes = ErrorCode::FIXED.map(|c| ErrorLabels { code: c.as_str() });
+        // Both reload outcomes exist from the start, so that an alert on `invalid` has a series.
+        let reloads = ["ok", "invalid"].map(|code| ErrorLabels { code });
         // Decisions take microseconds; the buckets resolve 1 µs to 10 ms.
-        let decision_seconds =
-            Histogram::new([1e-6, 2e-6, 5e-6, 1e-5, 2e-5, 5e-5, 1e-4, 2.5e-4, 1e-3, 1e-2]);
-        registry.register(
-            "decision_duration_seconds",
-            "Time to categorise the canonical destination and decide (excluding parsing, authentication and DNS)",
-            decision_seconds.clone(),
-        );
+        let decision_buckets = [1e-6, 2e-6, 5e-6, 1e-5, 2e-5, 5e-5, 1e-4, 2.5e-4, 1e-3, 1e-2];
         let net_buckets = [
             1e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 5e-2, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
         ];
-        let upstream_connect_seconds = Histogram::new(net_buckets);
-        registry.register(
-            "upstream_connect_duration_seconds",
-            "Time to resolve and connect to the origin",
-            upstream_connect_seconds.clone(),
-        );
-        let upstream_response_seconds = Histogram::new(net_buckets);
-        registry.register(
-            "upstream_response_duration_seconds",
-            "Time from sending the request head to the origin's response head",
-            upstream_response_seconds.clone(),
-        );
-        let audit_queue_depth = Gauge::default();
-        registry.register(
-            "audit_queue_depth",
-            "Audit events waiting for the writer",
-            audit_queue_depth.clone(),
-        );
-        let audit_dropped = Counter::default();
-        registry.register(
-            "audit_dropped",
-            "Audit events lost because the queue stayed full (allowed requests only with audit.on_backlog = \"drop\"; refusals in either mode)",
-            audit_dropped.clone(),
-        );
-        let audit_lost = Counter::default();
-        registry.register(
-            "audit_lost",
-            "Audit events lost for another reason than a full queue: requests still running when shutdown stopped waiting for them, events still queued when the shutdown flush timed out",
-            audit_lost.clone(),
-        );
-        let audit_written = Counter::default();
-        registry.register(
-            "audit_written",
-            "Audit events committed to the store",
-            audit_written.clone(),
-        );
-        let audit_write_errors = Counter::default();
-        registry.register(
-            "audit_write_errors",
-            "Failed audit batch commits",
-            audit_write_errors.clone(),
-        );
-        let auth_verifications = Counter::default();
-        registry.register(
-            "auth_verifications",
-            "Password verifications (argon2) performed; cached credentials are not counted",
-            auth_verifications.clone(),
-        );
-        let auth_failures = Counter::default();
-        registry.register(
-            "auth_failures",
-            "Requests with missing, malformed or wrong proxy credentials",
-            auth_failures.clone(),
-        );
-        let auth_throttled = Counter::default();
-        registry.register(
-            "auth_throttled",
-            "Requests refused without a password check because their user name or client address had too many recent failures (not counted in auth_failures)",
-            auth_throttled.clone(),
-        );
-        let config_reloads = Family::<ErrorLabels, Counter>::default();
-        // Both outcomes exist from the start, so that an alert on `invalid` has a series to watch.
-        for code in ["ok", "invalid"] {
-            let _ = config_reloads.get_or_create(&ErrorLabels { code });
-        }
-        registry.register(
-            "config_reloads",
-            "Configuration reloads, by outcome (`ok` or `invalid`)",
-            config_reloads.clone(),
-        );
-        let principals_generation = Gauge::default();
-        registry.register(
-            "principals_generation",
-            "The store's change counter as last loaded by this gateway",
-            principals_generation.clone(),
+        let bytes = reg(
+            r,
+            "bytes",
+            "Body and tunnel bytes relayed: up = client to origin, down = origin to client",
+            Family::<DirectionLabels, Counter>::default(),
         );
         let bytes_up = bytes
             .get_or_create(&DirectionLabels { direction: "up" })
@@ -235,27 +150,27 @@ impl Metrics {
             .get_or_create(&DirectionLabels { direction: "down" })
             .clone();
         Metrics {
-            registry: root,
-            requests,
-            errors,
-            active_connections,
-            connections,
+            requests: reg(r, "requests", "Requests decided, by decision and rule", family_at_zero(decisions)),
+            errors: reg(r, "request_errors", "Requests that ended in an error (malformed input, upstream failure), by stable code", family_at_zero(codes)),
+            active_connections: reg(r, "active_connections", "Client connections open now", Gauge::default()),
+            connections: reg(r, "connections", "Client connections accepted", Counter::default()),
             bytes,
             bytes_up,
             bytes_down,
-            decision_seconds,
-            upstream_connect_seconds,
-            upstream_response_seconds,
-            audit_queue_depth,
-            audit_dropped,
-            audit_lost,
-            audit_written,
-            audit_write_errors,
-            auth_verifications,
-            auth_failures,
-            auth_throttled,
-            config_reloads,
-            principals_generation,
+            decision_seconds: reg(r, "decision_duration_seconds", "Time to categorise the canonical destination and decide (excluding parsing, authentication and DNS)", Histogram::new(decision_buckets)),
+            upstream_connect_seconds: reg(r, "upstream_connect_duration_seconds", "Time to resolve and connect to the origin", Histogram::new(net_buckets)),
+            upstream_response_seconds: reg(r, "upstream_response_duration_seconds", "Time from sending the request head to the origin's response head", Histogram::new(net_buckets)),
+            audit_queue_depth: reg(r, "audit_queue_depth", "Audit events waiting for the writer", Gauge::default()),
+            audit_dropped: reg(r, "audit_dropped", "Audit events lost because the queue stayed full (allowed requests only with audit.on_backlog = \"drop\"; refusals in either mode)", Counter::default()),
+            audit_lost: reg(r, "audit_lost", "Audit events lost for another reason than a full queue: requests still running when shutdown stopped waiting for them, events still queued when the shutdown flush timed out", Counter::default()),
+            audit_written: reg(r, "audit_written", "Audit events committed to the store", Counter::default()),
+            audit_write_errors: reg(r, "audit_write_errors", "Failed audit batch commits", Counter::default()),
+            auth_verifications: reg(r, "auth_verifications", "Password verifications (argon2) performed; cached credentials are not counted", Counter::default()),
+            auth_failures: reg(r, "auth_failures", "Requests with missing, malformed or wrong proxy credentials", Counter::default()),
+            auth_throttled: reg(r, "auth_throttled", "Requests refused without a password check because their user name or client address had too many recent failures (not counted in auth_failures)", Counter::default()),
+            config_reloads: reg(r, "config_reloads", "Configuration reloads, by outcome (`ok` or `invalid`)", family_at_zero(reloads)),
+            principals_generation: reg(r, "principals_generation", "The store's change counter as last loaded by this gateway", Gauge::default()),
+            registry: root,
         }
     }
 

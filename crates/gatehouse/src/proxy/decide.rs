@@ -4,13 +4,15 @@
 //! its value.
 //!
 //! A new input of the decision (a terminal, a location, a grant) is gathered in [`inputs`] and
-//! passed in `policy::Inputs`.
+//! passed in `policy::Inputs`. A new obligation of an allow (a content mode, a bandwidth class,
+//! an upstream) is taken up in [`obligations`], which hands the data plane what it must apply.
 
 use lists::CategorySet;
 use policy::{Decision, Inputs};
 
 use super::exchange::Target;
 use super::respond::{Outcome, Refusal};
+use crate::codes::ErrorCode;
 use crate::identity::Principal;
 use crate::state::Runtime;
 
@@ -45,4 +47,42 @@ pub fn refusal_of(rt: &Runtime, d: &Decision, principal: &Principal, target: &Ta
         tier: Some(principal.tier),
         destination: target.destination(),
     })
+}
+
+/// What the data plane must apply for an allow. Today it applies none, so an allow that carries
+/// any obligation is refused (fail closed) rather than relayed without it.
+pub fn obligations(d: &Decision) -> Result<(), Outcome> {
+    if d.obligations.is_empty() {
+        return Ok(());
+    }
+    Err(Outcome::Failed {
+        status: 500,
+        code: ErrorCode::UnsupportedObligation,
+        message: format!(
+            "the decision requires {:?}, which this gateway cannot apply; the request is refused",
+            d.obligations
+        ),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use policy::{Decision, GrantId, Obligations, Rule, Verdict};
+
+    use super::obligations;
+    use crate::codes::ErrorCode;
+
+    #[test]
+    fn an_allow_with_an_obligation_the_gateway_cannot_apply_is_refused() {
+        let mut d = Decision {
+            verdict: Verdict::Allow,
+            rule: Rule::TierOpen,
+            obligations: Obligations::default(),
+        };
+        assert!(obligations(&d).is_ok());
+        d.obligations.grant = Some(GrantId(7));
+        let refused = obligations(&d).unwrap_err();
+        assert_eq!(refused.status(), 500);
+        assert_eq!(refused.error_code(), Some(ErrorCode::UnsupportedObligation));
+    }
 }

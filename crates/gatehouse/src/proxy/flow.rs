@@ -1,7 +1,7 @@
 //! The one path relayed bytes take in each direction: every body byte and every tunnel byte
 //! written on is written by [`Flow::send`], which bounds the write, counts it in the request's
 //! progress, and is the place where a bandwidth class (a rate limiter) or a content filter will
-//! wrap the stream. Bodies are read by [`relay_body`], whatever their framing.
+//! wrap the stream. Bodies are read by [`Body::relay`], whatever their framing.
 //!
 //! Errors are [`ErrorCode`]s blamed on the side that failed ([`Side`]): a client that went away
 //! or stalled, an origin that closed, timed out or sent a malformed body.
@@ -149,150 +149,128 @@ pub enum Framing {
     UntilClose,
 }
 
-/// Relay one body from `src` (the `from` side; bytes already read are in `buf`) through `flow`
-/// to `dst`. Only the body is taken from `buf`: what follows it (a pipelined request) stays.
-pub async fn relay_body<R, W>(
-    src: &mut R,
-    from: Side,
-    buf: &mut BytesMut,
-    dst: &mut W,
-    flow: &Flow<'_>,
-    framing: Framing,
-    idle: Duration,
-) -> Result<(), ErrorCode>
-where
-    R: AsyncRead + Unpin,
-    W: AsyncWrite + Unpin,
-{
-    let relayed = match framing {
-        Framing::Length(n) => relay_length(src, from, buf, dst, flow, n, idle).await,
-        Framing::Chunked { reencode } => {
-            relay_chunked(src, from, buf, dst, flow, reencode, idle).await
-        }
-        Framing::UntilClose => relay_until_close(src, from, buf, dst, flow, idle).await,
-    };
-    if buf.is_empty() && buf.capacity() > KEEP_CAPACITY {
-        *buf = BytesMut::new();
-    }
-    relayed
+/// One body being relayed: read from `src` (the `from` side; bytes already read are in `buf`),
+/// written through `flow` to `dst`. Only the body is taken from `buf`: what follows it (a
+/// pipelined request) stays.
+pub struct Body<'a, R, W> {
+    pub src: &'a mut R,
+    pub from: Side,
+    pub buf: &'a mut BytesMut,
+    pub dst: &'a mut W,
+    pub flow: &'a Flow<'a>,
+    /// How long a read may wait.
+    pub idle: Duration,
 }
 
-async fn relay_length<R, W>(
-    src: &mut R,
-    from: Side,
-    buf: &mut BytesMut,
-    dst: &mut W,
-    flow: &Flow<'_>,
-    n: u64,
-    idle: Duration,
-) -> Result<(), ErrorCode>
+impl<R, W> Body<'_, R, W>
 where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {
-    let mut remaining = n;
-    while remaining > 0 {
-        if buf.is_empty() {
-            let limit = (remaining as usize).min(SCRATCH);
-            if fill(src, buf, limit, idle, from).await? == 0 {
-                return Err(from.closed());
+    /// Relay the whole body, framed as `framing`.
+    pub async fn relay(mut self, framing: Framing) -> Result<(), ErrorCode> {
+        let relayed = match framing {
+            Framing::Length(n) => self.length(n).await,
+            Framing::Chunked { reencode } => self.chunked(reencode).await,
+            Framing::UntilClose => self.until_close().await,
+        };
+        if self.buf.is_empty() && self.buf.capacity() > KEEP_CAPACITY {
+            *self.buf = BytesMut::new();
+        }
+        relayed
+    }
+
+    /// Read more from the source, at most `limit` bytes; 0 at its end.
+    async fn fill(&mut self, limit: usize) -> Result<usize, ErrorCode> {
+        fill(self.src, self.buf, limit, self.idle, self.from).await
+    }
+
+    async fn length(&mut self, n: u64) -> Result<(), ErrorCode> {
+        let mut remaining = n;
+        while remaining > 0 {
+            if self.buf.is_empty() && self.fill((remaining as usize).min(SCRATCH)).await? == 0 {
+                return Err(self.from.closed());
+            }
+            let k = (self.buf.len() as u64).min(remaining) as usize;
+            self.flow.send(self.dst, &self.buf[..k], k as u64).await?;
+            self.buf.advance(k);
+            remaining -= k as u64;
+        }
+        Ok(())
+    }
+
+    /// A chunked body, validated strictly; re-encoded (normalised: no extensions, no trailers)
+    /// when `reencode`, written bare otherwise.
+    async fn chunked(&mut self, reencode: bool) -> Result<(), ErrorCode> {
+        let mut decoder = ChunkedDecoder::new();
+        let mut out: Vec<u8> = Vec::with_capacity(FLUSH_AT + 64);
+        // Data bytes held in `out`, counted once `out` is written.
+        let mut held = 0u64;
+        loop {
+            let (consumed, chunk) = decoder
+                .decode(&self.buf[..])
+                .map_err(|e| self.from.framing(e.code()))?;
+            match chunk {
+                Some(Chunk::Data(data)) => {
+                    if reencode {
+                        http1::encode_chunk_header(data.len(), &mut out);
+                    }
+                    if data.len() >= FLUSH_AT && out.len() < 64 {
+                        // Large chunk: written straight from the buffer.
+                        self.flow.send(self.dst, &out, 0).await?;
+                        out.clear();
+                        self.flow.send(self.dst, data, data.len() as u64).await?;
+                    } else {
+                        out.extend_from_slice(data);
+                        held += data.len() as u64;
+                    }
+                    if reencode {
+                        out.extend_from_slice(http1::CHUNK_TRAILER);
+                    }
+                    self.buf.advance(consumed);
+                    if out.len() >= FLUSH_AT {
+                        self.flow
+                            .send(self.dst, &out, std::mem::take(&mut held))
+                            .await?;
+                        out.clear();
+                    }
+                }
+                Some(Chunk::End) => {
+                    self.buf.advance(consumed);
+                    if reencode {
+                        out.extend_from_slice(http1::LAST_CHUNK);
+                    }
+                    if !out.is_empty() {
+                        self.flow.send(self.dst, &out, held).await?;
+                    }
+                    return Ok(());
+                }
+                None => {
+                    self.buf.advance(consumed);
+                    if !out.is_empty() {
+                        self.flow
+                            .send(self.dst, &out, std::mem::take(&mut held))
+                            .await?;
+                        out.clear();
+                    }
+                    if self.fill(SCRATCH).await? == 0 {
+                        return Err(self.from.closed());
+                    }
+                }
             }
         }
-        let k = (buf.len() as u64).min(remaining) as usize;
-        flow.send(dst, &buf[..k], k as u64).await?;
-        buf.advance(k);
-        remaining -= k as u64;
     }
-    Ok(())
-}
 
-async fn relay_chunked<R, W>(
-    src: &mut R,
-    from: Side,
-    buf: &mut BytesMut,
-    dst: &mut W,
-    flow: &Flow<'_>,
-    reencode: bool,
-    idle: Duration,
-) -> Result<(), ErrorCode>
-where
-    R: AsyncRead + Unpin,
-    W: AsyncWrite + Unpin,
-{
-    let mut decoder = ChunkedDecoder::new();
-    let mut out: Vec<u8> = Vec::with_capacity(FLUSH_AT + 64);
-    // Data bytes held in `out`, counted once `out` is written.
-    let mut held = 0u64;
-    loop {
-        let (consumed, chunk) = decoder
-            .decode(&buf[..])
-            .map_err(|e| from.framing(e.code()))?;
-        match chunk {
-            Some(Chunk::Data(data)) => {
-                if reencode {
-                    http1::encode_chunk_header(data.len(), &mut out);
-                }
-                if data.len() >= FLUSH_AT && out.len() < 64 {
-                    // Large chunk: written straight from the buffer.
-                    flow.send(dst, &out, 0).await?;
-                    out.clear();
-                    flow.send(dst, data, data.len() as u64).await?;
-                } else {
-                    out.extend_from_slice(data);
-                    held += data.len() as u64;
-                }
-                if reencode {
-                    out.extend_from_slice(http1::CHUNK_TRAILER);
-                }
-                buf.advance(consumed);
-                if out.len() >= FLUSH_AT {
-                    flow.send(dst, &out, std::mem::take(&mut held)).await?;
-                    out.clear();
-                }
+    async fn until_close(&mut self) -> Result<(), ErrorCode> {
+        loop {
+            if !self.buf.is_empty() {
+                let n = self.buf.len();
+                self.flow.send(self.dst, &self.buf[..], n as u64).await?;
+                self.buf.clear();
             }
-            Some(Chunk::End) => {
-                buf.advance(consumed);
-                if reencode {
-                    out.extend_from_slice(http1::LAST_CHUNK);
-                }
-                if !out.is_empty() {
-                    flow.send(dst, &out, held).await?;
-                }
+            if self.fill(SCRATCH).await? == 0 {
                 return Ok(());
             }
-            None => {
-                buf.advance(consumed);
-                if !out.is_empty() {
-                    flow.send(dst, &out, std::mem::take(&mut held)).await?;
-                    out.clear();
-                }
-                if fill(src, buf, SCRATCH, idle, from).await? == 0 {
-                    return Err(from.closed());
-                }
-            }
-        }
-    }
-}
-
-async fn relay_until_close<R, W>(
-    src: &mut R,
-    from: Side,
-    buf: &mut BytesMut,
-    dst: &mut W,
-    flow: &Flow<'_>,
-    idle: Duration,
-) -> Result<(), ErrorCode>
-where
-    R: AsyncRead + Unpin,
-    W: AsyncWrite + Unpin,
-{
-    loop {
-        if !buf.is_empty() {
-            flow.send(dst, &buf[..], buf.len() as u64).await?;
-            buf.clear();
-        }
-        if fill(src, buf, SCRATCH, idle, from).await? == 0 {
-            return Ok(());
         }
     }
 }

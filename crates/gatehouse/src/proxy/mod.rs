@@ -59,7 +59,7 @@ use crate::codes::ErrorCode;
 use crate::identity::{AuthMemo, Principal};
 use crate::state::{Gateway, InFlight, Runtime};
 use ending::{AllowedBy, End, Record};
-use exchange::{ConnParts, Next, OriginConn, Relayed, Target};
+use exchange::{ConnParts, Next, OriginConn, Target};
 use respond::{Outcome, Reply, Style};
 
 /// Per-client-connection state.
@@ -362,7 +362,23 @@ async fn pipeline(
     // 6. Forward or tunnel.
     rec.stage = Stage::Forward;
     rec.origin = Some(origin.addr);
-    let relayed = relay(gw, rt, conn, client, head, &target, origin, rec).await;
+    let relayed = if target.connect {
+        tunnel::connect_tunnel(rt, client, &mut conn.buf, origin, &rec.progress).await
+    } else {
+        let request = forward::Request {
+            gw,
+            rt,
+            head,
+            target: &target,
+            rule: rec.allowed_rule().unwrap_or_default(),
+            progress: &rec.progress,
+        };
+        let parts = ConnParts {
+            peer: conn.peer,
+            buf: &mut conn.buf,
+        };
+        forward::forward(&request, parts, client, origin).await
+    };
     if relayed.error.is_none() {
         rec.stage = Stage::Done;
     }
@@ -392,6 +408,7 @@ fn decided(
     if !decision.is_allow() {
         return Err(decide::refusal_of(rt, &decision, principal, target));
     }
+    decide::obligations(&decision)?;
     Ok(AllowedBy {
         id: decision.rule.id(&rt.config.lists),
         static_id: decision.rule.static_id(),
@@ -426,36 +443,6 @@ async fn reach(
         .upstream_connect_seconds
         .observe(started.elapsed().as_secs_f64());
     Ok(origin)
-}
-
-/// Tunnel a `CONNECT`, or forward a plain-HTTP request.
-#[allow(clippy::too_many_arguments)]
-async fn relay(
-    gw: &Arc<Gateway>,
-    rt: &Arc<Runtime>,
-    conn: &mut Conn,
-    client: &mut TcpStream,
-    head: &RequestHead,
-    target: &Target,
-    origin: OriginConn,
-    rec: &Record,
-) -> Relayed {
-    if target.connect {
-        return tunnel::connect_tunnel(rt, client, &mut conn.buf, origin, &rec.progress).await;
-    }
-    let request = forward::Request {
-        gw,
-        rt,
-        head,
-        target,
-        rule: rec.allowed_rule().unwrap_or_default(),
-        progress: &rec.progress,
-    };
-    let parts = ConnParts {
-        peer: conn.peer,
-        buf: &mut conn.buf,
-    };
-    forward::forward(&request, parts, client, origin).await
 }
 
 /// Answer an OPTIONS or TRACE whose Max-Forwards reached 0 (RFC 9110 §7.6.2, §9.3.7, §9.3.8):

@@ -70,9 +70,20 @@ async fn a_fresh_gateway_exports_process_metrics_build_info_and_zero_counters() 
         ("deny", "tier-none"),
         ("deny", "auth-required"),
         ("deny", "filtered-default"),
+        ("deny", "auth-throttled"),
+        ("deny", "principal-disabled"),
         ("allow", "tier-open"),
     ] {
         let series = format!("gatehouse_requests_total{{decision=\"{decision}\",rule=\"{rule}\"}}");
+        assert_eq!(sample(&m, &series), Some(0.0), "{series} in:\n{m}");
+    }
+    for code in [
+        "dns_failed",
+        "upstream_connect_failed",
+        "audit_backlog",
+        "shutdown",
+    ] {
+        let series = format!("gatehouse_request_errors_total{{code=\"{code}\"}}");
         assert_eq!(sample(&m, &series), Some(0.0), "{series} in:\n{m}");
     }
     gw.shutdown().await;

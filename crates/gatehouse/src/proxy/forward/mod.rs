@@ -26,10 +26,10 @@ use tokio::net::TcpStream;
 
 use crate::codes::ErrorCode;
 use crate::proxy::exchange::{ConnParts, Next, OriginConn, Progress, Relayed, Target};
-use crate::proxy::flow::{relay_body, Flow, Framing, Side};
+use crate::proxy::flow::{Body, Flow, Framing, Side};
 use crate::proxy::respond::{self, Outcome, Reply, Style};
 use crate::state::{Gateway, Runtime};
-use response::{relay_response, Exchange, Response, ResponseError};
+use response::{relay_response, Exchange, Legs, Response, ResponseError};
 
 /// Whether a request may be sent again, once, on a fresh connection when the kept origin
 /// connection it was sent on turns out closed before any response byte. Only idempotent methods
@@ -176,15 +176,23 @@ async fn attempt(
     let body_pending = AtomicBool::new(!matches!(framing, RequestFraming::None));
     let send = async {
         let up = Flow::new(Side::Origin, Some(idle), &req.progress.bytes_up);
+        let framing = match framing {
+            RequestFraming::None => None,
+            RequestFraming::ContentLength(n) => Some(Framing::Length(n)),
+            RequestFraming::Chunked => Some(Framing::Chunked { reencode: true }),
+        };
         let sent = match framing {
-            RequestFraming::None => Ok(()),
-            RequestFraming::ContentLength(n) => {
-                let f = Framing::Length(n);
-                relay_body(&mut cr, Side::Client, client_buf, &mut ow, &up, f, idle).await
-            }
-            RequestFraming::Chunked => {
-                let f = Framing::Chunked { reencode: true };
-                relay_body(&mut cr, Side::Client, client_buf, &mut ow, &up, f, idle).await
+            None => Ok(()),
+            Some(f) => {
+                let body = Body {
+                    src: &mut cr,
+                    from: Side::Client,
+                    buf: client_buf,
+                    dst: &mut ow,
+                    flow: &up,
+                    idle,
+                };
+                body.relay(f).await
             }
         };
         if sent.is_ok() {
@@ -202,7 +210,12 @@ async fn attempt(
         body_pending: &body_pending,
         progress: req.progress,
     };
-    let recv = relay_response(&exchange, &mut or, &mut origin.buf, &mut cw);
+    let legs = Legs {
+        origin: &mut or,
+        obuf: &mut origin.buf,
+        client: &mut cw,
+    };
+    let recv = relay_response(&exchange, legs);
     tokio::pin!(send, recv);
     // A request without a body is fully sent with its head. The sender is polled first so that a
     // body finished in the same wake-up as the response is seen as finished (otherwise a fast

@@ -16,7 +16,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use super::heads::{interim_head, response_head};
 use crate::codes::ErrorCode;
 use crate::proxy::exchange::Progress;
-use crate::proxy::flow::{relay_body, write_bounded, Flow, Framing, Side, SCRATCH};
+use crate::proxy::flow::{write_bounded, Body, Flow, Framing, Side, SCRATCH};
 use crate::state::{Gateway, Runtime};
 
 /// How the response ended.
@@ -62,12 +62,17 @@ pub struct Exchange<'a> {
     pub progress: &'a Progress,
 }
 
+/// The two connections a response crosses: the origin's (with its read buffer) and the client's.
+pub struct Legs<'a, R, W> {
+    pub origin: &'a mut R,
+    pub obuf: &'a mut BytesMut,
+    pub client: &'a mut W,
+}
+
 /// Relay the response: interim responses, then the final one or an upgrade.
 pub async fn relay_response<R, W>(
     x: &Exchange<'_>,
-    origin: &mut R,
-    obuf: &mut BytesMut,
-    client: &mut W,
+    legs: Legs<'_, R, W>,
 ) -> Result<Response, ResponseError>
 where
     R: AsyncRead + Unpin,
@@ -77,7 +82,7 @@ where
     let deadline = tokio::time::Instant::now() + x.rt.config.proxy.upstream_response_timeout;
     let mut first = true;
     loop {
-        let resp = match read_head(x, origin, obuf, deadline, first).await? {
+        let resp = match read_head(x, legs.origin, legs.obuf, deadline, first).await? {
             Some(resp) => resp,
             None => return Ok(Response::StaleOrigin),
         };
@@ -88,9 +93,9 @@ where
             first = false;
         }
         match resp.status() {
-            101 => return relay_upgrade(x, &resp, client).await,
-            100..=199 => relay_interim(x, &resp, client).await?,
-            _ => return relay_final(x, &resp, origin, obuf, client).await,
+            101 => return relay_upgrade(x, &resp, legs.client).await,
+            100..=199 => relay_interim(x, &resp, legs.client).await?,
+            _ => return relay_final(x, &resp, legs).await,
         }
     }
 }
@@ -178,14 +183,17 @@ async fn relay_interim<W: AsyncWrite + Unpin>(
 async fn relay_final<R, W>(
     x: &Exchange<'_>,
     resp: &ResponseHead,
-    origin: &mut R,
-    obuf: &mut BytesMut,
-    client: &mut W,
+    legs: Legs<'_, R, W>,
 ) -> Result<Response, ResponseError>
 where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {
+    let Legs {
+        origin,
+        obuf,
+        client,
+    } = legs;
     let status = resp.status();
     let client_http10 = x.head.version() == Version::Http10;
     let framing = resp.framing(x.head.is_head(), false);
@@ -240,9 +248,15 @@ where
             Framing::Length(n) => Framing::Length(n - early),
             other => other,
         };
-        relay_body(origin, Side::Origin, obuf, client, &down, rest, idle)
-            .await
-            .map_err(|e| fail(e, true, status))?;
+        let body = Body {
+            src: origin,
+            from: Side::Origin,
+            buf: obuf,
+            dst: client,
+            flow: &down,
+            idle,
+        };
+        body.relay(rest).await.map_err(|e| fail(e, true, status))?;
     }
     Ok(Response::Complete {
         status,
