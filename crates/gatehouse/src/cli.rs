@@ -6,9 +6,9 @@
 //! second through the store's change counter).
 //!
 //! This file parses the command line and runs `serve` and `check-config`; `accounts.rs` holds
-//! `user` and `group`, `audit.rs` holds `audit`, and `common.rs` what they all share (the common
-//! options, loading the configuration, printing times and tables); no part imports from this file. Those reach the store through its traits
-//! (`PrincipalStore`, `AuditStore`).
+//! `user` and `group`, `audit.rs` holds `audit`. Those reach the store through its traits
+//! (`PrincipalStore`, `AuditStore`). `common.rs` holds what they all share (the common options,
+//! loading the configuration, printing times and tables); no part imports from this file.
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
