@@ -7,24 +7,28 @@
 //!
 //! This file parses the command line and runs `serve` and `check-config`; `accounts.rs` holds
 //! `user` and `group`, `audit.rs` holds `audit`. Those reach the store through its traits
-//! (`PrincipalStore`, `AuditStore`).
+//! (`PrincipalStore`, `AuditStore`). `common.rs` holds what they all share (the common options,
+//! loading the configuration, printing times and tables); no part imports from this file.
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
 
 use crate::config::Config;
 use crate::server::{Server, ServerOptions};
 
 mod accounts;
 mod audit;
+mod common;
 
 pub use accounts::{check_password_length, MIN_PASSWORD_CHARS};
 use accounts::{GroupCommand, UserCommand};
 use audit::AuditFilter;
+use common::load_config;
+pub use common::Common;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -36,22 +40,6 @@ use audit::AuditFilter;
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
-}
-
-#[derive(Args, Debug, Clone)]
-pub struct Common {
-    /// The configuration file (TOML). Without it, the built-in configuration is used.
-    #[arg(long, value_name = "FILE", env = "GATEHOUSE_CONFIG", global = true)]
-    config: Option<PathBuf>,
-    /// The data directory holding the store (gatehouse.db) and logs; created when missing.
-    #[arg(
-        long,
-        value_name = "DIR",
-        env = "GATEHOUSE_DATA_DIR",
-        default_value = "gatehouse-data",
-        global = true
-    )]
-    data_dir: PathBuf,
 }
 
 #[derive(Subcommand, Debug)]
@@ -91,13 +79,6 @@ enum Command {
     },
 }
 
-#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum, Default)]
-enum OutputFormat {
-    #[default]
-    Table,
-    Json,
-}
-
 /// Run the command line; the process exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -128,25 +109,6 @@ fn init_logging() {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .try_init();
-}
-
-fn load_config(common: &Common) -> anyhow::Result<Config> {
-    let config = match &common.config {
-        Some(path) => Config::from_file(path),
-        None => Config::builtin(),
-    };
-    config.map_err(|e| anyhow::anyhow!("invalid configuration:\n{e}"))
-}
-
-/// `user`, `group` and `audit` need only the store (and `user` the `[accounts]` settings), but a
-/// `--config` given to them is read and validated like `serve` would: pointing them at a file that
-/// `serve` would refuse is an error, not something silently ignored. `None`: no `--config`, the
-/// built-in configuration's settings apply.
-fn check_given_config(common: &Common) -> anyhow::Result<Option<Config>> {
-    match common.config {
-        Some(_) => load_config(common).map(Some),
-        None => Ok(None),
-    }
 }
 
 fn serve(common: Common) -> anyhow::Result<ExitCode> {
@@ -228,28 +190,6 @@ fn check_config(file: PathBuf) -> anyhow::Result<ExitCode> {
             eprintln!("{e}");
             Ok(ExitCode::FAILURE)
         }
-    }
-}
-
-fn format_ts(us: i64) -> String {
-    jiff::Timestamp::from_microsecond(us)
-        .map(|t| t.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
-        .unwrap_or_else(|_| us.to_string())
-}
-
-fn print_table(rows: &[Vec<String>]) {
-    let cols = rows.first().map_or(0, Vec::len);
-    let widths: Vec<usize> = (0..cols)
-        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
-        .collect();
-    let mut out = std::io::stdout().lock();
-    for r in rows {
-        let line: Vec<String> = r
-            .iter()
-            .zip(&widths)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect();
-        let _ = writeln!(out, "{}", line.join("  ").trim_end());
     }
 }
 

@@ -16,7 +16,7 @@ use anyhow::{bail, Context};
 use clap::{Subcommand, ValueEnum};
 use policy::Tier;
 
-use super::{check_given_config, format_ts, print_table, Common, OutputFormat};
+use super::common::{check_given_config, format_ts, print_table, Common, OutputFormat};
 use crate::identity::{hash_password, random_password};
 use crate::store::{PrincipalRow, PrincipalStore, Role, Store};
 

@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use anyhow::bail;
 use clap::Args;
 
-use super::{check_given_config, format_ts, print_table, Common, OutputFormat};
+use super::common::{check_given_config, format_ts, print_table, Common, OutputFormat};
 use crate::store::{AuditQuery, AuditRow, AuditStore, ClientFilter, Store};
 
 #[derive(Args, Debug)]

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::Validator;
+use super::validator::Validator;
 
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]

@@ -9,7 +9,7 @@ use destination::DomainName;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::Validator;
+use super::validator::Validator;
 
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]

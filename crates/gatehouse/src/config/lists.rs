@@ -12,7 +12,7 @@ use ::lists::{CategorySet, Format, Lists, ListsBuilder, LoadStats, SkipReason};
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::Validator;
+use super::validator::Validator;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -5,7 +5,7 @@
 //! toml reports. Either way the [`Locator`] names the file, line, column and key, so that every
 //! problem reads ``file:line:column: key `…`: message``.
 
-use super::Problem;
+use super::problems::Problem;
 
 pub(super) struct Locator<'a> {
     pub(super) text: &'a str,

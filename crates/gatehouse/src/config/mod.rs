@@ -8,8 +8,10 @@
 //! Each section has a file of its own that holds its raw struct and its validation into the
 //! runtime form: `proxy`, `admin`, `audit`, `accounts`, `dns`, `network`, `lists`, `tiers` and
 //! `policy` (which compiles the decision's rules with `policy::Policy::compile`). This file holds
-//! the whole: [`Config`], the entry points, the errors and the [`Validator`] that collects them;
-//! `locator` turns byte offsets into `line:column` and key.
+//! the whole: [`Config`], the raw tree, the entry points and the order the sections are validated
+//! in. `problems` holds [`Problem`] and [`ConfigError`], `validator` the [`Validator`] that collects
+//! problems and the checks sections share, and `locator` turns byte offsets into `line:column` and
+//! key. No part imports from this file.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -19,8 +21,7 @@ use std::sync::Arc;
 
 use ::lists::Lists;
 use ::policy::Policy;
-use destination::net::{parse_net, NetSet};
-use destination::{DomainName, Host};
+use destination::DomainName;
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -32,15 +33,19 @@ mod lists;
 mod locator;
 mod network;
 mod policy;
+mod problems;
 mod proxy;
 mod tiers;
+mod validator;
 
 pub use accounts::AccountSettings;
 pub use audit::{AuditSettings, OnBacklog};
 pub use lists::ListLoad;
+pub use problems::{ConfigError, Problem};
 pub use proxy::ProxySettings;
 
 use locator::Locator;
+use validator::Validator;
 
 /// The configuration compiled into the binary: what `gatehouse serve` runs without `--config`.
 pub const DEFAULT_CONFIG: &str = include_str!("../default.toml");
@@ -98,61 +103,6 @@ impl fmt::Debug for Config {
     }
 }
 
-/// One problem in a configuration file, located precisely.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
-    pub file: String,
-    pub line: usize,
-    pub column: usize,
-    pub key: String,
-    pub message: String,
-}
-
-impl Problem {
-    /// A problem with no place in any file (an unreadable file, a failed reload task): its
-    /// message says it all.
-    fn unplaced(message: String) -> Problem {
-        Problem {
-            file: "-".into(),
-            line: 0,
-            column: 0,
-            key: "-".into(),
-            message,
-        }
-    }
-}
-
-impl fmt::Display for Problem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.line == 0 && self.key == "-" {
-            return f.write_str(&self.message);
-        }
-        write!(
-            f,
-            "{}:{}:{}: key `{}`: {}",
-            self.file, self.line, self.column, self.key, self.message
-        )
-    }
-}
-
-/// Every problem found in a configuration file.
-#[derive(Debug, thiserror::Error)]
-pub struct ConfigError {
-    pub problems: Vec<Problem>,
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, p) in self.problems.iter().enumerate() {
-            if i > 0 {
-                writeln!(f)?;
-            }
-            write!(f, "{p}")?;
-        }
-        Ok(())
-    }
-}
-
 impl Config {
     /// Read and validate a configuration file. Relative list paths are relative to the file's folder.
     pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
@@ -185,7 +135,7 @@ impl Config {
             loc,
             problems: Vec::new(),
         };
-        let config = v.validate(&raw, base);
+        let config = validate(&mut v, &raw, base);
         match config {
             Some(c) if v.problems.is_empty() => Ok(c),
             _ => Err(ConfigError {
@@ -195,127 +145,44 @@ impl Config {
     }
 }
 
-/// Collects the problems of one file while each section validates itself, so that all of them
-/// are reported at once.
-struct Validator<'a> {
-    loc: Locator<'a>,
-    problems: Vec<Problem>,
-}
-
-impl Validator<'_> {
-    /// Each section in turn; the order is the order problems are reported in.
-    fn validate(&mut self, raw: &Raw, base: &Path) -> Option<Config> {
-        let proxy = raw.proxy.validate(self);
-        let admin_listen = raw.admin.validate(self, (&raw.proxy.listen, proxy.listen));
-        let audit = raw.audit.validate(self);
-        let accounts = raw.accounts.validate(self);
-        let dns_hosts = raw.dns.validate(self);
-        let allow_networks = raw.network.validate(self);
-        let intranet = raw.tiers.intranet(self);
-        let (lists, list_loads) = lists::load(self, &raw.lists, base)?;
-        let policy = policy::compile(self, raw, &lists, allow_networks, intranet);
-        Some(Config {
-            source: self.loc.file.to_string(),
-            proxy,
-            admin_listen,
-            audit,
-            accounts,
-            dns_hosts: Arc::new(dns_hosts),
-            lists: Arc::new(lists),
-            policy,
-            list_loads,
-        })
-    }
-
-    fn err<T>(&mut self, s: &Spanned<T>, key: &str, message: String) {
-        let p = self.loc.problem(s.span(), key, message);
-        self.problems.push(p);
-    }
-
-    /// A problem of the file as a whole (line 0, column 0).
-    fn problem_without_position(&mut self, key: &str, message: String) {
-        self.problems.push(Problem {
-            file: self.loc.file.to_string(),
-            line: 0,
-            column: 0,
-            key: key.into(),
-            message,
-        });
-    }
-
-    fn socket(&mut self, s: &Option<Spanned<String>>, key: &str, default: &str) -> SocketAddr {
-        let fallback: SocketAddr = default
-            .parse()
-            .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 0)));
-        match s {
-            None => fallback,
-            Some(v) => match v.get_ref().parse() {
-                Ok(a) => a,
-                Err(_) => {
-                    self.err(
-                        v,
-                        key,
-                        format!(
-                            "`{}` is not a socket address; write it as `127.0.0.1:3128` or `[::1]:3128`",
-                            v.get_ref()
-                        ),
-                    );
-                    fallback
-                }
-            },
-        }
-    }
-
-    fn nets(&mut self, items: &[Spanned<String>], key: &str) -> NetSet {
-        let mut nets = Vec::new();
-        for item in items {
-            match parse_net(item.get_ref()) {
-                Ok(n) => nets.push(n),
-                Err(e) => self.err(item, key, e.to_string()),
-            }
-        }
-        NetSet::new(nets)
-    }
-
-    /// Every item as a canonical domain; an address is refused with ``"`NAME` " + if_address``.
-    fn domains(
-        &mut self,
-        items: &[Spanned<String>],
-        key: &str,
-        if_address: &str,
-    ) -> Vec<DomainName> {
-        items
-            .iter()
-            .filter_map(|d| self.domain(d.get_ref(), d, key, if_address))
-            .collect()
-    }
-
-    /// `name` as a canonical domain, located at `at`; an address is refused with
-    /// ``"`NAME` " + if_address``.
-    fn domain<T>(
-        &mut self,
-        name: &str,
-        at: &Spanned<T>,
-        key: &str,
-        if_address: &str,
-    ) -> Option<DomainName> {
-        match Host::parse(name) {
-            Ok(Host::Domain(d)) => Some(d),
-            Ok(_) => {
-                self.err(at, key, format!("`{name}` {if_address}"));
-                None
-            }
-            Err(e) => {
-                self.err(at, key, e.to_string());
-                None
-            }
-        }
-    }
+/// The validation of a whole file: each section validates itself with the shared [`Validator`];
+/// a new section is one more call here.
+///
+/// The order of the calls is the order problems are reported in.
+fn validate(v: &mut Validator<'_>, raw: &Raw, base: &Path) -> Option<Config> {
+    let proxy = raw.proxy.validate(v);
+    let admin_listen = raw.admin.validate(v, (&raw.proxy.listen, proxy.listen));
+    let audit = raw.audit.validate(v);
+    let accounts = raw.accounts.validate(v);
+    let dns_hosts = raw.dns.validate(v);
+    let allow_networks = raw.network.validate(v);
+    let intranet = raw.tiers.intranet(v);
+    let (lists, list_loads) = lists::load(v, &raw.lists, base)?;
+    let policy = raw.policy.compile(
+        v,
+        &raw.tiers,
+        raw.proxy.connect_ports.as_deref(),
+        &lists,
+        allow_networks,
+        intranet,
+    );
+    Some(Config {
+        source: v.loc.file.to_string(),
+        proxy,
+        admin_listen,
+        audit,
+        accounts,
+        dns_hosts: Arc::new(dns_hosts),
+        lists: Arc::new(lists),
+        policy,
+        list_loads,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use destination::Host;
 
     fn problems(text: &str) -> Vec<String> {
         match Config::from_toml(text, "test.toml", Path::new(".")) {

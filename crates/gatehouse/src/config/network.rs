@@ -4,7 +4,7 @@ use destination::net::NetSet;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::Validator;
+use super::validator::Validator;
 
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]

@@ -18,8 +18,8 @@ use destination::net::NetSet;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::tiers::Intranet;
-use super::{Raw, Validator};
+use super::tiers::{Intranet, RawTiers};
+use super::validator::Validator;
 
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -42,32 +42,31 @@ struct RawConnect {
 
 const PORTS_SHAPE: &str = "write `ports = [8443, 9443]` or `ports = \"any\"`";
 
-/// The policy of the whole file: `[policy]`, `[tiers.*]`, `[network]` (validated before the lists,
-/// as `allow_networks` and `intranet`) and `proxy.connect_ports`.
-pub(super) fn compile(
-    v: &mut Validator<'_>,
-    raw: &Raw,
-    lists: &Lists,
-    allow_networks: NetSet,
-    intranet: Intranet,
-) -> Policy {
-    let global_deny = super::lists::categories(v, &raw.policy.deny, "policy.deny", lists);
-    let connect_rules = raw
-        .policy
-        .connect
-        .iter()
-        .map(|r| connect_rule(v, r))
-        .collect();
-    let filtered_allow = raw.tiers.filtered_allow(v, lists);
-    Policy::compile(PolicySpec {
-        global_deny,
-        filtered_allow,
-        intranet_zones: intranet.zones,
-        intranet_networks: intranet.networks,
-        allow_networks,
-        connect_ports: raw.proxy.connect_ports.clone().unwrap_or_else(|| vec![443]),
-        connect_rules,
-    })
+impl RawPolicy {
+    /// The policy of the whole file: `[policy]`, `[tiers.*]`, `[network]` (validated before the
+    /// lists, as `allow_networks` and `intranet`) and `proxy.connect_ports`.
+    pub(super) fn compile(
+        &self,
+        v: &mut Validator<'_>,
+        tiers: &RawTiers,
+        connect_ports: Option<&[u16]>,
+        lists: &Lists,
+        allow_networks: NetSet,
+        intranet: Intranet,
+    ) -> Policy {
+        let global_deny = super::lists::categories(v, &self.deny, "policy.deny", lists);
+        let connect_rules = self.connect.iter().map(|r| connect_rule(v, r)).collect();
+        let filtered_allow = tiers.filtered_allow(v, lists);
+        Policy::compile(PolicySpec {
+            global_deny,
+            filtered_allow,
+            intranet_zones: intranet.zones,
+            intranet_networks: intranet.networks,
+            allow_networks,
+            connect_ports: connect_ports.map_or_else(|| vec![443], <[u16]>::to_vec),
+            connect_rules,
+        })
+    }
 }
 
 fn connect_rule(v: &mut Validator<'_>, rule: &Spanned<RawConnect>) -> ConnectRule {

@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::Validator;
+use super::validator::Validator;
 
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]

@@ -28,10 +28,11 @@ use std::time::{Duration, Instant};
 use arc_swap::Guard;
 
 use super::credentials::{parse_basic, CredentialCache, CredentialKey, RefusedCredentials};
+use super::error::IdentityError;
 use super::password::Verifier;
+use super::principal::{Principal, Principals};
 use super::source::PrincipalSource;
 use super::throttle::{Throttle, ADDRESS_LIMITS, NAME_LIMITS};
-use super::{IdentityError, Principal, Principals};
 use crate::metrics::Metrics;
 
 /// The last `Proxy-Authorization` value of a client connection and the principal it proved.

@@ -11,7 +11,8 @@ use std::sync::Arc;
 
 use base64::Engine;
 
-use super::{IdentityError, Principal, Principals};
+use super::error::IdentityError;
+use super::principal::{Principal, Principals};
 
 /// Credentials presented in `Proxy-Authorization: Basic ...`.
 #[derive(Debug, PartialEq, Eq)]

@@ -13,7 +13,7 @@ use std::time::Duration;
 use argon2::password_hash::{PasswordHash, SaltString};
 use argon2::Argon2;
 
-use super::IdentityError;
+use super::error::IdentityError;
 
 /// Hash a password with argon2id at the crate's default (OWASP-recommended) parameters.
 pub fn hash_password(password: &str) -> Result<String, IdentityError> {

@@ -12,7 +12,8 @@ use std::sync::{Arc, Mutex};
 
 use arc_swap::{ArcSwap, Guard};
 
-use super::{IdentityError, Principals};
+use super::error::IdentityError;
+use super::principal::Principals;
 use crate::metrics::Metrics;
 use crate::store::{PrincipalStore, SharedPrincipalStore};
 

@@ -16,7 +16,8 @@ use std::net::{IpAddr, SocketAddr};
 
 use rusqlite::params;
 
-use super::{Store, StoreError};
+use super::error::StoreError;
+use super::sqlite::Store;
 
 /// One audit record as stored (the boundary type of the audit table).
 #[derive(Debug, Clone, PartialEq, Eq)]

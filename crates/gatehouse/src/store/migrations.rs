@@ -20,7 +20,7 @@ use std::path::Path;
 use rusqlite::{Connection, TransactionBehavior};
 use rusqlite_migration::{Migrations, M};
 
-use super::StoreError;
+use super::error::StoreError;
 
 /// Every migration, in order; the schema version after migration N is N.
 const MIGRATIONS: &[M<'static>] = &[

@@ -15,7 +15,8 @@ use std::collections::HashMap;
 
 use rusqlite::{params, OptionalExtension, Transaction, TransactionBehavior};
 
-use super::{now_us, Store, StoreError};
+use super::error::StoreError;
+use super::sqlite::{now_us, Store};
 
 /// What a principal may do in gatehouse itself (separate from the tier, which governs browsing).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,0 +1,112 @@
+//! The [`Validator`]: collects the problems of one file while each section validates itself, so
+//! that all of them are reported at once, and holds the checks that several sections share
+//! (socket addresses, networks, domain names). It knows no section: the sections call it, and
+//! `mod.rs` runs them in order.
+
+use std::net::SocketAddr;
+
+use destination::net::{parse_net, NetSet};
+use destination::{DomainName, Host};
+use toml::Spanned;
+
+use super::locator::Locator;
+use super::problems::Problem;
+
+/// Collects the problems of one file while each section validates itself, so that all of them
+/// are reported at once.
+pub(super) struct Validator<'a> {
+    pub(super) loc: Locator<'a>,
+    pub(super) problems: Vec<Problem>,
+}
+
+impl Validator<'_> {
+    pub(super) fn err<T>(&mut self, s: &Spanned<T>, key: &str, message: String) {
+        let p = self.loc.problem(s.span(), key, message);
+        self.problems.push(p);
+    }
+
+    /// A problem of the file as a whole (line 0, column 0).
+    pub(super) fn problem_without_position(&mut self, key: &str, message: String) {
+        self.problems.push(Problem {
+            file: self.loc.file.to_string(),
+            line: 0,
+            column: 0,
+            key: key.into(),
+            message,
+        });
+    }
+
+    pub(super) fn socket(
+        &mut self,
+        s: &Option<Spanned<String>>,
+        key: &str,
+        default: &str,
+    ) -> SocketAddr {
+        let fallback: SocketAddr = default
+            .parse()
+            .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 0)));
+        match s {
+            None => fallback,
+            Some(v) => match v.get_ref().parse() {
+                Ok(a) => a,
+                Err(_) => {
+                    self.err(
+                        v,
+                        key,
+                        format!(
+                            "`{}` is not a socket address; write it as `127.0.0.1:3128` or `[::1]:3128`",
+                            v.get_ref()
+                        ),
+                    );
+                    fallback
+                }
+            },
+        }
+    }
+
+    pub(super) fn nets(&mut self, items: &[Spanned<String>], key: &str) -> NetSet {
+        let mut nets = Vec::new();
+        for item in items {
+            match parse_net(item.get_ref()) {
+                Ok(n) => nets.push(n),
+                Err(e) => self.err(item, key, e.to_string()),
+            }
+        }
+        NetSet::new(nets)
+    }
+
+    /// Every item as a canonical domain; an address is refused with ``"`NAME` " + if_address``.
+    pub(super) fn domains(
+        &mut self,
+        items: &[Spanned<String>],
+        key: &str,
+        if_address: &str,
+    ) -> Vec<DomainName> {
+        items
+            .iter()
+            .filter_map(|d| self.domain(d.get_ref(), d, key, if_address))
+            .collect()
+    }
+
+    /// `name` as a canonical domain, located at `at`; an address is refused with
+    /// ``"`NAME` " + if_address``.
+    pub(super) fn domain<T>(
+        &mut self,
+        name: &str,
+        at: &Spanned<T>,
+        key: &str,
+        if_address: &str,
+    ) -> Option<DomainName> {
+        match Host::parse(name) {
+            Ok(Host::Domain(d)) => Some(d),
+            Ok(_) => {
+                self.err(at, key, format!("`{name}` {if_address}"));
+                None
+            }
+            Err(e) => {
+                self.err(at, key, e.to_string());
+                None
+            }
+        }
+    }
+}
