@@ -94,7 +94,8 @@ pub struct AuditEvent {
     pub stage: Stage,
     /// A stable error code when the request failed.
     pub error: Option<ErrorCode>,
-    /// The origin address connected to (for the Squid log's hierarchy field).
+    /// The origin address connected to, once a connection was made (for the Squid log's
+    /// hierarchy field); `None` when nothing was reached, a failed connect included.
     pub upstream: Option<SocketAddr>,
     /// The media type of the reply (`text/html`), as Squid logs it: the `Content-Type` value up
     /// to its parameters. `None` when the reply had none (tunnels, bodiless answers). Not stored
@@ -189,8 +190,8 @@ impl AuditEvent {
             )
         };
         let user = self.principal.as_deref().unwrap_or("-");
-        // `HIER_DIRECT/<ip>` names the origin gatehouse connected to, or last tried to (as Squid
-        // does after a failed connect); a request refused or invalid never reached one.
+        // `HIER_DIRECT/<ip>` names the origin gatehouse connected to; a request refused, invalid
+        // or whose connect failed reached none (`upstream` is set only once connected).
         let hier = match self.upstream {
             Some(a) if !invalid && self.decision != EventDecision::Deny => {
                 format!("HIER_DIRECT/{}", a.ip())

@@ -200,6 +200,24 @@ impl Metrics {
     }
 }
 
+/// The gauges of the Prometheus process collector: name and help, in the order `encode` reads them.
+const PROCESS_GAUGES: [(&str, &str); 5] = [
+    (
+        "process_resident_memory_bytes",
+        "Resident memory size in bytes",
+    ),
+    (
+        "process_virtual_memory_bytes",
+        "Virtual memory size in bytes",
+    ),
+    ("process_open_fds", "Number of open file descriptors"),
+    ("process_max_fds", "Maximum number of open file descriptors"),
+    (
+        "process_start_time_seconds",
+        "Start time of the process since unix epoch in seconds",
+    ),
+];
+
 /// The `process_*` metrics of the Prometheus process collector, read from `/proc/self` at each
 /// scrape. Each one is written only when its file could be read and parsed.
 #[derive(Debug)]
@@ -219,34 +237,16 @@ impl Collector for ProcessCollector {
             )?;
             m.encode(e)?;
         }
-        let gauges = [
-            (
-                "process_resident_memory_bytes",
-                "Resident memory size in bytes",
-                p.resident_bytes.map(|b| b as f64),
-            ),
-            (
-                "process_virtual_memory_bytes",
-                "Virtual memory size in bytes",
-                p.virtual_bytes.map(|b| b as f64),
-            ),
-            (
-                "process_open_fds",
-                "Number of open file descriptors",
-                p.open_fds.map(|n| n as f64),
-            ),
-            (
-                "process_max_fds",
-                "Maximum number of open file descriptors",
-                p.max_fds.map(|n| n as f64),
-            ),
-            (
-                "process_start_time_seconds",
-                "Start time of the process since unix epoch in seconds",
-                p.start_time_seconds,
-            ),
+        let as_f64 = |n: Option<u64>| n.map(|n| n as f64);
+        let values = [
+            as_f64(p.resident_bytes),
+            as_f64(p.virtual_bytes),
+            as_f64(p.open_fds),
+            as_f64(p.max_fds),
+            p.start_time_seconds,
         ];
-        for (name, help, value) in gauges {
+        let gauges = PROCESS_GAUGES.iter().zip(values);
+        for (&(name, help), value) in gauges {
             if let Some(v) = value {
                 let m = ConstGauge::new(v);
                 let e = encoder.encode_descriptor(name, help, None, m.metric_type())?;

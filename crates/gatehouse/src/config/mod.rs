@@ -338,6 +338,10 @@ mod tests {
             ["test.toml:2:11: key `proxy.contact`: `the desk\\r\\nX-Injected: 1` contains a control character (a line break or tab, for instance); write it on one line"]
         );
         assert_eq!(problems("[proxy]\ncontact = \"tab\\there\"\n").len(), 1);
+        assert_eq!(
+            problems("[proxy]\ncontact = \"  \"\n"),
+            ["test.toml:2:11: key `proxy.contact`: is empty; name whom to ask for access (a person, a desk, an address)"]
+        );
         // `via` goes into header lines and stays printable ASCII without spaces.
         assert_eq!(
             problems("[proxy]\nvia = \"gäte house\"\n"),

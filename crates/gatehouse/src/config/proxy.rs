@@ -108,6 +108,15 @@ fn contact(v: &mut Validator<'_>, s: &Option<Spanned<String>>) -> String {
         return DEFAULT_CONTACT.to_string();
     };
     let text = s.get_ref();
+    if text.trim().is_empty() {
+        // A refusal page would read "ask  for access": every page must name someone to ask.
+        v.err(
+            s,
+            "proxy.contact",
+            "is empty; name whom to ask for access (a person, a desk, an address)".to_string(),
+        );
+        return DEFAULT_CONTACT.to_string();
+    }
     if text.chars().any(char::is_control) {
         v.err(
             s,

@@ -44,7 +44,7 @@ pub struct Record {
     pub allowed: Option<AllowedBy>,
     /// The audit slot reserved before anything was forwarded.
     pub slot: Option<Slot>,
-    /// The origin address connected to (or tried first), once known.
+    /// The origin address connected to, once connected.
     pub origin: Option<SocketAddr>,
     /// What was relayed so far, kept up to date while forwarding or tunnelling.
     pub progress: Progress,

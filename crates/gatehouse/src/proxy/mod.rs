@@ -431,12 +431,7 @@ async fn reach(
         None => {
             let addrs = origin::checked_addresses(rt, principal, inputs, target).await?;
             rec.stage = Stage::Connect;
-            origin::connect(rt, &target.authority, &addrs)
-                .await
-                .map_err(|failed| {
-                    rec.origin = failed.addr;
-                    failed.outcome
-                })?
+            origin::connect(rt, &target.authority, &addrs).await?
         }
     };
     gw.metrics

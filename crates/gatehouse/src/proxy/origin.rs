@@ -22,12 +22,6 @@ use crate::codes::ErrorCode;
 use crate::identity::Principal;
 use crate::state::Runtime;
 
-/// A connection attempt that failed, with the address it was for.
-pub struct ConnectFailed {
-    pub outcome: Outcome,
-    pub addr: Option<SocketAddr>,
-}
-
 /// Reuse `kept` (the client connection's origin connection) when it goes to the same
 /// destination and its address is still allowed for this principal under the current policy.
 pub fn take_reusable(
@@ -118,7 +112,7 @@ pub async fn connect(
     rt: &Runtime,
     authority: &Authority,
     addrs: &[SocketAddr],
-) -> Result<OriginConn, ConnectFailed> {
+) -> Result<OriginConn, Outcome> {
     let timeout = rt.config.proxy.upstream_connect_timeout;
     let mut last = Outcome::Failed {
         status: 502,
@@ -154,8 +148,5 @@ pub async fn connect(
             }
         }
     }
-    Err(ConnectFailed {
-        outcome: last,
-        addr: addrs.first().copied(),
-    })
+    Err(last)
 }
