@@ -96,7 +96,7 @@ pub struct AuditEvent {
     pub error: Option<ErrorCode>,
     /// The origin address connected to, once a connection was made (for the Squid log's
     /// hierarchy field); `None` when nothing was reached, a failed connect included.
-    pub upstream: Option<SocketAddr>,
+    pub origin: Option<SocketAddr>,
     /// The media type of the reply (`text/html`), as Squid logs it: the `Content-Type` value up
     /// to its parameters. `None` when the reply had none (tunnels, bodiless answers). Not stored
     /// in the audit table.
@@ -191,8 +191,8 @@ impl AuditEvent {
         };
         let user = self.principal.as_deref().unwrap_or("-");
         // `HIER_DIRECT/<ip>` names the origin gatehouse connected to; a request refused, invalid
-        // or whose connect failed reached none (`upstream` is set only once connected).
-        let hier = match self.upstream {
+        // or whose connect failed reached none (`origin` is set only once connected).
+        let hier = match self.origin {
             Some(a) if !invalid && self.decision != EventDecision::Deny => {
                 format!("HIER_DIRECT/{}", a.ip())
             }

@@ -237,15 +237,7 @@ impl Collector for ProcessCollector {
             )?;
             m.encode(e)?;
         }
-        let as_f64 = |n: Option<u64>| n.map(|n| n as f64);
-        let values = [
-            as_f64(p.resident_bytes),
-            as_f64(p.virtual_bytes),
-            as_f64(p.open_fds),
-            as_f64(p.max_fds),
-            p.start_time_seconds,
-        ];
-        let gauges = PROCESS_GAUGES.iter().zip(values);
+        let gauges = PROCESS_GAUGES.iter().zip(p.gauges);
         for (&(name, help), value) in gauges {
             if let Some(v) = value {
                 let m = ConstGauge::new(v);
@@ -270,11 +262,9 @@ mod process {
     #[derive(Debug, Default, PartialEq)]
     pub struct Sample {
         pub cpu_seconds: Option<f64>,
-        pub resident_bytes: Option<u64>,
-        pub virtual_bytes: Option<u64>,
-        pub open_fds: Option<u64>,
-        pub max_fds: Option<u64>,
-        pub start_time_seconds: Option<f64>,
+        /// The gauges, in the order of [`super::PROCESS_GAUGES`]: resident and virtual memory
+        /// (bytes), open and maximum file descriptors, start time (seconds since the epoch).
+        pub gauges: [Option<f64>; 5],
     }
 
     impl Sample {
@@ -284,17 +274,19 @@ mod process {
             let status = read("/proc/self/status");
             let kib = |key| status.as_deref().and_then(|t| status_kib(t, key));
             let boot = read("/proc/stat").and_then(|t| boot_time(&t));
+            let bytes = |key| kib(key).map(|k| (k * 1024) as f64);
+            let open_fds = std::fs::read_dir("/proc/self/fd").ok().map(|d| d.count());
+            let max_fds = read("/proc/self/limits").and_then(|t| max_open_files(&t));
+            let started = stat.zip(boot);
             Sample {
                 cpu_seconds: stat.map(|s| (s.utime + s.stime) as f64 / USER_HZ),
-                resident_bytes: kib("VmRSS:").map(|k| k * 1024),
-                virtual_bytes: kib("VmSize:").map(|k| k * 1024),
-                open_fds: std::fs::read_dir("/proc/self/fd")
-                    .ok()
-                    .map(|d| d.count() as u64),
-                max_fds: read("/proc/self/limits").and_then(|t| max_open_files(&t)),
-                start_time_seconds: stat
-                    .zip(boot)
-                    .map(|(s, b)| b as f64 + s.starttime as f64 / USER_HZ),
+                gauges: [
+                    bytes("VmRSS:"),
+                    bytes("VmSize:"),
+                    open_fds.map(|n| n as f64),
+                    max_fds.map(|n| n as f64),
+                    started.map(|(s, b)| b as f64 + s.starttime as f64 / USER_HZ),
+                ],
             }
         }
     }
@@ -405,8 +397,8 @@ mod tests {
     fn figures_that_cannot_be_read_are_absent() {
         let sample = Sample::read(|_| None);
         assert_eq!(sample.cpu_seconds, None);
-        assert_eq!(sample.resident_bytes, None);
-        assert_eq!(sample.start_time_seconds, None);
+        assert_eq!(sample.gauges[0], None);
+        assert_eq!(sample.gauges[4], None);
         let text = Metrics::new().render();
         assert!(text.contains("gatehouse_build_info{version=\""), "{text}");
     }

@@ -37,7 +37,11 @@ pub(super) fn load_config(common: &Common) -> anyhow::Result<Config> {
         Some(path) => Config::from_file(path),
         None => Config::builtin(),
     };
-    config.map_err(|e| anyhow::anyhow!("invalid configuration:\n{e}"))
+    config.map_err(|e| match e.unread() {
+        // `cannot read FILE: No such file or directory`: the file is not invalid, it is not there.
+        true => anyhow::anyhow!("{e}"),
+        false => anyhow::anyhow!("invalid configuration:\n{e}"),
+    })
 }
 
 /// `user`, `group` and `audit` need only the store (and `user` the `[accounts]` settings), but a

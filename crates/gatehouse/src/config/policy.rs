@@ -22,20 +22,16 @@ use super::tiers::{Intranet, RawTiers};
 use super::validator::Validator;
 
 #[derive(Debug, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub(super) struct RawPolicy {
-    #[serde(default)]
     deny: Vec<Spanned<String>>,
-    #[serde(default)]
     connect: Vec<Spanned<RawConnect>>,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
 struct RawConnect {
-    #[serde(default)]
     networks: Vec<Spanned<String>>,
-    #[serde(default)]
     domains: Vec<Spanned<String>>,
     ports: Option<Spanned<toml::Value>>,
 }

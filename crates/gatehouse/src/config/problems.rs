@@ -47,6 +47,13 @@ pub struct ConfigError {
     pub problems: Vec<Problem>,
 }
 
+impl ConfigError {
+    /// Whether the file was never read (missing, unreadable), so nothing in it is invalid.
+    pub fn unread(&self) -> bool {
+        self.problems.iter().all(|p| p.line == 0 && p.key == "-")
+    }
+}
+
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (i, p) in self.problems.iter().enumerate() {

@@ -20,18 +20,15 @@ pub(super) struct RawTiers {
 }
 
 #[derive(Debug, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 struct RawFiltered {
-    #[serde(default)]
     allow: Vec<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 struct RawIntranet {
-    #[serde(default)]
     zones: Vec<Spanned<String>>,
-    #[serde(default)]
     networks: Vec<Spanned<String>>,
 }
 

@@ -141,7 +141,7 @@ impl Record {
             duration_us: self.started.elapsed().as_micros() as u64,
             stage: self.stage,
             error,
-            upstream: self.origin,
+            origin: self.origin,
             content_type: self.progress.take_content_type(),
         };
         match self.slot.take() {
