@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Instructions per proxied request, counted by valgrind's callgrind: a figure that, unlike time,
+# does not move with what else the machine is doing, for an A/B of builds on a noisy host.
+#
+#   bench/instructions.sh [--duration S] BINARY [BINARY ...]
+#
+# Each BINARY is started as `BINARY serve` under callgrind with instrumentation off, on its own port
+# (25128, 25138, ...) with its own configuration and data directory under bench/run/instructions/,
+# user `bench` in tier `open`. wrk (one thread, 4 connections, the shared lua/bench.lua: 1 KiB
+# absolute-form GETs, authenticated) first warms it up for 3 s (the one argon2 verification, the
+# connections), then instrumentation is switched on for DURATION seconds (default 10) of the same
+# load, and the instructions of the whole process in that window (proxy, audit writer, everything)
+# are divided by the requests wrk counted. Prints one line per binary.
+# nginx (one worker) listens on 127.0.0.1:28280. Everything started is stopped by PID on exit.
+# Only loopback addresses are targeted. Needs valgrind, nginx and wrk.
+set -euo pipefail
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+RUN=$REPO/bench/run/instructions
+SHARED=${GATEHOUSE_SHARED:-$REPO/../shared}
+DURATION=10
+BINS=()
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --duration) DURATION=$2; shift;;
+    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"; exit 0;;
+    *) BINS+=("$(realpath "$1")");;
+  esac
+  shift
+done
+[[ ${#BINS[@]} -gt 0 ]] || { echo "usage: bench/instructions.sh [--duration S] BINARY..." >&2; exit 2; }
+for b in valgrind callgrind_control callgrind_annotate nginx wrk; do
+  command -v $b > /dev/null || { echo "needs $b" >&2; exit 1; }
+done
+
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2> /dev/null || true; done; wait 2> /dev/null || true; }
+trap cleanup EXIT
+
+mkdir -p "$RUN/www" "$RUN/nginx/tmp"
+head -c 1024 /dev/zero | tr '\0' x > "$RUN/www/1k"
+cat > "$RUN/nginx/nginx.conf" << EOF
+daemon off;
+worker_processes 1;
+pid $RUN/nginx/nginx.pid;
+error_log $RUN/nginx/error.log warn;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    keepalive_requests 1000000;
+    client_body_temp_path $RUN/nginx/tmp; proxy_temp_path $RUN/nginx/tmp;
+    fastcgi_temp_path $RUN/nginx/tmp; uwsgi_temp_path $RUN/nginx/tmp; scgi_temp_path $RUN/nginx/tmp;
+    server { listen 127.0.0.1:28280; root $RUN/www; }
+}
+EOF
+nginx -p "$RUN/nginx" -c "$RUN/nginx/nginx.conf" -e "$RUN/nginx/error.log" &
+PIDS+=($!)
+wait_port() { for _ in $(seq 300); do (echo > /dev/tcp/127.0.0.1/$1) 2> /dev/null && return 0; sleep 0.2; done; return 1; }
+wait_port 28280 || { echo "nginx did not start" >&2; exit 1; }
+
+export BENCH_TARGET=http://127.0.0.1:28280/1k BENCH_HOST=127.0.0.1:28280
+BENCH_PROXY_AUTHORIZATION="Basic $(printf 'bench:bench-password' | base64)"
+export BENCH_PROXY_AUTHORIZATION
+for i in "${!BINS[@]}"; do
+  port=$((25128 + 10 * i)) dir=$RUN/gh$i
+  rm -rf "$dir"; mkdir -p "$dir"
+  cat > "$dir/gatehouse.toml" << EOF
+[proxy]
+listen = "127.0.0.1:$port"
+[admin]
+listen = "127.0.0.1:$((port + 1000))"
+[network]
+allow = ["127.0.0.1/32"]
+EOF
+  echo bench-password | "${BINS[$i]}" user add bench --tier open --password-stdin --data-dir "$dir/data" > /dev/null
+  valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$dir/callgrind.out" \
+    "${BINS[$i]}" serve --config "$dir/gatehouse.toml" --data-dir "$dir/data" > "$dir/serve.log" 2>&1 &
+  vpid=$!
+  PIDS+=($vpid)
+  wait_port $port || { echo "${BINS[$i]} did not start (see $dir/serve.log)" >&2; exit 1; }
+  wrk -t1 -c4 -d3s -s "$SHARED/bench/lua/bench.lua" "http://127.0.0.1:$port/" > /dev/null
+  callgrind_control -i on $vpid > /dev/null 2>&1
+  wrk -t1 -c4 -d"${DURATION}s" -s "$SHARED/bench/lua/bench.lua" "http://127.0.0.1:$port/" |
+    grep '^BENCH_RESULT' > "$dir/wrk.txt"
+  callgrind_control -i off $vpid > /dev/null 2>&1
+  callgrind_control -d $vpid > /dev/null 2>&1
+  kill $vpid; wait $vpid 2> /dev/null || true
+  req=$(sed -E 's/.* requests=([0-9]+).*/\1/' "$dir/wrk.txt")
+  ir=$(callgrind_annotate "$(ls "$dir"/callgrind.out* | tail -n 1)" 2> /dev/null |
+    awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1 }')
+  echo "gh$i: $req requests, $ir instructions, $((ir / req)) instructions per request  (${BINS[$i]})"
+done
