@@ -33,51 +33,24 @@ for b in valgrind callgrind_control callgrind_annotate nginx wrk; do
   command -v $b > /dev/null || { echo "needs $b" >&2; exit 1; }
 done
 
-PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2> /dev/null || true; done; wait 2> /dev/null || true; }
-trap cleanup EXIT
+# shellcheck source=bench/lib.sh
+source "$REPO/bench/lib.sh"
 
-mkdir -p "$RUN/www" "$RUN/nginx/tmp"
+mkdir -p "$RUN/www"
 head -c 1024 /dev/zero | tr '\0' x > "$RUN/www/1k"
-cat > "$RUN/nginx/nginx.conf" << EOF
-daemon off;
-worker_processes 1;
-pid $RUN/nginx/nginx.pid;
-error_log $RUN/nginx/error.log warn;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    keepalive_requests 1000000;
-    client_body_temp_path $RUN/nginx/tmp; proxy_temp_path $RUN/nginx/tmp;
-    fastcgi_temp_path $RUN/nginx/tmp; uwsgi_temp_path $RUN/nginx/tmp; scgi_temp_path $RUN/nginx/tmp;
-    server { listen 127.0.0.1:28280; root $RUN/www; }
-}
-EOF
-nginx -p "$RUN/nginx" -c "$RUN/nginx/nginx.conf" -e "$RUN/nginx/error.log" &
-PIDS+=($!)
-wait_port() { for _ in $(seq 300); do (echo > /dev/tcp/127.0.0.1/$1) 2> /dev/null && return 0; sleep 0.2; done; return 1; }
-wait_port 28280 || { echo "nginx did not start" >&2; exit 1; }
+start_nginx "$RUN" "server { listen 127.0.0.1:28280; root $RUN/www; }"
 
 export BENCH_TARGET=http://127.0.0.1:28280/1k BENCH_HOST=127.0.0.1:28280
 BENCH_PROXY_AUTHORIZATION="Basic $(printf 'bench:bench-password' | base64)"
 export BENCH_PROXY_AUTHORIZATION
 for i in "${!BINS[@]}"; do
   port=$((25128 + 10 * i)) dir=$RUN/gh$i
-  rm -rf "$dir"; mkdir -p "$dir"
-  cat > "$dir/gatehouse.toml" << EOF
-[proxy]
-listen = "127.0.0.1:$port"
-[admin]
-listen = "127.0.0.1:$((port + 1000))"
-[network]
-allow = ["127.0.0.1/32"]
-EOF
-  echo bench-password | "${BINS[$i]}" user add bench --tier open --password-stdin --data-dir "$dir/data" > /dev/null
+  gatehouse_dir "${BINS[$i]}" "$dir" $port $((port + 1000))
   valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$dir/callgrind.out" \
     "${BINS[$i]}" serve --config "$dir/gatehouse.toml" --data-dir "$dir/data" > "$dir/serve.log" 2>&1 &
   vpid=$!
   PIDS+=($vpid)
-  wait_port $port || { echo "${BINS[$i]} did not start (see $dir/serve.log)" >&2; exit 1; }
+  wait_port $port 300 || { echo "${BINS[$i]} did not start (see $dir/serve.log)" >&2; exit 1; }
   wrk -t1 -c4 -d3s -s "$SHARED/bench/lua/bench.lua" "http://127.0.0.1:$port/" > /dev/null
   callgrind_control -i on $vpid > /dev/null 2>&1
   wrk -t1 -c4 -d"${DURATION}s" -s "$SHARED/bench/lua/bench.lua" "http://127.0.0.1:$port/" |

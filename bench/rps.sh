@@ -38,50 +38,17 @@ if [[ $NICE != 0 ]]; then renice -n "$NICE" -p $$ > /dev/null; fi
 for b in nginx wrk; do command -v $b > /dev/null || { echo "needs $b" >&2; exit 1; }; done
 [[ -f $SHARED/bench/lua/bench.lua ]] || { echo "needs $SHARED/bench/lua/bench.lua" >&2; exit 1; }
 
-PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2> /dev/null || true; done; wait 2> /dev/null || true; }
-trap cleanup EXIT
+# shellcheck source=bench/lib.sh
+source "$REPO/bench/lib.sh"
 
-mkdir -p "$RUN/www" "$RUN/nginx/tmp"
+mkdir -p "$RUN/www"
 head -c 1024 /dev/zero | tr '\0' x > "$RUN/www/1k"
-cat > "$RUN/nginx/nginx.conf" << EOF
-daemon off;
-worker_processes 1;
-pid $RUN/nginx/nginx.pid;
-error_log $RUN/nginx/error.log warn;
-events { worker_connections 1024; }
-http {
-    default_type application/octet-stream;
-    access_log off;
-    keepalive_requests 1000000;
-    client_body_temp_path $RUN/nginx/tmp; proxy_temp_path $RUN/nginx/tmp;
-    fastcgi_temp_path $RUN/nginx/tmp; uwsgi_temp_path $RUN/nginx/tmp; scgi_temp_path $RUN/nginx/tmp;
-    server { listen 127.0.0.1:28180; root $RUN/www; }
-}
-EOF
-nginx -p "$RUN/nginx" -c "$RUN/nginx/nginx.conf" -e "$RUN/nginx/error.log" &
-PIDS+=($!)
-
-wait_port() { for _ in $(seq 100); do (echo > /dev/tcp/127.0.0.1/$1) 2> /dev/null && return 0; sleep 0.1; done; return 1; }
-wait_port 28180 || { echo "nginx did not start" >&2; exit 1; }
+start_nginx "$RUN" "server { listen 127.0.0.1:28180; root $RUN/www; }"
 
 declare -A GPID
 for i in "${!BINS[@]}"; do
-  port=$((24128 + i)) dir=$RUN/gh$i
-  rm -rf "$dir"; mkdir -p "$dir"
-  cat > "$dir/gatehouse.toml" << EOF
-[proxy]
-listen = "127.0.0.1:$port"
-[admin]
-listen = "127.0.0.1:$((29290 + i))"
-[network]
-allow = ["127.0.0.1/32"]
-EOF
-  echo bench-password | "${BINS[$i]}" user add bench --tier open --password-stdin --data-dir "$dir/data" > /dev/null
-  "${BINS[$i]}" serve --config "$dir/gatehouse.toml" --data-dir "$dir/data" > "$dir/serve.log" 2>&1 &
-  PIDS+=($!)
+  start_gatehouse "${BINS[$i]}" "$RUN/gh$i" $((24128 + i)) $((29290 + i))
   GPID[$i]=${PIDS[-1]}
-  wait_port $port || { echo "${BINS[$i]} did not start (see $dir/serve.log)" >&2; exit 1; }
 done
 
 TICK_NS=$(( 1000000000 / $(getconf CLK_TCK) ))

@@ -41,60 +41,24 @@ NICE=${NICE:-0}
 if [[ $NICE != 0 ]]; then renice -n "$NICE" -p $$ > /dev/null; fi
 for b in nginx curl openssl; do command -v $b > /dev/null || { echo "needs $b" >&2; exit 1; }; done
 
-PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2> /dev/null || true; done; wait 2> /dev/null || true; }
-trap cleanup EXIT
+# shellcheck source=bench/lib.sh
+source "$REPO/bench/lib.sh"
 
-mkdir -p "$RUN/www" "$RUN/nginx/tmp"
+mkdir -p "$RUN/www"
 [[ -s $RUN/www/blob ]] && [[ $(stat -c %s "$RUN/www/blob") == $((SIZE << 20)) ]] ||
   head -c $((SIZE << 20)) /dev/urandom > "$RUN/www/blob"
 [[ -s $RUN/origin.crt ]] || openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj /CN=127.0.0.1 \
   -keyout "$RUN/origin.key" -out "$RUN/origin.crt" 2> /dev/null
-cat > "$RUN/nginx/nginx.conf" << EOF
-daemon off;
-worker_processes 1;
-pid $RUN/nginx/nginx.pid;
-error_log $RUN/nginx/error.log warn;
-events { worker_connections 1024; }
-http {
-    default_type application/octet-stream;
-    sendfile on; tcp_nopush on; tcp_nodelay on;
-    access_log off;
-    client_body_temp_path $RUN/nginx/tmp; proxy_temp_path $RUN/nginx/tmp;
-    fastcgi_temp_path $RUN/nginx/tmp; uwsgi_temp_path $RUN/nginx/tmp; scgi_temp_path $RUN/nginx/tmp;
-    server { listen 127.0.0.1:28080; root $RUN/www; }
+start_nginx "$RUN" "server { listen 127.0.0.1:28080; root $RUN/www; sendfile on; tcp_nopush on; tcp_nodelay on; }
     server {
-        listen 127.0.0.1:28443 ssl;
-        ssl_certificate $RUN/origin.crt; ssl_certificate_key $RUN/origin.key;
-        ssl_protocols TLSv1.3;
-        root $RUN/www;
-    }
-}
-EOF
-nginx -p "$RUN/nginx" -c "$RUN/nginx/nginx.conf" -e "$RUN/nginx/error.log" &
-PIDS+=($!)
-
-wait_port() { for _ in $(seq 100); do (echo > /dev/tcp/127.0.0.1/$1) 2> /dev/null && return 0; sleep 0.1; done; return 1; }
-wait_port 28443 || { echo "nginx did not start" >&2; exit 1; }
+        listen 127.0.0.1:28443 ssl; root $RUN/www; sendfile on; tcp_nopush on; tcp_nodelay on;
+        ssl_certificate $RUN/origin.crt; ssl_certificate_key $RUN/origin.key; ssl_protocols TLSv1.3;
+    }"
 
 NAMES=(direct)
 declare -A GPID CPU MCPU
 for i in "${!BINS[@]}"; do
-  port=$((23128 + i)) dir=$RUN/gh$i
-  rm -rf "$dir"; mkdir -p "$dir"
-  cat > "$dir/gatehouse.toml" << EOF
-[proxy]
-listen = "127.0.0.1:$port"
-connect_ports = [28443, 28080]
-[admin]
-listen = "127.0.0.1:$((29190 + i))"
-[network]
-allow = ["127.0.0.1/32"]
-EOF
-  echo bench-password | "${BINS[$i]}" user add bench --tier open --password-stdin --data-dir "$dir/data" > /dev/null
-  "${BINS[$i]}" serve --config "$dir/gatehouse.toml" --data-dir "$dir/data" > "$dir/serve.log" 2>&1 &
-  PIDS+=($!)
-  wait_port $port || { echo "${BINS[$i]} did not start (see $dir/serve.log)" >&2; exit 1; }
+  start_gatehouse "${BINS[$i]}" "$RUN/gh$i" $((23128 + i)) $((29190 + i)) "connect_ports = [28443, 28080]"
   NAMES+=("gh$i")
   GPID[gh$i]=${PIDS[-1]}
 done
