@@ -28,14 +28,6 @@ pub(super) struct RawPolicy {
     connect: Vec<Spanned<RawConnect>>,
 }
 
-#[derive(Debug, Deserialize, Default)]
-#[serde(deny_unknown_fields, default)]
-struct RawConnect {
-    networks: Vec<Spanned<String>>,
-    domains: Vec<Spanned<String>>,
-    ports: Option<Spanned<toml::Value>>,
-}
-
 const PORTS_SHAPE: &str = "write `ports = [8443, 9443]` or `ports = \"any\"`";
 
 impl RawPolicy {
@@ -127,4 +119,13 @@ fn ports(v: &mut Validator<'_>, value: &Spanned<toml::Value>) -> PortSet {
             PortSet::Only(Vec::new())
         }
     }
+}
+
+/// One `[[policy.connect]]` rule as written.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct RawConnect {
+    networks: Vec<Spanned<String>>,
+    domains: Vec<Spanned<String>>,
+    ports: Option<Spanned<toml::Value>>,
 }

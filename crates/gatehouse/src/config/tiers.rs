@@ -10,19 +10,13 @@ use toml::Spanned;
 use super::lists::categories;
 use super::validator::Validator;
 
-#[derive(Debug, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawTiers {
-    #[serde(default)]
-    filtered: RawFiltered,
-    #[serde(default)]
-    intranet: RawIntranet,
-}
-
+/// `[tiers]`: the `filtered` tier's allowed categories (`[tiers.filtered] allow`) and the
+/// `intranet` tier's zones and networks (`[tiers.intranet]`).
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
-struct RawFiltered {
-    allow: Vec<Spanned<String>>,
+pub(super) struct RawTiers {
+    filtered: RawFiltered,
+    intranet: RawIntranet,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -54,4 +48,11 @@ impl RawTiers {
     pub(super) fn filtered_allow(&self, v: &mut Validator<'_>, lists: &Lists) -> CategorySet {
         categories(v, &self.filtered.allow, "tiers.filtered.allow", lists)
     }
+}
+
+/// `[tiers.filtered]` as written.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct RawFiltered {
+    allow: Vec<Spanned<String>>,
 }
