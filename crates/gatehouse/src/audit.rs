@@ -123,17 +123,35 @@ pub fn squid_content_type(value: &[u8]) -> Option<Box<str>> {
 const TRIED_NAME_MAX: usize = 64;
 
 /// A user name a client tried, as recorded: control characters (which would forge lines in a
-/// terminal or a log) become `?`, and a name longer than 64 characters is cut and marked with `…`.
+/// terminal or a log) and the invisible characters that reorder or hide text (bidirectional
+/// overrides, zero-width characters) become `?`, and a name longer than 64 characters is cut and
+/// marked with `…`.
 pub fn printable_name(name: &str) -> Box<str> {
     let mut out: String = name
         .chars()
         .take(TRIED_NAME_MAX)
-        .map(|c| if c.is_control() { '?' } else { c })
+        .map(|c| if hides_text(c) { '?' } else { c })
         .collect();
     if name.chars().nth(TRIED_NAME_MAX).is_some() {
         out.push('…');
     }
     out.into()
+}
+
+/// Whether `c` would change how the text around it reads without being seen: a control
+/// character, a bidirectional embedding, override or isolate, a zero-width or invisible character,
+/// a line or paragraph separator.
+fn hides_text(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{061C}'
+                | '\u{180E}'
+                | '\u{200B}'..='\u{200F}'
+                | '\u{2028}'..='\u{202E}'
+                | '\u{2060}'..='\u{2069}'
+                | '\u{FEFF}'
+        )
 }
 
 impl AuditEvent {
@@ -469,6 +487,7 @@ mod tests {
     fn a_tried_name_is_recorded_printable_and_bounded() {
         assert_eq!(&*printable_name("ada"), "ada");
         assert_eq!(&*printable_name("a\x1b[2Jb\nc"), "a?[2Jb?c");
+        assert_eq!(&*printable_name("\u{202E}live\u{200B}"), "?live?");
         let long = "é".repeat(500);
         let kept = printable_name(&long);
         assert_eq!(kept.chars().count(), 65);

@@ -17,7 +17,7 @@ use clap::{Subcommand, ValueEnum};
 use policy::Tier;
 
 use super::common::{check_given_config, format_ts, print_table, Common, OutputFormat};
-use crate::identity::{hash_password, random_password};
+use crate::identity::{hash_password, random_password_of, GENERATED_CHARS};
 use crate::store::{PrincipalRow, PrincipalStore, Role, Store};
 
 /// The fewest characters a password read with `--password-stdin` may have, unless configured
@@ -83,7 +83,7 @@ pub(super) enum UserCommand {
         #[arg(long, value_enum, default_value = "table")]
         format: OutputFormat,
     },
-    /// Change a principal's tier; it applies to their next request.
+    /// Change a principal's tier; the running gateway applies it within a second.
     SetTier {
         /// The principal's name.
         name: String,
@@ -108,7 +108,8 @@ pub(super) enum UserCommand {
         #[arg(long)]
         password_stdin: bool,
     },
-    /// Disable a principal: their next request is refused. The last enabled admin cannot be disabled.
+    /// Disable a principal: the running gateway refuses their requests within a second. The last
+    /// enabled admin cannot be disabled.
     Disable {
         /// The principal's name.
         name: String,
@@ -201,7 +202,8 @@ fn password(from_stdin: bool, min_chars: usize) -> anyhow::Result<(String, bool)
         check_password_length(&password, min_chars)?;
         Ok((password, false))
     } else {
-        Ok((random_password()?, true))
+        // Never shorter than the minimum a person's own password must reach.
+        Ok((random_password_of(min_chars.max(GENERATED_CHARS))?, true))
     }
 }
 

@@ -87,7 +87,9 @@ fn parse_time(s: &str, now_us: i64) -> anyhow::Result<i64> {
             }
         });
     if is_date {
-        let date: jiff::civil::Date = s.parse()?;
+        let date: jiff::civil::Date = s
+            .parse()
+            .map_err(|e| anyhow::anyhow!("`{s}` is not a date: {e}"))?;
         let midnight = date.to_zoned(jiff::tz::TimeZone::UTC)?.timestamp();
         return Ok(midnight.as_microsecond());
     }
@@ -126,6 +128,15 @@ pub(super) fn audit(common: Common, f: AuditFilter) -> anyhow::Result<ExitCode> 
         until_us: f.until.as_deref().map(|s| parse_time(s, now)).transpose()?,
         limit: (f.limit > 0).then_some(f.limit),
     };
+    if let (Some(since), Some(until)) = (q.since_us, q.until_us) {
+        if until < since {
+            anyhow::bail!(
+                "`--until {}` is before `--since {}`: nothing can match",
+                f.until.as_deref().unwrap_or_default(),
+                f.since.as_deref().unwrap_or_default()
+            );
+        }
+    }
     let rows = store.audit(&q)?;
     match f.format {
         OutputFormat::Json => {

@@ -86,8 +86,16 @@ pub struct Identity {
     /// threads and their fixed memory.
     verifier: Verifier,
     throttle: Throttle,
+    /// How long a store check answers for refused credentials ([`REFUSED_RECHECK`]).
+    refused_recheck: Duration,
     metrics: Arc<Metrics>,
 }
+
+/// A credential refused under the current snapshot is checked against the store again when the
+/// last store check is older than this (the principal may just have been added, or the password
+/// just set): so a person who was refused, then given an account, gets in on the next try, while a
+/// flood of wrong guesses costs the store at most one read of its change counter per this window.
+pub const REFUSED_RECHECK: Duration = Duration::from_millis(20);
 
 impl Identity {
     pub fn new(
@@ -101,6 +109,7 @@ impl Identity {
             refused: RefusedCredentials::new(REFUSED_CAPACITY),
             verifier,
             throttle: Throttle::new(NAME_LIMITS, ADDRESS_LIMITS),
+            refused_recheck: REFUSED_RECHECK,
             metrics,
         })
     }
@@ -159,14 +168,31 @@ impl Identity {
             return Err(self.wrong(None));
         };
         let name = creds.user;
-        let snapshot = self.principals.load_full();
+        let mut snapshot = self.principals.load_full();
         if self.refused.refused_at(&key, snapshot.generation) {
-            return Err(self.wrong(Some(name)));
+            // Refused under this snapshot; the store may have moved since.
+            if let Err(e) = self
+                .principals
+                .refresh_unless_within(self.refused_recheck)
+                .await
+            {
+                tracing::warn!(error = %e, "cannot check the store for a refused credential");
+            }
+            snapshot = self.principals.load_full();
+            if self.refused.refused_at(&key, snapshot.generation) {
+                return Err(self.wrong(Some(name)));
+            }
         }
         let now = Instant::now();
         if let Some(retry_after) = self.throttle.check(&name, client, now) {
             self.metrics.auth_throttled.inc();
             return Err(AuthFailure::Throttled { name, retry_after });
+        }
+        if !creds.exact {
+            // Not UTF-8: it names no principal. Recorded (bytes replaced) and counted like a
+            // wrong password.
+            self.throttle.failed(&name, client, now);
+            return Err(self.wrong(Some(name)));
         }
         // The hash that already failed, if the snapshot knew the name.
         let mut failed_hash = None;
@@ -314,6 +340,27 @@ mod tests {
     }
 
     #[test]
+    fn a_credential_refused_before_its_principal_existed_is_accepted_once_it_does() {
+        let mut s = setup();
+        s.identity.refused_recheck = Duration::ZERO;
+        assert_eq!(s.try_as("carol", "carol-pw-1"), wrong("carol"));
+        assert_eq!(s.try_as("carol", "carol-pw-1"), wrong("carol"));
+        let checks = s.store_checks();
+        s.store()
+            .add_principal(
+                "carol",
+                Role::User,
+                policy::Tier::Open,
+                &hash_password("carol-pw-1").unwrap(),
+            )
+            .unwrap();
+        // Not polled: the refused cache still holds the credential, the store says otherwise.
+        let carol = s.try_as("carol", "carol-pw-1").unwrap();
+        assert_eq!(&*carol.name, "carol");
+        assert_eq!(s.store_checks(), checks + 1);
+    }
+
+    #[test]
     fn a_changed_password_works_at_once_and_the_old_one_is_refused() {
         let s = setup();
         let store = s.store();
@@ -335,7 +382,10 @@ mod tests {
 
     #[test]
     fn a_repeated_wrong_credential_costs_no_store_check_and_no_argon2() {
-        let s = setup();
+        let mut s = setup();
+        // Within the recheck window (here: the whole test), a refused credential is answered from
+        // the refused cache alone.
+        s.identity.refused_recheck = Duration::from_secs(3600);
         let store = s.store();
         store
             .add_principal(

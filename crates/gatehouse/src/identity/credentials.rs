@@ -17,7 +17,11 @@ use super::principal::{Principal, Principals};
 /// Credentials presented in `Proxy-Authorization: Basic ...`.
 #[derive(Debug, PartialEq, Eq)]
 pub struct BasicCredentials {
+    /// The user name; bytes that are not UTF-8 replaced by U+FFFD (see `exact`).
     pub user: String,
+    /// Whether the user name was valid UTF-8. A name that was not names no principal: it is kept
+    /// only for the record of the failure.
+    pub exact: bool,
     pub password: Vec<u8>,
 }
 
@@ -33,12 +37,15 @@ pub fn parse_basic(value: &[u8]) -> Option<BasicCredentials> {
         .decode(rest.trim())
         .ok()?;
     let colon = decoded.iter().position(|&b| b == b':')?;
-    let user = String::from_utf8(decoded[..colon].to_vec()).ok()?;
+    let raw_user = &decoded[..colon];
+    let exact = std::str::from_utf8(raw_user).is_ok();
+    let user = String::from_utf8_lossy(raw_user).into_owned();
     if user.is_empty() {
         return None;
     }
     Some(BasicCredentials {
         user,
+        exact,
         password: decoded[colon + 1..].to_vec(),
     })
 }
@@ -123,9 +130,16 @@ mod tests {
             parse_basic(v.as_bytes()),
             Some(BasicCredentials {
                 user: "ada".into(),
+                exact: true,
                 password: b"pa:ss".to_vec()
             })
         );
+        let not_utf8 = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(b"\xffada:pw")
+        );
+        let parsed = parse_basic(not_utf8.as_bytes()).unwrap();
+        assert_eq!((parsed.user.as_str(), parsed.exact), ("\u{FFFD}ada", false));
         assert_eq!(parse_basic(b"Bearer abc"), None);
         assert_eq!(parse_basic(b"Basic !!!"), None);
         let empty_user = format!(

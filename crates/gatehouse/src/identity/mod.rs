@@ -30,7 +30,8 @@ pub use authenticate::{AuthFailure, AuthMemo, Identity};
 pub use credentials::{parse_basic, BasicCredentials, CredentialCache, CredentialKey};
 pub use error::IdentityError;
 pub use password::{
-    hash_password, random_password, verify_password, Verifier, ARGON2_IDLE_RELEASE,
+    hash_password, random_password, random_password_of, verify_password, Verifier,
+    ARGON2_IDLE_RELEASE, GENERATED_CHARS,
 };
 pub use principal::{Principal, Principals};
 pub use source::PrincipalSource;

@@ -251,24 +251,27 @@ fn hash_with(blocks: &mut Vec<argon2::Block>, password: &str) -> Result<String, 
 
 /// A random password: 20 characters from an unambiguous alphabet (~115 bits).
 pub fn random_password() -> Result<String, IdentityError> {
+    random_password_of(GENERATED_CHARS)
+}
+
+/// How long a generated password is unless a longer minimum is configured: 20 characters of a
+/// 57-character alphabet, about 116 bits.
+pub const GENERATED_CHARS: usize = 20;
+
+/// A random password of `chars` characters from an alphabet without look-alikes (`0`/`O`, `1`/`l`).
+pub fn random_password_of(chars: usize) -> Result<String, IdentityError> {
     const ALPHABET: &[u8] = b"abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
-    let mut bytes = [0u8; 20];
-    getrandom::fill(&mut bytes).map_err(|e| IdentityError::Random(e.to_string()))?;
     // 256 is not a multiple of the alphabet size; the bias is < 1 % per character and irrelevant to
     // a 115-bit secret, but rejection sampling is cheap enough to do it properly.
-    let mut out = String::with_capacity(20);
-    let mut pool = bytes.to_vec();
-    while out.len() < 20 {
-        for b in pool.drain(..) {
-            let limit = 256 - (256 % ALPHABET.len());
-            if (b as usize) < limit && out.len() < 20 {
+    let limit = 256 - (256 % ALPHABET.len());
+    let mut out = String::with_capacity(chars);
+    while out.len() < chars {
+        let mut pool = [0u8; 32];
+        getrandom::fill(&mut pool).map_err(|e| IdentityError::Random(e.to_string()))?;
+        for b in pool {
+            if (b as usize) < limit && out.len() < chars {
                 out.push(ALPHABET[b as usize % ALPHABET.len()] as char);
             }
-        }
-        if out.len() < 20 {
-            let mut more = [0u8; 8];
-            getrandom::fill(&mut more).map_err(|e| IdentityError::Random(e.to_string()))?;
-            pool.extend_from_slice(&more);
         }
     }
     Ok(out)

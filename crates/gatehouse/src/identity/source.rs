@@ -9,6 +9,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use arc_swap::{ArcSwap, Guard};
 
@@ -24,6 +25,8 @@ pub struct PrincipalSource {
     store: SharedPrincipalStore,
     /// Store checks begun. Changed only by the holder of `turn`.
     checks: AtomicU64,
+    /// When the last store check began.
+    last_check: parking_lot::Mutex<Option<Instant>>,
     turn: tokio::sync::Mutex<()>,
     metrics: Arc<Metrics>,
 }
@@ -40,6 +43,7 @@ impl PrincipalSource {
             snapshot: ArcSwap::from_pointee(first),
             store,
             checks: AtomicU64::new(0),
+            last_check: parking_lot::Mutex::new(None),
             turn: tokio::sync::Mutex::new(()),
             metrics,
         })
@@ -73,6 +77,7 @@ impl PrincipalSource {
             return Ok(false);
         }
         self.checks.fetch_add(1, Ordering::SeqCst);
+        *self.last_check.lock() = Some(Instant::now());
         let current = self.snapshot.load().generation;
         let store = self.store.clone();
         let loaded = tokio::task::spawn_blocking(move || load_if_changed(&store, Some(current)))
@@ -89,6 +94,18 @@ impl PrincipalSource {
         self.metrics.principals_generation.set(fresh.generation);
         self.snapshot.store(Arc::new(fresh));
         Ok(true)
+    }
+}
+
+impl PrincipalSource {
+    /// [`refresh`](Self::refresh), unless a store check began less than `window` ago: then that
+    /// check stands, and nothing is read. Bounds what callers that would otherwise check on every
+    /// request (repeated refused credentials) cost the store: at most one check per `window`.
+    pub async fn refresh_unless_within(&self, window: Duration) -> Result<bool, IdentityError> {
+        if self.last_check.lock().is_some_and(|t| t.elapsed() < window) {
+            return Ok(false);
+        }
+        self.refresh().await
     }
 }
 

@@ -433,22 +433,27 @@ impl Value {
     }
 }
 
-/// The contact in HTML: a link when it is a web address or a `mailto:`, escaped text otherwise.
+/// The contact in HTML: a link when it is a web address or a `mailto:` address (the scheme in any
+/// case, something after it, no white space), escaped text otherwise.
 fn contact_html(contact: &str) -> String {
-    let lower = contact.to_ascii_lowercase();
-    let is_link = (lower.starts_with("https://")
-        || lower.starts_with("http://")
-        || lower.starts_with("mailto:"))
-        && !contact.chars().any(char::is_whitespace);
-    if is_link {
-        let shown = contact.strip_prefix("mailto:").unwrap_or(contact);
-        format!(
+    let after = |scheme: &str| {
+        contact
+            .get(..scheme.len())
+            .filter(|p| p.eq_ignore_ascii_case(scheme))
+            .map(|_| &contact[scheme.len()..])
+    };
+    let shown = match (after("https://"), after("http://"), after("mailto:")) {
+        (Some(rest), _, _) | (_, Some(rest), _) if !rest.is_empty() => Some(contact),
+        (_, _, Some(address)) if !address.is_empty() => Some(address),
+        _ => None,
+    };
+    match shown {
+        Some(shown) if !contact.chars().any(char::is_whitespace) => format!(
             "<a href=\"{}\">{}</a>",
             escape_html(contact),
             escape_html(shown)
-        )
-    } else {
-        escape_html(contact)
+        ),
+        _ => escape_html(contact),
     }
 }
 
@@ -738,6 +743,17 @@ Content-Length: 0\r\n\
             out.contains("<a href=\"mailto:desk@example.org\">desk@example.org</a>"),
             "{out}"
         );
+        let out = html("MAILTO:Desk@Example.org");
+        assert!(
+            out.contains("<a href=\"MAILTO:Desk@Example.org\">Desk@Example.org</a>"),
+            "{out}"
+        );
+        // A scheme with nothing after it is no address: no empty link.
+        for bare in ["mailto:", "https://"] {
+            let out = html(bare);
+            assert!(!out.contains("<a "), "{out}");
+            assert!(out.contains(&format!("ask {bare} for access")), "{out}");
+        }
         let out = html("Bibliothèque <b>accueil</b> — poste 12");
         assert!(
             out.contains("ask Bibliothèque &lt;b&gt;accueil&lt;/b&gt; — poste 12 for access"),

@@ -264,4 +264,26 @@ async fn the_password_minimum_is_the_configured_one() {
     let (code, _, err) = super::cli::cli_in(&s.data_dir, &strict, &add, Some("sixteen-chars!!!\n"));
     assert_eq!(code, 0, "{err}");
     assert!(user_json(&s, "dora").is_some());
+    // A generated password is never shorter than the minimum a chosen one must reach.
+    let strictest = dir.path().join("strictest.toml");
+    std::fs::write(
+        &strictest,
+        format!(
+            "{}\n[accounts]\nmin_password_length = 32\n",
+            base_config(&origin)
+        ),
+    )
+    .unwrap();
+    let (code, out, err) = super::cli::cli_in(
+        &s.data_dir,
+        &strictest,
+        &["user", "add", "erin", "--tier", "open"],
+        None,
+    );
+    assert_eq!(code, 0, "{err}");
+    let generated = out
+        .lines()
+        .find_map(|l| l.strip_prefix("its password, shown only this once: "))
+        .unwrap_or_else(|| panic!("no password in {out}"));
+    assert_eq!(generated.chars().count(), 32, "{out}");
 }
