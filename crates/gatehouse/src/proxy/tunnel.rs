@@ -138,6 +138,8 @@ pub async fn relay(
 ) -> Option<ErrorCode> {
     // The halves and the pinned directions live in this block, so that both sockets are free
     // again when it ends.
+    // Whether a direction raised its socket's low-water mark (set by the direction, read after).
+    let raised = AtomicBool::new(false);
     let error = {
         let up_bytes = &progress.bytes_up;
         let down_bytes = &progress.bytes_down;
@@ -150,12 +152,14 @@ pub async fn relay(
             &mut ow,
             pending_up,
             Flow::new(Side::Origin, None, up_bytes),
+            &raised,
         );
         let down = copy_one_way(
             &mut or,
             &mut cw,
             pending_down,
             Flow::new(Side::Client, None, down_bytes),
+            &raised,
         );
         let watchdog = async {
             let mut seen = u64::MAX;
@@ -199,8 +203,9 @@ pub async fn relay(
     };
     // A direction may have ended while batching (a timeout, an error, a write that never
     // completed). The mark must not outlive the relay: the client connection's lingering close
-    // waits for readability, which a raised mark withholds for small arrivals.
-    if BATCHING.load(Ordering::Relaxed) {
+    // waits for readability, which a raised mark withholds for small arrivals. This relay's own
+    // record decides, not the process-wide switch, which a later probe may have turned off since.
+    if raised.load(Ordering::Relaxed) {
         let _ = sockopt::set_recv_lowat(&*client, 1);
         let _ = sockopt::set_recv_lowat(&*origin, 1);
     }
@@ -214,6 +219,7 @@ async fn copy_one_way(
     w: &mut WriteHalf<'_>,
     pending: BytesMut,
     flow: Flow<'_>,
+    raised: &AtomicBool,
 ) -> Result<(), ErrorCode> {
     const FAILED: ErrorCode = ErrorCode::TunnelIo;
     if !pending.is_empty() {
@@ -257,6 +263,9 @@ async fn copy_one_way(
                 buf.resize((buf.len() * 4).min(LARGE), 0);
             } else if !batching && BATCHING.load(Ordering::Relaxed) {
                 batching = sockopt::set_recv_lowat(r.as_ref(), BATCH).is_ok();
+                if batching {
+                    raised.store(true, Ordering::Relaxed);
+                }
             }
         }
     }
