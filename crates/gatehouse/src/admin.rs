@@ -78,9 +78,14 @@ mod tests {
     #[tokio::test]
     async fn the_routes_answer_from_the_state_alone() {
         let dir = tempfile::tempdir().unwrap();
-        let opened = Gateway::open(Config::builtin().unwrap(), dir.path(), Vec::new())
-            .await
-            .unwrap();
+        let opened = Gateway::open(
+            Config::builtin().unwrap(),
+            dir.path(),
+            Vec::new(),
+            std::sync::Arc::new(crate::clock::SystemClock),
+        )
+        .await
+        .unwrap();
         assert!(opened.initial_admin_password.is_some());
         let app = router(opened.gateway.clone());
         assert_eq!(get(&app, "/healthz").await, (StatusCode::OK, "ok\n".into()));

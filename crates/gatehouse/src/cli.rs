@@ -124,6 +124,7 @@ fn serve(common: Common) -> anyhow::Result<ExitCode> {
             config,
             config_path: common.config.clone(),
             data_dir: common.data_dir.clone(),
+            clock: std::sync::Arc::new(crate::clock::SystemClock),
         })
         .await?;
         if let Some(password) = &server.initial_admin_password {

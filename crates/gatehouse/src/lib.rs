@@ -14,6 +14,7 @@
 //! - [`codes`]: the decisions and error codes an event is recorded in;
 //! - [`admin`]: the admin routes (`/metrics`, `/healthz`, `/readyz`);
 //! - [`server`]: listeners, reload, drain — the entry point the binary and the tests share;
+//! - [`clock`]: the injected wall clock (opening hours, session timeouts);
 //! - [`cli`]: the command line.
 // The I/O crate reads clocks and the environment by design; the ban applies to the pure crates.
 #![allow(clippy::disallowed_methods)]
@@ -22,6 +23,7 @@
 pub mod admin;
 pub mod audit;
 pub mod cli;
+pub mod clock;
 pub mod codes;
 pub mod config;
 pub mod identity;

@@ -20,6 +20,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinHandle;
 
+use crate::clock::SharedClock;
 use crate::config::{Config, ConfigError};
 use crate::proxy::serve_connection;
 use crate::state::{Controls, Gateway, Opened, Runtime};
@@ -30,6 +31,8 @@ pub struct ServerOptions {
     /// The file the configuration came from, re-read on reload; `None` for the built-in configuration.
     pub config_path: Option<PathBuf>,
     pub data_dir: PathBuf,
+    /// The wall clock: the binary passes [`crate::clock::SystemClock`], tests a clock they move.
+    pub clock: SharedClock,
 }
 
 /// A running gateway.
@@ -75,6 +78,7 @@ impl Server {
             config,
             &opts.data_dir,
             own_sockets(&[proxy_addr, admin_addr]),
+            opts.clock,
         )
         .await?;
         let connections = Arc::new(Semaphore::new(max_connections as usize));

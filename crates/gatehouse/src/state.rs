@@ -22,6 +22,7 @@ use arc_swap::ArcSwap;
 use tokio::sync::watch;
 
 use crate::audit::Audit;
+use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::identity::{
     hash_password, random_password, Identity, PrincipalSource, Verifier, ARGON2_IDLE_RELEASE,
@@ -63,6 +64,8 @@ pub struct Gateway {
     /// Requests between their complete head and their queued audit event. Shutdown counts those
     /// it could not wait for as lost events.
     pub in_flight: AtomicUsize,
+    /// The wall clock (opening hours, sessions): injected, see [`crate::clock`].
+    pub clock: SharedClock,
 }
 
 /// The senders of [`Gateway::draining`] and [`Gateway::stop`], kept by whoever runs the gateway.
@@ -87,6 +90,7 @@ impl Gateway {
         config: Config,
         data_dir: &Path,
         own: Vec<SocketAddr>,
+        clock: SharedClock,
     ) -> anyhow::Result<Opened> {
         let verifier = Verifier::start(
             std::thread::available_parallelism().map_or(2, |n| n.get()),
@@ -117,6 +121,7 @@ impl Gateway {
             draining,
             stop,
             in_flight: AtomicUsize::new(0),
+            clock,
         });
         Ok(Opened {
             gateway,

@@ -464,6 +464,14 @@ networks = ["127.0.0.5/32"]
 impl Gateway {
     /// Start a gateway on the given configuration text (written to a file so reload can re-read it).
     pub async fn start(config_text: &str) -> Gateway {
+        Gateway::start_with_clock(config_text, Arc::new(gatehouse::clock::SystemClock)).await
+    }
+
+    /// Start a gateway whose wall clock is `clock` (a `ManualClock` the test moves).
+    pub async fn start_with_clock(
+        config_text: &str,
+        clock: gatehouse::clock::SharedClock,
+    ) -> Gateway {
         let config_dir = tempfile::tempdir().unwrap();
         let path = config_dir.path().join("gatehouse.toml");
         std::fs::write(&path, config_text).unwrap();
@@ -474,6 +482,7 @@ impl Gateway {
             config,
             config_path: Some(path),
             data_dir: data_dir.path().to_path_buf(),
+            clock,
         })
         .await
         .unwrap();
