@@ -101,6 +101,22 @@ pub struct AuditEvent {
     /// to its parameters. `None` when the reply had none (tunnels, bodiless answers). Not stored
     /// in the audit table.
     pub content_type: Option<Box<str>>,
+    /// What the decision depended on beyond principal and destination (empty until it was made).
+    pub context: EventContext,
+}
+
+/// The facts a decision was made on, recorded so that `gatehouse policy replay` can decide the
+/// request again under another configuration.
+#[derive(Debug, Clone, Default)]
+pub struct EventContext {
+    pub terminal: Option<Arc<str>>,
+    pub location: Option<Arc<str>>,
+    pub session_id: Option<i64>,
+    /// The principal's groups, comma-separated and sorted.
+    pub groups: Option<Box<str>>,
+    pub tier: Option<&'static str>,
+    /// The version of the configuration in force (a hash of its files).
+    pub policy_version: Option<Arc<str>>,
 }
 
 /// The Squid log's *type* field for a `Content-Type` value: the media type without parameters
@@ -173,6 +189,12 @@ impl AuditEvent {
             duration_us: self.duration_us,
             stage: self.stage.as_str().to_string(),
             error: self.error.map(|e| e.as_str().to_string()),
+            terminal: self.context.terminal.as_deref().map(str::to_string),
+            location: self.context.location.as_deref().map(str::to_string),
+            session_id: self.context.session_id,
+            groups: self.context.groups.as_deref().map(str::to_string),
+            tier: self.context.tier.map(str::to_string),
+            policy_version: self.context.policy_version.as_deref().map(str::to_string),
         }
     }
 

@@ -40,6 +40,12 @@ pub(super) struct AuditFilter {
     /// dual-stack listener (`::ffff:192.0.2.7`).
     #[arg(long, value_name = "ADDR", value_parser = parse_client)]
     client: Option<ClientFilter>,
+    /// Only events from this registered terminal (its name in the configuration).
+    #[arg(long)]
+    terminal: Option<String>,
+    /// Only events from terminals at this location.
+    #[arg(long)]
+    location: Option<String>,
     /// Events at or after this time: a date (`2026-12-07`, meaning midnight UTC at its start), an
     /// RFC 3339 time (`2026-12-07T10:00:00Z`, `2026-12-07T11:00:00+01:00`) or an age counted back
     /// from now (`90s`, `15m`, `2h`, `7d`).
@@ -124,6 +130,8 @@ pub(super) fn audit(common: Common, f: AuditFilter) -> anyhow::Result<ExitCode> 
         rule: f.rule,
         status: f.status,
         client: f.client,
+        terminal: f.terminal,
+        location: f.location,
         since_us: f.since.as_deref().map(|s| parse_time(s, now)).transpose()?,
         until_us: f.until.as_deref().map(|s| parse_time(s, now)).transpose()?,
         limit: (f.limit > 0).then_some(f.limit),
@@ -206,6 +214,12 @@ fn audit_json(r: &AuditRow) -> serde_json::Value {
         "duration_us": r.duration_us,
         "stage": r.stage,
         "error": r.error,
+        "terminal": r.terminal,
+        "location": r.location,
+        "session": r.session_id,
+        "groups": r.groups,
+        "tier": r.tier,
+        "policy_version": r.policy_version,
     })
 }
 

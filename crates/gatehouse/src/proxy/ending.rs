@@ -17,7 +17,7 @@ use std::time::Instant;
 
 use super::exchange::Progress;
 use super::respond::Outcome;
-use crate::audit::{AuditEvent, Slot, Stage};
+use crate::audit::{AuditEvent, EventContext, Slot, Stage};
 use crate::codes::{ErrorCode, EventDecision};
 use crate::state::Gateway;
 use crate::store::now_us;
@@ -48,6 +48,8 @@ pub struct Record {
     pub origin: Option<SocketAddr>,
     /// What was relayed so far, kept up to date while forwarding or tunnelling.
     pub progress: Progress,
+    /// The facts the decision was made on, once it was made.
+    pub context: EventContext,
 }
 
 /// How a request ended.
@@ -81,6 +83,7 @@ impl Record {
             slot: None,
             origin: None,
             progress: Progress::default(),
+            context: EventContext::default(),
         }
     }
 
@@ -143,6 +146,7 @@ impl Record {
             error,
             origin: self.origin,
             content_type: self.progress.take_content_type(),
+            context: self.context,
         };
         match self.slot.take() {
             Some(slot) => gw.audit.commit(slot, event),

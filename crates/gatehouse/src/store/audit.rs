@@ -20,7 +20,7 @@ use super::error::StoreError;
 use super::sqlite::Store;
 
 /// One audit record as stored (the boundary type of the audit table).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AuditRow {
     pub id: i64,
     /// Microseconds since the Unix epoch.
@@ -40,6 +40,18 @@ pub struct AuditRow {
     pub duration_us: u64,
     pub stage: String,
     pub error: Option<String>,
+    /// The registered terminal the request came from (`None`: no registered terminal).
+    pub terminal: Option<String>,
+    /// The terminal's location.
+    pub location: Option<String>,
+    /// The session (a principal at a terminal) the request was part of.
+    pub session_id: Option<i64>,
+    /// The principal's groups when the request was decided, comma-separated and sorted.
+    pub groups: Option<String>,
+    /// The principal's tier when the request was decided.
+    pub tier: Option<String>,
+    /// The version of the configuration that decided (a hash of its files).
+    pub policy_version: Option<String>,
 }
 
 /// Which client's events to read.
@@ -81,6 +93,10 @@ pub struct AuditQuery {
     pub rule: Option<String>,
     pub status: Option<u16>,
     pub client: Option<ClientFilter>,
+    /// The terminal exactly.
+    pub terminal: Option<String>,
+    /// The location exactly.
+    pub location: Option<String>,
     pub since_us: Option<i64>,
     pub until_us: Option<i64>,
     /// The newest this many events; `None` for every match.
@@ -121,6 +137,12 @@ fn where_clause(q: &AuditQuery) -> (String, Vec<Box<dyn rusqlite::ToSql>>) {
     }
     if let Some(s) = q.status {
         exact("status", Box::new(s));
+    }
+    if let Some(t) = &q.terminal {
+        exact("terminal", Box::new(t.clone()));
+    }
+    if let Some(l) = &q.location {
+        exact("location", Box::new(l.clone()));
     }
     if let Some(d) = &q.destination {
         // The destination column is `host:port`; match the host or any subdomain of it.
@@ -172,6 +194,12 @@ fn audit_row(r: &rusqlite::Row) -> rusqlite::Result<AuditRow> {
         duration_us: r.get::<_, i64>(13)? as u64,
         stage: r.get(14)?,
         error: r.get(15)?,
+        terminal: r.get(16)?,
+        location: r.get(17)?,
+        session_id: r.get(18)?,
+        groups: r.get(19)?,
+        tier: r.get(20)?,
+        policy_version: r.get(21)?,
     })
 }
 
@@ -182,8 +210,9 @@ impl AuditStore for Store {
             let mut stmt = tx.prepare_cached(
                 "INSERT INTO audit_events (ts_us, principal, tried_principal, client, method,
                     destination, url, decision, rule, status, bytes_up, bytes_down, duration_us,
-                    stage, error)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                    stage, error, terminal, location, session_id, groups, tier, policy_version)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
+                    ?16, ?17, ?18, ?19, ?20, ?21)",
             )?;
             for r in rows {
                 stmt.execute(params![
@@ -202,6 +231,12 @@ impl AuditStore for Store {
                     r.duration_us as i64,
                     r.stage,
                     r.error,
+                    r.terminal,
+                    r.location,
+                    r.session_id,
+                    r.groups,
+                    r.tier,
+                    r.policy_version,
                 ])?;
             }
         }
@@ -213,7 +248,8 @@ impl AuditStore for Store {
         let (filter, args) = where_clause(q);
         let mut sql = format!(
             "SELECT id, ts_us, principal, tried_principal, client, method, destination, url,
-                    decision, rule, status, bytes_up, bytes_down, duration_us, stage, error
+                    decision, rule, status, bytes_up, bytes_down, duration_us, stage, error,
+                    terminal, location, session_id, groups, tier, policy_version
              FROM audit_events{filter} ORDER BY id"
         );
         if let Some(l) = q.limit {
@@ -248,6 +284,12 @@ mod tests {
             duration_us: 3,
             stage: "done".into(),
             error: None,
+            terminal: None,
+            location: None,
+            session_id: None,
+            groups: None,
+            tier: None,
+            policy_version: None,
         }
     }
 

@@ -30,6 +30,8 @@ const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!(
         "migrations/0002_tried_principal_and_group_triggers.sql"
     )),
+    // Migration 3 (sessions) is added by the seats work.
+    M::up(include_str!("migrations/0004_audit_place_and_policy.sql")),
 ];
 
 /// The schema version this gatehouse writes and reads.

@@ -63,6 +63,7 @@ fn event(label: &str, ts: &str, client: &str, rule: &str, status: u16) -> AuditR
         duration_us: 1000,
         stage: "done".into(),
         error: None,
+        ..Default::default()
     }
 }
 
