@@ -859,3 +859,32 @@ pub async fn exchange(addr: SocketAddr, request: &[u8]) -> Reply {
     let _ = s.write_all(request).await;
     read_to_close(&mut s, SAFETY).await
 }
+
+/// A connection to `addr` from the local address `source` (a terminal in the tests: 127.0.0.11,
+/// …), bound before connecting.
+pub async fn connect_from(source: &str, addr: SocketAddr) -> TcpStream {
+    let source: IpAddr = source.parse().unwrap();
+    let socket = match source {
+        IpAddr::V4(_) => tokio::net::TcpSocket::new_v4().unwrap(),
+        IpAddr::V6(_) => tokio::net::TcpSocket::new_v6().unwrap(),
+    };
+    socket.bind(SocketAddr::new(source, 0)).unwrap();
+    socket.connect(addr).await.unwrap()
+}
+
+/// One `GET url` through the proxy at `proxy` from the source address `source`, authenticated as
+/// `user`, on a fresh connection that asks to close: what the client got.
+pub async fn get_from(source: &str, proxy: SocketAddr, user: (&str, &str), url: &str) -> Reply {
+    let mut s = connect_from(source, proxy).await;
+    let host = url
+        .split("//")
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+        .unwrap_or("");
+    let request = format!(
+        "GET {url} HTTP/1.1\r\nHost: {host}\r\nProxy-Authorization: {}\r\nConnection: close\r\n\r\n",
+        basic(user.0, user.1)
+    );
+    let _ = s.write_all(request.as_bytes()).await;
+    read_to_close(&mut s, SAFETY).await
+}
