@@ -190,6 +190,18 @@ pub enum PlaceError {
     OverlappingNetworks { first: NetworkOf, second: NetworkOf },
 }
 
+/// Where a request comes from and the local state there, as the decision reads it.
+#[derive(Debug, Clone, Copy)]
+pub struct PlaceAt<'a> {
+    /// `None`: the address is no registered terminal.
+    pub terminal: Option<&'a Terminal>,
+    pub location: Option<&'a Location>,
+    /// Whether the location is open now; `true` at an unregistered address.
+    pub open: bool,
+    /// The local time at the location, or at `[places] time_zone` for an unregistered address.
+    pub local: LocalTime,
+}
+
 /// Every location, terminal and schedule, with the address index; built once per configuration.
 #[derive(Debug, Clone)]
 pub struct Places {
@@ -347,6 +359,28 @@ impl Places {
         let terminal = self.terminals.get(origin.terminal)?;
         let location = self.locations.get(terminal.location.0)?;
         Some((terminal, location))
+    }
+
+    /// The terminal and location of `ip`, whether that location is open at `now` and its local
+    /// time there: one lookup and one time-zone conversion.
+    pub fn place_at(&self, ip: IpAddr, now: Timestamp) -> PlaceAt<'_> {
+        match self.terminal_of(ip) {
+            Some((terminal, location)) => {
+                let dt = location.time_zone.to_datetime(now);
+                PlaceAt {
+                    terminal: Some(terminal),
+                    location: Some(location),
+                    open: location.calendar().open_at_local(dt),
+                    local: LocalTime::of(dt),
+                }
+            }
+            None => PlaceAt {
+                terminal: None,
+                location: None,
+                open: true,
+                local: self.unnamed_local(now),
+            },
+        }
     }
 
     /// The names of the schedules active at `now`, sorted.

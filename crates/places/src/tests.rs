@@ -130,6 +130,39 @@ fn terminals_are_found_by_address_and_name() {
 }
 
 #[test]
+fn place_at_gives_terminal_location_opening_and_local_time_in_one_call() {
+    let p = Places::build(
+        vec![location(
+            "room",
+            "Europe/Berlin",
+            Some(weekdays_9_to_18()),
+            vec![],
+        )],
+        vec![terminal("rr-01", 0, &["127.0.0.11"])],
+        vec![],
+        Unregistered::Refuse,
+        time_zone("America/New_York").unwrap(),
+        1,
+    )
+    .unwrap();
+    // Monday 2026-12-07 08:30 UTC: 09:30 in Berlin (open), 03:30 in New York.
+    let now = ts("2026-12-07T08:30:00Z");
+    let at = p.place_at("127.0.0.11".parse().unwrap(), now);
+    assert_eq!(at.terminal.map(|t| &*t.name), Some("rr-01"));
+    assert_eq!(at.location.map(|l| &*l.name), Some("room"));
+    assert!(at.open);
+    assert_eq!(at.local.minute_of_day, 9 * 60 + 30);
+    let closed = p.place_at(
+        "::ffff:127.0.0.11".parse().unwrap(),
+        ts("2026-12-07T17:00:00Z"),
+    );
+    assert!(!closed.open && closed.terminal.is_some());
+    let elsewhere = p.place_at("127.0.0.12".parse().unwrap(), now);
+    assert!(elsewhere.terminal.is_none() && elsewhere.location.is_none() && elsewhere.open);
+    assert_eq!(elsewhere.local.minute_of_day, 3 * 60 + 30);
+}
+
+#[test]
 fn five_hundred_terminals_are_each_found_and_nothing_else_is() {
     let terminals: Vec<Terminal> = (0..500)
         .map(|i| {
