@@ -185,6 +185,9 @@ fn check_config(file: PathBuf) -> anyhow::Result<ExitCode> {
             for load in &c.list_loads {
                 println!("  {}", load.summary());
             }
+            if !c.places.is_empty() || *c.places.unregistered() != places::Unregistered::Allow {
+                println!("  {}", crate::config::places_summary(&c.places));
+            }
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {

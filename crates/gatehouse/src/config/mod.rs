@@ -6,8 +6,10 @@
 //! Every default is written in `docs/configuration.md` next to the key that changes it.
 //!
 //! Each section has a file of its own that holds its raw struct and its validation into the
-//! runtime form: `proxy`, `admin`, `audit`, `accounts`, `dns`, `network`, `lists`, `tiers` and
-//! `policy` (which compiles the decision's rules with `policy::Policy::compile`). This file holds
+//! runtime form: `proxy`, `admin`, `audit`, `accounts`, `dns`, `network`, `lists`, `tiers`,
+//! `policy` (which compiles the decision's rules with `policy::Policy::compile`) and `places`
+//! (`[places]`, `[[locations]]`, `[[terminals]]`, `[[schedules]]`, built with
+//! `places::Places::build`). This file holds
 //! the whole: [`Config`], the raw tree, the entry points and the order the sections are validated
 //! in. `problems` holds [`Problem`] and [`ConfigError`], `validator` the [`Validator`] that collects
 //! problems and the checks sections share, and `locator` turns byte offsets into `line:column` and
@@ -32,6 +34,7 @@ mod dns;
 mod lists;
 mod locator;
 mod network;
+mod places;
 mod policy;
 mod problems;
 mod proxy;
@@ -41,6 +44,7 @@ mod validator;
 pub use accounts::AccountSettings;
 pub use audit::{AuditSettings, OnBacklog};
 pub use lists::ListLoad;
+pub use places::summary as places_summary;
 pub use problems::{ConfigError, Problem};
 pub use proxy::ProxySettings;
 
@@ -73,6 +77,14 @@ struct Raw {
     lists: BTreeMap<String, Spanned<lists::RawList>>,
     #[serde(default)]
     tiers: tiers::RawTiers,
+    #[serde(default)]
+    places: places::RawPlaces,
+    #[serde(default)]
+    locations: Vec<places::RawLocation>,
+    #[serde(default)]
+    terminals: Vec<places::RawTerminal>,
+    #[serde(default)]
+    schedules: Vec<places::RawSchedule>,
 }
 
 /// Stage two: the validated configuration. Listener addresses and audit settings are read at
@@ -90,6 +102,9 @@ pub struct Config {
     pub policy: Policy,
     /// What each list file loaded, and what it skipped (shown by `check-config`, logged by `serve`).
     pub list_loads: Vec<ListLoad>,
+    /// Locations, terminals and schedules (`[places]`, `[[locations]]`, `[[terminals]]`,
+    /// `[[schedules]]`); empty when none are configured.
+    pub places: Arc<::places::Places>,
 }
 
 impl fmt::Debug for Config {
@@ -99,6 +114,8 @@ impl fmt::Debug for Config {
             .field("proxy", &self.proxy)
             .field("admin_listen", &self.admin_listen)
             .field("lists", &self.lists.len())
+            .field("locations", &self.places.locations().len())
+            .field("terminals", &self.places.terminals().len())
             .finish_non_exhaustive()
     }
 }
@@ -157,6 +174,15 @@ fn validate(v: &mut Validator<'_>, raw: &Raw, base: &Path) -> Option<Config> {
     let dns_hosts = raw.dns.validate(v);
     let allow_networks = raw.network.validate(v);
     let intranet = raw.tiers.intranet(v);
+    let places = places::validate(
+        v,
+        places::RawSections {
+            places: &raw.places,
+            locations: &raw.locations,
+            terminals: &raw.terminals,
+            schedules: &raw.schedules,
+        },
+    );
     let (lists, list_loads) = lists::load(v, &raw.lists, base)?;
     let policy = raw.policy.compile(
         v,
@@ -176,6 +202,7 @@ fn validate(v: &mut Validator<'_>, raw: &Raw, base: &Path) -> Option<Config> {
         lists: Arc::new(lists),
         policy,
         list_loads,
+        places,
     })
 }
 

@@ -18,6 +18,7 @@ mod kept_upstream;
 mod list_files;
 mod malformed;
 mod metrics;
+mod places_config;
 mod protocol;
 mod response_framing;
 mod store_versions;
