@@ -28,7 +28,9 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use destination::Host;
 use hdrhistogram::Histogram;
 use lists::{CategoryId, CategorySet, Lists, ListsBuilder};
-use policy::{decide, Decision, Inputs, LocalTime, Place, Policy, PolicySpec, Tier, Verdict, Weekday};
+use policy::{
+    decide, Decision, Inputs, LocalTime, Place, Policy, PolicySpec, Tier, Verdict, Weekday,
+};
 
 const NOON: LocalTime = LocalTime {
     weekday: Weekday::Mon,

@@ -135,7 +135,9 @@ fn check_id(
         return;
     }
     if BUILT_IN.contains(&id) {
-        error(format!("rule id `{id}` is the id of a built-in rule; choose another"));
+        error(format!(
+            "rule id `{id}` is the id of a built-in rule; choose another"
+        ));
         return;
     }
     match ids.get(id) {
@@ -243,7 +245,11 @@ impl Literals<'_, '_> {
             format!("no {noun} is defined")
         } else {
             let shown: Vec<&str> = list.iter().take(12).map(String::as_str).collect();
-            let more = if list.len() > shown.len() { ", …" } else { "" };
+            let more = if list.len() > shown.len() {
+                ", …"
+            } else {
+                ""
+            };
             format!("the known ones are {}{more}", shown.join(", "))
         };
         let m = format!("{}: unknown {noun} `{value}`; {hint}", rule_name(self.p));
@@ -279,11 +285,14 @@ impl Literals<'_, '_> {
         match e {
             Expr::Literal(Literal::EntityUID(uid)) => self.entity(uid),
             Expr::BinaryOp { op, left, right } => {
-                let compared = match op {
-                    BinaryOp::Eq | BinaryOp::NotEq => true,
-                    BinaryOp::Contains | BinaryOp::ContainsAll | BinaryOp::ContainsAny => true,
-                    _ => false,
-                };
+                let compared = matches!(
+                    op,
+                    BinaryOp::Eq
+                        | BinaryOp::NotEq
+                        | BinaryOp::Contains
+                        | BinaryOp::ContainsAll
+                        | BinaryOp::ContainsAny
+                );
                 if compared {
                     for (attr, other) in [(left, right), (right, left)] {
                         if let Some(names) = Names::of(attr) {

@@ -4,9 +4,7 @@
 use std::str::FromStr;
 use std::sync::Arc;
 
-use cedar_policy::pst::{
-    self, ActionConstraint, EntityOrSlot, PrincipalConstraint, Template,
-};
+use cedar_policy::pst::{self, ActionConstraint, EntityOrSlot, PrincipalConstraint, Template};
 use cedar_policy::{Policy, PolicyId, PolicySet, Schema, ValidationMode, Validator};
 
 use super::check;
@@ -71,7 +69,7 @@ pub fn at(source: &RuleSource, offset: usize, severity: Severity, message: Strin
 fn from_cedar(
     source: &RuleSource,
     base: usize,
-    e: &(dyn miette::Diagnostic + Send + Sync + 'static),
+    e: &(dyn miette::Diagnostic + Send + Sync),
     severity: Severity,
 ) -> Diagnostic {
     let offset = e
@@ -191,19 +189,34 @@ fn parse<'s>(sources: &'s [RuleSource], diags: &mut Vec<Diagnostic>) -> Vec<Pars
 }
 
 /// Cedar's validator over every rule (strict mode): errors, and warnings (e.g. a rule that can
-/// never match).
+/// never match). One diagnostic per place: Cedar repeats an error once per action.
 fn validate(schema: &Schema, all: &PolicySet, parsed: &[Parsed<'_>], diags: &mut Vec<Diagnostic>) {
     let result = Validator::new(schema.clone()).validate(all, ValidationMode::Strict);
     let find = |id: &PolicyId| parsed.iter().find(|p| p.policy.id() == id);
-    for e in result.validation_errors() {
-        if let Some(p) = find(e.policy_id()) {
-            diags.push(from_cedar(p.source, p.start, e, Severity::Error));
-        }
-    }
-    for w in result.validation_warnings() {
-        if let Some(p) = find(w.policy_id()) {
-            let mut d = from_cedar(p.source, p.start, w, Severity::Warning);
-            d.message = format!("{}: {}", rule_name(p), d.message);
+    let errors = result.validation_errors().map(|e| {
+        (
+            e.policy_id(),
+            e as &(dyn miette::Diagnostic + Send + Sync),
+            Severity::Error,
+        )
+    });
+    let warnings = result.validation_warnings().map(|w| {
+        (
+            w.policy_id(),
+            w as &(dyn miette::Diagnostic + Send + Sync),
+            Severity::Warning,
+        )
+    });
+    for (id, e, severity) in errors.chain(warnings) {
+        let Some(p) = find(id) else { continue };
+        let mut d = from_cedar(p.source, p.start, e, severity);
+        // Cedar names the rule by the id gatehouse gave it; the person knows it by its `@id`.
+        let internal = format!("for policy `{id}`, ");
+        d.message = format!("{}: {}", rule_name(p), d.message.replace(&internal, ""));
+        let repeated = diags.iter().any(|o| {
+            (&o.file, o.line, o.column, o.severity) == (&d.file, d.line, d.column, d.severity)
+        });
+        if !repeated {
             diags.push(d);
         }
     }

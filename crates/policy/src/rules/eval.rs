@@ -47,9 +47,8 @@ impl Types {
     pub fn new() -> Result<Types, String> {
         let ty = |s: &str| EntityTypeName::from_str(s).map_err(|e| e.to_string());
         let action = ty("Gatehouse::Action")?;
-        let uid = |name: &str| {
-            EntityUid::from_type_name_and_id(action.clone(), EntityId::new(name))
-        };
+        let uid =
+            |name: &str| EntityUid::from_type_name_and_id(action.clone(), EntityId::new(name));
         Ok(Types {
             principal: ty("Gatehouse::Principal")?,
             group: ty("Gatehouse::Group")?,
@@ -101,9 +100,7 @@ impl Index {
                     PrincipalScope::Group(g) => {
                         scopes.by_group.entry(g.clone()).or_default().push(i)
                     }
-                    PrincipalScope::Name(n) => {
-                        scopes.by_name.entry(n.clone()).or_default().push(i)
-                    }
+                    PrincipalScope::Name(n) => scopes.by_name.entry(n.clone()).or_default().push(i),
                     PrincipalScope::Never => {}
                 }
             }
@@ -153,9 +150,11 @@ pub fn evaluate(set: &RuleSet, inputs: &Inputs<'_>) -> Outcome {
     let facts = Facts::of(inputs);
     let mut candidates = Vec::with_capacity(16);
     set.index.candidates(&facts, &mut candidates);
-    let needs_cedar = candidates
-        .iter()
-        .any(|&i| set.rules.get(i as usize).is_some_and(|r| !r.lowered.complete));
+    let needs_cedar = candidates.iter().any(|&i| {
+        set.rules
+            .get(i as usize)
+            .is_some_and(|r| !r.lowered.complete)
+    });
     let cache = match (&set.cache, needs_cedar) {
         (Some(cache), true) => Some(cache),
         _ => None,
@@ -242,10 +241,8 @@ impl Cedar {
             .as_ref()
             .ok_or_else(|| "the rules were not compiled".to_owned())?;
         let s = |v: &str| RestrictedExpression::new_string(v.to_owned());
-        let principal = EntityUid::from_type_name_and_id(
-            types.principal.clone(),
-            EntityId::new(f.name),
-        );
+        let principal =
+            EntityUid::from_type_name_and_id(types.principal.clone(), EntityId::new(f.name));
         let parents: HashSet<EntityUid> = f
             .groups
             .iter()
@@ -261,10 +258,8 @@ impl Cedar {
             parents,
         )
         .map_err(|e| e.to_string())?;
-        let resource = EntityUid::from_type_name_and_id(
-            types.destination.clone(),
-            EntityId::new(&*f.host),
-        );
+        let resource =
+            EntityUid::from_type_name_and_id(types.destination.clone(), EntityId::new(&*f.host));
         let categories = f
             .categories
             .iter()

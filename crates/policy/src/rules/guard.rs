@@ -344,7 +344,8 @@ impl Lower<'_> {
             BinaryOp::Or => Some(Guard::Or(vec![self.expr(left)?, self.expr(right)?])),
             BinaryOp::Eq => self.equal(left, right).or_else(|| self.equal(right, left)),
             BinaryOp::NotEq => Some(Guard::Not(Box::new(
-                self.equal(left, right).or_else(|| self.equal(right, left))?,
+                self.equal(left, right)
+                    .or_else(|| self.equal(right, left))?,
             ))),
             BinaryOp::Less => compare(left, right, Cmp::Lt),
             BinaryOp::LessEq => compare(left, right, Cmp::Le),

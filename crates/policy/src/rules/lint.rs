@@ -90,7 +90,6 @@ fn covers(a: &CompiledRule, b: &CompiledRule) -> bool {
         ResourceConstraint::Is(ty) => type_is(ty, "Gatehouse::Destination"),
         _ => false,
     };
-    let resource =
-        any_resource(&a.template.resource) || a.template.resource == b.template.resource;
+    let resource = any_resource(&a.template.resource) || a.template.resource == b.template.resource;
     principal && action && resource
 }

@@ -84,7 +84,10 @@ impl Default for Known {
 impl Known {
     /// The category names of `lists`, in `CategoryId` order.
     pub fn categories_of(lists: &lists::Lists) -> Vec<String> {
-        lists.categories().map(|(_, name)| name.to_owned()).collect()
+        lists
+            .categories()
+            .map(|(_, name)| name.to_owned())
+            .collect()
     }
 }
 
@@ -261,3 +264,6 @@ impl RuleSet {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
