@@ -41,6 +41,11 @@ pub const DECISION_RULES: &[(&str, &str)] = &[
     ("deny", "auth-failed"),
     ("deny", "auth-throttled"),
     ("deny", "principal-disabled"),
+    ("deny", "unregistered-terminal"),
+    ("deny", "location-closed"),
+    ("deny", "undecidable"),
+    ("allow", "rule"),
+    ("deny", "rule"),
 ];
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -423,10 +428,21 @@ mod tests {
             Rule::NetworkAllowed,
             Rule::GlobalAddress,
             Rule::PrincipalDisabled,
+            Rule::UnregisteredTerminal,
+            Rule::LocationClosed,
+            Rule::Undecidable("gatehouse could not decide".into()),
+            Rule::Custom(std::sync::Arc::new(policy::RuleMeta {
+                id: "reading-room".into(),
+                effect: policy::Effect::Permit,
+                reason: None,
+                tier: None,
+                file: "rules.cedar".into(),
+                line: 1,
+            })),
         ];
         for rule in every {
             // Exhaustive on purpose: a new rule does not compile here until it is placed.
-            let labels_requests = match rule {
+            let labels_requests = match &rule {
                 Rule::NetworkAllowed | Rule::GlobalAddress => false,
                 Rule::TierOpen
                 | Rule::TierNone
@@ -439,7 +455,11 @@ mod tests {
                 | Rule::ConnectPort
                 | Rule::Address(_)
                 | Rule::OwnSocket
-                | Rule::PrincipalDisabled => true,
+                | Rule::PrincipalDisabled
+                | Rule::UnregisteredTerminal
+                | Rule::LocationClosed
+                | Rule::Undecidable(_)
+                | Rule::Custom(_) => true,
             };
             let listed = DECISION_RULES.iter().any(|(_, r)| *r == rule.static_id());
             assert_eq!(listed, labels_requests, "{}", rule.static_id());

@@ -28,7 +28,15 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use destination::Host;
 use hdrhistogram::Histogram;
 use lists::{CategoryId, CategorySet, Lists, ListsBuilder};
-use policy::{decide, Decision, Inputs, Policy, PolicySpec, Tier, Verdict};
+use policy::{
+    decide, Decision, Inputs, LocalTime, Place, Policy, PolicySpec, Tier, Verdict, Weekday,
+};
+
+const NOON: LocalTime = LocalTime {
+    weekday: Weekday::Mon,
+    minute_of_day: 12 * 60,
+    date: (2026, 12, 7),
+};
 
 /// Names in the big list in `--bench` mode.
 const BIG: usize = 1_000_000;
@@ -351,6 +359,9 @@ impl Fixture {
                 port,
                 connect: port == 443,
                 categories,
+                role: "user",
+                method: "GET",
+                place: Place::unregistered(NOON),
             },
         )
     }

@@ -7,13 +7,15 @@
 //! else sets a policy's fields, so what a decision reads is exactly what this file built.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use destination::net::NetSet;
 use destination::DomainName;
 use lists::CategorySet;
 
 use crate::connect::{ConnectPorts, ConnectRule};
-use crate::{Policy, Tier};
+use crate::rules::RuleSet;
+use crate::{Policy, Tier, Unregistered};
 
 /// The validated rules of one configuration, before compilation.
 #[derive(Debug, Clone)]
@@ -32,6 +34,10 @@ pub struct PolicySpec {
     pub connect_ports: Vec<u16>,
     /// More `CONNECT` ports for some networks or domains (`[[policy.connect]]`).
     pub connect_rules: Vec<ConnectRule>,
+    /// What happens at addresses that are no registered terminal (`[places] unregistered`).
+    pub unregistered: Unregistered,
+    /// The administrator's compiled rules (`[rules] files`); `None`: no rules.
+    pub rules: Option<Arc<RuleSet>>,
 }
 
 impl Default for PolicySpec {
@@ -45,6 +51,8 @@ impl Default for PolicySpec {
             allow_networks: NetSet::default(),
             connect_ports: vec![443],
             connect_rules: Vec::new(),
+            unregistered: Unregistered::Allow,
+            rules: None,
         }
     }
 }
@@ -65,7 +73,19 @@ impl Policy {
                 rules: spec.connect_rules,
             },
             own_sockets: Vec::new(),
+            unregistered: spec.unregistered,
+            rules: spec.rules,
         }
+    }
+
+    /// The administrator's rules, if any.
+    pub fn rules(&self) -> Option<&Arc<RuleSet>> {
+        self.rules.as_ref()
+    }
+
+    /// What happens at addresses that are no registered terminal.
+    pub fn unregistered(&self) -> Unregistered {
+        self.unregistered
     }
 
     /// The same policy, refusing the gateway's own listening sockets for every tier.

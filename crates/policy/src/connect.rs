@@ -177,6 +177,9 @@ mod tests {
             port: port.parse().unwrap(),
             connect,
             categories: CategorySet::default(),
+            role: "user",
+            method: "GET",
+            place: crate::Place::unregistered(crate::tests_support::NOON),
         };
         let lists = Lists::default();
         let show = |d: crate::Decision| format!("{} {}", d.verdict.as_str(), d.rule.id(&lists));

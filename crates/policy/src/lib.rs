@@ -8,6 +8,12 @@
 //! INVARIANT: this crate knows nothing of sockets, clocks, SQL or configuration files. Everything a
 //! decision depends on is in [`Policy`] (compiled once per configuration load) and [`Inputs`] (per
 //! request), so a decision can be replayed and benchmarked in isolation.
+//!
+//! The decision order ([`decide`]): 1. a disabled principal is refused; 2. a `CONNECT` port that is
+//! not open; 3. the global deny lists; 4. the place (an unregistered address under
+//! `unregistered = "refuse"`, a closed location); 5. the administrator's Cedar rules ([`rules`]): a
+//! matching `forbid` refuses, else a matching `permit` allows (or names the tier step 6 uses), and an
+//! evaluation error refuses as `undecidable`; 6. the tier, capped at unregistered addresses.
 #![forbid(unsafe_code)]
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -21,10 +27,16 @@ use lists::{CategoryId, CategorySet, Lists};
 
 mod compile;
 mod connect;
+mod explain;
+mod place;
+pub mod rules;
 
 pub use compile::PolicySpec;
 use connect::ConnectPorts;
 pub use connect::{ConnectRule, PortSet};
+pub use explain::{explain, Explanation, Matched, Step, TierChoice, TierFrom};
+pub use place::{LocalTime, Place, SessionFacts, Unregistered, Weekday};
+pub use rules::{Effect, RuleMeta, RuleSet};
 
 /// A principal's baseline access (PRODUCT.md, "tier").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -85,7 +97,7 @@ impl Verdict {
 
 /// The rule that decided. Its [`Rule::id`] is stable: it appears in refusal pages, response headers,
 /// metrics and the audit trail.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Rule {
     /// The `open` tier allows what no global deny list names.
     TierOpen,
@@ -115,6 +127,14 @@ pub enum Rule {
     GlobalAddress,
     /// The principal's account is disabled.
     PrincipalDisabled,
+    /// The request comes from an address that is no registered terminal, and such requests are refused.
+    UnregisteredTerminal,
+    /// The terminal's location is closed now.
+    LocationClosed,
+    /// A rule could not be evaluated; the sentence says which and why. Fail closed.
+    Undecidable(Arc<str>),
+    /// An administrator's Cedar rule: its `@id` and `@reason`.
+    Custom(Arc<RuleMeta>),
 }
 
 /// What a refused person can ask for, shown on the refusal page.
@@ -133,6 +153,7 @@ impl Rule {
             Rule::GlobalDeny(c) => format!("global-deny:{}", lists.category_name(*c)),
             Rule::FilteredAllow(c) => format!("filtered-allow:{}", lists.category_name(*c)),
             Rule::Address(class) => format!("address:{}", class.as_str()),
+            Rule::Custom(meta) => meta.id.clone(),
             other => other.static_id().to_owned(),
         }
     }
@@ -154,6 +175,10 @@ impl Rule {
             Rule::NetworkAllowed => "network-allow",
             Rule::GlobalAddress => "global-address",
             Rule::PrincipalDisabled => "principal-disabled",
+            Rule::UnregisteredTerminal => "unregistered-terminal",
+            Rule::LocationClosed => "location-closed",
+            Rule::Undecidable(_) => "undecidable",
+            Rule::Custom(_) => "rule",
         }
     }
 
@@ -166,7 +191,7 @@ impl Rule {
     }
 
     /// One sentence a person can read on a refusal page.
-    pub fn explanation(&self) -> &'static str {
+    pub fn explanation(&self) -> &str {
         match self {
             Rule::TierOpen => "the open tier allows every destination that no global deny list names",
             Rule::TierNone => "your tier allows no browsing through this gateway",
@@ -188,6 +213,12 @@ impl Rule {
             Rule::NetworkAllowed => "this internal network is allowed by a network rule",
             Rule::GlobalAddress => "the address is publicly routable",
             Rule::PrincipalDisabled => "this account is disabled",
+            Rule::UnregisteredTerminal => {
+                "requests are accepted only from the registered terminals, and this address is none of them"
+            }
+            Rule::LocationClosed => "this location is closed now",
+            Rule::Undecidable(sentence) => sentence,
+            Rule::Custom(meta) => meta.explanation(),
         }
     }
 }
@@ -202,6 +233,8 @@ pub struct Decision {
     pub rule: Rule,
     /// What comes with an allow; always empty on a deny.
     pub obligations: Obligations,
+    /// The `permit` rule whose `@tier` named the tier that decided (then `rule` is a tier rule).
+    pub applied_by: Option<Arc<RuleMeta>>,
 }
 
 impl Decision {
@@ -210,6 +243,7 @@ impl Decision {
             verdict: Verdict::Allow,
             rule,
             obligations: Obligations::default(),
+            applied_by: None,
         }
     }
 
@@ -218,6 +252,7 @@ impl Decision {
             verdict: Verdict::Deny,
             rule,
             obligations: Obligations::default(),
+            applied_by: None,
         }
     }
 
@@ -226,7 +261,7 @@ impl Decision {
     }
 
     /// The sentence a refused person reads.
-    pub fn reason(&self) -> &'static str {
+    pub fn reason(&self) -> &str {
         self.rule.explanation()
     }
 
@@ -293,6 +328,10 @@ pub struct Policy {
     connect: ConnectPorts,
     /// The gateway's own listening sockets; reaching them through the proxy is refused for every tier.
     own_sockets: Vec<SocketAddr>,
+    /// What happens at addresses that are no registered terminal.
+    unregistered: Unregistered,
+    /// The administrator's rules; `None`: none (step 5 is skipped).
+    rules: Option<Arc<RuleSet>>,
 }
 
 impl Default for Policy {
@@ -318,23 +357,81 @@ pub struct Inputs<'a> {
     pub connect: bool,
     /// The categories of the host and its parent domains (from `Lists::lookup`).
     pub categories: CategorySet,
+    /// The principal's role: `admin` or `user`.
+    pub role: &'a str,
+    /// The request method; `CONNECT` for tunnels.
+    pub method: &'a str,
+    /// Where and when the request is made.
+    pub place: Place<'a>,
 }
 
 /// Decide on a canonical destination, before any name resolution.
 pub fn decide(policy: &Policy, inputs: &Inputs<'_>) -> Decision {
+    if let Some(refused) = before_rules(policy, inputs) {
+        return refused;
+    }
+    // Step 5: the administrator's rules, only those whose scope can match.
+    let outcome = match &policy.rules {
+        Some(rules) if !rules.is_empty() => rules.evaluate(inputs),
+        _ => rules::Outcome::NoMatch,
+    };
+    after_rules(policy, inputs, outcome)
+}
+
+/// Steps 1–4: what refuses before any rule is asked.
+fn before_rules(policy: &Policy, inputs: &Inputs<'_>) -> Option<Decision> {
     // A disabled account browses nowhere, whatever its tier.
     if inputs.disabled {
-        return Decision::deny(Rule::PrincipalDisabled);
+        return Some(Decision::deny(Rule::PrincipalDisabled));
     }
     if inputs.connect && !policy.connect.allows_name(inputs.host, inputs.port) {
-        return Decision::deny(Rule::ConnectPort);
+        return Some(Decision::deny(Rule::ConnectPort));
     }
-    // Global deny lists come first: no tier is above them.
+    // Global deny lists come first: no tier and no rule is above them.
     let denied = inputs.categories.intersection(&policy.global_deny);
     if let Some(category) = denied.first() {
-        return Decision::deny(Rule::GlobalDeny(category));
+        return Some(Decision::deny(Rule::GlobalDeny(category)));
     }
-    match inputs.tier {
+    let place = &inputs.place;
+    if !place.is_registered() && policy.unregistered == Unregistered::Refuse {
+        return Some(Decision::deny(Rule::UnregisteredTerminal));
+    }
+    if place.is_registered() && !place.open {
+        return Some(Decision::deny(Rule::LocationClosed));
+    }
+    None
+}
+
+/// Steps 5 (its outcome) and 6: a forbid refuses, a permit allows or names the tier, an error refuses.
+fn after_rules(policy: &Policy, inputs: &Inputs<'_>, outcome: rules::Outcome) -> Decision {
+    match outcome {
+        rules::Outcome::Forbid(meta) => Decision::deny(Rule::Custom(meta)),
+        rules::Outcome::Error(sentence) => Decision::deny(Rule::Undecidable(sentence)),
+        rules::Outcome::Permit(meta) => match meta.tier {
+            None => Decision::allow(Rule::Custom(meta)),
+            Some(tier) => {
+                let mut d = tier_decision(policy, inputs, tier_used(policy, inputs, tier));
+                d.applied_by = Some(meta);
+                d
+            }
+        },
+        rules::Outcome::NoMatch => {
+            tier_decision(policy, inputs, tier_used(policy, inputs, inputs.tier))
+        }
+    }
+}
+
+/// The tier step 6 uses: the given one, capped at an unregistered address under `unregistered = "<tier>"`.
+fn tier_used(policy: &Policy, inputs: &Inputs<'_>, tier: Tier) -> Tier {
+    match policy.unregistered {
+        Unregistered::Cap(cap) if !inputs.place.is_registered() => tier.min_access(cap),
+        _ => tier,
+    }
+}
+
+/// Step 6: what the tier allows.
+fn tier_decision(policy: &Policy, inputs: &Inputs<'_>, tier: Tier) -> Decision {
+    match tier {
         Tier::None => Decision::deny(Rule::TierNone),
         Tier::Open => Decision::allow(Rule::TierOpen),
         Tier::Filtered => match inputs
@@ -461,6 +558,9 @@ mod tests {
             port: 80,
             connect: false,
             categories: CategorySet::default(),
+            role: "user",
+            method: "GET",
+            place: crate::Place::unregistered(crate::tests_support::NOON),
         };
         super::check_address(p, &inputs, addr.parse().unwrap())
     }
@@ -491,6 +591,9 @@ mod tests {
                 port,
                 connect,
                 categories,
+                role: "user",
+                method: "GET",
+                place: crate::Place::unregistered(crate::tests_support::NOON),
             },
         );
         (d.verdict, d.rule.id(&lists))
@@ -694,10 +797,13 @@ mod tests {
                     port: 443,
                     connect: true,
                     categories: lists.lookup("example.com"),
+                    role: "user",
+                    method: "GET",
+                    place: crate::Place::unregistered(crate::tests_support::NOON),
                 },
             );
             assert_eq!(
-                (d.verdict, d.rule),
+                (d.verdict, d.rule.clone()),
                 (Verdict::Deny, Rule::PrincipalDisabled)
             );
             assert_eq!(d.ask(), Ask::Account);
@@ -706,4 +812,16 @@ mod tests {
         }
         assert_eq!(Rule::TierNone.ask(), Ask::Destination);
     }
+}
+
+#[cfg(test)]
+pub(crate) mod tests_support {
+    use crate::{LocalTime, Weekday};
+
+    /// Monday 7 December 2026, 12:00.
+    pub const NOON: LocalTime = LocalTime {
+        weekday: Weekday::Mon,
+        minute_of_day: 12 * 60,
+        date: (2026, 12, 7),
+    };
 }

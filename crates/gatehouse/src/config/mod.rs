@@ -402,6 +402,13 @@ mod tests {
             port: 9443,
             connect: true,
             categories: Default::default(),
+            role: "user",
+            method: "CONNECT",
+            place: ::policy::Place::unregistered(::policy::LocalTime {
+                weekday: ::policy::Weekday::Mon,
+                minute_of_day: 0,
+                date: (2026, 12, 7),
+            }),
         };
         assert!(::policy::decide(&c.policy, &inputs).is_allow());
         let at = |addr: &str| ::policy::check_address(&c.policy, &inputs, addr.parse().unwrap());

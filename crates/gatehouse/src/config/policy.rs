@@ -53,6 +53,9 @@ impl RawPolicy {
             allow_networks,
             connect_ports: connect_ports.map_or_else(|| vec![443], <[u16]>::to_vec),
             connect_rules,
+            // Places and rules are wired by their configuration sections.
+            unregistered: ::policy::Unregistered::Allow,
+            rules: None,
         })
     }
 }

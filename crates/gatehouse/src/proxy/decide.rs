@@ -8,7 +8,7 @@
 //! an upstream) is taken up in [`obligations`], which hands the data plane what it must apply.
 
 use lists::CategorySet;
-use policy::{Decision, Inputs};
+use policy::{Decision, Inputs, LocalTime, Place, Weekday};
 
 use super::exchange::Target;
 use super::respond::{Outcome, Refusal};
@@ -16,9 +16,22 @@ use crate::codes::ErrorCode;
 use crate::identity::Principal;
 use crate::state::Runtime;
 
-/// What the decision depends on for this request: the principal (name, groups, tier, whether the
-/// account is disabled), the canonical destination and its categories.
-pub fn inputs<'a>(rt: &Runtime, principal: &'a Principal, target: &'a Target) -> Inputs<'a> {
+/// The place of every request until terminals and the clock are wired into the request path: an
+/// unregistered address at a fixed time (no rule in the configuration can name a place yet).
+const UNPLACED: LocalTime = LocalTime {
+    weekday: Weekday::Thu,
+    minute_of_day: 0,
+    date: (1970, 1, 1),
+};
+
+/// What the decision depends on for this request: the principal (name, groups, tier, role, whether
+/// the account is disabled), the method, the canonical destination and its categories.
+pub fn inputs<'a>(
+    rt: &Runtime,
+    principal: &'a Principal,
+    target: &'a Target,
+    method: &'a str,
+) -> Inputs<'a> {
     let host = &target.authority.host;
     let categories = match host.as_domain() {
         Some(d) => rt.config.lists.lookup(d.as_str()),
@@ -33,6 +46,9 @@ pub fn inputs<'a>(rt: &Runtime, principal: &'a Principal, target: &'a Target) ->
         port: target.authority.port,
         connect: target.connect,
         categories,
+        role: principal.role.as_str(),
+        method,
+        place: Place::unregistered(UNPLACED),
     }
 }
 
@@ -41,7 +57,7 @@ pub fn refusal_of(rt: &Runtime, d: &Decision, principal: &Principal, target: &Ta
     Outcome::Refused(Refusal {
         rule: d.rule.id(&rt.config.lists),
         static_rule: d.rule.static_id(),
-        explanation: d.reason(),
+        explanation: d.reason().to_owned(),
         ask: d.ask(),
         principal: Some(principal.name.to_string()),
         tier: Some(principal.tier),
@@ -78,6 +94,7 @@ mod tests {
             verdict: Verdict::Allow,
             rule: Rule::TierOpen,
             obligations: Obligations::default(),
+            applied_by: None,
         };
         assert!(obligations(&d).is_ok());
         d.obligations.grant = Some(GrantId(7));

@@ -336,7 +336,7 @@ async fn pipeline(
 
     // 3. Decide, on inputs gathered once: the address check later takes the same ones.
     rec.stage = Stage::Decide;
-    let inputs = decide::inputs(rt, &principal, &target);
+    let inputs = decide::inputs(rt, &principal, &target, head.method());
     let allowed = decided(gw, rt, &principal, &inputs, &target)?;
 
     // 4. Room in the audit trail before anything is forwarded.

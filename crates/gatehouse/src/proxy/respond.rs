@@ -50,7 +50,7 @@ pub struct Refusal {
     pub rule: String,
     /// The rule's identifier without a category name, for metrics labels.
     pub static_rule: &'static str,
-    pub explanation: &'static str,
+    pub explanation: String,
     /// What the person can ask for.
     pub ask: Ask,
     pub principal: Option<String>,
@@ -565,7 +565,7 @@ mod tests {
         Outcome::Refused(Refusal {
             rule: "filtered-default".into(),
             static_rule: "filtered-default",
-            explanation: "your tier allows only destinations on its allow lists, and this one is on none of them",
+            explanation: "your tier allows only destinations on its allow lists, and this one is on none of them".into(),
             ask: Ask::Destination,
             principal: Some("ada".into()),
             tier: Some(Tier::Filtered),
@@ -629,7 +629,7 @@ how to ask: ask the help desk for access to this destination, quoting the rule a
         let o = Outcome::Refused(Refusal {
             rule: "r".into(),
             static_rule: "r",
-            explanation: "e",
+            explanation: "e".into(),
             ask: Ask::Destination,
             principal: Some("<script>".into()),
             tier: None,
