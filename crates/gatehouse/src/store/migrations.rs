@@ -30,6 +30,7 @@ const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!(
         "migrations/0002_tried_principal_and_group_triggers.sql"
     )),
+    M::up(include_str!("migrations/0003_sessions.sql")),
 ];
 
 /// The schema version this gatehouse writes and reads.

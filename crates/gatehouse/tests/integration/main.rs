@@ -20,6 +20,7 @@ mod malformed;
 mod metrics;
 mod protocol;
 mod response_framing;
+mod seats;
 mod store_versions;
 mod strictness;
 mod tidy;
