@@ -458,14 +458,21 @@ impl Inner {
             self.reload(store)?;
             let idle = self.idle_timeouts(&plan);
             let timeout = |l: &str| idle.get(l).copied().unwrap_or(DEFAULT_IDLE_TIMEOUT);
-            let mut ended = store.expire_idle(now, &timeout)?;
-            let occupied: HashSet<String> = {
+            let (any_idle, occupied) = {
                 let table = self.table.lock();
-                table
-                    .by_terminal
-                    .values()
-                    .map(|o| o.location.clone())
-                    .collect()
+                let open = table.by_terminal.values();
+                // After the flush and the reload, no `last_seen` in memory is newer than the
+                // store's: a session not idle here is not idle there, and an idle sweep costs no
+                // write.
+                let any_idle = open
+                    .clone()
+                    .any(|o| plus(o.last_seen, timeout(&o.location)) <= now);
+                let occupied: HashSet<String> = open.map(|o| o.location.clone()).collect();
+                (any_idle, occupied)
+            };
+            let mut ended = match any_idle {
+                true => store.expire_idle(now, &timeout)?,
+                false => Vec::new(),
             };
             for location in occupied {
                 if !plan.hours.is_open(&location, now) {

@@ -312,6 +312,18 @@ async fn fifty_people_arriving_at_once_take_exactly_five_seats() {
         text.contains("gatehouse_seat_refusals_total{reason=\"seats-full\"} 45\n"),
         "{text}"
     );
+    // Every other reason has a series from the start, so that an alert has one to watch.
+    for zero in [
+        "gatehouse_seat_refusals_total{reason=\"terminal-busy\"} 0\n",
+        "gatehouse_seat_refusals_total{reason=\"principal-sessions\"} 0\n",
+        "gatehouse_seat_refusals_total{reason=\"sessions-unavailable\"} 0\n",
+        "gatehouse_sessions_ended_total{reason=\"idle\"} 0\n",
+        "gatehouse_sessions_ended_total{reason=\"closed\"} 0\n",
+        "gatehouse_sessions_ended_total{reason=\"admin\"} 0\n",
+        "gatehouse_sessions_ended_total{reason=\"moved\"} 0\n",
+    ] {
+        assert!(text.contains(zero), "missing {zero} in\n{text}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
