@@ -1,4 +1,4 @@
-//! The command line: `serve`, `check-config`, `user`, `group` and `audit`.
+//! The command line: `serve`, `check-config`, `user`, `group`, `session` and `audit`.
 //!
 //! Every command that touches the store takes the same `--config` and `--data-dir` as `serve` (a
 //! given `--config` is validated as `serve` would, even where only the store is needed) and
@@ -6,8 +6,8 @@
 //! second through the store's change counter).
 //!
 //! This file parses the command line and runs `serve` and `check-config`; `accounts.rs` holds
-//! `user` and `group`, `audit.rs` holds `audit`. Those reach the store through its traits
-//! (`PrincipalStore`, `AuditStore`). `common.rs` holds what they all share (the common options,
+//! `user` and `group`, `sessions.rs` holds `session`, `audit.rs` holds `audit`. Those reach the
+//! store through its traits (`PrincipalStore`, `SessionStore`, `AuditStore`). `common.rs` holds what they all share (the common options,
 //! loading the configuration, printing times and tables); no part imports from this file.
 
 use std::io::{IsTerminal, Write};
@@ -23,12 +23,14 @@ use crate::server::{Server, ServerOptions};
 mod accounts;
 mod audit;
 mod common;
+mod sessions;
 
 pub use accounts::{check_password_length, MIN_PASSWORD_CHARS};
 use accounts::{GroupCommand, UserCommand};
 use audit::AuditFilter;
 use common::load_config;
 pub use common::Common;
+use sessions::SessionCommand;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -70,6 +72,13 @@ enum Command {
         #[command(subcommand)]
         command: GroupCommand,
     },
+    /// List open sessions (a principal at a terminal) and end them.
+    Session {
+        #[command(flatten)]
+        common: Common,
+        #[command(subcommand)]
+        command: SessionCommand,
+    },
     /// List and filter audit events (oldest first).
     Audit {
         #[command(flatten)]
@@ -97,6 +106,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::CheckConfig { file } => check_config(file),
         Command::User { common, command } => accounts::user(common, command),
         Command::Group { common, command } => accounts::group(common, command),
+        Command::Session { common, command } => sessions::session(common, command),
         Command::Audit { common, filter } => audit::audit(common, filter),
     }
 }

@@ -5,11 +5,12 @@
 //! The I/O side of the house; the pure parts live in their own crates (`destination`, `lists`,
 //! `policy`, `http1`). Module map (see ARCHITECTURE.md):
 //! - [`config`]: TOML configuration, validated into a runtime form;
-//! - [`store`]: SQLite store of principals, groups and the audit trail;
+//! - [`store`]: SQLite store of principals, groups, sessions and the audit trail;
 //! - [`identity`]: principals snapshot, password hashing, proxy Basic authentication;
 //! - [`proxy`]: the data plane and its decision pipeline;
 //! - [`audit`]: the batching audit writer;
 //! - [`metrics`]: Prometheus metrics;
+//! - [`seats`]: open sessions (a principal at a terminal) and the seat phase;
 //! - [`state`]: the gateway's shared state, read by the proxy, the admin listener and the portal;
 //! - [`codes`]: the decisions and error codes an event is recorded in;
 //! - [`admin`]: the admin routes (`/metrics`, `/healthz`, `/readyz`);
@@ -29,6 +30,7 @@ pub mod config;
 pub mod identity;
 pub mod metrics;
 pub mod proxy;
+pub mod seats;
 pub mod server;
 pub mod state;
 pub mod store;

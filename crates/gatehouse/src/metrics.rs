@@ -64,6 +64,26 @@ pub struct ErrorLabels {
     pub code: &'static str,
 }
 
+/// A location's name: bounded by the configuration, never by requests.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct LocationLabels {
+    pub location: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabels {
+    pub reason: &'static str,
+}
+
+/// Every reason `gatehouse_seat_refusals_total{reason}` counts: the outcome codes of the seat
+/// phase (`crate::seats::SeatRefusal::code`).
+pub const SEAT_REFUSALS: [&str; 4] = [
+    "seats-full",
+    "terminal-busy",
+    "principal-sessions",
+    "sessions-unavailable",
+];
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct BuildLabels {
     version: &'static str,
@@ -93,6 +113,13 @@ pub struct Metrics {
     pub auth_throttled: Counter,
     pub config_reloads: Family<ErrorLabels, Counter>,
     pub principals_generation: Gauge,
+    /// Open sessions per location (updated every second by `seats::run`).
+    pub seats_in_use: Family<LocationLabels, Gauge>,
+    /// Seats per location with a seat limit.
+    pub seats: Family<LocationLabels, Gauge>,
+    pub sessions_started: Counter,
+    pub sessions_ended: Family<ReasonLabels, Counter>,
+    pub seat_refusals: Family<ReasonLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -137,6 +164,8 @@ impl Metrics {
         let codes = ErrorCode::FIXED.map(|c| ErrorLabels { code: c.as_str() });
         // Both reload outcomes exist from the start, so that an alert on `invalid` has a series.
         let reloads = ["ok", "invalid"].map(|code| ErrorLabels { code });
+        let end_reasons = crate::store::EndReason::ALL.map(|r| ReasonLabels { reason: r.as_str() });
+        let refusals = SEAT_REFUSALS.map(|reason| ReasonLabels { reason });
         // Decisions take microseconds; the buckets resolve 1 µs to 10 ms.
         let decision_buckets = [1e-6, 2e-6, 5e-6, 1e-5, 2e-5, 5e-5, 1e-4, 2.5e-4, 1e-3, 1e-2];
         let net_buckets = [
@@ -175,6 +204,11 @@ impl Metrics {
             auth_throttled: reg(r, "auth_throttled", "Requests refused without a password check because their user name or client address had too many recent failures (not counted in auth_failures)", Counter::default()),
             config_reloads: reg(r, "config_reloads", "Configuration reloads, by outcome (`ok` or `invalid`)", family_at_zero(reloads)),
             principals_generation: reg(r, "principals_generation", "The store's change counter as last loaded by this gateway", Gauge::default()),
+            seats_in_use: reg(r, "seats_in_use", "Open sessions per location", Family::default()),
+            seats: reg(r, "seats", "Seats per location (absent for a location without a seat limit)", Family::default()),
+            sessions_started: reg(r, "sessions_started", "Sessions started (a principal's first request at a terminal)", Counter::default()),
+            sessions_ended: reg(r, "sessions_ended", "Sessions ended, by reason (`idle`, `closed`, `admin`, `moved`)", family_at_zero(end_reasons)),
+            seat_refusals: reg(r, "seat_refusals", "Requests refused by the seat phase, by outcome", family_at_zero(refusals)),
             registry: root,
         }
     }

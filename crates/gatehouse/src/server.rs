@@ -1,6 +1,6 @@
-//! The server: binds the proxy and admin listeners, starts the audit writer and the principal poller,
-//! and owns reload and shutdown. The binary and the in-process tests start gatehouse through
-//! [`Server::start`], the same entry point.
+//! The server: binds the proxy and admin listeners, starts the audit writer, the principal poller
+//! and the seat sweep, and owns reload and shutdown. The binary and the in-process tests start
+//! gatehouse through [`Server::start`], the same entry point.
 //!
 //! Shutdown drains: the proxy listener closes, idle keep-alive connections close, requests in flight finish
 //! (up to `proxy.shutdown_grace_secs`). Requests still running then are cut short, each recording
@@ -90,6 +90,10 @@ impl Server {
                 controls.drain.subscribe(),
             )),
             tokio::spawn(poll_principals(gateway.clone(), controls.drain.subscribe())),
+            tokio::spawn(crate::seats::run(
+                gateway.clone(),
+                controls.drain.subscribe(),
+            )),
         ];
         let (admin_stop_tx, admin_stop) = watch::channel(false);
         let mut server = Server {
@@ -220,6 +224,10 @@ impl Server {
         let _ = self.admin_stop_tx.send(true);
         for t in &self.tasks {
             t.abort();
+        }
+        // The seat sweep stopped with the drain; a restart finds when each session was last seen.
+        if let Err(e) = self.gateway.seats.flush().await {
+            tracing::error!(error = %e, "cannot write when sessions were last seen");
         }
         self.gateway.audit.flush().await;
         tracing::info!("gatehouse stopped");

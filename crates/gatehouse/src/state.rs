@@ -5,8 +5,8 @@
 //! - [`Runtime`] is the configuration in force with its compiled policy, swapped whole on reload
 //!   (readers never lock: `ArcSwap`);
 //! - [`Gateway`] holds the runtime, the principals snapshot, the credential cache and verifier, the
-//!   audit writer's handle, the metrics, the store handle for reads off the request path, and the
-//!   drain and stop signals;
+//!   audit writer's handle, the metrics, the store handle for reads off the request path, the seat
+//!   table, and the drain and stop signals;
 //! - [`InFlight`] counts a request from its complete head to its queued audit event, so that
 //!   shutdown can tell how many events it could not wait for.
 //!
@@ -28,6 +28,7 @@ use crate::identity::{
     hash_password, random_password, Identity, PrincipalSource, Verifier, ARGON2_IDLE_RELEASE,
 };
 use crate::metrics::Metrics;
+use crate::seats::Seats;
 use crate::store::{PrincipalStore, Role, SharedPrincipalStore, Store};
 
 /// The configuration in force, swapped whole on reload.
@@ -66,6 +67,8 @@ pub struct Gateway {
     pub in_flight: AtomicUsize,
     /// The wall clock (opening hours, sessions): injected, see [`crate::clock`].
     pub clock: SharedClock,
+    /// Open sessions and the seat phase, with a store connection of their own.
+    pub seats: Seats,
 }
 
 /// The senders of [`Gateway::draining`] and [`Gateway::stop`], kept by whoever runs the gateway.
@@ -85,7 +88,7 @@ pub struct Opened {
 impl Gateway {
     /// Open the state of a gateway on `data_dir` whose own sockets are `own`: the store (with an
     /// `admin` principal of tier `none` and a random password on first start), the audit writer,
-    /// the argon2 pool, the principals snapshot and the runtime form of `config`.
+    /// the argon2 pool, the principals snapshot, the open sessions and the runtime form of `config`.
     pub async fn open(
         config: Config,
         data_dir: &Path,
@@ -110,6 +113,8 @@ impl Gateway {
         let initial_admin_password = ensure_first_admin(store.as_ref()).await?;
         let store = Arc::new(Mutex::new(store));
         let principals = PrincipalSource::open(store.clone(), metrics.clone())?;
+        let seats = Seats::open(Box::new(Store::open(data_dir)?), metrics.clone())
+            .context("cannot load the open sessions")?;
         let (drain, draining) = watch::channel(false);
         let (stop_tx, stop) = watch::channel(false);
         let gateway = Arc::new(Gateway {
@@ -122,6 +127,7 @@ impl Gateway {
             stop,
             in_flight: AtomicUsize::new(0),
             clock,
+            seats,
         });
         Ok(Opened {
             gateway,

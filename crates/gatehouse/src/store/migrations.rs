@@ -30,7 +30,7 @@ const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!(
         "migrations/0002_tried_principal_and_group_triggers.sql"
     )),
-    // Migration 3 (sessions) is added by the seats work.
+    M::up(include_str!("migrations/0003_sessions.sql")),
     M::up(include_str!("migrations/0004_audit_place_and_policy.sql")),
 ];
 

@@ -1,14 +1,16 @@
 //! The store: what happens, as opposed to what an administrator writes in files. Principals, roles,
-//! groups, the change counter and the audit trail, today in one SQLite file.
+//! groups, the change counter, sessions and the audit trail, today in one SQLite file.
 //!
 //! The rest of gatehouse reaches the store through two interfaces, so that another backend
 //! (PostgreSQL, when several gateway nodes share state) can be added without touching the proxy,
 //! the audit writer or the CLI:
 //! - [`PrincipalStore`] (`principals.rs`): principals, roles, tiers, passwords, groups and their
 //!   members, and the change counter `generation` that the gateway polls;
-//! - [`AuditStore`] (`audit.rs`): appending batches of audit rows and reading them back filtered.
+//! - [`AuditStore`] (`audit.rs`): appending batches of audit rows and reading them back filtered;
+//! - [`SessionStore`] (`sessions.rs`): sessions (a principal at a terminal), taking a seat in one
+//!   transaction, touching, ending and listing them, and their change counter.
 //!
-//! [`Store`] is the SQLite backend and implements both. `sqlite.rs` opens it: the data directory
+//! [`Store`] is the SQLite backend and implements all three. `sqlite.rs` opens it: the data directory
 //! and the file are created readable by their owner only, the connection uses WAL, `synchronous =
 //! NORMAL` (a committed batch survives a process crash) and a 10 s busy timeout, and the schema is
 //! brought up to date by the numbered migrations of `migrations.rs`. A store written by a newer
@@ -21,8 +23,8 @@
 //! principals, groups or memberships bumps `generation` (by trigger, in the same transaction), and
 //! the gateway polls that counter to reload its snapshot within a second.
 //!
-//! **Where new state goes.** Sessions, access requests and grants come with later issues. Each gets
-//! a file of its own here (`sessions.rs`, `grants.rs`: its row types, a `…Store` trait that
+//! **Where new state goes.** Access requests and grants come with later issues. Each gets
+//! a file of its own here (as `sessions.rs`; `grants.rs`: its row types, a `…Store` trait that
 //! [`Store`] implements, and its SQL), and its tables come in a new numbered migration
 //! (`migrations/000N_….sql`, appended to `migrations::MIGRATIONS`; a migration that has shipped is
 //! never edited). No table exists before the code that uses it.
@@ -34,12 +36,17 @@ mod audit;
 mod error;
 mod migrations;
 mod principals;
+mod sessions;
 mod sqlite;
 
 pub use audit::{AuditQuery, AuditRow, AuditStore, ClientFilter};
 pub use error::StoreError;
 pub use migrations::SCHEMA_VERSION;
 pub use principals::{GroupRow, PrincipalRow, PrincipalStore, Role};
+pub use sessions::{
+    EndReason, SeatClaim, SeatOutcome, SeatTaken, SessionFilter, SessionRow, SessionSelector,
+    SessionStore,
+};
 pub use sqlite::{create_private_file, existing_store_path, now_us, store_path, Store, STORE_FILE};
 
 /// The principals side of the store, shared by the gateway's readers off the request path (the

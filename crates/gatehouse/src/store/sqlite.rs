@@ -5,7 +5,8 @@
 //! out. A store written by a newer gatehouse is refused, never used.
 //!
 //! What is SQLite's own (pragmas, triggers, `rowid` order) stays here and in the interfaces'
-//! SQL; the interfaces (`principals.rs`, `audit.rs`) reach the connection through [`Store`].
+//! SQL; the interfaces (`principals.rs`, `audit.rs`, `sessions.rs`) reach the connection through
+//! [`Store`].
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -255,6 +255,9 @@ fn help_is_complete_for_every_command() {
         &["group", "add"],
         &["group", "add-member"],
         &["group", "delete"],
+        &["session"],
+        &["session", "list"],
+        &["session", "end"],
         &["audit"],
     ];
     for c in commands {
@@ -266,7 +269,7 @@ fn help_is_complete_for_every_command() {
     }
     let top = Command::new(BIN).arg("--help").output().unwrap();
     let top = String::from_utf8_lossy(&top.stdout);
-    for sub in ["serve", "check-config", "user", "group", "audit"] {
+    for sub in ["serve", "check-config", "user", "group", "session", "audit"] {
         assert!(top.contains(sub), "{top}");
     }
     let serve = Command::new(BIN)
@@ -944,6 +947,8 @@ fn the_store_is_private_and_read_only_commands_need_one() {
         &["user", "list"],
         &["user", "disable", "ada"],
         &["group", "list"],
+        &["session", "list"],
+        &["session", "end", "--terminal", "t1"],
     ] {
         let (code, _, err) = cli_in(&dir, config.path(), args, None);
         assert_ne!(code, 0, "{args:?}");

@@ -21,6 +21,7 @@ mod metrics;
 mod places_config;
 mod protocol;
 mod response_framing;
+mod seats;
 mod store_versions;
 mod strictness;
 mod tidy;
