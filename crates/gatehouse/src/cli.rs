@@ -23,6 +23,7 @@ use crate::server::{Server, ServerOptions};
 mod accounts;
 mod audit;
 mod common;
+mod policy;
 mod sessions;
 
 pub use accounts::{check_password_length, MIN_PASSWORD_CHARS};
@@ -79,6 +80,14 @@ enum Command {
         #[command(subcommand)]
         command: SessionCommand,
     },
+    /// Check, test, explain and replay the rules: `schema`, `check`, `test CASES`, `explain`,
+    /// `replay` (see `gatehouse policy --help`).
+    Policy {
+        #[command(flatten)]
+        common: Common,
+        #[command(subcommand)]
+        command: policy::PolicyCommand,
+    },
     /// List and filter audit events (oldest first).
     Audit {
         #[command(flatten)]
@@ -108,6 +117,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Group { common, command } => accounts::group(common, command),
         Command::Session { common, command } => sessions::session(common, command),
         Command::Audit { common, filter } => audit::audit(common, filter),
+        Command::Policy { common, command } => policy::policy(common, command),
     }
 }
 
@@ -197,6 +207,12 @@ fn check_config(file: PathBuf) -> anyhow::Result<ExitCode> {
             }
             if !c.places.is_empty() || *c.places.unregistered() != places::Unregistered::Allow {
                 println!("  {}", crate::config::places_summary(&c.places));
+            }
+            if let Some(rules) = &c.rules.rules {
+                println!("  rules: {} in {} file(s); policy version {}", rules.len(), c.rules.sources.len(), c.version);
+            }
+            for w in &c.rules.warnings {
+                println!("  {w}");
             }
             Ok(ExitCode::SUCCESS)
         }

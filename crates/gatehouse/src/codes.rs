@@ -96,11 +96,16 @@ pub enum ErrorCode {
     TunnelIo,
     TunnelIdleTimeout,
     TunnelHalfCloseTimeout,
+    /// An open tunnel whose decision no longer holds (a reload, the location closing, the
+    /// session ending, the account disabled) was closed.
+    Revoked,
+    /// The store did not answer for the seat in time: refused rather than seated unchecked.
+    SessionsUnavailable,
 }
 
 impl ErrorCode {
     /// Every code that is not a parser's, for metrics that exist at zero from start.
-    pub const FIXED: [ErrorCode; 23] = [
+    pub const FIXED: [ErrorCode; 25] = [
         ErrorCode::HeaderReadTimeout,
         ErrorCode::AmbiguousMethod,
         ErrorCode::NotAProxyRequest,
@@ -124,6 +129,8 @@ impl ErrorCode {
         ErrorCode::TunnelIo,
         ErrorCode::TunnelIdleTimeout,
         ErrorCode::TunnelHalfCloseTimeout,
+        ErrorCode::Revoked,
+        ErrorCode::SessionsUnavailable,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -154,6 +161,8 @@ impl ErrorCode {
             ErrorCode::TunnelIo => "tunnel_io",
             ErrorCode::TunnelIdleTimeout => "tunnel_idle_timeout",
             ErrorCode::TunnelHalfCloseTimeout => "tunnel_half_close_timeout",
+            ErrorCode::Revoked => "revoked",
+            ErrorCode::SessionsUnavailable => "sessions_unavailable",
         }
     }
 
@@ -182,9 +191,11 @@ impl ErrorCode {
             | ErrorCode::TunnelIo
             | ErrorCode::TunnelIdleTimeout
             | ErrorCode::TunnelHalfCloseTimeout => Blame::Origin,
-            ErrorCode::AuditBacklog | ErrorCode::Shutdown | ErrorCode::UnsupportedObligation => {
-                Blame::Gateway
-            }
+            ErrorCode::AuditBacklog
+            | ErrorCode::Shutdown
+            | ErrorCode::UnsupportedObligation
+            | ErrorCode::Revoked
+            | ErrorCode::SessionsUnavailable => Blame::Gateway,
         }
     }
 }

@@ -15,6 +15,8 @@
 //! - [`codes`]: the decisions and error codes an event is recorded in;
 //! - [`admin`]: the admin routes (`/metrics`, `/healthz`, `/readyz`);
 //! - [`server`]: listeners, reload, drain — the entry point the binary and the tests share;
+//! - [`facts`]: the facts a decision is made on (place, time, principal), shared by the proxy
+//!   and `gatehouse policy`;
 //! - [`clock`]: the injected wall clock (opening hours, session timeouts);
 //! - [`cli`]: the command line.
 // The I/O crate reads clocks and the environment by design; the ban applies to the pure crates.
@@ -27,6 +29,7 @@ pub mod cli;
 pub mod clock;
 pub mod codes;
 pub mod config;
+pub mod facts;
 pub mod identity;
 pub mod metrics;
 pub mod proxy;

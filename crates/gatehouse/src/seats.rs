@@ -273,6 +273,56 @@ impl Seats {
         result
     }
 
+    /// Configure the seats from the configuration's places: every location's seats, idle timeout
+    /// and hours. Called at start and on every reload.
+    pub fn configure_from(&self, places: &Arc<places::Places>) {
+        let locations = places
+            .locations()
+            .iter()
+            .map(|l| LocationSeats {
+                name: l.name.to_string(),
+                seats: l.seats,
+                idle_timeout: l.idle_timeout,
+            })
+            .collect();
+        self.configure(locations, Arc::new(PlacesHours(places.clone())));
+    }
+
+    /// The session `principal` holds at `terminal`, as the decision reads it (`context.session`):
+    /// `None` when there is none, or when it is idle past its timeout at `now`.
+    pub fn held(
+        &self,
+        terminal: &str,
+        principal: &str,
+        idle_timeout: Duration,
+        now: Timestamp,
+    ) -> Option<policy::SessionFacts> {
+        let table = self.inner.table.lock();
+        let open = table.by_terminal.get(terminal)?;
+        if open.principal != principal || plus(open.last_seen, idle_timeout) <= now {
+            return None;
+        }
+        Some(facts_of(open, now))
+    }
+
+    /// The session `id`, while it is open (an open tunnel checks that its session still is).
+    pub fn session_facts(&self, id: i64, now: Timestamp) -> Option<policy::SessionFacts> {
+        let table = self.inner.table.lock();
+        let open = table.by_terminal.values().find(|o| o.id == id)?;
+        Some(facts_of(open, now))
+    }
+
+    /// The ids of the open sessions.
+    fn open_ids(&self) -> HashSet<i64> {
+        self.inner
+            .table
+            .lock()
+            .by_terminal
+            .values()
+            .map(|o| o.id)
+            .collect()
+    }
+
     /// The open sessions as this gateway knows them, by location and terminal.
     pub fn list(&self) -> Vec<SessionRow> {
         let table = self.inner.table.lock();
@@ -508,6 +558,40 @@ impl Inner {
     }
 }
 
+/// The session facts the decision reads.
+fn facts_of(open: &Open, now: Timestamp) -> policy::SessionFacts {
+    let minutes = now
+        .duration_since(open.started)
+        .as_secs()
+        .max(0)
+        .checked_div(60)
+        .unwrap_or(0);
+    policy::SessionFacts {
+        id: open.id,
+        minutes: u32::try_from(minutes).unwrap_or(u32::MAX),
+    }
+}
+
+/// Whether a recorded rule is a seat refusal (state, not policy: `policy replay` skips them).
+pub fn is_seat_rule(rule: &str) -> bool {
+    matches!(
+        rule,
+        "seats-full" | "terminal-busy" | "principal-sessions" | "sessions-unavailable"
+    )
+}
+
+/// The opening hours of the configured places.
+struct PlacesHours(Arc<places::Places>);
+
+impl OpenHours for PlacesHours {
+    fn is_open(&self, location: &str, now: Timestamp) -> bool {
+        // A location the configuration no longer has is closed: its sessions end.
+        self.0
+            .location_by_name(location)
+            .is_some_and(|(_, l)| l.is_open_at(now))
+    }
+}
+
 /// Set a per-location gauge to `values`, removing the series of locations no longer in them.
 fn set_family(
     family: &Family<LocationLabels, Gauge>,
@@ -538,8 +622,13 @@ pub async fn run(gw: Arc<Gateway>, mut stop: watch::Receiver<bool>) {
             _ = interval.tick() => {}
             _ = stop.wait_for(|s| *s) => break,
         }
+        let before = gw.seats.open_ids();
         if let Err(e) = gw.seats.sweep(gw.clock.now()).await {
             tracing::error!(error = %e, "the seat sweep cannot reach the store");
+        }
+        // Sessions ended (idle, closing time, `session end`): their open tunnels decide again.
+        if !before.is_subset(&gw.seats.open_ids()) {
+            gw.decisions_changed();
         }
     }
     if let Err(e) = gw.seats.flush().await {

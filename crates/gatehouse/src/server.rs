@@ -167,9 +167,12 @@ impl Server {
                 let own = own_sockets(&[self.proxy_addr, self.admin_addr]);
                 let lists = config.lists.len();
                 log_list_loads(&config);
+                self.gateway.seats.configure_from(&config.places);
                 self.gateway
                     .runtime
                     .store(Arc::new(Runtime::new(config, own)));
+                // Open tunnels decide again under the new configuration.
+                self.gateway.decisions_changed();
                 metrics
                     .config_reloads
                     .get_or_create(&crate::metrics::ErrorLabels { code: "ok" })
@@ -235,8 +238,18 @@ impl Server {
 }
 
 /// One log line per list file: what it loaded and what it skipped, so that entries a list format
-/// cannot express (IP addresses in a domain list) are never dropped unseen.
+/// cannot express (IP addresses in a domain list) are never dropped unseen; then the places, the
+/// rules and their warnings.
 fn log_list_loads(config: &Config) {
+    if !config.places.is_empty() {
+        tracing::info!("{}", crate::config::places_summary(&config.places));
+    }
+    if let Some(rules) = &config.rules.rules {
+        tracing::info!(rules = rules.len(), version = %config.version, "rules loaded");
+    }
+    for w in &config.rules.warnings {
+        tracing::warn!("{w}");
+    }
     for load in &config.list_loads {
         if load.stats.skipped() > 0 {
             tracing::warn!("{}", load.summary());

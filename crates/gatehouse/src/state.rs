@@ -69,6 +69,16 @@ pub struct Gateway {
     pub clock: SharedClock,
     /// Open sessions and the seat phase, with a store connection of their own.
     pub seats: Seats,
+    /// Bumped whenever a decision made earlier may no longer hold: a reload, a location closing,
+    /// sessions ending. Open tunnels watch it and decide again ([`Gateway::decisions_changed`]).
+    pub changes: watch::Sender<u64>,
+}
+
+impl Gateway {
+    /// Tell open tunnels to decide again.
+    pub fn decisions_changed(&self) {
+        self.changes.send_modify(|v| *v = v.wrapping_add(1));
+    }
 }
 
 /// The senders of [`Gateway::draining`] and [`Gateway::stop`], kept by whoever runs the gateway.
@@ -115,6 +125,7 @@ impl Gateway {
         let principals = PrincipalSource::open(store.clone(), metrics.clone())?;
         let seats = Seats::open(Box::new(Store::open(data_dir)?), metrics.clone())
             .context("cannot load the open sessions")?;
+        seats.configure_from(&config.places);
         let (drain, draining) = watch::channel(false);
         let (stop_tx, stop) = watch::channel(false);
         let gateway = Arc::new(Gateway {
@@ -128,6 +139,7 @@ impl Gateway {
             in_flight: AtomicUsize::new(0),
             clock,
             seats,
+            changes: watch::channel(0).0,
         });
         Ok(Opened {
             gateway,

@@ -495,6 +495,11 @@ impl Gateway {
         }
     }
 
+    /// Re-read the configuration file, as SIGHUP does.
+    pub async fn reload(&self) -> Result<(), gatehouse::config::ConfigError> {
+        self.server.as_ref().unwrap().reload().await
+    }
+
     pub fn config_path(&self) -> PathBuf {
         self.config_dir.path().join("gatehouse.toml")
     }

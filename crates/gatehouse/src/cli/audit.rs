@@ -79,7 +79,7 @@ fn parse_client(s: &str) -> Result<ClientFilter, String> {
 
 /// Parse `--since`/`--until`: a date (midnight UTC), RFC 3339, or an age such as `15m` counted
 /// back from `now_us`.
-fn parse_time(s: &str, now_us: i64) -> anyhow::Result<i64> {
+pub(super) fn parse_time(s: &str, now_us: i64) -> anyhow::Result<i64> {
     if let Ok(ts) = s.parse::<jiff::Timestamp>() {
         return Ok(ts.as_microsecond());
     }

@@ -38,6 +38,7 @@ mod places;
 mod policy;
 mod problems;
 mod proxy;
+mod rules;
 mod tiers;
 mod validator;
 
@@ -47,6 +48,7 @@ pub use lists::ListLoad;
 pub use places::summary as places_summary;
 pub use problems::{ConfigError, Problem};
 pub use proxy::ProxySettings;
+pub use rules::RulesLoaded;
 
 use locator::Locator;
 use validator::Validator;
@@ -78,6 +80,8 @@ struct Raw {
     #[serde(default)]
     tiers: tiers::RawTiers,
     #[serde(default)]
+    rules: rules::RawRules,
+    #[serde(default)]
     places: places::RawPlaces,
     #[serde(default)]
     locations: Vec<places::RawLocation>,
@@ -105,6 +109,10 @@ pub struct Config {
     /// Locations, terminals and schedules (`[places]`, `[[locations]]`, `[[terminals]]`,
     /// `[[schedules]]`); empty when none are configured.
     pub places: Arc<::places::Places>,
+    /// The rules (`[rules] files`), with what `gatehouse policy check` needs to compile them again.
+    pub rules: RulesLoaded,
+    /// The policy version recorded with every decision (a hash of the configuration and rule files).
+    pub version: Arc<str>,
 }
 
 impl fmt::Debug for Config {
@@ -184,6 +192,7 @@ fn validate(v: &mut Validator<'_>, raw: &Raw, base: &Path) -> Option<Config> {
         },
     );
     let (lists, list_loads) = lists::load(v, &raw.lists, base)?;
+    let rules = rules::load(v, &raw.rules, base, &lists, &places);
     let policy = raw.policy.compile(
         v,
         &raw.tiers,
@@ -191,7 +200,9 @@ fn validate(v: &mut Validator<'_>, raw: &Raw, base: &Path) -> Option<Config> {
         &lists,
         allow_networks,
         intranet,
+        (&places, rules.rules.clone()),
     );
+    let version = version_of(v.loc.text, &rules);
     Some(Config {
         source: v.loc.file.to_string(),
         proxy,
@@ -203,7 +214,21 @@ fn validate(v: &mut Validator<'_>, raw: &Raw, base: &Path) -> Option<Config> {
         policy,
         list_loads,
         places,
+        rules,
+        version,
     })
+}
+
+/// The policy version recorded with every decision: a hash of the configuration file and its
+/// rule files (lists are named by the configuration; their contents are not part of it).
+fn version_of(text: &str, rules: &RulesLoaded) -> Arc<str> {
+    let mut h = blake3::Hasher::new();
+    h.update(text.as_bytes());
+    for s in &rules.sources {
+        h.update(&(s.text.len() as u64).to_le_bytes());
+        h.update(s.text.as_bytes());
+    }
+    Arc::from(&h.finalize().to_hex()[..16])
 }
 
 #[cfg(test)]

@@ -13,7 +13,10 @@
 //! ```
 
 use ::lists::Lists;
-use ::policy::{ConnectRule, Policy, PolicySpec, PortSet};
+use std::sync::Arc;
+
+use ::places::Places;
+use ::policy::{ConnectRule, Policy, PolicySpec, PortSet, RuleSet, Tier, Unregistered};
 use destination::net::NetSet;
 use serde::Deserialize;
 use toml::Spanned;
@@ -41,6 +44,7 @@ impl RawPolicy {
         lists: &Lists,
         allow_networks: NetSet,
         intranet: Intranet,
+        (places, rules): (&Places, Option<Arc<RuleSet>>),
     ) -> Policy {
         let global_deny = super::lists::categories(v, &self.deny, "policy.deny", lists);
         let connect_rules = self.connect.iter().map(|r| connect_rule(v, r)).collect();
@@ -53,9 +57,13 @@ impl RawPolicy {
             allow_networks,
             connect_ports: connect_ports.map_or_else(|| vec![443], <[u16]>::to_vec),
             connect_rules,
-            // Places and rules are wired by their configuration sections.
-            unregistered: ::policy::Unregistered::Allow,
-            rules: None,
+            unregistered: match places.unregistered() {
+                ::places::Unregistered::Allow => Unregistered::Allow,
+                ::places::Unregistered::Refuse => Unregistered::Refuse,
+                // The configuration checked the name; an unknown one would be refused outright.
+                ::places::Unregistered::Cap(t) => Tier::parse(t).map_or(Unregistered::Refuse, Unregistered::Cap),
+            },
+            rules,
         })
     }
 }

@@ -7,49 +7,42 @@
 //! passed in `policy::Inputs`. A new obligation of an allow (a content mode, a bandwidth class,
 //! an upstream) is taken up in [`obligations`], which hands the data plane what it must apply.
 
-use lists::CategorySet;
-use policy::{Decision, Inputs, LocalTime, Place, Weekday};
+use policy::{Decision, Inputs, SessionFacts};
 
 use super::exchange::Target;
 use super::respond::{Outcome, Refusal};
 use crate::codes::ErrorCode;
+use crate::facts::{self, PlaceFacts, Who};
 use crate::identity::Principal;
 use crate::state::Runtime;
 
-/// The place of every request until terminals and the clock are wired into the request path: an
-/// unregistered address at a fixed time (no rule in the configuration can name a place yet).
-const UNPLACED: LocalTime = LocalTime {
-    weekday: Weekday::Thu,
-    minute_of_day: 0,
-    date: (1970, 1, 1),
-};
-
 /// What the decision depends on for this request: the principal (name, groups, tier, role, whether
-/// the account is disabled), the method, the canonical destination and its categories.
+/// the account is disabled), where and when (`place`: terminal, location, local time, schedules,
+/// and the session held there), the method, the canonical destination and its categories.
 pub fn inputs<'a>(
     rt: &Runtime,
     principal: &'a Principal,
     target: &'a Target,
     method: &'a str,
+    place: &'a PlaceFacts,
+    session: Option<SessionFacts>,
 ) -> Inputs<'a> {
-    let host = &target.authority.host;
-    let categories = match host.as_domain() {
-        Some(d) => rt.config.lists.lookup(d.as_str()),
-        None => CategorySet::default(),
-    };
-    Inputs {
-        principal: &principal.name,
+    let who = Who {
+        name: &principal.name,
         groups: &principal.groups,
-        disabled: principal.disabled,
         tier: principal.tier,
-        host,
-        port: target.authority.port,
-        connect: target.connect,
-        categories,
         role: principal.role.as_str(),
+        disabled: principal.disabled,
+    };
+    facts::inputs(
+        &rt.config.lists,
+        who,
         method,
-        place: Place::unregistered(UNPLACED),
-    }
+        &target.authority,
+        target.connect,
+        place,
+        session,
+    )
 }
 
 /// The refusal for a deny decision.
@@ -63,6 +56,33 @@ pub fn refusal_of(rt: &Runtime, d: &Decision, principal: &Principal, target: &Ta
         tier: Some(principal.tier),
         destination: target.destination(),
     })
+}
+
+/// The refusal for a deny decision at `place`: one because the location is closed says when it
+/// opens again, in the location's own time.
+pub fn refusal_at(
+    rt: &Runtime,
+    d: &Decision,
+    principal: &Principal,
+    target: &Target,
+    (place, now): (&PlaceFacts, jiff::Timestamp),
+) -> Outcome {
+    let mut outcome = refusal_of(rt, d, principal, target);
+    let location = place.location_id.and_then(|id| rt.config.places.location(id));
+    if let (Outcome::Refused(r), policy::Rule::LocationClosed, Some(l)) =
+        (&mut outcome, &d.rule, location)
+    {
+        r.explanation = match l.state_at(now).opens_at {
+            Some(t) => format!(
+                "{} is closed now; it opens again at {}",
+                l.name,
+                t.to_zoned(l.time_zone.clone())
+                    .strftime("%H:%M on %a %d %b (%Z)")
+            ),
+            None => format!("{} is closed now", l.name),
+        };
+    }
+    outcome
 }
 
 /// What the data plane must apply for an allow. Today it applies none, so an allow that carries

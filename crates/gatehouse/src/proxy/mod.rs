@@ -40,6 +40,8 @@ mod flow;
 pub mod forward;
 mod origin;
 pub mod respond;
+mod revoke;
+mod seat;
 mod target;
 pub mod tunnel;
 
@@ -54,7 +56,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
-use crate::audit::Stage;
+use crate::audit::{EventContext, Stage};
+use crate::facts::PlaceFacts;
 use crate::codes::ErrorCode;
 use crate::identity::{AuthMemo, Principal};
 use crate::state::{Gateway, InFlight, Runtime};
@@ -334,12 +337,23 @@ async fn pipeline(
         })?;
     rec.principal = Some(principal.name.clone());
 
-    // 3. Decide, on inputs gathered once: the address check later takes the same ones.
+    // 3. Where and when: the terminal and location of the client's address, at the gateway's clock.
     rec.stage = Stage::Decide;
-    let inputs = decide::inputs(rt, &principal, &target, head.method());
-    let allowed = decided(gw, rt, &principal, &inputs, &target)?;
+    let now = gw.clock.now();
+    let place = PlaceFacts::at(&rt.config.places, conn.peer.ip(), now);
+    rec.context = event_context(rt, &principal, &place);
 
-    // 4. Room in the audit trail before anything is forwarded.
+    // 4. Decide, on inputs gathered once: the address check later takes the same ones. The
+    // session the principal holds at this terminal, if any, is a fact of the decision.
+    let held = held_session(gw, rt, &principal, &place, now);
+    let inputs = decide::inputs(rt, &principal, &target, head.method(), &place, held);
+    let allowed = decided(gw, rt, &principal, &inputs, &target, &place)?;
+
+    // 5. A seat: an allowed request from a terminal takes (or keeps) the principal's session.
+    let seated = seat::take(gw, rt, &principal, &place, &rec.destination, now).await?;
+    rec.context.session_id = seated.map(|s| s.session_id);
+
+    // 6. Room in the audit trail before anything is forwarded.
     rec.slot = Some(gw.audit.reserve().await.map_err(|_| Outcome::Failed {
         status: 503,
         code: ErrorCode::AuditBacklog,
@@ -347,7 +361,7 @@ async fn pipeline(
     })?);
     rec.allowed = Some(allowed);
 
-    // 5. Resolve and check every address, then connect (or reuse the kept origin connection).
+    // 7. Resolve and check every address, then connect (or reuse the kept origin connection).
     rec.stage = Stage::Resolve;
     if target.max_forwards == Some(0) {
         // Max-Forwards: 0 makes gatehouse the last hop of an OPTIONS or TRACE: it answers itself.
@@ -359,11 +373,19 @@ async fn pipeline(
     }
     let origin = reach(gw, rt, conn, (&principal, &inputs), &target, rec).await?;
 
-    // 6. Forward or tunnel.
+    // 8. Forward or tunnel.
     rec.stage = Stage::Forward;
     rec.origin = Some(origin.addr);
     let relayed = if target.connect {
-        tunnel::connect_tunnel(rt, client, &mut conn.buf, origin, &rec.progress).await
+        let allowed = revoke::Allowed {
+            principal: &principal.name,
+            client: conn.peer.ip(),
+            target: &target,
+            method: head.method(),
+            session: rec.context.session_id,
+        };
+        let relay = tunnel::connect_tunnel(rt, client, &mut conn.buf, origin, &rec.progress);
+        revoke::while_allowed(gw, allowed, relay).await
     } else {
         let request = forward::Request {
             gw,
@@ -392,6 +414,40 @@ async fn pipeline(
     Ok((end, relayed.next))
 }
 
+/// What the audit event records of the facts the decision is made on.
+fn event_context(rt: &Runtime, principal: &Principal, place: &PlaceFacts) -> EventContext {
+    EventContext {
+        terminal: place.terminal.clone(),
+        location: place.location.clone(),
+        session_id: None,
+        groups: Some(
+            principal
+                .groups
+                .iter()
+                .map(|g| g.as_ref())
+                .collect::<Vec<_>>()
+                .join(",")
+                .into(),
+        ),
+        tier: Some(principal.tier.as_str()),
+        policy_version: Some(rt.config.version.clone()),
+    }
+}
+
+/// The session `principal` holds at the terminal of `place`, if any.
+fn held_session(
+    gw: &Gateway,
+    rt: &Runtime,
+    principal: &Principal,
+    place: &PlaceFacts,
+    now: jiff::Timestamp,
+) -> Option<policy::SessionFacts> {
+    let terminal = place.terminal.as_deref()?;
+    let location = rt.config.places.location(place.location_id?)?;
+    gw.seats
+        .held(terminal, &principal.name, location.idle_timeout, now)
+}
+
 /// Ask the policy, timing the decision; the allowing rule, or the refusal.
 fn decided(
     gw: &Gateway,
@@ -399,6 +455,7 @@ fn decided(
     principal: &Principal,
     inputs: &policy::Inputs<'_>,
     target: &Target,
+    place: &PlaceFacts,
 ) -> Result<AllowedBy, Outcome> {
     let started = Instant::now();
     let decision = policy::decide(&rt.policy, inputs);
@@ -406,7 +463,8 @@ fn decided(
         .decision_seconds
         .observe(started.elapsed().as_secs_f64());
     if !decision.is_allow() {
-        return Err(decide::refusal_of(rt, &decision, principal, target));
+        let at = (place, gw.clock.now());
+        return Err(decide::refusal_at(rt, &decision, principal, target, at));
     }
     decide::obligations(&decision)?;
     Ok(AllowedBy {

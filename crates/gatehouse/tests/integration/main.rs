@@ -27,3 +27,4 @@ mod strictness;
 mod tidy;
 mod tiers;
 mod truncation;
+mod where_when;

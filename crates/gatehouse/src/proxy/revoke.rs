@@ -1,0 +1,84 @@
+//! Decisions that must keep holding: an open tunnel was allowed under the configuration, the
+//! principal, the place and the session of its start; when one of them changes (a reload, the
+//! location closing, the session ending, the account disabled or deleted), the tunnel is decided
+//! again and closed if it is now refused.
+//!
+//! The gateway signals such changes on `Gateway::changes` ([`crate::state::Gateway::decisions_changed`]);
+//! [`while_allowed`] races the relay against that signal, and decides again on each change with
+//! the same code as the request path (`decide::inputs` over `facts::PlaceFacts`).
+
+use std::future::Future;
+use std::net::IpAddr;
+
+use super::decide;
+use super::exchange::{Next, Relayed, Target};
+use crate::codes::ErrorCode;
+use crate::facts::PlaceFacts;
+use crate::state::Gateway;
+
+/// What a tunnel was allowed as: enough to decide it again.
+pub struct Allowed<'a> {
+    pub principal: &'a str,
+    pub client: IpAddr,
+    pub target: &'a Target,
+    pub method: &'a str,
+    /// The session the tunnel runs in, if it came from a terminal.
+    pub session: Option<i64>,
+}
+
+/// Run `relay` until it ends, or until a change makes its decision a refusal: then the relay is
+/// dropped (both connections close at once: the client's is reset) and the end is recorded with
+/// the error `revoked`.
+pub async fn while_allowed<F>(gw: &Gateway, allowed: Allowed<'_>, relay: F) -> Relayed
+where
+    F: Future<Output = Relayed>,
+{
+    let mut changes = gw.changes.subscribe();
+    tokio::pin!(relay);
+    loop {
+        tokio::select! {
+            r = &mut relay => return r,
+            changed = changes.changed() => {
+                if changed.is_err() {
+                    // The gateway is gone: nothing will signal again.
+                    return relay.await;
+                }
+                if let Some(rule) = refused_now(gw, &allowed) {
+                    tracing::info!(
+                        principal = allowed.principal,
+                        destination = %allowed.target.authority,
+                        rule = %rule,
+                        "an open tunnel is refused now; closing it"
+                    );
+                    return Relayed {
+                        status: 200,
+                        error: Some(ErrorCode::Revoked),
+                        next: Next::Abort,
+                        keep_origin: None,
+                    };
+                }
+            }
+        }
+    }
+}
+
+/// The rule that refuses the tunnel now, or `None` while it is still allowed.
+fn refused_now(gw: &Gateway, a: &Allowed<'_>) -> Option<String> {
+    let rt = gw.runtime.load();
+    let principals = gw.identity.principals();
+    let Some(principal) = principals.get(a.principal) else {
+        return Some("principal-deleted".into());
+    };
+    let now = gw.clock.now();
+    let place = PlaceFacts::at(&rt.config.places, a.client, now);
+    let session = match a.session {
+        Some(id) => match gw.seats.session_facts(id, now) {
+            Some(s) => Some(s),
+            None => return Some("session-ended".into()),
+        },
+        None => None,
+    };
+    let inputs = decide::inputs(&rt, principal, a.target, a.method, &place, session);
+    let d = policy::decide(&rt.policy, &inputs);
+    (!d.is_allow()).then(|| d.rule.id(&rt.config.lists))
+}

@@ -1,0 +1,101 @@
+//! The seat phase: a request the policy allowed from a registered terminal takes its principal's
+//! session there, or keeps the one it holds (`seats::Seats::seat`). A person who finds the room
+//! full, the terminal held by someone else, or their own sessions at the limit is refused with a
+//! page that says so, with the seat count and when the next seat frees at the latest; a store that
+//! does not answer refuses (fail closed).
+//!
+//! Seats are taken after the decision: a refused request never holds a seat.
+
+use jiff::Timestamp;
+use policy::Ask;
+
+use super::respond::{Outcome, Refusal};
+use crate::codes::ErrorCode;
+use crate::facts::PlaceFacts;
+use crate::identity::Principal;
+use crate::seats::{SeatClaim, SeatRefusal, Seated};
+use crate::state::{Gateway, Runtime};
+
+/// Take or keep the principal's seat at the terminal of `place`; `None` at an unregistered address.
+pub async fn take(
+    gw: &Gateway,
+    rt: &Runtime,
+    principal: &Principal,
+    place: &PlaceFacts,
+    destination: &str,
+    now: Timestamp,
+) -> Result<Option<Seated>, Outcome> {
+    let (Some(terminal), Some(id)) = (&place.terminal, place.location_id) else {
+        return Ok(None);
+    };
+    let places = &rt.config.places;
+    let Some(location) = places.location(id) else {
+        return Ok(None);
+    };
+    let claim = SeatClaim {
+        principal: principal.name.to_string(),
+        terminal: terminal.to_string(),
+        location: location.name.to_string(),
+        seats: location.seats,
+        max_per_principal: places.max_sessions_per_principal(),
+        idle_timeout: location.idle_timeout,
+        closes_at: location.state_at(now).closes_at,
+        now,
+    };
+    match gw.seats.seat(claim).await {
+        Ok(seated) => Ok(Some(seated)),
+        Err(refusal) => Err(refused(principal, location, refusal, destination)),
+    }
+}
+
+/// The page for a seat refusal.
+fn refused(
+    principal: &Principal,
+    location: &places::Location,
+    refusal: SeatRefusal,
+    destination: &str,
+) -> Outcome {
+    let at = |t: Timestamp| {
+        t.to_zoned(location.time_zone.clone())
+            .strftime("%H:%M on %a %d %b (%Z)")
+            .to_string()
+    };
+    let explanation = match &refusal {
+        SeatRefusal::Full {
+            seats,
+            next_free_at,
+        } => format!(
+            "{} is full: all {seats} seats are taken{}",
+            location.name,
+            match next_free_at {
+                Some(t) => format!("; the next seat frees at {} at the latest", at(*t)),
+                None => String::new(),
+            }
+        ),
+        SeatRefusal::TerminalBusy { until } => format!(
+            "this terminal holds another person's session until {} at the latest (or until staff end it)",
+            at(*until)
+        ),
+        SeatRefusal::PrincipalLimit { max } => format!(
+            "you already hold {max} session(s) at other terminals, the most one person may; end it there or wait until it ends"
+        ),
+        SeatRefusal::Unavailable(why) => {
+            return Outcome::Failed {
+                status: 503,
+                code: ErrorCode::SessionsUnavailable,
+                message: format!(
+                    "gatehouse could not decide: the sessions store did not answer ({why}); the request is refused"
+                ),
+            }
+        }
+    };
+    Outcome::Refused(Refusal {
+        rule: refusal.code().to_string(),
+        static_rule: refusal.code(),
+        explanation,
+        ask: Ask::Destination,
+        principal: Some(principal.name.to_string()),
+        tier: Some(principal.tier),
+        destination: destination.to_string(),
+    })
+}

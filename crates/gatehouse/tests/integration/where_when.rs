@@ -1,0 +1,264 @@
+//! Where and when, through the real gateway: terminals identified by the client's source address
+//! (sockets bound to 127.0.0.x before connecting), opening hours at the gateway's injected clock,
+//! rules by group and location, what the audit trail records, and a reload that closes an open
+//! tunnel whose decision no longer holds. The clock is a `ManualClock` the tests move: no test
+//! waits for an hour to pass.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use gatehouse::clock::ManualClock;
+use gatehouse::store::PrincipalStore;
+use policy::Tier;
+use testkit::{base_config, basic, connect_from, get_from, Gateway, Origin, SAFETY};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const PW: &str = "where-when-pw";
+
+/// 2026-12-07 is a Monday; 10:00 in Berlin is 09:00 UTC.
+fn berlin(local: &str) -> jiff::Timestamp {
+    let civil: jiff::civil::DateTime = local.parse().unwrap();
+    civil
+        .to_zoned(jiff::tz::TimeZone::get("Europe/Berlin").unwrap())
+        .unwrap()
+        .timestamp()
+}
+
+/// A reading room (hours Mon–Fri 09–18 in Berlin, two terminals), a staff office (always open),
+/// addresses that are no terminal refused, and two rules.
+fn places_config(origin: &Origin, rules_file: &str) -> String {
+    format!(
+        r#"{base}
+[places]
+unregistered = "refuse"
+time_zone = "Europe/Berlin"
+
+[[locations]]
+name = "reading-room"
+time_zone = "Europe/Berlin"
+seats = 5
+closed = ["2026-12-25"]
+[locations.hours]
+mon = ["09:00-18:00"]
+tue = ["09:00-18:00"]
+wed = ["09:00-18:00"]
+thu = ["09:00-18:00"]
+fri = ["09:00-18:00"]
+
+[[locations]]
+name = "staff-office"
+time_zone = "Europe/Berlin"
+
+[[terminals]]
+name = "rr-01"
+location = "reading-room"
+addresses = ["127.0.0.11"]
+
+[[terminals]]
+name = "rr-02"
+location = "reading-room"
+addresses = ["127.0.0.12"]
+
+[[terminals]]
+name = "staff-desk"
+location = "staff-office"
+addresses = ["127.0.0.21"]
+
+[rules]
+files = ["{rules_file}"]
+"#,
+        base = base_config(origin)
+    )
+}
+
+const RULES: &str = r#"
+@id("reading-room-researchers-only")
+@reason("the reading room's terminals are reserved for researchers")
+forbid (principal, action, resource)
+when { context.location == "reading-room" }
+unless { principal in Gatehouse::Group::"researchers" };
+
+@id("staff-office-open")
+@tier("open")
+permit (principal in Gatehouse::Group::"staff", action, resource)
+when { context.location == "staff-office" };
+"#;
+
+/// A gateway on `places_config` with the rules in `rules`, its clock at `at`, and principals:
+/// `rhea` (researcher, filtered), `gus` (no group, open), `sam` (staff, none).
+async fn start(origin: &Origin, rules: &str, at: jiff::Timestamp) -> (Gateway, Arc<ManualClock>) {
+    let clock = ManualClock::new(at);
+    let dir = tempfile::tempdir().unwrap();
+    let rules_path = dir.path().join("rules.cedar");
+    std::fs::write(&rules_path, rules).unwrap();
+    let text = places_config(origin, rules_path.to_str().unwrap());
+    let gw = Gateway::start_with_clock(&text, clock.clone()).await;
+    // The rule file must outlive the test's reloads: keep it beside the configuration.
+    std::fs::copy(&rules_path, gw.config_path().with_file_name("rules.cedar")).unwrap();
+    std::fs::write(
+        gw.config_path(),
+        places_config(origin, "rules.cedar"),
+    )
+    .unwrap();
+    gw.add_user("rhea", Tier::Filtered, PW).await;
+    gw.add_user("gus", Tier::Open, PW).await;
+    gw.add_user("sam", Tier::None, PW).await;
+    let store = gw.store();
+    store.add_group("researchers").unwrap();
+    store.add_member("researchers", "rhea").unwrap();
+    store.add_group("staff").unwrap();
+    store.add_member("staff", "sam").unwrap();
+    gw.wait_for_principals().await;
+    (gw, clock)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_terminal_is_known_by_its_address_and_recorded_with_every_event() {
+    let origin = Origin::start("127.0.0.2").await;
+    let (gw, _clock) = start(&origin, RULES, berlin("2026-12-07T10:00")).await;
+    let url = format!("http://origin.test:{}/journal", origin.port());
+
+    let r = get_from("127.0.0.11", gw.proxy, ("rhea", PW), &url).await;
+    assert_eq!(r.status(), 200, "{}", r.text);
+    assert_eq!(origin.requests(), 1);
+
+    // An address that is no registered terminal is refused, and nothing reaches the origin.
+    let r = get_from("127.0.0.99", gw.proxy, ("rhea", PW), &url).await;
+    assert_eq!(r.status(), 403, "{}", r.text);
+    assert_eq!(r.rule().as_deref(), Some("unregistered-terminal"));
+    assert_eq!(origin.requests(), 1);
+
+    gw.flush_audit().await;
+    let rows = gw.audit();
+    let allowed = rows.iter().find(|r| r.decision == "allow").unwrap();
+    assert_eq!(allowed.terminal.as_deref(), Some("rr-01"));
+    assert_eq!(allowed.location.as_deref(), Some("reading-room"));
+    assert_eq!(allowed.groups.as_deref(), Some("researchers"));
+    assert_eq!(allowed.tier.as_deref(), Some("filtered"));
+    let version = allowed.policy_version.clone().unwrap();
+    assert_eq!(version.len(), 16);
+    let refused = rows.iter().find(|r| r.decision == "deny").unwrap();
+    assert_eq!(refused.rule, "unregistered-terminal");
+    assert_eq!(refused.terminal, None);
+    assert_eq!(refused.policy_version.as_deref(), Some(version.as_str()));
+    gw.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_location_refuses_outside_its_hours_and_opens_again_on_time() {
+    let origin = Origin::start("127.0.0.2").await;
+    let (gw, clock) = start(&origin, RULES, berlin("2026-12-07T17:59")).await;
+    let url = format!("http://origin.test:{}/", origin.port());
+
+    let r = get_from("127.0.0.11", gw.proxy, ("rhea", PW), &url).await;
+    assert_eq!(r.status(), 200, "{}", r.text);
+
+    // 18:00 in Berlin: closed. The page says so, and the origin sees nothing more.
+    clock.set(berlin("2026-12-07T18:00"));
+    let r = get_from("127.0.0.11", gw.proxy, ("rhea", PW), &url).await;
+    assert_eq!(r.status(), 403, "{}", r.text);
+    assert_eq!(r.rule().as_deref(), Some("location-closed"));
+    assert!(r.text.contains("closed"), "{}", r.text);
+    assert_eq!(origin.requests(), 1);
+
+    // The staff office has no hours: open at any time.
+    let r = get_from("127.0.0.21", gw.proxy, ("sam", PW), &url).await;
+    assert_eq!(r.status(), 200, "{}", r.text);
+
+    // Christmas Day is a Friday, but a closed date.
+    clock.set(berlin("2026-12-25T10:00"));
+    let r = get_from("127.0.0.12", gw.proxy, ("rhea", PW), &url).await;
+    assert_eq!(r.rule().as_deref(), Some("location-closed"), "{}", r.text);
+
+    // The next morning at nine it is open again.
+    clock.set(berlin("2026-12-08T09:00"));
+    let r = get_from("127.0.0.11", gw.proxy, ("rhea", PW), &url).await;
+    assert_eq!(r.status(), 200, "{}", r.text);
+    assert_eq!(origin.requests(), 3);
+    gw.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rules_decide_by_group_and_location_with_their_own_ids_and_reasons() {
+    let origin = Origin::start("127.0.0.2").await;
+    let (gw, _clock) = start(&origin, RULES, berlin("2026-12-07T10:00")).await;
+    let url = format!("http://other.test:{}/", origin.port());
+
+    // gus is on `open`, but not a researcher: refused at the reading room by the rule, with its reason.
+    let r = get_from("127.0.0.12", gw.proxy, ("gus", PW), &url).await;
+    assert_eq!(r.status(), 403, "{}", r.text);
+    assert_eq!(r.rule().as_deref(), Some("reading-room-researchers-only"));
+    assert!(
+        r.text.contains("reserved for researchers"),
+        "the page carries the rule's reason: {}",
+        r.text
+    );
+    assert_eq!(origin.requests(), 0);
+
+    // sam's own tier is `none`; at the staff office the rule applies `open`.
+    let r = get_from("127.0.0.21", gw.proxy, ("sam", PW), &url).await;
+    assert_eq!(r.status(), 200, "{}", r.text);
+    assert_eq!(origin.requests(), 1);
+    gw.flush_audit().await;
+    let rows = gw.audit();
+    let sam = rows
+        .iter()
+        .find(|r| r.principal.as_deref() == Some("sam"))
+        .unwrap();
+    assert_eq!(sam.rule, "tier-open");
+    assert_eq!(sam.location.as_deref(), Some("staff-office"));
+    gw.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_closes_an_open_tunnel_that_the_new_rules_refuse() {
+    let origin = Origin::start("127.0.0.2").await;
+    let (gw, _clock) = start(&origin, RULES, berlin("2026-12-07T10:00")).await;
+
+    // sam opens a tunnel from the staff office (the origin just echoes what it is sent after the head).
+    let mut s = connect_from("127.0.0.21", gw.proxy).await;
+    let connect = format!(
+        "CONNECT origin.test:{port} HTTP/1.1\r\nHost: origin.test:{port}\r\nProxy-Authorization: {}\r\n\r\n",
+        basic("sam", PW),
+        port = origin.port()
+    );
+    s.write_all(connect.as_bytes()).await.unwrap();
+    let mut buf = vec![0u8; 4096];
+    let n = tokio::time::timeout(SAFETY, s.read(&mut buf)).await.unwrap().unwrap();
+    let head = String::from_utf8_lossy(&buf[..n]).to_string();
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+
+    // The new rules no longer open the staff office to staff: sam's own tier (`none`) applies.
+    let rules_path = gw.config_path().with_file_name("rules.cedar");
+    std::fs::write(
+        &rules_path,
+        RULES.replace("@tier(\"open\")\npermit", "@tier(\"none\")\npermit"),
+    )
+    .unwrap();
+    gw.reload().await.unwrap();
+
+    // The tunnel is closed by the gateway, promptly.
+    let closed = tokio::time::timeout(SAFETY, async {
+        loop {
+            match s.read(&mut buf).await {
+                Ok(0) | Err(_) => return true,
+                Ok(_) => continue,
+            }
+        }
+    })
+    .await
+    .unwrap_or(false);
+    assert!(closed, "the gateway closed the tunnel");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    gw.flush_audit().await;
+    let rows = gw.audit();
+    let tunnel = rows.iter().find(|r| r.method == "CONNECT").unwrap();
+    assert_eq!(tunnel.decision, "allow");
+    assert_eq!(tunnel.error.as_deref(), Some("revoked"), "{tunnel:?}");
+    // A new request under the new rules is refused.
+    let url = format!("http://other.test:{}/", origin.port());
+    let r = get_from("127.0.0.21", gw.proxy, ("sam", PW), &url).await;
+    assert_eq!(r.status(), 403, "{}", r.text);
+    assert_eq!(r.rule().as_deref(), Some("tier-none"));
+    gw.shutdown().await;
+}
