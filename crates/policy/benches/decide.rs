@@ -1,6 +1,11 @@
 //! Decision latency with a 1,000,000-domain list: what the proxy does per request after parsing
 //! the target, i.e. `Lists::lookup` of the canonical host followed by `policy::decide`.
 //!
+//! `rules/*` measure the whole decision with 200 Cedar rules, 10,000 principals, 50 locations and
+//! 500 terminals (`benches/decide/rules.rs`): `rules/uncached` without the decision cache,
+//! `rules/cached` with it (warm), and `rules/cedar-every-rule` evaluating every rule with Cedar
+//! (what `explain` does; the naive baseline).
+//!
 //! Run: `cargo bench -p policy --bench decide` (release profile). Besides criterion's means it
 //! prints tail latencies (p50/p99/p99.9) measured with `iter_custom` feeding an `hdrhistogram`:
 //!
@@ -23,6 +28,10 @@
 use std::collections::HashSet;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
+
+// Not `benches/rules.rs`: that would be discovered as a bench target of its own.
+#[path = "decide/rules.rs"]
+mod rules;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use destination::Host;
@@ -209,6 +218,8 @@ struct Fixture {
     /// The same hosts as typed by clients (mixed case, some with a trailing dot), for
     /// `Host::parse`.
     raw_hosts: Vec<String>,
+    /// Request hosts for the rules: a third in the rules' categories, some IP literals.
+    rule_hosts: Vec<Host>,
 }
 
 fn bench_mode() -> bool {
@@ -246,13 +257,25 @@ fn fixture() -> Fixture {
         b.add_domain(if i % 2 == 0 { ads } else { malware }, e)
             .unwrap();
     }
+    // The categories the rules name: 5,000 names each.
+    let mut rule_names: Vec<String> = Vec::new();
+    for (i, name) in rules::RULE_CATEGORIES.iter().enumerate() {
+        let cat = b.category(name).unwrap();
+        let mut gen = NameGen::new(0xCA7 + i as u64);
+        for _ in 0..5_000 {
+            let e = gen.entry();
+            b.add_domain(cat, &e).unwrap();
+            rule_names.push(e);
+        }
+    }
     let lists = b.build().unwrap();
     let built = t1.elapsed();
     println!(
-        "fixture: {} names in list `big` + {} in global deny lists; generated in {:.2?}, \
-         compiled in {:.2?}; compiled size {:.1} MiB (Lists::heap_bytes)",
-        lists.len() - deny.len(),
+        "fixture: {} names in list `big` + {} in global deny lists + {} in the rules' categories; \
+         generated in {:.2?}, compiled in {:.2?}; compiled size {:.1} MiB (Lists::heap_bytes)",
+        lists.len() - deny.len() - rule_names.len(),
         deny.len(),
+        rule_names.len(),
         generated,
         built,
         lists.heap_bytes() as f64 / (1024.0 * 1024.0)
@@ -328,6 +351,20 @@ fn fixture() -> Fixture {
         })
         .collect();
 
+    // Rule hosts: 40 % in the rules' categories, 40 % from the mix, 10 % misses, 10 % IP literals.
+    let rule_hosts: Vec<Host> = (0..QUERIES)
+        .map(|i| match q.below(10) {
+            0..=3 => parse(&rule_names[q.below(rule_names.len())]),
+            4..=7 => mix[i].clone(),
+            8 => misses[i].clone(),
+            _ => parse(&format!(
+                "10.{}.{}.{}",
+                q.below(8),
+                q.below(256),
+                q.below(256)
+            )),
+        })
+        .collect();
     let f = Fixture {
         lists,
         policy,
@@ -335,6 +372,7 @@ fn fixture() -> Fixture {
         hits,
         misses,
         raw_hosts,
+        rule_hosts,
     };
     f.check(big_cat);
     f
@@ -525,6 +563,29 @@ fn benches(c: &mut Criterion) {
             Err(_) => 0,
         },
     );
+
+    let rf = rules::fixture(&f.lists, &f.rule_hosts);
+    println!(
+        "rules: {} rules ({} need Cedar), {} principals in {} groups, {} locations, {} terminals; \
+         {} requests decided: {}",
+        rf.rules,
+        rf.cedar_rules,
+        rules::PRINCIPALS,
+        rules::GROUPS,
+        rules::LOCATIONS,
+        rules::TERMINALS,
+        rf.requests.len(),
+        rf.summary(&f.lists)
+    );
+    bench_hosts(c, "rules/uncached", &rf.requests, |r| {
+        u64::from(rf.decide(&f.lists, &rf.uncached, r).is_allow())
+    });
+    bench_hosts(c, "rules/cached", &rf.requests, |r| {
+        u64::from(rf.decide(&f.lists, &rf.cached, r).is_allow())
+    });
+    bench_hosts(c, "rules/cedar-every-rule", &rf.requests, |r| {
+        u64::from(rf.explain(&f.lists, &rf.uncached, r).decision.is_allow())
+    });
 
     println!();
     println!("tails in ns (clock overhead per call: {overhead} ns, included in per-call):");

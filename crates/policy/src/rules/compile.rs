@@ -11,14 +11,20 @@ use super::check;
 use super::eval::{PrincipalScope, Types};
 use super::guard::{lower_rule, type_is, Action, Lowered};
 use super::lint;
+use super::needs::Needs;
 use super::source::{chunks, line_col};
 use super::{Compiled, Diagnostic, Known, RuleMeta, RuleSet, RuleSource, Severity, SCHEMA};
 
 /// One rule, ready to evaluate.
 pub struct CompiledRule {
     pub meta: Arc<RuleMeta>,
-    /// The rule alone, for Cedar's authorizer.
+    /// The rule alone, for Cedar's authorizer (`explain`).
     pub cedar: PolicySet,
+    /// What Cedar evaluates once the guard holds: the residual conditions alone, any scope (the
+    /// guard checked the scope). Empty when the guard is the whole rule.
+    pub residual: PolicySet,
+    /// What the residual conditions read.
+    pub needs: Needs,
     pub lowered: Lowered,
     /// The actions its scope names.
     pub actions: Vec<Action>,
@@ -116,10 +122,21 @@ pub fn compile(sources: &[RuleSource], known: &Known) -> Result<Compiled, Vec<Di
             diags.push(p.at(0, Severity::Error, e.to_string()));
             continue;
         }
+        let lowered = lower_rule(&p.template, &known.categories);
+        let residual = match residual(p, &lowered) {
+            Ok(r) => r,
+            Err(e) => {
+                diags.push(p.at(0, Severity::Error, e));
+                continue;
+            }
+        };
+        let needs = lowered.residual.as_ref().map(Needs::of).unwrap_or_default();
         rules.push(CompiledRule {
             meta: Arc::new(meta),
             cedar,
-            lowered: lower_rule(&p.template, &known.categories),
+            residual,
+            needs,
+            lowered,
             actions: actions(&p.template.action),
             principal: principal_scope(&p.template.principal),
             template: p.template.clone(),
@@ -134,6 +151,27 @@ pub fn compile(sources: &[RuleSource], known: &Known) -> Result<Compiled, Vec<Di
         rules: RuleSet::from_rules(rules, known.categories.clone(), Some(types)),
         warnings: diags,
     })
+}
+
+/// The policy Cedar evaluates after the guard: `permit (principal, action, resource) when { rest };`.
+fn residual(p: &Parsed<'_>, lowered: &Lowered) -> Result<PolicySet, String> {
+    let mut set = PolicySet::new();
+    let Some(rest) = &lowered.residual else {
+        return Ok(set);
+    };
+    let template = Template::new(
+        p.template.id.clone(),
+        pst::Effect::Permit,
+        PrincipalConstraint::Any,
+        ActionConstraint::Any,
+        pst::ResourceConstraint::Any,
+    )
+    .try_with_clauses(vec![pst::Clause::When(Arc::new(rest.clone()))])
+    .map_err(|e| e.to_string())?;
+    let body = pst::StaticPolicy::try_from(template).map_err(|e| e.to_string())?;
+    let policy = Policy::from_pst(pst::Policy::Static(body)).map_err(|e| e.to_string())?;
+    set.add(policy).map_err(|e| e.to_string())?;
+    Ok(set)
 }
 
 /// Every rule of every file, parsed on its own; parse errors become diagnostics.

@@ -11,12 +11,13 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use cedar_policy::{
-    Authorizer, Context, Entities, Entity, EntityId, EntityTypeName, EntityUid, Request,
+    Authorizer, Context, Entities, Entity, EntityId, EntityTypeName, EntityUid, PolicySet, Request,
     RestrictedExpression,
 };
 
 use super::compile::CompiledRule;
 use super::guard::{Action, Facts};
+use super::needs::{Attrs, Needs, CONTEXT, PRINCIPAL, RESOURCE};
 use super::{Effect, RuleMeta, RuleSet};
 use crate::Inputs;
 
@@ -150,11 +151,15 @@ pub fn evaluate(set: &RuleSet, inputs: &Inputs<'_>) -> Outcome {
     let facts = Facts::of(inputs);
     let mut candidates = Vec::with_capacity(16);
     set.index.candidates(&facts, &mut candidates);
-    let needs_cedar = candidates.iter().any(|&i| {
-        set.rules
-            .get(i as usize)
-            .is_some_and(|r| !r.lowered.complete)
-    });
+    // What Cedar needs for the candidates that need it (`None`: Cedar is not called).
+    let needs = candidates
+        .iter()
+        .filter_map(|&i| set.rules.get(i as usize))
+        .filter(|r| !r.lowered.complete)
+        .fold(None, |acc: Option<Needs>, r| {
+            Some(acc.unwrap_or_default().union(r.needs))
+        });
+    let needs_cedar = needs.is_some();
     let cache = match (&set.cache, needs_cedar) {
         (Some(cache), true) => Some(cache),
         _ => None,
@@ -165,7 +170,7 @@ pub fn evaluate(set: &RuleSet, inputs: &Inputs<'_>) -> Outcome {
             return hit;
         }
     }
-    let outcome = decide(set, &facts, &candidates);
+    let outcome = decide(set, &facts, &candidates, &needs.unwrap_or_default());
     if let (Some(cache), Some(key)) = (cache, key) {
         cache.map.insert(key.into_boxed_slice(), outcome.clone());
     }
@@ -173,7 +178,7 @@ pub fn evaluate(set: &RuleSet, inputs: &Inputs<'_>) -> Outcome {
 }
 
 /// The first candidate that matches or fails, forbids first.
-fn decide(set: &RuleSet, facts: &Facts<'_>, candidates: &[u32]) -> Outcome {
+fn decide(set: &RuleSet, facts: &Facts<'_>, candidates: &[u32], needs: &Needs) -> Outcome {
     let mut cedar: Option<Result<Cedar, String>> = None;
     for effect in [Effect::Forbid, Effect::Permit] {
         for &i in candidates {
@@ -183,7 +188,7 @@ fn decide(set: &RuleSet, facts: &Facts<'_>, candidates: &[u32]) -> Outcome {
             if rule.meta.effect != effect {
                 continue;
             }
-            match matches(set, rule, facts, &mut cedar) {
+            match matches(set, rule, facts, needs, &mut cedar) {
                 Ok(false) => {}
                 Ok(true) => {
                     return match effect {
@@ -213,6 +218,7 @@ pub fn matches(
     set: &RuleSet,
     rule: &CompiledRule,
     facts: &Facts<'_>,
+    needs: &Needs,
     cedar: &mut Option<Result<Cedar, String>>,
 ) -> Result<bool, String> {
     if !rule.lowered.guard.eval(facts) {
@@ -221,9 +227,9 @@ pub fn matches(
     if rule.lowered.complete {
         return Ok(true);
     }
-    let request = cedar.get_or_insert_with(|| Cedar::build(set, facts));
+    let request = cedar.get_or_insert_with(|| Cedar::build(set, facts, needs));
     match request {
-        Ok(c) => c.matches(rule),
+        Ok(c) => c.satisfied(&rule.residual),
         Err(e) => Err(e.clone()),
     }
 }
@@ -235,85 +241,46 @@ pub struct Cedar {
 }
 
 impl Cedar {
-    pub fn build(set: &RuleSet, f: &Facts<'_>) -> Result<Cedar, String> {
+    /// The request with what `needs` asks for (everything, for `explain`).
+    pub fn build(set: &RuleSet, f: &Facts<'_>, needs: &Needs) -> Result<Cedar, String> {
         let types = set
             .types
             .as_ref()
             .ok_or_else(|| "the rules were not compiled".to_owned())?;
-        let s = |v: &str| RestrictedExpression::new_string(v.to_owned());
         let principal =
             EntityUid::from_type_name_and_id(types.principal.clone(), EntityId::new(f.name));
-        let parents: HashSet<EntityUid> = f
-            .groups
-            .iter()
-            .map(|g| EntityUid::from_type_name_and_id(types.group.clone(), EntityId::new(&**g)))
-            .collect();
-        let principal_entity = Entity::new(
-            principal.clone(),
-            HashMap::from([
-                ("name".to_owned(), s(f.name)),
-                ("tier".to_owned(), s(f.tier)),
-                ("role".to_owned(), s(f.role)),
-            ]),
-            parents,
-        )
-        .map_err(|e| e.to_string())?;
         let resource =
             EntityUid::from_type_name_and_id(types.destination.clone(), EntityId::new(&*f.host));
-        let categories = f
-            .categories
-            .iter()
-            .filter_map(|c| set.categories.get(c.index()))
-            .map(|n| s(n));
-        let mut attrs = HashMap::from([
-            ("host".to_owned(), s(&f.host)),
-            (
-                "categories".to_owned(),
-                RestrictedExpression::new_set(categories),
-            ),
-            ("port".to_owned(), RestrictedExpression::new_long(f.port)),
-            ("scheme".to_owned(), s(f.scheme)),
-        ]);
-        if f.has_address {
-            let ip = f.host.trim_start_matches('[').trim_end_matches(']');
-            attrs.insert("address".to_owned(), RestrictedExpression::new_ip(ip));
+        let mut entities = Vec::with_capacity(2);
+        if needs.principal.any() || needs.groups {
+            entities.push(principal_entity(types, &principal, f, needs)?);
         }
-        let resource_entity =
-            Entity::new(resource.clone(), attrs, HashSet::new()).map_err(|e| e.to_string())?;
-        let b = RestrictedExpression::new_bool;
-        let l = RestrictedExpression::new_long;
-        let context = Context::from_pairs([
-            ("method".to_owned(), s(f.method)),
-            ("terminal".to_owned(), s(f.terminal)),
-            ("location".to_owned(), s(f.location)),
-            ("registered".to_owned(), b(f.registered)),
-            ("open".to_owned(), b(f.open)),
-            ("weekday".to_owned(), s(f.weekday)),
-            ("hour".to_owned(), l(f.minute_of_day / 60)),
-            ("minute_of_day".to_owned(), l(f.minute_of_day)),
-            ("date".to_owned(), s(&f.date)),
-            (
-                "schedules".to_owned(),
-                RestrictedExpression::new_set(f.schedules.iter().map(|n| s(n))),
-            ),
-            ("session".to_owned(), b(f.session)),
-            ("session_minutes".to_owned(), l(f.session_minutes)),
-        ])
-        .map_err(|e| e.to_string())?;
+        if needs.resource.any() {
+            entities.push(resource_entity(set, &resource, f, needs.resource)?);
+        }
+        let context = context(f, needs.context)?;
         let action = match f.action {
             Action::Http => types.http.clone(),
             Action::Connect => types.connect.clone(),
         };
         let request =
             Request::new(principal, action, resource, context, None).map_err(|e| e.to_string())?;
-        let entities = Entities::from_entities([principal_entity, resource_entity], None)
-            .map_err(|e| e.to_string())?;
+        let entities = if entities.is_empty() {
+            Entities::empty()
+        } else {
+            Entities::from_entities(entities, None).map_err(|e| e.to_string())?
+        };
         Ok(Cedar { request, entities })
     }
 
     /// Cedar's evaluation of one rule: satisfied, not satisfied, or an error.
     pub fn matches(&self, rule: &CompiledRule) -> Result<bool, String> {
-        let response = Authorizer::new().is_authorized(&self.request, &rule.cedar, &self.entities);
+        self.satisfied(&rule.cedar)
+    }
+
+    /// Whether the one policy of `set` is satisfied (or an evaluation error).
+    pub fn satisfied(&self, set: &PolicySet) -> Result<bool, String> {
+        let response = Authorizer::new().is_authorized(&self.request, set, &self.entities);
         let diagnostics = response.diagnostics();
         if let Some(e) = diagnostics.errors().next() {
             return Err(e.to_string());
@@ -321,6 +288,95 @@ impl Cedar {
         let matched = diagnostics.reason().next().is_some();
         Ok(matched)
     }
+}
+
+fn string(v: &str) -> RestrictedExpression {
+    RestrictedExpression::new_string(v.to_owned())
+}
+
+fn principal_entity(
+    types: &Types,
+    uid: &EntityUid,
+    f: &Facts<'_>,
+    needs: &Needs,
+) -> Result<Entity, String> {
+    let parents: HashSet<EntityUid> = if needs.groups {
+        f.groups
+            .iter()
+            .map(|g| EntityUid::from_type_name_and_id(types.group.clone(), EntityId::new(&**g)))
+            .collect()
+    } else {
+        HashSet::new()
+    };
+    let want = needs.principal;
+    let attrs: HashMap<String, RestrictedExpression> =
+        [("name", f.name), ("tier", f.tier), ("role", f.role)]
+            .into_iter()
+            .filter(|(k, _)| want.wants(&PRINCIPAL, k))
+            .map(|(k, v)| (k.to_owned(), string(v)))
+            .collect();
+    Entity::new(uid.clone(), attrs, parents).map_err(|e| e.to_string())
+}
+
+fn resource_entity(
+    set: &RuleSet,
+    uid: &EntityUid,
+    f: &Facts<'_>,
+    want: Attrs,
+) -> Result<Entity, String> {
+    let want = |k: &str| want.wants(&RESOURCE, k);
+    let mut attrs = HashMap::new();
+    if want("host") {
+        attrs.insert("host".to_owned(), string(&f.host));
+    }
+    if want("categories") {
+        let names = f
+            .categories
+            .iter()
+            .filter_map(|c| set.categories.get(c.index()))
+            .map(|n| string(n));
+        attrs.insert(
+            "categories".to_owned(),
+            RestrictedExpression::new_set(names),
+        );
+    }
+    if want("port") {
+        attrs.insert("port".to_owned(), RestrictedExpression::new_long(f.port));
+    }
+    if want("scheme") {
+        attrs.insert("scheme".to_owned(), string(f.scheme));
+    }
+    if f.has_address && want("address") {
+        let ip = f.host.trim_start_matches('[').trim_end_matches(']');
+        attrs.insert("address".to_owned(), RestrictedExpression::new_ip(ip));
+    }
+    Entity::new(uid.clone(), attrs, HashSet::new()).map_err(|e| e.to_string())
+}
+
+fn context(f: &Facts<'_>, want: Attrs) -> Result<Context, String> {
+    let b = RestrictedExpression::new_bool;
+    let l = RestrictedExpression::new_long;
+    let mut pairs: Vec<(String, RestrictedExpression)> = Vec::with_capacity(12);
+    let mut put = |k: &str, v: &dyn Fn() -> RestrictedExpression| {
+        if want.wants(&CONTEXT, k) {
+            pairs.push((k.to_owned(), v()));
+        }
+    };
+    put("method", &|| string(f.method));
+    put("terminal", &|| string(f.terminal));
+    put("location", &|| string(f.location));
+    put("registered", &|| b(f.registered));
+    put("open", &|| b(f.open));
+    put("weekday", &|| string(f.weekday));
+    put("hour", &|| l(f.minute_of_day / 60));
+    put("minute_of_day", &|| l(f.minute_of_day));
+    put("date", &|| string(f.date()));
+    put("schedules", &|| {
+        RestrictedExpression::new_set(f.schedules.iter().map(|n| string(n)))
+    });
+    put("session", &|| b(f.session));
+    put("session_minutes", &|| l(f.session_minutes));
+    Context::from_pairs(pairs).map_err(|e| e.to_string())
 }
 
 /// The cache key: every fact a rule can read, length-prefixed so that distinct facts never share
@@ -351,7 +407,10 @@ fn key(f: &Facts<'_>) -> Vec<u8> {
     k.push(u8::from(f.registered) | u8::from(f.open) << 1 | u8::from(f.session) << 2);
     s(&mut k, f.weekday);
     k.extend_from_slice(&f.minute_of_day.to_le_bytes());
-    s(&mut k, &f.date);
+    let (y, m, d) = f.local_date;
+    k.extend_from_slice(&y.to_le_bytes());
+    k.push(m as u8);
+    k.push(d as u8);
     k.extend_from_slice(&(f.schedules.len() as u32).to_le_bytes());
     for n in f.schedules {
         s(&mut k, n);
@@ -364,7 +423,8 @@ fn key(f: &Facts<'_>) -> Vec<u8> {
 /// order as [`evaluate`], and every rule that matched or failed.
 pub fn trace(set: &RuleSet, inputs: &Inputs<'_>) -> (Outcome, Vec<crate::Matched>) {
     let facts = Facts::of(inputs);
-    let cedar = Cedar::build(set, &facts);
+    let everything = Needs::everything_needed();
+    let cedar = Cedar::build(set, &facts, &everything);
     let mut matched = Vec::new();
     for rule in &set.rules {
         let result = match &cedar {

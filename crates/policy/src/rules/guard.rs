@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use cedar_policy::pst::{
     ActionConstraint, BinaryOp, Clause, EntityOrSlot, EntityType, EntityUID, Expr, Literal,
-    PrincipalConstraint, ResourceConstraint, Template, UnaryOp, Var,
+    PatternElem, PrincipalConstraint, ResourceConstraint, Template, UnaryOp, Var,
 };
 use lists::{CategoryId, CategorySet};
 
@@ -78,6 +78,15 @@ pub enum Guard {
     Category(Option<CategoryId>),
     Schedule(Box<str>),
     InGroup(Box<str>),
+    /// `resource.address.isInRange(ip("NET/PREFIX"))` after `resource has address`: the network
+    /// as a number (IPv4 in the low 32 bits), its prefix, and whether it is IPv6.
+    InRange {
+        v6: bool,
+        net: u128,
+        prefix: u8,
+    },
+    /// `fact like "pattern"`: the pattern's bytes, `None` for `*`.
+    Like(StrFact, Box<[Option<u8>]>),
     Not(Box<Guard>),
     And(Vec<Guard>),
     Or(Vec<Guard>),
@@ -96,6 +105,7 @@ pub struct Facts<'a> {
     pub method: &'a str,
     pub port: i64,
     pub has_address: bool,
+    pub address: Option<std::net::IpAddr>,
     pub categories: CategorySet,
     pub terminal: &'a str,
     pub location: &'a str,
@@ -103,7 +113,9 @@ pub struct Facts<'a> {
     pub open: bool,
     pub weekday: &'static str,
     pub minute_of_day: i64,
-    pub date: String,
+    /// `YYYY-MM-DD`, formatted when a rule first reads it.
+    date: std::cell::OnceCell<String>,
+    pub local_date: (i16, i8, i8),
     pub schedules: &'a [Arc<str>],
     pub session: bool,
     pub session_minutes: i64,
@@ -130,6 +142,7 @@ impl<'a> Facts<'a> {
             method: inputs.method,
             port: i64::from(inputs.port),
             has_address: inputs.host.is_ip(),
+            address: inputs.host.ip(),
             categories: inputs.categories,
             terminal: place.terminal.unwrap_or(""),
             location: place.location.unwrap_or(""),
@@ -137,7 +150,8 @@ impl<'a> Facts<'a> {
             open: place.open,
             weekday: place.local.weekday.as_str(),
             minute_of_day: i64::from(place.local.minute_of_day),
-            date: place.local.date_string(),
+            date: std::cell::OnceCell::new(),
+            local_date: place.local.date,
             schedules: place.schedules,
             session: place.session.is_some(),
             session_minutes: place.session.map_or(0, |s| i64::from(s.minutes)),
@@ -155,8 +169,15 @@ impl<'a> Facts<'a> {
             StrFact::Terminal => self.terminal,
             StrFact::Location => self.location,
             StrFact::Weekday => self.weekday,
-            StrFact::Date => &self.date,
+            StrFact::Date => self.date(),
         }
+    }
+
+    pub fn date(&self) -> &str {
+        self.date.get_or_init(|| {
+            let (y, m, d) = self.local_date;
+            format!("{y:04}-{m:02}-{d:02}")
+        })
     }
 
     fn long(&self, fact: LongFact) -> i64 {
@@ -199,6 +220,18 @@ impl Guard {
             Guard::Category(id) => id.is_some_and(|id| f.categories.contains(id)),
             Guard::Schedule(name) => f.schedules.iter().any(|s| **s == **name),
             Guard::InGroup(g) => f.groups.iter().any(|s| **s == **g),
+            Guard::Like(fact, pattern) => like(f.str(*fact).as_bytes(), pattern),
+            Guard::InRange { v6, net, prefix } => match (f.address, v6) {
+                (Some(std::net::IpAddr::V4(a)), false) => {
+                    let mask = u32::MAX.checked_shl(32 - u32::from(*prefix)).unwrap_or(0);
+                    u128::from(u32::from(a) & mask) == *net
+                }
+                (Some(std::net::IpAddr::V6(a)), true) => {
+                    let mask = u128::MAX.checked_shl(128 - u32::from(*prefix)).unwrap_or(0);
+                    u128::from(a) & mask == *net
+                }
+                _ => false,
+            },
             Guard::Not(g) => !g.eval(f),
             Guard::And(gs) => gs.iter().all(|g| g.eval(f)),
             Guard::Or(gs) => gs.iter().any(|g| g.eval(f)),
@@ -206,17 +239,51 @@ impl Guard {
     }
 }
 
-/// A rule lowered: its guard, and whether Cedar must still evaluate the rest of it.
+/// Cedar's `like` on UTF-8 bytes: a literal character matches its bytes, `*` any sequence. Byte and
+/// character matching agree, since an encoded character never starts inside another.
+fn like(s: &[u8], p: &[Option<u8>]) -> bool {
+    let (mut si, mut pi) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while si < s.len() {
+        match p.get(pi) {
+            Some(Some(c)) if s.get(si) == Some(c) => {
+                si += 1;
+                pi += 1;
+            }
+            Some(None) => {
+                star = Some((pi, si));
+                pi += 1;
+            }
+            _ => match star {
+                Some((sp, ss)) => {
+                    pi = sp + 1;
+                    si = ss + 1;
+                    star = Some((sp, ss + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    p.get(pi..)
+        .is_some_and(|rest| rest.iter().all(Option::is_none))
+}
+
+/// A rule lowered: its guard, and what Cedar must still evaluate when the guard holds.
 #[derive(Debug, Clone)]
 pub struct Lowered {
     pub guard: Guard,
     /// The guard is the whole rule.
     pub complete: bool,
+    /// The conditions the guard does not cover, in Cedar's order (`None` when complete).
+    pub residual: Option<Expr>,
 }
 
 /// Lower a rule: its scope, then the longest prefix of its conditions that lowers.
 pub fn lower_rule(t: &Template, categories: &[String]) -> Lowered {
-    let l = Lower { categories };
+    let mut l = Lower {
+        categories,
+        address_known: false,
+    };
     let mut parts = vec![
         l.principal(&t.principal),
         l.action(&t.action),
@@ -232,23 +299,45 @@ pub fn lower_rule(t: &Template, categories: &[String]) -> Lowered {
             })),
         }
     }
-    let mut complete = true;
-    for c in &conjuncts {
+    let mut rest = conjuncts.len();
+    for (i, c) in conjuncts.iter().enumerate() {
         match l.expr(c) {
-            Some(g) => parts.push(g),
+            Some(g) => {
+                // From here on, `resource.address` can be read without error.
+                if g == Guard::Bool(BoolFact::HasAddress) {
+                    l.address_known = true;
+                }
+                parts.push(g)
+            }
             None => {
-                complete = false;
+                rest = i;
                 break;
             }
         }
     }
+    // The rest, re-joined left to right as Cedar evaluates it.
+    let residual = conjuncts
+        .get(rest..)
+        .unwrap_or_default()
+        .iter()
+        .map(|c| c.clone().into_owned())
+        .reduce(|left, right| Expr::BinaryOp {
+            op: BinaryOp::And,
+            left: Arc::new(left),
+            right: Arc::new(right),
+        });
+    let complete = residual.is_none();
     parts.retain(|g| *g != Guard::True);
     let guard = match parts.len() {
         0 => Guard::True,
         1 => parts.pop().unwrap_or(Guard::True),
         _ => Guard::And(parts),
     };
-    Lowered { guard, complete }
+    Lowered {
+        guard,
+        complete,
+        residual,
+    }
 }
 
 /// The conjuncts of `e` in evaluation order.
@@ -272,6 +361,8 @@ pub fn type_is(ty: &EntityType, name: &str) -> bool {
 
 struct Lower<'c> {
     categories: &'c [String],
+    /// An earlier conjunct established `resource has address`.
+    address_known: bool,
 }
 
 impl Lower<'_> {
@@ -334,6 +425,23 @@ impl Lower<'_> {
                 }
                 _ => None,
             },
+            Expr::Like { expr, pattern } => {
+                let fact = str_fact(expr)?;
+                let mut bytes = Vec::new();
+                for elem in pattern {
+                    match elem {
+                        PatternElem::Wildcard => bytes.push(None),
+                        PatternElem::Char(c) => {
+                            let mut buf = [0u8; 4];
+                            bytes.extend(c.encode_utf8(&mut buf).bytes().map(Some));
+                        }
+                        // A pattern element gatehouse does not know: Cedar evaluates it.
+                        #[allow(unreachable_patterns)]
+                        _ => return None,
+                    }
+                }
+                Some(Guard::Like(fact, bytes.into()))
+            }
             _ => bool_fact(e).map(Guard::Bool),
         }
     }
@@ -366,6 +474,19 @@ impl Lower<'_> {
                     Guard::And(each)
                 })
             }
+            BinaryOp::IsInRange if self.address_known => match (attr_of(left)?, right) {
+                (
+                    (Var::Resource, "address"),
+                    Expr::UnaryOp {
+                        op: UnaryOp::Ip,
+                        expr,
+                    },
+                ) => match &**expr {
+                    Expr::Literal(Literal::String(s)) => ip_range(s),
+                    _ => None,
+                },
+                _ => None,
+            },
             BinaryOp::In => match (left, right) {
                 (Expr::Var(Var::Principal), Expr::Literal(Literal::EntityUID(uid))) => {
                     Some(principal_in(uid, true))
@@ -434,6 +555,56 @@ impl Lower<'_> {
             )),
             (Var::Context, "schedules") => Some(Guard::Schedule(lit.as_str().into())),
             _ => None,
+        }
+    }
+}
+
+/// An `ip("…")` range as Cedar parses it (no IPv4 inside IPv6, a prefix without leading zeros),
+/// reduced to its network; `None` for anything else (Cedar evaluates it).
+fn ip_range(s: &str) -> Option<Guard> {
+    if s.contains(':') && s.contains('.') {
+        return None;
+    }
+    let (addr, prefix) = match s.split_once('/') {
+        Some((a, p)) => {
+            let ok = !p.is_empty()
+                && p.len() <= 3
+                && p.bytes().all(|b| b.is_ascii_digit())
+                && (p == "0" || !p.starts_with('0'));
+            if !ok {
+                return None;
+            }
+            (
+                a.parse::<std::net::IpAddr>().ok()?,
+                Some(p.parse::<u8>().ok()?),
+            )
+        }
+        None => (s.parse::<std::net::IpAddr>().ok()?, None),
+    };
+    match addr {
+        std::net::IpAddr::V4(a) => {
+            let prefix = prefix.unwrap_or(32);
+            if prefix > 32 {
+                return None;
+            }
+            let mask = u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0);
+            Some(Guard::InRange {
+                v6: false,
+                net: u128::from(u32::from(a) & mask),
+                prefix,
+            })
+        }
+        std::net::IpAddr::V6(a) => {
+            let prefix = prefix.unwrap_or(128);
+            if prefix > 128 {
+                return None;
+            }
+            let mask = u128::MAX.checked_shl(128 - u32::from(prefix)).unwrap_or(0);
+            Some(Guard::InRange {
+                v6: true,
+                net: u128::from(a) & mask,
+                prefix,
+            })
         }
     }
 }
@@ -535,4 +706,34 @@ fn bool_fact(e: &Expr) -> Option<BoolFact> {
         (Var::Context, "session") => BoolFact::Session,
         _ => return None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::like;
+
+    fn p(s: &str) -> Vec<Option<u8>> {
+        s.bytes().map(|b| (b != b'*').then_some(b)).collect()
+    }
+
+    #[test]
+    fn like_matches_as_cedar_does() {
+        let cases = [
+            ("www.example.org", "*.example.org", true),
+            ("example.org", "*.example.org", false),
+            ("a.b.example.org", "*.example.org", true),
+            ("", "", true),
+            ("", "*", true),
+            ("x", "", false),
+            ("abcb", "*a*b", true),
+            ("abc", "*a*b", false),
+            ("aaa", "a*a*a", true),
+            ("aa", "a*a*a", false),
+            ("héllo", "h*o", true),
+            ("héllo", "h?llo", false),
+        ];
+        for (s, pat, want) in cases {
+            assert_eq!(like(s.as_bytes(), &p(pat)), want, "{s:?} like {pat:?}");
+        }
+    }
 }

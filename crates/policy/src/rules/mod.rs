@@ -23,6 +23,7 @@ mod compile;
 mod eval;
 mod guard;
 mod lint;
+mod needs;
 mod source;
 
 use std::fmt;

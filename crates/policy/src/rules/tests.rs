@@ -494,6 +494,15 @@ when { context.registered && resource.host like "*.example.org" };
 permit (principal, action, resource)
 when { resource has address && resource.address.isInRange(ip("10.0.0.0/8")) };
 
+@id("p-address-v6")
+@reason("no loopback")
+forbid (principal in Gatehouse::Group::"researchers", action, resource)
+when { resource has address && (resource.address.isInRange(ip("::1/128")) || resource.address.isLoopback()) };
+
+@id("p-address-0")
+permit (principal == Gatehouse::Principal::"u2", action, resource)
+when { resource has address && resource.address.isInRange(ip("192.168.0.0/16")) && resource.address.isInRange(ip("0.0.0.0/0")) };
+
 @id("p-staff")
 @tier("open")
 permit (principal in Gatehouse::Group::"staff", action, resource)
@@ -507,6 +516,15 @@ when { ["sat", "sun"].contains(context.weekday) || principal.role == "admin" };
 @id("p-session")
 permit (principal, action == Gatehouse::Action::"connect", resource)
 when { context.session && context.session_minutes < 30 && resource.port == 443 };
+
+@id("p-if")
+permit (principal, action, resource)
+when { context.location == "reading-room" && (if principal in Gatehouse::Group::"staff" then context.hour > 8 else resource.port == 443) };
+
+@id("p-sets")
+@tier("open")
+permit (principal, action, resource)
+when { context.schedules.containsAll(context.schedules) && resource.categories.contains(principal.tier) && principal.name like "u*" };
 
 @id("p-err")
 permit (principal in Gatehouse::Group::"guests", action, resource)
