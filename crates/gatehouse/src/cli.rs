@@ -209,7 +209,12 @@ fn check_config(file: PathBuf) -> anyhow::Result<ExitCode> {
                 println!("  {}", crate::config::places_summary(&c.places));
             }
             if let Some(rules) = &c.rules.rules {
-                println!("  rules: {} in {} file(s); policy version {}", rules.len(), c.rules.sources.len(), c.version);
+                println!(
+                    "  rules: {} in {} file(s); policy version {}",
+                    rules.len(),
+                    c.rules.sources.len(),
+                    c.version
+                );
             }
             for w in &c.rules.warnings {
                 println!("  {w}");

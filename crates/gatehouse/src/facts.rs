@@ -75,9 +75,8 @@ impl PlaceFacts {
     pub fn of(places: &Places, from: From<'_>, now: Timestamp) -> anyhow::Result<PlaceFacts> {
         match from {
             From::Address(ip) => Ok(PlaceFacts::at(places, ip, now)),
-            From::Terminal(name) => PlaceFacts::at_terminal(places, name, now).ok_or_else(|| {
-                anyhow!("`{name}` is no terminal of this configuration")
-            }),
+            From::Terminal(name) => PlaceFacts::at_terminal(places, name, now)
+                .ok_or_else(|| anyhow!("`{name}` is no terminal of this configuration")),
         }
     }
 
@@ -286,7 +285,12 @@ impl Explained {
         let e = &self.explanation;
         let d = &e.decision;
         let mut out = String::new();
-        let _ = writeln!(out, "decision: {} by `{}`", d.verdict.as_str(), self.rule_id);
+        let _ = writeln!(
+            out,
+            "decision: {} by `{}`",
+            d.verdict.as_str(),
+            self.rule_id
+        );
         let _ = writeln!(out, "  reason: {}", d.reason());
         let _ = writeln!(out, "  decided at step: {:?}", e.step);
         if let Some(tier) = &e.tier {
@@ -337,7 +341,9 @@ impl Explained {
         let _ = writeln!(
             out,
             "  terminal: {}, location: {}",
-            p.terminal.as_deref().unwrap_or("none (unregistered address)"),
+            p.terminal
+                .as_deref()
+                .unwrap_or("none (unregistered address)"),
             p.location.as_deref().unwrap_or("-")
         );
         let _ = writeln!(
@@ -373,7 +379,10 @@ pub fn explain(
     request: &Request,
 ) -> anyhow::Result<Explained> {
     let place = PlaceFacts::of(&config.places, from, at)?;
-    let session = place.terminal.as_ref().map(|_| SessionFacts { id: 0, minutes: 0 });
+    let session = place
+        .terminal
+        .as_ref()
+        .map(|_| SessionFacts { id: 0, minutes: 0 });
     let inputs = inputs(
         &config.lists,
         asker.who(),

@@ -495,6 +495,11 @@ impl Gateway {
         }
     }
 
+    /// The open sessions the running gateway holds.
+    pub fn server_seats_in_use(&self) -> usize {
+        self.server.as_ref().unwrap().gateway().seats.list().len()
+    }
+
     /// Re-read the configuration file, as SIGHUP does.
     pub async fn reload(&self) -> Result<(), gatehouse::config::ConfigError> {
         self.server.as_ref().unwrap().reload().await

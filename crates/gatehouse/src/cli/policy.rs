@@ -144,7 +144,13 @@ fn existing_store(common: &Common) -> anyhow::Result<Option<Store>> {
 fn check(common: &Common) -> anyhow::Result<ExitCode> {
     let config = load_config(common)?;
     let groups = match existing_store(common)? {
-        Some(store) => Some(store.groups()?.into_iter().map(|g| g.name).collect::<Vec<_>>()),
+        Some(store) => Some(
+            store
+                .groups()?
+                .into_iter()
+                .map(|g| g.name)
+                .collect::<Vec<_>>(),
+        ),
         None => None,
     };
     let report = facts::check_rules(&config, groups.as_deref());
@@ -192,7 +198,12 @@ fn test(common: &Common, path: &Path) -> anyhow::Result<ExitCode> {
         }
         failed += 1;
         writeln!(out, "FAIL  {}", case.name)?;
-        writeln!(out, "      - expected: {} {}", case.expect, case.rule.as_deref().unwrap_or("(any rule)"))?;
+        writeln!(
+            out,
+            "      - expected: {} {}",
+            case.expect,
+            case.rule.as_deref().unwrap_or("(any rule)")
+        )?;
         writeln!(out, "      + got:      {} {}", got.verdict, got.rule)?;
         writeln!(out, "        facts: {}", got.facts)?;
     }
@@ -213,7 +224,10 @@ struct Got {
 
 fn decide_case(config: &Config, case: &Case) -> anyhow::Result<Got> {
     if !matches!(case.expect.as_str(), "allow" | "deny") {
-        bail!("`expect = \"{}\"`: a case expects `allow` or `deny`", case.expect);
+        bail!(
+            "`expect = \"{}\"`: a case expects `allow` or `deny`",
+            case.expect
+        );
     }
     let from = match (&case.terminal, case.address) {
         (Some(t), None) => From::Terminal(t),
@@ -310,7 +324,8 @@ fn replay(common: &Common, since: &str, show: usize) -> anyhow::Result<ExitCode>
             .or_default() += 1;
         if shown < show {
             shown += 1;
-            writeln!(out, 
+            writeln!(
+                out,
                 "{}  {}  {} {}  {} → {}",
                 super::common::format_ts(row.ts_us),
                 row.principal.as_deref().unwrap_or("-"),
@@ -321,7 +336,7 @@ fn replay(common: &Common, since: &str, show: usize) -> anyhow::Result<ExitCode>
             )?;
         }
     }
-    writeln!(out, 
+    writeln!(out,
         "replayed {decided} decisions since {since} under {} (policy version {}): {changed} would change; {skipped} events were not decisions (malformed, authentication, seats)",
         candidate.source, candidate.version
     )?;

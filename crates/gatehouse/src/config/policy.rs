@@ -61,7 +61,9 @@ impl RawPolicy {
                 ::places::Unregistered::Allow => Unregistered::Allow,
                 ::places::Unregistered::Refuse => Unregistered::Refuse,
                 // The configuration checked the name; an unknown one would be refused outright.
-                ::places::Unregistered::Cap(t) => Tier::parse(t).map_or(Unregistered::Refuse, Unregistered::Cap),
+                ::places::Unregistered::Cap(t) => {
+                    Tier::parse(t).map_or(Unregistered::Refuse, Unregistered::Cap)
+                }
             },
             rules,
         })

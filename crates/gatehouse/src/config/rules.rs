@@ -52,9 +52,21 @@ pub(super) fn load(
 ) -> RulesLoaded {
     let known = Known {
         categories: Known::categories_of(lists),
-        locations: places.locations().iter().map(|l| l.name.to_string()).collect(),
-        terminals: places.terminals().iter().map(|t| t.name.to_string()).collect(),
-        schedules: places.schedules().iter().map(|s| s.name.to_string()).collect(),
+        locations: places
+            .locations()
+            .iter()
+            .map(|l| l.name.to_string())
+            .collect(),
+        terminals: places
+            .terminals()
+            .iter()
+            .map(|t| t.name.to_string())
+            .collect(),
+        schedules: places
+            .schedules()
+            .iter()
+            .map(|s| s.name.to_string())
+            .collect(),
         ..Known::default()
     };
     let mut sources = Vec::new();

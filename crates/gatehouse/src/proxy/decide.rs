@@ -68,7 +68,9 @@ pub fn refusal_at(
     (place, now): (&PlaceFacts, jiff::Timestamp),
 ) -> Outcome {
     let mut outcome = refusal_of(rt, d, principal, target);
-    let location = place.location_id.and_then(|id| rt.config.places.location(id));
+    let location = place
+        .location_id
+        .and_then(|id| rt.config.places.location(id));
     if let (Outcome::Refused(r), policy::Rule::LocationClosed, Some(l)) =
         (&mut outcome, &d.rule, location)
     {

@@ -20,7 +20,6 @@ use super::respond::Outcome;
 use crate::audit::{AuditEvent, EventContext, Slot, Stage};
 use crate::codes::{ErrorCode, EventDecision};
 use crate::state::Gateway;
-use crate::store::now_us;
 
 /// The rule that allowed a request, as recorded and as a metric label.
 pub struct AllowedBy {
@@ -69,10 +68,11 @@ pub enum End {
 impl Record {
     /// A request whose head is complete; `destination` is the target as received (redacted) until
     /// it is understood.
-    pub fn new(method: &str, destination: String) -> Record {
+    /// `now` is the gateway's clock: the event's time is the time the decision was made at.
+    pub fn new(method: &str, destination: String, now: jiff::Timestamp) -> Record {
         Record {
             started: Instant::now(),
-            ts_us: now_us(),
+            ts_us: now.as_microsecond(),
             method: method.to_string(),
             principal: None,
             tried_principal: None,
@@ -88,8 +88,8 @@ impl Record {
     }
 
     /// A request whose head did not parse.
-    pub fn unparsed() -> Record {
-        let mut r = Record::new("-", "-".to_string());
+    pub fn unparsed(now: jiff::Timestamp) -> Record {
+        let mut r = Record::new("-", "-".to_string(), now);
         r.stage = Stage::Parse;
         r
     }

@@ -57,8 +57,8 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 
 use crate::audit::{EventContext, Stage};
-use crate::facts::PlaceFacts;
 use crate::codes::ErrorCode;
+use crate::facts::PlaceFacts;
 use crate::identity::{AuthMemo, Principal};
 use crate::state::{Gateway, InFlight, Runtime};
 use ending::{AllowedBy, End, Record};
@@ -135,7 +135,7 @@ async fn refuse_unparsed(
     outcome: Outcome,
     stop: &mut watch::Receiver<bool>,
 ) {
-    let rec = Record::unparsed();
+    let rec = Record::unparsed(gw.clock.now());
     let style = style(rt, false, true);
     let reply = Reply::Outcome {
         outcome: &outcome,
@@ -254,7 +254,11 @@ async fn handle_request(
 ) -> Next {
     // Declared first, dropped last: the request counts as in flight until its event is queued.
     let _in_flight = InFlight::enter(&gw.in_flight);
-    let mut rec = Record::new(head.method(), target::redact_target(head.target()));
+    let mut rec = Record::new(
+        head.method(),
+        target::redact_target(head.target()),
+        gw.clock.now(),
+    );
     let result = unless_stopped(stop, pipeline(gw, rt, conn, client, &head, &mut rec)).await;
     let (end, next) = match result {
         Some(Ok(done)) => done,

@@ -19,6 +19,7 @@ mod list_files;
 mod malformed;
 mod metrics;
 mod places_config;
+mod policy_cli;
 mod protocol;
 mod response_framing;
 mod seats;

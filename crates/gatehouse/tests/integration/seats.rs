@@ -531,7 +531,11 @@ async fn the_sweep_ends_idle_sessions_and_those_of_a_closed_location_by_the_gate
 async fn sessions_survive_a_restart_of_the_gateway() {
     let data = tempfile::tempdir().unwrap();
     let clock = ManualClock::new(at("2026-12-07T09:00:00Z"));
-    let text = "[proxy]\nlisten = \"127.0.0.1:0\"\n\n[admin]\nlisten = \"127.0.0.1:0\"\n";
+    // The location and terminal of the sessions are configured: a location the configuration
+    // does not name counts as closed, and its sessions end at the next sweep.
+    let text = "[proxy]\nlisten = \"127.0.0.1:0\"\n\n[admin]\nlisten = \"127.0.0.1:0\"\n\n\
+                [[locations]]\nname = \"room\"\nseats = 5\n\n\
+                [[terminals]]\nname = \"rr-01\"\nlocation = \"room\"\naddresses = [\"127.0.0.11\"]\n";
     let start = || async {
         Server::start(ServerOptions {
             config: Config::from_toml(text, "gatehouse.toml", data.path()).unwrap(),
@@ -577,7 +581,14 @@ async fn sessions_survive_a_restart_of_the_gateway() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn session_list_and_end_work_while_serving_and_the_gateway_frees_the_seat() {
-    let s = start_serve("[proxy]\nlisten = \"127.0.0.1:0\"\n\n[admin]\nlisten = \"127.0.0.1:0\"\n");
+    let s = start_serve(
+        "[proxy]\nlisten = \"127.0.0.1:0\"\n\n[admin]\nlisten = \"127.0.0.1:0\"\n\n\
+         [[locations]]\nname = \"reading-room\"\nseats = 5\n\n\
+         [[locations]]\nname = \"lab\"\n\n\
+         [[terminals]]\nname = \"rr-01\"\nlocation = \"reading-room\"\naddresses = [\"127.0.0.11\"]\n\n\
+         [[terminals]]\nname = \"rr-02\"\nlocation = \"reading-room\"\naddresses = [\"127.0.0.12\"]\n\n\
+         [[terminals]]\nname = \"lab-01\"\nlocation = \"lab\"\naddresses = [\"127.0.0.13\"]\n",
+    );
     // Sessions taken through the store, as another gateway on the same store would.
     let store = Store::open(&s.data_dir).unwrap();
     let now = Timestamp::now();
@@ -659,11 +670,11 @@ async fn session_list_and_end_work_while_serving_and_the_gateway_frees_the_seat(
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("`bob` at terminal `rr-02`"), "{out}");
     eventually(
-        "the room's gauge goes with its last session",
+        "a configured room's gauge falls to zero with its last session",
         || async move {
-            !metrics_of(admin)
+            metrics_of(admin)
                 .await
-                .contains("gatehouse_seats_in_use{location=\"reading-room\"}")
+                .contains("gatehouse_seats_in_use{location=\"reading-room\"} 0\n")
         },
     )
     .await;

@@ -95,11 +95,7 @@ async fn start(origin: &Origin, rules: &str, at: jiff::Timestamp) -> (Gateway, A
     let gw = Gateway::start_with_clock(&text, clock.clone()).await;
     // The rule file must outlive the test's reloads: keep it beside the configuration.
     std::fs::copy(&rules_path, gw.config_path().with_file_name("rules.cedar")).unwrap();
-    std::fs::write(
-        gw.config_path(),
-        places_config(origin, "rules.cedar"),
-    )
-    .unwrap();
+    std::fs::write(gw.config_path(), places_config(origin, "rules.cedar")).unwrap();
     gw.add_user("rhea", Tier::Filtered, PW).await;
     gw.add_user("gus", Tier::Open, PW).await;
     gw.add_user("sam", Tier::None, PW).await;
@@ -224,7 +220,10 @@ async fn a_reload_closes_an_open_tunnel_that_the_new_rules_refuse() {
     );
     s.write_all(connect.as_bytes()).await.unwrap();
     let mut buf = vec![0u8; 4096];
-    let n = tokio::time::timeout(SAFETY, s.read(&mut buf)).await.unwrap().unwrap();
+    let n = tokio::time::timeout(SAFETY, s.read(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
     let head = String::from_utf8_lossy(&buf[..n]).to_string();
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
 
@@ -260,5 +259,291 @@ async fn a_reload_closes_an_open_tunnel_that_the_new_rules_refuse() {
     let r = get_from("127.0.0.21", gw.proxy, ("sam", PW), &url).await;
     assert_eq!(r.status(), 403, "{}", r.text);
     assert_eq!(r.rule().as_deref(), Some("tier-none"));
+    gw.shutdown().await;
+}
+
+/// `count` principals `p0`, `p1`, … on `open`, in the group `researchers`.
+async fn add_researchers(gw: &Gateway, count: usize) {
+    let store = gw.store();
+    for i in 0..count {
+        let name = format!("p{i}");
+        store
+            .add_principal(
+                &name,
+                gatehouse::store::Role::User,
+                Tier::Open,
+                &gatehouse::identity::hash_password(PW).unwrap(),
+            )
+            .unwrap();
+        store.add_member("researchers", &name).unwrap();
+    }
+    gw.wait_for_principals().await;
+}
+
+/// A reading room with eight terminals (127.0.0.11–18) and `seats` seats, open all week.
+fn room_config(origin: &Origin, seats: u32) -> String {
+    let terminals: String = (1..=8)
+        .map(|i| {
+            format!(
+                "[[terminals]]\nname = \"rr-0{i}\"\nlocation = \"reading-room\"\naddresses = [\"127.0.0.1{i}\"]\n\n"
+            )
+        })
+        .collect();
+    format!(
+        r#"{base}
+[places]
+unregistered = "refuse"
+time_zone = "Europe/Berlin"
+
+[[locations]]
+name = "reading-room"
+time_zone = "Europe/Berlin"
+seats = {seats}
+idle_timeout = "15m"
+[locations.hours]
+mon = ["09:00-18:00"]
+
+{terminals}"#,
+        base = base_config(origin)
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_people_arriving_at_once_never_overfill_the_room_and_the_sixth_is_told_when_a_seat_frees(
+) {
+    let origin = Origin::start("127.0.0.2").await;
+    let clock = ManualClock::new(berlin("2026-12-07T10:00"));
+    let gw = Gateway::start_with_clock(&room_config(&origin, 5), clock.clone()).await;
+    gw.store().add_group("researchers").unwrap();
+    add_researchers(&gw, 8).await;
+    let url = format!("http://origin.test:{}/", origin.port());
+
+    // Eight people sit down at eight terminals at once: exactly five get a seat.
+    let arrivals = (0..8).map(|i| {
+        let url = url.clone();
+        let proxy = gw.proxy;
+        tokio::spawn(async move {
+            let user = format!("p{i}");
+            let source = format!("127.0.0.1{}", i + 1);
+            get_from(&source, proxy, (&user, PW), &url).await
+        })
+    });
+    let replies: Vec<_> = futures_join(arrivals).await;
+    let seated = replies.iter().filter(|r| r.status() == 200).count();
+    let full: Vec<_> = replies
+        .iter()
+        .filter(|r| r.rule().as_deref() == Some("seats-full"))
+        .collect();
+    assert_eq!(
+        seated,
+        5,
+        "{:?}",
+        replies.iter().map(|r| r.status()).collect::<Vec<_>>()
+    );
+    assert_eq!(full.len(), 3);
+    assert_eq!(origin.requests(), 5, "the refused reached nothing");
+    // The page says the room is full, with the seat count and when a seat frees at the latest
+    // (15 minutes after the last activity: 10:15 Berlin).
+    let page = &full[0].text;
+    assert!(page.contains("all 5 seats are taken"), "{page}");
+    assert!(page.contains("10:15"), "{page}");
+    assert_eq!(gw.server_seats_in_use(), 5);
+
+    // Fifteen idle minutes later the seats free, without anyone waiting for them.
+    clock.advance(Duration::from_secs(15 * 60 + 1));
+    let r = get_from("127.0.0.16", gw.proxy, ("p5", PW), &url).await;
+    assert_eq!(r.status(), 200, "{}", r.text);
+    gw.shutdown().await;
+}
+
+async fn futures_join<T: Send + 'static>(
+    tasks: impl Iterator<Item = tokio::task::JoinHandle<T>>,
+) -> Vec<T> {
+    let mut out = Vec::new();
+    for t in tasks {
+        out.push(t.await.unwrap());
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_terminal_holds_one_session_and_a_person_one_terminal() {
+    let origin = Origin::start("127.0.0.2").await;
+    let clock = ManualClock::new(berlin("2026-12-07T10:00"));
+    let gw = Gateway::start_with_clock(&room_config(&origin, 5), clock.clone()).await;
+    gw.store().add_group("researchers").unwrap();
+    add_researchers(&gw, 2).await;
+    let url = format!("http://origin.test:{}/", origin.port());
+
+    assert_eq!(
+        get_from("127.0.0.11", gw.proxy, ("p0", PW), &url)
+            .await
+            .status(),
+        200
+    );
+    // Someone else at the same terminal is refused while the session lasts.
+    let r = get_from("127.0.0.11", gw.proxy, ("p1", PW), &url).await;
+    assert_eq!(r.rule().as_deref(), Some("terminal-busy"), "{}", r.text);
+    // The same person at a second terminal is refused: one session per person.
+    let r = get_from("127.0.0.12", gw.proxy, ("p0", PW), &url).await;
+    assert_eq!(
+        r.rule().as_deref(),
+        Some("principal-sessions"),
+        "{}",
+        r.text
+    );
+    assert_eq!(origin.requests(), 1);
+    // A refused request takes no seat: p1 sits at the second terminal at once.
+    assert_eq!(
+        get_from("127.0.0.12", gw.proxy, ("p1", PW), &url)
+            .await
+            .status(),
+        200
+    );
+
+    // The audit trail names the session of every allowed request, the same one for p0's requests.
+    assert_eq!(
+        get_from("127.0.0.11", gw.proxy, ("p0", PW), &url)
+            .await
+            .status(),
+        200
+    );
+    gw.flush_audit().await;
+    let rows = gw.audit();
+    let sessions: Vec<_> = rows
+        .iter()
+        .filter(|r| r.principal.as_deref() == Some("p0") && r.decision == "allow")
+        .map(|r| r.session_id)
+        .collect();
+    assert_eq!(sessions.len(), 2);
+    assert!(sessions[0].is_some());
+    assert_eq!(sessions[0], sessions[1]);
+    gw.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closing_time_ends_the_sessions_and_closes_their_tunnels() {
+    let origin = Origin::start("127.0.0.2").await;
+    let clock = ManualClock::new(berlin("2026-12-07T17:50"));
+    let gw = Gateway::start_with_clock(&room_config(&origin, 5), clock.clone()).await;
+    gw.store().add_group("researchers").unwrap();
+    add_researchers(&gw, 1).await;
+
+    let mut s = connect_from("127.0.0.11", gw.proxy).await;
+    let connect = format!(
+        "CONNECT origin.test:{port} HTTP/1.1\r\nHost: origin.test:{port}\r\nProxy-Authorization: {}\r\n\r\n",
+        basic("p0", PW),
+        port = origin.port()
+    );
+    s.write_all(connect.as_bytes()).await.unwrap();
+    let mut buf = vec![0u8; 4096];
+    let n = tokio::time::timeout(SAFETY, s.read(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+    assert_eq!(gw.server_seats_in_use(), 1);
+
+    // 18:00: the room closes; within the sweep's second the session ends and the tunnel closes.
+    clock.set(berlin("2026-12-07T18:00"));
+    let closed = tokio::time::timeout(SAFETY, async {
+        loop {
+            match s.read(&mut buf).await {
+                Ok(0) | Err(_) => return true,
+                Ok(_) => continue,
+            }
+        }
+    })
+    .await
+    .unwrap_or(false);
+    assert!(closed, "the tunnel was closed at closing time");
+    assert_eq!(gw.server_seats_in_use(), 0);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    gw.flush_audit().await;
+    let tunnel = gw
+        .audit()
+        .into_iter()
+        .find(|r| r.method == "CONNECT")
+        .unwrap();
+    assert_eq!(tunnel.error.as_deref(), Some("revoked"));
+    gw.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_that_does_not_answer_for_seats_refuses_and_says_so() {
+    let origin = Origin::start("127.0.0.2").await;
+    let clock = ManualClock::new(berlin("2026-12-07T10:00"));
+    let gw = Gateway::start_with_clock(&room_config(&origin, 5), clock.clone()).await;
+    gw.store().add_group("researchers").unwrap();
+    add_researchers(&gw, 1).await;
+    let url = format!("http://origin.test:{}/", origin.port());
+
+    // Another process holds the store's write lock for longer than a seat may wait.
+    let db = gw.data_path().join("gatehouse.db");
+    let locker = rusqlite::Connection::open(&db).unwrap();
+    locker.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    let r = get_from("127.0.0.11", gw.proxy, ("p0", PW), &url).await;
+    assert_eq!(r.status(), 503, "{}", r.text);
+    assert_eq!(r.error().as_deref(), Some("sessions_unavailable"));
+    assert!(r.text.contains("could not decide"), "{}", r.text);
+    assert_eq!(origin.requests(), 0);
+    locker.execute_batch("ROLLBACK").unwrap();
+
+    // Once the store answers again, the seat is taken.
+    let r = get_from("127.0.0.11", gw.proxy, ("p0", PW), &url).await;
+    assert_eq!(r.status(), 200, "{}", r.text);
+    gw.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replay_reports_what_a_candidate_configuration_would_decide_differently() {
+    let origin = Origin::start("127.0.0.2").await;
+    let (gw, _clock) = start(&origin, RULES, berlin("2026-12-07T10:00")).await;
+    let url = format!("http://origin.test:{}/", origin.port());
+    // Recorded: gus refused at the reading room (twice), rhea allowed there, sam allowed at the office.
+    for _ in 0..2 {
+        let r = get_from("127.0.0.12", gw.proxy, ("gus", PW), &url).await;
+        assert_eq!(r.status(), 403);
+    }
+    assert_eq!(
+        get_from("127.0.0.11", gw.proxy, ("rhea", PW), &url)
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        get_from("127.0.0.21", gw.proxy, ("sam", PW), &url)
+            .await
+            .status(),
+        200
+    );
+    gw.flush_audit().await;
+
+    // The candidate lets everyone sit in the reading room; the office rule stays.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("rules.cedar"),
+        RULES.replace(
+            "forbid (principal, action, resource)",
+            "forbid (principal == Gatehouse::Principal::\"nobody\", action, resource)",
+        ),
+    )
+    .unwrap();
+    let candidate = dir.path().join("gatehouse.toml");
+    std::fs::write(&candidate, places_config(&origin, "rules.cedar")).unwrap();
+    let (code, out, err) = crate::cli::cli_in(
+        gw.data_path(),
+        &candidate,
+        &["policy", "replay", "--since", "2026-12-07"],
+        None,
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("replayed 4 decisions"), "{out}");
+    assert!(out.contains(": 2 would change"), "{out}");
+    assert!(
+        out.contains("2  deny reading-room-researchers-only → allow tier-open"),
+        "{out}"
+    );
+    assert!(out.contains("gus  GET http://origin.test"), "{out}");
     gw.shutdown().await;
 }
