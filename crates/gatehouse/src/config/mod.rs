@@ -193,15 +193,14 @@ fn validate(v: &mut Validator<'_>, raw: &Raw, base: &Path) -> Option<Config> {
     );
     let (lists, list_loads) = lists::load(v, &raw.lists, base)?;
     let rules = rules::load(v, &raw.rules, base, &lists, &places);
-    let policy = raw.policy.compile(
-        v,
-        &raw.tiers,
-        raw.proxy.connect_ports.as_deref(),
-        &lists,
+    let done = policy::Validated {
+        connect_ports: raw.proxy.connect_ports.as_deref(),
         allow_networks,
         intranet,
-        (&places, rules.rules.clone()),
-    );
+        places: &places,
+        rules: rules.rules.clone(),
+    };
+    let policy = raw.policy.compile(v, &raw.tiers, &lists, done);
     let version = version_of(v.loc.text, &rules);
     Some(Config {
         source: v.loc.file.to_string(),

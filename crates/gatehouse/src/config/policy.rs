@@ -31,6 +31,20 @@ pub(super) struct RawPolicy {
     connect: Vec<Spanned<RawConnect>>,
 }
 
+/// What other sections validated before the policy is compiled.
+pub(super) struct Validated<'a> {
+    /// `proxy.connect_ports`.
+    pub connect_ports: Option<&'a [u16]>,
+    /// `[network] allow`.
+    pub allow_networks: NetSet,
+    /// `[tiers.intranet]`.
+    pub intranet: Intranet,
+    /// `[places]` and the rest: how unregistered addresses are treated.
+    pub places: &'a Places,
+    /// `[rules]`, compiled.
+    pub rules: Option<Arc<RuleSet>>,
+}
+
 const PORTS_SHAPE: &str = "write `ports = [8443, 9443]` or `ports = \"any\"`";
 
 impl RawPolicy {
@@ -40,12 +54,16 @@ impl RawPolicy {
         &self,
         v: &mut Validator<'_>,
         tiers: &RawTiers,
-        connect_ports: Option<&[u16]>,
         lists: &Lists,
-        allow_networks: NetSet,
-        intranet: Intranet,
-        (places, rules): (&Places, Option<Arc<RuleSet>>),
+        done: Validated<'_>,
     ) -> Policy {
+        let Validated {
+            connect_ports,
+            allow_networks,
+            intranet,
+            places,
+            rules,
+        } = done;
         let global_deny = super::lists::categories(v, &self.deny, "policy.deny", lists);
         let connect_rules = self.connect.iter().map(|r| connect_rule(v, r)).collect();
         let filtered_allow = tiers.filtered_allow(v, lists);
