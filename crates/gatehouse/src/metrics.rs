@@ -46,6 +46,9 @@ pub const DECISION_RULES: &[(&str, &str)] = &[
     ("deny", "undecidable"),
     ("allow", "rule"),
     ("deny", "rule"),
+    ("deny", "seats-full"),
+    ("deny", "terminal-busy"),
+    ("deny", "principal-sessions"),
 ];
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]

@@ -77,6 +77,9 @@ struct Conn {
     /// body was not read whole, or it was a tunnel (or upgrade) that ended while the client's
     /// side was open.
     client_may_send: bool,
+    /// What the last request on this connection was allowed as: while the connection waits for
+    /// its next request, a change that refuses it closes the connection.
+    last_allowed: Option<revoke::AllowedOwned>,
 }
 
 /// Serve one client connection until it closes, times out, or the gateway drains.
@@ -88,20 +91,29 @@ pub async fn serve_connection(gw: Arc<Gateway>, mut client: TcpStream, peer: Soc
         auth_memo: None,
         origin: None,
         client_may_send: false,
+        last_allowed: None,
     };
     let mut draining = gw.draining.clone();
     let mut stop = gw.stop.clone();
     loop {
         let head = {
             let reading = gw.runtime.load();
-            read_head(
+            let read = read_head(
                 &reading,
                 &mut client,
                 &mut conn.buf,
                 &mut draining,
                 &mut stop,
-            )
-            .await
+            );
+            // A kept-alive connection whose last request a reload or a session's end now refuses
+            // is closed rather than kept for a next request.
+            tokio::select! {
+                h = read => h,
+                rule = revoke::until_refused(&gw, conn.last_allowed.as_ref()) => {
+                    tracing::debug!(%peer, %rule, "a kept-alive connection is refused now; closing it");
+                    HeadRead::Closed
+                }
+            }
         };
         // The configuration in force when the head is complete decides, not the one from before
         // an idle wait (a reload applies to the next request on a kept connection).
@@ -411,6 +423,13 @@ async fn pipeline(
     if let Some(o) = relayed.keep_origin {
         conn.origin = Some(o);
     }
+    conn.last_allowed = Some(revoke::AllowedOwned {
+        principal: principal.name.clone(),
+        client: conn.peer.ip(),
+        target,
+        method: head.method().to_string(),
+        session: rec.context.session_id,
+    });
     let end = End::Relayed {
         status: relayed.status,
         error: relayed.error,

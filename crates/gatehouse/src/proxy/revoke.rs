@@ -26,6 +26,44 @@ pub struct Allowed<'a> {
     pub session: Option<i64>,
 }
 
+/// [`Allowed`], owned: what a kept-alive connection's last request was allowed as.
+pub struct AllowedOwned {
+    pub principal: std::sync::Arc<str>,
+    pub client: IpAddr,
+    pub target: Target,
+    pub method: String,
+    pub session: Option<i64>,
+}
+
+impl AllowedOwned {
+    fn borrowed(&self) -> Allowed<'_> {
+        Allowed {
+            principal: &self.principal,
+            client: self.client,
+            target: &self.target,
+            method: &self.method,
+            session: self.session,
+        }
+    }
+}
+
+/// Wait until a change refuses what `allowed` was allowed as; the refusing rule. Pending forever
+/// when there is nothing to watch (`None`) or the gateway is gone.
+pub async fn until_refused(gw: &Gateway, allowed: Option<&AllowedOwned>) -> String {
+    let Some(allowed) = allowed else {
+        return std::future::pending().await;
+    };
+    let mut changes = gw.changes.subscribe();
+    loop {
+        if changes.changed().await.is_err() {
+            return std::future::pending().await;
+        }
+        if let Some(rule) = refused_now(gw, &allowed.borrowed()) {
+            return rule;
+        }
+    }
+}
+
 /// Run `relay` until it ends, or until a change makes its decision a refusal: then the relay is
 /// dropped (both connections close at once: the client's is reset) and the end is recorded with
 /// the error `revoked`.

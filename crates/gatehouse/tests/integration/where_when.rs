@@ -547,3 +547,40 @@ async fn replay_reports_what_a_candidate_configuration_would_decide_differently(
     assert!(out.contains("gus  GET http://origin.test"), "{out}");
     gw.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_closes_a_kept_alive_connection_whose_last_request_is_refused_now() {
+    let origin = Origin::start("127.0.0.2").await;
+    let (gw, _clock) = start(&origin, RULES, berlin("2026-12-07T10:00")).await;
+    let url = format!("http://other.test:{}/", origin.port());
+    let request = |user: &str| {
+        format!(
+            "GET {url} HTTP/1.1\r\nHost: other.test:{}\r\nProxy-Authorization: {}\r\n\r\n",
+            origin.port(),
+            basic(user, PW)
+        )
+    };
+    // Two kept-alive connections: sam's from the staff office, rhea's from the reading room.
+    let mut sam = connect_from("127.0.0.21", gw.proxy).await;
+    sam.write_all(request("sam").as_bytes()).await.unwrap();
+    assert!(testkit::read_one_or_eof(&mut sam)
+        .await
+        .starts_with("HTTP/1.1 200"));
+    let mut idle = connect_from("127.0.0.31", gw.proxy).await;
+
+    // The reload takes the office's `open` from staff: sam's connection is closed, promptly.
+    let rules_path = gw.config_path().with_file_name("rules.cedar");
+    std::fs::write(
+        &rules_path,
+        RULES.replace("@tier(\"open\")\npermit", "@tier(\"none\")\npermit"),
+    )
+    .unwrap();
+    gw.reload().await.unwrap();
+    assert!(
+        testkit::closed(&mut sam, SAFETY).await,
+        "the kept-alive connection was closed"
+    );
+    // A connection that carried no request is not touched by the change.
+    assert!(!testkit::closed(&mut idle, Duration::from_millis(300)).await);
+    gw.shutdown().await;
+}
