@@ -251,6 +251,8 @@ pub struct Explained {
     pub categories: Vec<String>,
     pub at: Timestamp,
     rule_id: String,
+    /// The location's hours at that time: open until when, or when it opens next.
+    hours: String,
 }
 
 impl Explained {
@@ -356,6 +358,7 @@ impl Explained {
             p.local.minute_of_day % 60,
             if p.open { "open" } else { "closed" }
         );
+        let _ = writeln!(out, "  hours: {}", self.hours);
         let _ = writeln!(out, "  schedules active: [{}]", join(&p.schedules));
         out
     }
@@ -399,7 +402,9 @@ pub fn explain(
         .map(|c| config.lists.category_name(c).to_string())
         .collect();
     let rule_id = explanation.decision.rule.id(&config.lists);
+    let hours = hours_at(config, &place, at);
     Ok(Explained {
+        hours,
         explanation,
         categories,
         place,
@@ -408,6 +413,25 @@ pub fn explain(
         at,
         rule_id,
     })
+}
+
+/// The location's hours at `at`, in its own time: whether it is open, until when or from when.
+fn hours_at(config: &Config, place: &PlaceFacts, at: Timestamp) -> String {
+    let Some(location) = place.location_id.and_then(|id| config.places.location(id)) else {
+        return "no location (unregistered address)".into();
+    };
+    let local = |t: Timestamp| {
+        t.to_zoned(location.time_zone.clone())
+            .strftime("%a %Y-%m-%d %H:%M %Z")
+            .to_string()
+    };
+    let state = location.state_at(at);
+    match (state.open, state.closes_at, state.opens_at) {
+        (true, Some(c), _) => format!("{} is open until {}", location.name, local(c)),
+        (true, None, _) => format!("{} is open (no closing within two weeks)", location.name),
+        (false, _, Some(o)) => format!("{} is closed; it opens at {}", location.name, local(o)),
+        (false, _, None) => format!("{} is closed (no opening within two weeks)", location.name),
+    }
 }
 
 /// The seats of the explained request's location, from the store.

@@ -584,3 +584,28 @@ async fn a_reload_closes_a_kept_alive_connection_whose_last_request_is_refused_n
     assert!(!testkit::closed(&mut idle, Duration::from_millis(300)).await);
     gw.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rule_that_cannot_be_evaluated_refuses_and_says_gatehouse_could_not_decide() {
+    let origin = Origin::start("127.0.0.2").await;
+    // Valid Cedar that fails at evaluation: the multiplication overflows.
+    let rules = r#"
+@id("overflowing")
+@reason("never shown: this rule cannot be evaluated")
+forbid (principal, action, resource)
+when { context.minute_of_day * 9223372036854775807 > 1 };
+"#;
+    let (gw, _clock) = start(&origin, rules, berlin("2026-12-07T10:00")).await;
+    let url = format!("http://origin.test:{}/", origin.port());
+    let r = get_from("127.0.0.11", gw.proxy, ("rhea", PW), &url).await;
+    assert_eq!(r.status(), 403, "{}", r.text);
+    assert_eq!(r.rule().as_deref(), Some("undecidable"));
+    assert!(r.text.contains("could not decide"), "{}", r.text);
+    assert_eq!(origin.requests(), 0, "a failed decision reaches nothing");
+    gw.flush_audit().await;
+    let rows = gw.audit();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].decision, "deny");
+    assert_eq!(rows[0].rule, "undecidable");
+    gw.shutdown().await;
+}
