@@ -574,6 +574,10 @@ fn reset(client: &TcpStream) {
 const LINGER_MAX: Duration = Duration::from_secs(2);
 /// A lingering close ends once the client has sent nothing for this long.
 const LINGER_IDLE: Duration = Duration::from_millis(200);
+/// The longest a close lingers for bytes nothing announced (the request was read whole): enough
+/// to drain pipelined requests behind a close, not enough for a client that keeps writing to hold
+/// the connection's slot.
+const LINGER_UNANNOUNCED: Duration = Duration::from_millis(500);
 
 /// Close the client connection after the last response. If the client is still sending (a
 /// refused upload, a body the origin did not wait for, pipelined requests behind a close),
@@ -583,11 +587,17 @@ const LINGER_IDLE: Duration = Duration::from_millis(200);
 /// sending although nothing is pending yet (`client_may_send`: a declared body not read whole,
 /// refused before it began or over a slow link; a tunnel that ended while the client's side was
 /// open), the close waits up to [`LINGER_IDLE`] for it; otherwise, with nothing pending, the
-/// connection closes at once. Every read is awaited, so a client that keeps sending neither holds
+/// connection closes at once, and bytes nothing announced are drained for at most
+/// [`LINGER_UNANNOUNCED`]. Every read is awaited, so a client that keeps sending neither holds
 /// a worker thread nor keeps a stopping gateway waiting.
 async fn close_client(client: &mut TcpStream, client_may_send: bool) {
     let _ = client.shutdown().await;
-    let deadline = tokio::time::Instant::now() + LINGER_MAX;
+    let max = if client_may_send {
+        LINGER_MAX
+    } else {
+        LINGER_UNANNOUNCED
+    };
+    let deadline = tokio::time::Instant::now() + max;
     let mut scratch = [0u8; 16 * 1024];
     let mut lingering = client_may_send;
     loop {
