@@ -115,8 +115,12 @@ pub struct EventContext {
     /// The principal's groups, comma-separated and sorted.
     pub groups: Option<Box<str>>,
     pub tier: Option<&'static str>,
+    pub role: Option<&'static str>,
     /// The version of the configuration in force (a hash of its files).
     pub policy_version: Option<Arc<str>>,
+    /// The rule that refused the request once it was relaying (a reload, the location closing,
+    /// the session ending): the connection was closed with the error `revoked`.
+    pub revoked_by: Option<String>,
 }
 
 /// The Squid log's *type* field for a `Content-Type` value: the media type without parameters
@@ -195,6 +199,8 @@ impl AuditEvent {
             groups: self.context.groups.as_deref().map(str::to_string),
             tier: self.context.tier.map(str::to_string),
             policy_version: self.context.policy_version.as_deref().map(str::to_string),
+            revoked_by: self.context.revoked_by.clone(),
+            role: self.context.role.map(str::to_string),
         }
     }
 

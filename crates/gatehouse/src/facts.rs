@@ -372,20 +372,22 @@ fn join(names: &[Arc<str>]) -> String {
         .join(",")
 }
 
-/// Decide `request` by `asker` from `from` at `at` under `config`, explained. The principal is
-/// taken to hold the seat at a terminal (the seat phase of a running gateway comes on top).
+/// Decide `request` by `asker` from `from` at `at` under `config`, explained. `session`: the
+/// minutes the principal has held a session at the terminal before this request (`None`: none,
+/// as for the first request at a terminal, which takes the seat after its decision).
 pub fn explain(
     config: &Config,
     asker: &Asker,
     from: From<'_>,
     at: Timestamp,
     request: &Request,
+    session: Option<u32>,
 ) -> anyhow::Result<Explained> {
     let place = PlaceFacts::of(&config.places, from, at)?;
-    let session = place
-        .terminal
-        .as_ref()
-        .map(|_| SessionFacts { id: 0, minutes: 0 });
+    let session = match (&place.terminal, session) {
+        (Some(_), Some(minutes)) => Some(SessionFacts { id: 0, minutes }),
+        _ => None,
+    };
     let inputs = inputs(
         &config.lists,
         asker.who(),
@@ -505,7 +507,9 @@ pub fn replay_row(candidate: &Config, row: &AuditRow) -> anyhow::Result<Option<R
     let (Some(name), Some(tier)) = (&row.principal, &row.tier) else {
         return Ok(None);
     };
-    if !matches!(row.decision.as_str(), "allow" | "deny") || crate::seats::is_seat_rule(&row.rule) {
+    // Not decisions of the rules: seat refusals (state), a disabled account (its state then).
+    let not_rules = crate::seats::is_seat_rule(&row.rule) || row.rule == "principal-disabled";
+    if !matches!(row.decision.as_str(), "allow" | "deny") || not_rules {
         return Ok(None);
     }
     let groups: Vec<String> = row
@@ -516,7 +520,7 @@ pub fn replay_row(candidate: &Config, row: &AuditRow) -> anyhow::Result<Option<R
         .filter(|g| !g.is_empty())
         .map(str::to_string)
         .collect();
-    let asker = Asker::new(name, &groups, tier, "user")?;
+    let asker = Asker::new(name, &groups, tier, row.role.as_deref().unwrap_or("user"))?;
     let target = match (&row.url, row.method.as_str()) {
         (_, "CONNECT") => row.destination.clone(),
         (Some(url), _) => url.clone(),
@@ -534,11 +538,12 @@ pub fn replay_row(candidate: &Config, row: &AuditRow) -> anyhow::Result<Option<R
         return Ok(None);
     };
     let at = Timestamp::from_microsecond(row.ts_us)?;
-    let again = explain(candidate, &asker, From::Address(client), at, &request)?;
+    // The session held before the request is not recorded: decided as a first request.
+    let again = explain(candidate, &asker, From::Address(client), at, &request, None)?;
     let after = format!("{} {}", again.verdict(), again.rule_id());
     // A request the address check refused after the name was allowed is decided the same way
     // until the candidate refuses the name itself.
-    let refused_later = row.decision == "deny" && is_address_rule(&row.rule);
+    let refused_later = row.decision == "deny" && is_address_rule(&row.rule, &row.stage);
     let before = format!("{} {}", row.decision, row.rule);
     let changed = if refused_later {
         again.verdict() == "deny"
@@ -553,6 +558,9 @@ pub fn replay_row(candidate: &Config, row: &AuditRow) -> anyhow::Result<Option<R
 }
 
 /// Rules of the address check (after name resolution), which replay cannot run.
-fn is_address_rule(rule: &str) -> bool {
-    rule.starts_with("address:") || rule == "own-socket"
+fn is_address_rule(rule: &str, stage: &str) -> bool {
+    let after_resolving = matches!(stage, "resolve" | "connect");
+    rule.starts_with("address:")
+        || rule == "own-socket"
+        || (rule == "connect-port" && after_resolving)
 }

@@ -196,6 +196,9 @@ struct Inner {
     plan: ArcSwap<Plan>,
     metrics: Arc<Metrics>,
     wait: Duration,
+    /// Sessions this table saw end, however they ended (a claim that ended idle sessions, the
+    /// sweep, another process): the sweep signals open tunnels when it moved.
+    ended: std::sync::atomic::AtomicU64,
     /// The locations each seat gauge has a series for, so that a location gone is removed.
     reported: Mutex<[HashSet<String>; 2]>,
 }
@@ -231,6 +234,7 @@ impl Seats {
             }),
             metrics,
             wait: STORE_WAIT,
+            ended: std::sync::atomic::AtomicU64::new(0),
             reported: Mutex::new(Default::default()),
         };
         inner.reload(&**inner.store.lock())?;
@@ -292,14 +296,17 @@ impl Seats {
     /// `None` when there is none, or when it is idle past its timeout at `now`.
     pub fn held(
         &self,
-        terminal: &str,
+        (terminal, location): (&str, &str),
         principal: &str,
         idle_timeout: Duration,
         now: Timestamp,
     ) -> Option<policy::SessionFacts> {
         let table = self.inner.table.lock();
         let open = table.by_terminal.get(terminal)?;
-        if open.principal != principal || plus(open.last_seen, idle_timeout) <= now {
+        if open.principal != principal
+            || open.location != location
+            || plus(open.last_seen, idle_timeout) <= now
+        {
             return None;
         }
         Some(facts_of(open, now))
@@ -312,15 +319,18 @@ impl Seats {
         Some(facts_of(open, now))
     }
 
-    /// The ids of the open sessions.
-    fn open_ids(&self) -> HashSet<i64> {
-        self.inner
-            .table
-            .lock()
-            .by_terminal
-            .values()
-            .map(|o| o.id)
-            .collect()
+    /// How many sessions this table has seen end.
+    fn ended_so_far(&self) -> u64 {
+        self.inner.ended.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Activity in session `id` at `now` that is not a request (a tunnel relaying bytes): it keeps
+    /// the session from ending idle.
+    pub fn touch(&self, id: i64, now: Timestamp) {
+        let mut table = self.inner.table.lock();
+        if let Some(open) = table.by_terminal.values_mut().find(|o| o.id == id) {
+            open.last_seen = open.last_seen.max(now);
+        }
     }
 
     /// The open sessions as this gateway knows them, by location and terminal.
@@ -430,6 +440,8 @@ impl Inner {
     }
 
     fn count_ended(&self, row: &SessionRow) {
+        self.ended
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if let Some(reason) = row.end_reason.as_deref().and_then(EndReason::parse) {
             let reason = reason.as_str();
             let ended = &self.metrics.sessions_ended;
@@ -617,17 +629,25 @@ fn set_family(
 pub async fn run(gw: Arc<Gateway>, mut stop: watch::Receiver<bool>) {
     let mut interval = tokio::time::interval(SWEEP_INTERVAL);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_ended = gw.seats.ended_so_far();
+    let mut last_minute = gw.clock.now().as_second().div_euclid(60);
     loop {
         tokio::select! {
             _ = interval.tick() => {}
             _ = stop.wait_for(|s| *s) => break,
         }
-        let before = gw.seats.open_ids();
-        if let Err(e) = gw.seats.sweep(gw.clock.now()).await {
+        let now = gw.clock.now();
+        if let Err(e) = gw.seats.sweep(now).await {
             tracing::error!(error = %e, "the seat sweep cannot reach the store");
         }
-        // Sessions ended (idle, closing time, `session end`): their open tunnels decide again.
-        if !before.is_subset(&gw.seats.open_ids()) {
+        // Open tunnels and kept-alive connections decide again when sessions ended (idle, closing
+        // time, `session end`, a claim that ended idle ones) and when the minute turns (rules may
+        // read the time of day, a schedule may have begun or ended).
+        let ended = gw.seats.ended_so_far();
+        let minute = now.as_second().div_euclid(60);
+        if ended != last_ended || minute != last_minute {
+            last_ended = ended;
+            last_minute = minute;
             gw.decisions_changed();
         }
     }

@@ -353,6 +353,7 @@ fn serve_admin(
 /// Authentication runs the same refresh at once for a credential the snapshot does not accept.
 async fn poll_principals(gw: Arc<Gateway>, mut drain: watch::Receiver<bool>) {
     let mut interval = tokio::time::interval(Duration::from_millis(250));
+    let mut seen = gw.identity.principals().generation;
     loop {
         tokio::select! {
             _ = interval.tick() => {}
@@ -360,6 +361,13 @@ async fn poll_principals(gw: Arc<Gateway>, mut drain: watch::Receiver<bool>) {
         }
         if let Err(e) = gw.identity.source().refresh().await {
             tracing::error!(error = %e, "the principal poller cannot refresh");
+        }
+        // Principals changed (here or through a request's refresh): a disabled, deleted or
+        // regrouped principal's open connections decide again.
+        let now = gw.identity.principals().generation;
+        if now != seen {
+            seen = now;
+            gw.decisions_changed();
         }
     }
 }

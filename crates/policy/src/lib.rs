@@ -235,6 +235,9 @@ pub struct Decision {
     pub obligations: Obligations,
     /// The `permit` rule whose `@tier` named the tier that decided (then `rule` is a tier rule).
     pub applied_by: Option<Arc<RuleMeta>>,
+    /// The tier step 6 decided with (a rule's `@tier` or the principal's, capped at an
+    /// unregistered address); `None` when an earlier step decided.
+    pub tier: Option<Tier>,
 }
 
 impl Decision {
@@ -244,6 +247,7 @@ impl Decision {
             rule,
             obligations: Obligations::default(),
             applied_by: None,
+            tier: None,
         }
     }
 
@@ -253,7 +257,17 @@ impl Decision {
             rule,
             obligations: Obligations::default(),
             applied_by: None,
+            tier: None,
         }
+    }
+
+    /// The tier whose networks the address check applies after this decision: the tier step 6
+    /// decided with, or, for an allow by a rule, the principal's tier capped as step 6 would.
+    /// INVARIANT: a resolved address is checked under the same tier that allowed the name, so a
+    /// rule's `@tier("open")` never opens the principal's own tier's internal networks.
+    pub fn address_tier(&self, policy: &Policy, inputs: &Inputs<'_>) -> Tier {
+        self.tier
+            .unwrap_or_else(|| tier_used(policy, inputs, inputs.tier))
     }
 
     pub fn is_allow(&self) -> bool {
@@ -431,6 +445,12 @@ fn tier_used(policy: &Policy, inputs: &Inputs<'_>, tier: Tier) -> Tier {
 
 /// Step 6: what the tier allows.
 fn tier_decision(policy: &Policy, inputs: &Inputs<'_>, tier: Tier) -> Decision {
+    let mut d = tier_step(policy, inputs, tier);
+    d.tier = Some(tier);
+    d
+}
+
+fn tier_step(policy: &Policy, inputs: &Inputs<'_>, tier: Tier) -> Decision {
     match tier {
         Tier::None => Decision::deny(Rule::TierNone),
         Tier::Open => Decision::allow(Rule::TierOpen),

@@ -220,6 +220,8 @@ fn audit_json(r: &AuditRow) -> serde_json::Value {
         "groups": r.groups,
         "tier": r.tier,
         "policy_version": r.policy_version,
+        "role": r.role,
+        "revoked_by": r.revoked_by,
     })
 }
 

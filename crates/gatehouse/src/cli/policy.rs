@@ -5,9 +5,10 @@
 //!
 //! Every decision here is made by the same code as the gateway's: the facts are gathered by
 //! [`crate::facts`] and decided by `policy::decide`, so a case that passes here is decided the same
-//! way by `serve`. Seats are state, not rules: `test` and `replay` decide as for a person who holds
-//! the seat (the seat phase of a running gateway comes on top), `explain` shows the seats in use
-//! when the store is there.
+//! way by `serve`. Seats are state, not rules: a case (or `explain --session MINUTES`) says whether
+//! the principal already holds a session at the terminal (default: no, a first request); the seat
+//! phase of a running gateway comes on top, and `explain` shows the seats in use when the store is
+//! there.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -77,6 +78,10 @@ pub(super) struct ExplainArgs {
     /// The request method (`CONNECT` with a `host:port` target).
     #[arg(long, default_value = "GET")]
     method: String,
+    /// The principal already holds a session at the terminal, since this many minutes (without
+    /// it: the first request at the terminal, which takes the seat after its decision).
+    #[arg(long, value_name = "MINUTES")]
+    session: Option<u32>,
     /// The request target: `http://host/path`, or `host:port` with --method CONNECT.
     url: String,
 }
@@ -98,6 +103,8 @@ struct Case {
     at: String,
     #[serde(default = "default_method")]
     method: String,
+    /// Minutes the principal has held a session at the terminal; absent: a first request.
+    session: Option<u32>,
     url: String,
     expect: String,
     rule: Option<String>,
@@ -238,7 +245,7 @@ fn decide_case(config: &Config, case: &Case) -> anyhow::Result<Got> {
     let asker = Asker::new(&case.principal, &case.groups, &case.tier, &case.role)?;
     let request = Request::parse(&case.method, &case.url)?;
     let at = facts::parse_at(config, &from, &case.at)?;
-    let explained = facts::explain(config, &asker, from, at, &request)?;
+    let explained = facts::explain(config, &asker, from, at, &request, case.session)?;
     Ok(Got {
         verdict: explained.verdict().to_string(),
         rule: explained.rule_id().to_string(),
@@ -283,7 +290,7 @@ fn explain(common: &Common, a: ExplainArgs) -> anyhow::Result<ExitCode> {
         None => jiff::Timestamp::now(),
     };
     let request = Request::parse(&a.method, &a.url)?;
-    let explained = facts::explain(&config, &asker, from, at, &request)?;
+    let explained = facts::explain(&config, &asker, from, at, &request, a.session)?;
     print!("{}", explained.report());
     if let Some(store) = &store {
         print!("{}", facts::seats_report(&config, store, &explained)?);

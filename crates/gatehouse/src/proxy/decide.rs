@@ -117,6 +117,7 @@ mod tests {
             rule: Rule::TierOpen,
             obligations: Obligations::default(),
             applied_by: None,
+            tier: None,
         };
         assert!(obligations(&d).is_ok());
         d.obligations.grant = Some(GrantId(7));

@@ -358,18 +358,17 @@ async fn pipeline(
     let now = gw.clock.now();
     let place = PlaceFacts::at(&rt.config.places, conn.peer.ip(), now);
     rec.context = event_context(rt, &principal, &place);
+    // From the decision on, a change (a reload, sessions ending) reaches this request's relay.
+    let changes = gw.changes.subscribe();
 
-    // 4. Decide, on inputs gathered once: the address check later takes the same ones. The
-    // session the principal holds at this terminal, if any, is a fact of the decision.
-    let held = held_session(gw, rt, &principal, &place, now);
-    let inputs = decide::inputs(rt, &principal, &target, head.method(), &place, held);
-    let allowed = decided(gw, rt, &principal, &inputs, &target, &place)?;
+    // 4. Decide, on inputs gathered once: the address check later takes the same ones, under the
+    // tier that decided. The session the principal holds at this terminal is a fact of the decision.
+    let held = held_session(gw, rt, &principal, &place, now)?;
+    let mut inputs = decide::inputs(rt, &principal, &target, head.method(), &place, held);
+    let (allowed, tier) = decided(gw, rt, &principal, &inputs, &target, &place)?;
+    inputs.tier = tier;
 
-    // 5. A seat: an allowed request from a terminal takes (or keeps) the principal's session.
-    let seated = seat::take(gw, rt, &principal, &place, &rec.destination, now).await?;
-    rec.context.session_id = seated.map(|s| s.session_id);
-
-    // 6. Room in the audit trail before anything is forwarded.
+    // 5. Room in the audit trail before anything is forwarded.
     rec.slot = Some(gw.audit.reserve().await.map_err(|_| Outcome::Failed {
         status: 503,
         code: ErrorCode::AuditBacklog,
@@ -377,7 +376,7 @@ async fn pipeline(
     })?);
     rec.allowed = Some(allowed);
 
-    // 7. Resolve and check every address, then connect (or reuse the kept origin connection).
+    // 6. Resolve and check every address, then connect (or reuse the kept origin connection).
     rec.stage = Stage::Resolve;
     if target.max_forwards == Some(0) {
         // Max-Forwards: 0 makes gatehouse the last hop of an OPTIONS or TRACE: it answers itself.
@@ -389,34 +388,23 @@ async fn pipeline(
     }
     let origin = reach(gw, rt, conn, (&principal, &inputs), &target, rec).await?;
 
-    // 8. Forward or tunnel.
+    // 7. A seat, taken only when everything before the relay succeeded: a request refused or
+    // failed on the way never holds one. A seat refusal is recorded as the refusal it is.
+    let seated = seat::take(gw, rt, &principal, &place, &rec.destination, now)
+        .await
+        .inspect_err(|_| rec.allowed = None)?;
+    rec.context.session_id = seated.map(|s| s.session_id);
+
+    // 8. Forward or tunnel, for as long as the decision holds.
     rec.stage = Stage::Forward;
     rec.origin = Some(origin.addr);
-    let relayed = if target.connect {
-        let allowed = revoke::Allowed {
-            principal: &principal.name,
-            client: conn.peer.ip(),
-            target: &target,
-            method: head.method(),
-            session: rec.context.session_id,
-        };
-        let relay = tunnel::connect_tunnel(rt, client, &mut conn.buf, origin, &rec.progress);
-        revoke::while_allowed(gw, allowed, relay).await
-    } else {
-        let request = forward::Request {
-            gw,
-            rt,
-            head,
-            target: &target,
-            rule: rec.allowed_rule().unwrap_or_default(),
-            progress: &rec.progress,
-        };
-        let parts = ConnParts {
-            peer: conn.peer,
-            buf: &mut conn.buf,
-        };
-        forward::forward(&request, parts, client, origin).await
+    let step = Relay {
+        head,
+        target: &target,
+        principal: &principal,
+        changes,
     };
+    let relayed = relay(gw, rt, conn, client, step, rec, origin).await;
     if relayed.error.is_none() {
         rec.stage = Stage::Done;
     }
@@ -437,6 +425,63 @@ async fn pipeline(
     Ok((end, relayed.next))
 }
 
+/// What step 8 relays.
+struct Relay<'a> {
+    head: &'a RequestHead,
+    target: &'a Target,
+    principal: &'a Principal,
+    /// Subscribed when the request was decided.
+    changes: tokio::sync::watch::Receiver<u64>,
+}
+
+/// Step 8: forward or tunnel while the decision holds (`revoke::while_allowed`); a relay closed
+/// because its decision no longer holds records the rule that refuses it now.
+async fn relay(
+    gw: &Arc<Gateway>,
+    rt: &Arc<Runtime>,
+    conn: &mut Conn,
+    client: &mut TcpStream,
+    step: Relay<'_>,
+    rec: &mut Record,
+    origin: OriginConn,
+) -> exchange::Relayed {
+    let Relay {
+        head,
+        target,
+        principal,
+        changes,
+    } = step;
+    let allowed = revoke::Allowed {
+        principal: &principal.name,
+        client: conn.peer.ip(),
+        target,
+        method: head.method(),
+        session: rec.context.session_id,
+    };
+    let watch = (changes, &rec.progress);
+    let (relayed, revoked_by) = if target.connect {
+        let tunnel = tunnel::connect_tunnel(rt, client, &mut conn.buf, origin, &rec.progress);
+        revoke::while_allowed(gw, allowed, watch, tunnel).await
+    } else {
+        let request = forward::Request {
+            gw,
+            rt,
+            head,
+            target,
+            rule: rec.allowed_rule().unwrap_or_default(),
+            progress: &rec.progress,
+        };
+        let parts = ConnParts {
+            peer: conn.peer,
+            buf: &mut conn.buf,
+        };
+        let forward = forward::forward(&request, parts, client, origin);
+        revoke::while_allowed(gw, allowed, watch, forward).await
+    };
+    rec.context.revoked_by = revoked_by;
+    relayed
+}
+
 /// What the audit event records of the facts the decision is made on.
 fn event_context(rt: &Runtime, principal: &Principal, place: &PlaceFacts) -> EventContext {
     EventContext {
@@ -453,25 +498,36 @@ fn event_context(rt: &Runtime, principal: &Principal, place: &PlaceFacts) -> Eve
                 .into(),
         ),
         tier: Some(principal.tier.as_str()),
+        role: Some(principal.role.as_str()),
         policy_version: Some(rt.config.version.clone()),
+        revoked_by: None,
     }
 }
 
-/// The session `principal` holds at the terminal of `place`, if any.
+/// The session `principal` holds at the terminal of `place`, if any. A terminal whose location
+/// the configuration does not have is refused (it cannot happen: both come from one configuration).
 fn held_session(
     gw: &Gateway,
     rt: &Runtime,
     principal: &Principal,
     place: &PlaceFacts,
     now: jiff::Timestamp,
-) -> Option<policy::SessionFacts> {
-    let terminal = place.terminal.as_deref()?;
-    let location = rt.config.places.location(place.location_id?)?;
-    gw.seats
-        .held(terminal, &principal.name, location.idle_timeout, now)
+) -> Result<Option<policy::SessionFacts>, Outcome> {
+    let Some(terminal) = place.terminal.as_deref() else {
+        return Ok(None);
+    };
+    let location = place
+        .location_id
+        .and_then(|id| rt.config.places.location(id))
+        .ok_or_else(seat::undecidable)?;
+    let at = (terminal, location.name.as_ref());
+    Ok(gw
+        .seats
+        .held(at, &principal.name, location.idle_timeout, now))
 }
 
-/// Ask the policy, timing the decision; the allowing rule, or the refusal.
+/// Ask the policy, timing the decision; the allowing rule and the tier the address check applies,
+/// or the refusal.
 fn decided(
     gw: &Gateway,
     rt: &Runtime,
@@ -479,7 +535,7 @@ fn decided(
     inputs: &policy::Inputs<'_>,
     target: &Target,
     place: &PlaceFacts,
-) -> Result<AllowedBy, Outcome> {
+) -> Result<(AllowedBy, policy::Tier), Outcome> {
     let started = Instant::now();
     let decision = policy::decide(&rt.policy, inputs);
     gw.metrics
@@ -490,10 +546,11 @@ fn decided(
         return Err(decide::refusal_at(rt, &decision, principal, target, at));
     }
     decide::obligations(&decision)?;
-    Ok(AllowedBy {
+    let allowed = AllowedBy {
         id: decision.rule.id(&rt.config.lists),
         static_id: decision.rule.static_id(),
-    })
+    };
+    Ok((allowed, decision.address_tier(&rt.policy, inputs)))
 }
 
 /// An origin connection for the request: the kept one when it still fits, or a new one to a

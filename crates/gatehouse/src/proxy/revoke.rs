@@ -11,7 +11,9 @@ use std::future::Future;
 use std::net::IpAddr;
 
 use super::decide;
-use super::exchange::{Next, Relayed, Target};
+use tokio::sync::watch;
+
+use super::exchange::{Next, Progress, Relayed, Target};
 use crate::codes::ErrorCode;
 use crate::facts::PlaceFacts;
 use crate::state::Gateway;
@@ -64,37 +66,62 @@ pub async fn until_refused(gw: &Gateway, allowed: Option<&AllowedOwned>) -> Stri
     }
 }
 
+/// How often an open relay tells the seats its session is active (when bytes moved).
+const ACTIVITY_TICK: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Run `relay` until it ends, or until a change makes its decision a refusal: then the relay is
 /// dropped (both connections close at once: the client's is reset) and the end is recorded with
-/// the error `revoked`.
-pub async fn while_allowed<F>(gw: &Gateway, allowed: Allowed<'_>, relay: F) -> Relayed
+/// the error `revoked` and the rule that refuses it now. `changes` was subscribed when the request
+/// was decided, so a change while it resolved and connected is not missed. While bytes move, the
+/// session it runs in stays active: a long tunnel is activity, not idleness.
+pub async fn while_allowed<F>(
+    gw: &Gateway,
+    allowed: Allowed<'_>,
+    (mut changes, progress): (watch::Receiver<u64>, &Progress),
+    relay: F,
+) -> (Relayed, Option<String>)
 where
     F: Future<Output = Relayed>,
 {
-    let mut changes = gw.changes.subscribe();
     tokio::pin!(relay);
+    // A change between the decision and now is looked at once before relaying.
+    let mut pending = changes.has_changed().unwrap_or(false);
+    let mut tick = tokio::time::interval(ACTIVITY_TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut moved = progress.bytes();
     loop {
+        if pending {
+            pending = false;
+            changes.borrow_and_update();
+            if let Some(rule) = refused_now(gw, &allowed) {
+                tracing::info!(
+                    principal = allowed.principal,
+                    destination = %allowed.target.authority,
+                    rule = %rule,
+                    "an open connection is refused now; closing it"
+                );
+                let revoked = Relayed {
+                    status: progress.status(),
+                    error: Some(ErrorCode::Revoked),
+                    next: Next::Abort,
+                    keep_origin: None,
+                };
+                return (revoked, Some(rule));
+            }
+        }
         tokio::select! {
-            r = &mut relay => return r,
-            changed = changes.changed() => {
-                if changed.is_err() {
-                    // The gateway is gone: nothing will signal again.
-                    return relay.await;
+            r = &mut relay => return (r, None),
+            changed = changes.changed() => match changed {
+                Ok(()) => pending = true,
+                // The gateway is gone: nothing will signal again.
+                Err(_) => return (relay.await, None),
+            },
+            _ = tick.tick() => {
+                let now_moved = progress.bytes();
+                if let (Some(id), true) = (allowed.session, now_moved != moved) {
+                    gw.seats.touch(id, gw.clock.now());
                 }
-                if let Some(rule) = refused_now(gw, &allowed) {
-                    tracing::info!(
-                        principal = allowed.principal,
-                        destination = %allowed.target.authority,
-                        rule = %rule,
-                        "an open tunnel is refused now; closing it"
-                    );
-                    return Relayed {
-                        status: 200,
-                        error: Some(ErrorCode::Revoked),
-                        next: Next::Abort,
-                        keep_origin: None,
-                    };
-                }
+                moved = now_moved;
             }
         }
     }

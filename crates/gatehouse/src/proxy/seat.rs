@@ -4,7 +4,8 @@
 //! page that says so, with the seat count and when the next seat frees at the latest; a store that
 //! does not answer refuses (fail closed).
 //!
-//! Seats are taken after the decision: a refused request never holds a seat.
+//! Seats are taken last, after the decision, the audit slot, the address check and the connect:
+//! a request refused or failed on the way never holds a seat.
 
 use jiff::Timestamp;
 use policy::Ask;
@@ -29,9 +30,7 @@ pub async fn take(
         return Ok(None);
     };
     let places = &rt.config.places;
-    let Some(location) = places.location(id) else {
-        return Ok(None);
-    };
+    let location = places.location(id).ok_or_else(undecidable)?;
     let claim = SeatClaim {
         principal: principal.name.to_string(),
         terminal: terminal.to_string(),
@@ -45,6 +44,17 @@ pub async fn take(
     match gw.seats.seat(claim).await {
         Ok(seated) => Ok(Some(seated)),
         Err(refusal) => Err(refused(principal, location, refusal, destination)),
+    }
+}
+
+/// A terminal whose location is not in the configuration that named it: refused, never seated
+/// unchecked (fail closed).
+pub fn undecidable() -> Outcome {
+    Outcome::Failed {
+        status: 503,
+        code: ErrorCode::SessionsUnavailable,
+        message: "gatehouse could not decide: the terminal's location is not in the configuration"
+            .into(),
     }
 }
 
@@ -68,7 +78,10 @@ fn refused(
             "{} is full: all {seats} seats are taken{}",
             location.name,
             match next_free_at {
-                Some(t) => format!("; the next seat frees at {} at the latest", at(*t)),
+                Some(t) => format!(
+                    "; the next seat frees at {} at the latest, unless the person holding it is still at work",
+                    at(*t)
+                ),
                 None => String::new(),
             }
         ),

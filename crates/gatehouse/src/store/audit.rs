@@ -52,6 +52,10 @@ pub struct AuditRow {
     pub tier: Option<String>,
     /// The version of the configuration that decided (a hash of its files).
     pub policy_version: Option<String>,
+    /// The principal's role when the request was decided.
+    pub role: Option<String>,
+    /// The rule that refused the request while it was relaying (error `revoked`).
+    pub revoked_by: Option<String>,
 }
 
 /// Which client's events to read.
@@ -200,6 +204,8 @@ fn audit_row(r: &rusqlite::Row) -> rusqlite::Result<AuditRow> {
         groups: r.get(19)?,
         tier: r.get(20)?,
         policy_version: r.get(21)?,
+        role: r.get(22)?,
+        revoked_by: r.get(23)?,
     })
 }
 
@@ -210,9 +216,10 @@ impl AuditStore for Store {
             let mut stmt = tx.prepare_cached(
                 "INSERT INTO audit_events (ts_us, principal, tried_principal, client, method,
                     destination, url, decision, rule, status, bytes_up, bytes_down, duration_us,
-                    stage, error, terminal, location, session_id, groups, tier, policy_version)
+                    stage, error, terminal, location, session_id, groups, tier, policy_version, role,
+                    revoked_by)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
-                    ?16, ?17, ?18, ?19, ?20, ?21)",
+                    ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)",
             )?;
             for r in rows {
                 stmt.execute(params![
@@ -237,6 +244,8 @@ impl AuditStore for Store {
                     r.groups,
                     r.tier,
                     r.policy_version,
+                    r.role,
+                    r.revoked_by,
                 ])?;
             }
         }
@@ -249,7 +258,7 @@ impl AuditStore for Store {
         let mut sql = format!(
             "SELECT id, ts_us, principal, tried_principal, client, method, destination, url,
                     decision, rule, status, bytes_up, bytes_down, duration_us, stage, error,
-                    terminal, location, session_id, groups, tier, policy_version
+                    terminal, location, session_id, groups, tier, policy_version, role, revoked_by
              FROM audit_events{filter} ORDER BY id"
         );
         if let Some(l) = q.limit {
@@ -290,6 +299,8 @@ mod tests {
             groups: None,
             tier: None,
             policy_version: None,
+            role: None,
+            revoked_by: None,
         }
     }
 

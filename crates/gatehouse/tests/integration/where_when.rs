@@ -64,10 +64,22 @@ name = "staff-desk"
 location = "staff-office"
 addresses = ["127.0.0.21"]
 
+[[locations]]
+name = "foyer"
+time_zone = "Europe/Berlin"
+
+[[terminals]]
+name = "foyer-1"
+location = "foyer"
+addresses = ["127.0.0.31"]
+
 [rules]
 files = ["{rules_file}"]
 "#,
-        base = base_config(origin)
+        base = base_config(origin).replace(
+            "hosts = { ",
+            r#"hosts = { "wiki.intranet.test" = ["127.0.0.5"], "internal.test" = ["127.0.0.5"], "#,
+        )
     )
 }
 
@@ -82,6 +94,11 @@ unless { principal in Gatehouse::Group::"researchers" };
 @tier("open")
 permit (principal in Gatehouse::Group::"staff", action, resource)
 when { context.location == "staff-office" };
+
+@id("foyer-intranet")
+@tier("intranet")
+permit (principal, action, resource)
+when { context.location == "foyer" };
 "#;
 
 /// A gateway on `places_config` with the rules in `rules`, its clock at `at`, and principals:
@@ -607,5 +624,60 @@ when { context.minute_of_day * 9223372036854775807 > 1 };
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].decision, "deny");
     assert_eq!(rows[0].rule, "undecidable");
+    gw.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_address_check_applies_the_tier_that_decided_not_the_principals_own() {
+    let origin = Origin::start("127.0.0.2").await;
+    let internal = Origin::start("127.0.0.5").await;
+    let (gw, _clock) = start(&origin, RULES, berlin("2026-12-07T10:00")).await;
+
+    // sam's own tier is `none`; at the staff office a rule applies `open`. `open` reaches the
+    // allowed networks, but never the intranet tier's internal network (127.0.0.5).
+    gw.store().set_tier("sam", Tier::Intranet).unwrap();
+    gw.wait_for_principals().await;
+    let r = get_from(
+        "127.0.0.21",
+        gw.proxy,
+        ("sam", PW),
+        &format!("http://other.test:{}/", origin.port()),
+    )
+    .await;
+    assert_eq!(r.status(), 200, "{}", r.text);
+    let r = get_from(
+        "127.0.0.21",
+        gw.proxy,
+        ("sam", PW),
+        &format!("http://internal.test:{}/", internal.port()),
+    )
+    .await;
+    assert_eq!(r.status(), 403, "{}", r.text);
+    assert_eq!(r.rule().as_deref(), Some("address:loopback"));
+    assert_eq!(
+        internal.connections(),
+        0,
+        "the internal network saw nothing"
+    );
+
+    // gus's own tier is `open`; in the foyer a rule applies `intranet`: its zone and its network
+    // are reachable, the rest is not.
+    let r = get_from(
+        "127.0.0.31",
+        gw.proxy,
+        ("gus", PW),
+        &format!("http://wiki.intranet.test:{}/", internal.port()),
+    )
+    .await;
+    assert_eq!(r.status(), 200, "{}", r.text);
+    assert_eq!(internal.requests(), 1);
+    let r = get_from(
+        "127.0.0.31",
+        gw.proxy,
+        ("gus", PW),
+        &format!("http://other.test:{}/", origin.port()),
+    )
+    .await;
+    assert_eq!(r.rule().as_deref(), Some("intranet-default"), "{}", r.text);
     gw.shutdown().await;
 }
