@@ -116,7 +116,7 @@ pub struct Metrics {
     pub auth_throttled: Counter,
     pub config_reloads: Family<ErrorLabels, Counter>,
     pub principals_generation: Gauge,
-    /// Open sessions per location (updated every second by `seats::run`).
+    /// Open sessions per location (updated every second by the seat sweep).
     pub seats_in_use: Family<LocationLabels, Gauge>,
     /// Seats per location with a seat limit.
     pub seats: Family<LocationLabels, Gauge>,

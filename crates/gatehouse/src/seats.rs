@@ -33,10 +33,8 @@ use jiff::Timestamp;
 use parking_lot::Mutex;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
-use tokio::sync::watch;
 
 use crate::metrics::{LocationLabels, Metrics, ReasonLabels};
-use crate::state::Gateway;
 pub use crate::store::SeatClaim;
 use crate::store::{
     EndReason, SeatOutcome, SeatTaken, SessionRow, SessionSelector, SessionStore, StoreError,
@@ -320,7 +318,7 @@ impl Seats {
     }
 
     /// How many sessions this table has seen end.
-    fn ended_so_far(&self) -> u64 {
+    pub fn ended_so_far(&self) -> u64 {
         self.inner.ended.load(std::sync::atomic::Ordering::Relaxed)
     }
 
@@ -622,36 +620,4 @@ fn set_family(
         });
     }
     *reported = values.keys().cloned().collect();
-}
-
-/// The seat sweep of a running gateway: every [`SWEEP_INTERVAL`] at the gateway's clock, until
-/// `stop` flips; then the `last_seen` times are written once more, so that a restart finds them.
-pub async fn run(gw: Arc<Gateway>, mut stop: watch::Receiver<bool>) {
-    let mut interval = tokio::time::interval(SWEEP_INTERVAL);
-    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut last_ended = gw.seats.ended_so_far();
-    let mut last_minute = gw.clock.now().as_second().div_euclid(60);
-    loop {
-        tokio::select! {
-            _ = interval.tick() => {}
-            _ = stop.wait_for(|s| *s) => break,
-        }
-        let now = gw.clock.now();
-        if let Err(e) = gw.seats.sweep(now).await {
-            tracing::error!(error = %e, "the seat sweep cannot reach the store");
-        }
-        // Open tunnels and kept-alive connections decide again when sessions ended (idle, closing
-        // time, `session end`, a claim that ended idle ones) and when the minute turns (rules may
-        // read the time of day, a schedule may have begun or ended).
-        let ended = gw.seats.ended_so_far();
-        let minute = now.as_second().div_euclid(60);
-        if ended != last_ended || minute != last_minute {
-            last_ended = ended;
-            last_minute = minute;
-            gw.decisions_changed();
-        }
-    }
-    if let Err(e) = gw.seats.flush().await {
-        tracing::error!(error = %e, "cannot write when sessions were last seen");
-    }
 }

@@ -90,10 +90,7 @@ impl Server {
                 controls.drain.subscribe(),
             )),
             tokio::spawn(poll_principals(gateway.clone(), controls.drain.subscribe())),
-            tokio::spawn(crate::seats::run(
-                gateway.clone(),
-                controls.drain.subscribe(),
-            )),
+            tokio::spawn(sweep_seats(gateway.clone(), controls.drain.subscribe())),
         ];
         let (admin_stop_tx, admin_stop) = watch::channel(false);
         let mut server = Server {
@@ -369,6 +366,38 @@ async fn poll_principals(gw: Arc<Gateway>, mut drain: watch::Receiver<bool>) {
             seen = now;
             gw.decisions_changed();
         }
+    }
+}
+
+/// The seat sweep of a running gateway: every [`crate::seats::SWEEP_INTERVAL`] at the gateway's clock, until
+/// `stop` flips; then the `last_seen` times are written once more, so that a restart finds them.
+async fn sweep_seats(gw: Arc<Gateway>, mut stop: watch::Receiver<bool>) {
+    let mut interval = tokio::time::interval(crate::seats::SWEEP_INTERVAL);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_ended = gw.seats.ended_so_far();
+    let mut last_minute = gw.clock.now().as_second().div_euclid(60);
+    loop {
+        tokio::select! {
+            _ = interval.tick() => {}
+            _ = stop.wait_for(|s| *s) => break,
+        }
+        let now = gw.clock.now();
+        if let Err(e) = gw.seats.sweep(now).await {
+            tracing::error!(error = %e, "the seat sweep cannot reach the store");
+        }
+        // Open tunnels and kept-alive connections decide again when sessions ended (idle, closing
+        // time, `session end`, a claim that ended idle ones) and when the minute turns (rules may
+        // read the time of day, a schedule may have begun or ended).
+        let ended = gw.seats.ended_so_far();
+        let minute = now.as_second().div_euclid(60);
+        if ended != last_ended || minute != last_minute {
+            last_ended = ended;
+            last_minute = minute;
+            gw.decisions_changed();
+        }
+    }
+    if let Err(e) = gw.seats.flush().await {
+        tracing::error!(error = %e, "cannot write when sessions were last seen");
     }
 }
 

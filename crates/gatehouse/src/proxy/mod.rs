@@ -369,11 +369,7 @@ async fn pipeline(
     inputs.tier = tier;
 
     // 5. Room in the audit trail before anything is forwarded.
-    rec.slot = Some(gw.audit.reserve().await.map_err(|_| Outcome::Failed {
-        status: 503,
-        code: ErrorCode::AuditBacklog,
-        message: "the gateway cannot record requests fast enough right now".into(),
-    })?);
+    rec.slot = Some(reserve_slot(gw).await?);
     rec.allowed = Some(allowed);
 
     // 6. Resolve and check every address, then connect (or reuse the kept origin connection).
@@ -411,18 +407,23 @@ async fn pipeline(
     if let Some(o) = relayed.keep_origin {
         conn.origin = Some(o);
     }
-    conn.last_allowed = Some(revoke::AllowedOwned {
-        principal: principal.name.clone(),
-        client: conn.peer.ip(),
-        target,
-        method: head.method().to_string(),
-        session: rec.context.session_id,
-    });
+    conn.last_allowed = Some(revoke::AllowedOwned::of(
+        &principal, conn.peer, target, head, rec,
+    ));
     let end = End::Relayed {
         status: relayed.status,
         error: relayed.error,
     };
     Ok((end, relayed.next))
+}
+
+/// Room for the request's audit event, or `503 audit_backlog`.
+async fn reserve_slot(gw: &Gateway) -> Result<crate::audit::Slot, Outcome> {
+    gw.audit.reserve().await.map_err(|_| Outcome::Failed {
+        status: 503,
+        code: ErrorCode::AuditBacklog,
+        message: "the gateway cannot record requests fast enough right now".into(),
+    })
 }
 
 /// What step 8 relays.

@@ -38,6 +38,23 @@ pub struct AllowedOwned {
 }
 
 impl AllowedOwned {
+    /// What a request that was relayed was allowed as.
+    pub fn of(
+        principal: &crate::identity::Principal,
+        peer: std::net::SocketAddr,
+        target: Target,
+        head: &http1::RequestHead,
+        rec: &super::ending::Record,
+    ) -> AllowedOwned {
+        AllowedOwned {
+            principal: principal.name.clone(),
+            client: peer.ip(),
+            target,
+            method: head.method().to_string(),
+            session: rec.context.session_id,
+        }
+    }
+
     fn borrowed(&self) -> Allowed<'_> {
         Allowed {
             principal: &self.principal,
