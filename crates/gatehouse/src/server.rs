@@ -364,7 +364,7 @@ async fn poll_principals(gw: Arc<Gateway>, mut drain: watch::Receiver<bool>) {
         let now = gw.identity.principals().generation;
         if now != seen {
             seen = now;
-            gw.decisions_changed();
+            gw.principals_changed();
         }
     }
 }

@@ -69,16 +69,37 @@ pub struct Gateway {
     pub clock: SharedClock,
     /// Open sessions and the seat phase, with a store connection of their own.
     pub seats: Seats,
-    /// Bumped whenever a decision made earlier may no longer hold: a reload, a location closing,
-    /// sessions ending. Open tunnels watch it and decide again ([`Gateway::decisions_changed`]).
-    pub changes: watch::Sender<u64>,
+    /// Moved whenever a decision made earlier may no longer hold: a reload, sessions ending, the
+    /// minute turning, principals changing. Open relays watch it and decide again
+    /// ([`Gateway::decisions_changed`]); kept-alive connections watch [`Changes::places`] only.
+    pub changes: watch::Sender<Changes>,
 }
 
 impl Gateway {
-    /// Tell open tunnels to decide again.
+    /// Tell open relays and kept-alive connections to decide again: the configuration, the
+    /// sessions or the time changed.
     pub fn decisions_changed(&self) {
-        self.changes.send_modify(|v| *v = v.wrapping_add(1));
+        self.changes.send_modify(|c| {
+            c.all = c.all.wrapping_add(1);
+            c.places = c.places.wrapping_add(1);
+        });
     }
+
+    /// Tell open relays to decide again: principals changed. A kept-alive connection is left to
+    /// its next request, which is decided under the new principals and refused with a page that
+    /// says why, rather than closed without one.
+    pub fn principals_changed(&self) {
+        self.changes.send_modify(|c| c.all = c.all.wrapping_add(1));
+    }
+}
+
+/// The change counters open connections watch.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Changes {
+    /// Every change.
+    pub all: u64,
+    /// Changes of the configuration, the sessions and the time (not of principals).
+    pub places: u64,
 }
 
 /// The senders of [`Gateway::draining`] and [`Gateway::stop`], kept by whoever runs the gateway.
@@ -139,7 +160,7 @@ impl Gateway {
             in_flight: AtomicUsize::new(0),
             clock,
             seats,
-            changes: watch::channel(0).0,
+            changes: watch::channel(Changes::default()).0,
         });
         Ok(Opened {
             gateway,

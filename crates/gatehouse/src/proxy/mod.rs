@@ -432,7 +432,7 @@ struct Relay<'a> {
     target: &'a Target,
     principal: &'a Principal,
     /// Subscribed when the request was decided.
-    changes: tokio::sync::watch::Receiver<u64>,
+    changes: tokio::sync::watch::Receiver<crate::state::Changes>,
 }
 
 /// Step 8: forward or tunnel while the decision holds (`revoke::while_allowed`); a relay closed

@@ -16,7 +16,7 @@ use tokio::sync::watch;
 use super::exchange::{Next, Progress, Relayed, Target};
 use crate::codes::ErrorCode;
 use crate::facts::PlaceFacts;
-use crate::state::Gateway;
+use crate::state::{Changes, Gateway};
 
 /// What a tunnel was allowed as: enough to decide it again.
 pub struct Allowed<'a> {
@@ -73,10 +73,16 @@ pub async fn until_refused(gw: &Gateway, allowed: Option<&AllowedOwned>) -> Stri
         return std::future::pending().await;
     };
     let mut changes = gw.changes.subscribe();
+    let mut seen = changes.borrow().places;
     loop {
         if changes.changed().await.is_err() {
             return std::future::pending().await;
         }
+        let places = changes.borrow_and_update().places;
+        if places == seen {
+            continue;
+        }
+        seen = places;
         if let Some(rule) = refused_now(gw, &allowed.borrowed()) {
             return rule;
         }
@@ -94,7 +100,7 @@ const ACTIVITY_TICK: std::time::Duration = std::time::Duration::from_secs(30);
 pub async fn while_allowed<F>(
     gw: &Gateway,
     allowed: Allowed<'_>,
-    (mut changes, progress): (watch::Receiver<u64>, &Progress),
+    (mut changes, progress): (watch::Receiver<Changes>, &Progress),
     relay: F,
 ) -> (Relayed, Option<String>)
 where

@@ -125,6 +125,34 @@ async fn start(origin: &Origin, rules: &str, at: jiff::Timestamp) -> (Gateway, A
     (gw, clock)
 }
 
+/// A tunnel to the origin opened by `user` from `source`: the connection, after its `200`.
+async fn open_tunnel(source: &str, gw: &Gateway, user: &str, port: u16) -> tokio::net::TcpStream {
+    let mut s = connect_from(source, gw.proxy).await;
+    let connect = format!(
+        "CONNECT origin.test:{port} HTTP/1.1\r\nHost: origin.test:{port}\r\nProxy-Authorization: {}\r\n\r\n",
+        basic(user, PW)
+    );
+    s.write_all(connect.as_bytes()).await.unwrap();
+    let mut buf = vec![0u8; 4096];
+    let n = tokio::time::timeout(SAFETY, s.read(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    let head = String::from_utf8_lossy(&buf[..n]).to_string();
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    s
+}
+
+/// The audit event of the tunnel, once the gateway recorded it.
+async fn tunnel_event(gw: &Gateway) -> gatehouse::store::AuditRow {
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    gw.flush_audit().await;
+    gw.audit()
+        .into_iter()
+        .find(|r| r.method == "CONNECT")
+        .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_terminal_is_known_by_its_address_and_recorded_with_every_event() {
     let origin = Origin::start("127.0.0.2").await;
@@ -228,21 +256,8 @@ async fn a_reload_closes_an_open_tunnel_that_the_new_rules_refuse() {
     let origin = Origin::start("127.0.0.2").await;
     let (gw, _clock) = start(&origin, RULES, berlin("2026-12-07T10:00")).await;
 
-    // sam opens a tunnel from the staff office (the origin just echoes what it is sent after the head).
-    let mut s = connect_from("127.0.0.21", gw.proxy).await;
-    let connect = format!(
-        "CONNECT origin.test:{port} HTTP/1.1\r\nHost: origin.test:{port}\r\nProxy-Authorization: {}\r\n\r\n",
-        basic("sam", PW),
-        port = origin.port()
-    );
-    s.write_all(connect.as_bytes()).await.unwrap();
-    let mut buf = vec![0u8; 4096];
-    let n = tokio::time::timeout(SAFETY, s.read(&mut buf))
-        .await
-        .unwrap()
-        .unwrap();
-    let head = String::from_utf8_lossy(&buf[..n]).to_string();
-    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    // sam opens a tunnel from the staff office.
+    let mut s = open_tunnel("127.0.0.21", &gw, "sam", origin.port()).await;
 
     // The new rules no longer open the staff office to staff: sam's own tier (`none`) applies.
     let rules_path = gw.config_path().with_file_name("rules.cedar");
@@ -254,22 +269,13 @@ async fn a_reload_closes_an_open_tunnel_that_the_new_rules_refuse() {
     gw.reload().await.unwrap();
 
     // The tunnel is closed by the gateway, promptly.
-    let closed = tokio::time::timeout(SAFETY, async {
-        loop {
-            match s.read(&mut buf).await {
-                Ok(0) | Err(_) => return true,
-                Ok(_) => continue,
-            }
-        }
-    })
-    .await
-    .unwrap_or(false);
-    assert!(closed, "the gateway closed the tunnel");
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    gw.flush_audit().await;
-    let rows = gw.audit();
-    let tunnel = rows.iter().find(|r| r.method == "CONNECT").unwrap();
+    assert!(
+        testkit::closed(&mut s, SAFETY).await,
+        "the gateway closed the tunnel"
+    );
+    let tunnel = tunnel_event(&gw).await;
     assert_eq!(tunnel.decision, "allow");
+    assert_eq!(tunnel.revoked_by.as_deref(), Some("tier-none"));
     assert_eq!(tunnel.error.as_deref(), Some("revoked"), "{tunnel:?}");
     // A new request under the new rules is refused.
     let url = format!("http://other.test:{}/", origin.port());
@@ -446,42 +452,18 @@ async fn closing_time_ends_the_sessions_and_closes_their_tunnels() {
     gw.store().add_group("researchers").unwrap();
     add_researchers(&gw, 1).await;
 
-    let mut s = connect_from("127.0.0.11", gw.proxy).await;
-    let connect = format!(
-        "CONNECT origin.test:{port} HTTP/1.1\r\nHost: origin.test:{port}\r\nProxy-Authorization: {}\r\n\r\n",
-        basic("p0", PW),
-        port = origin.port()
-    );
-    s.write_all(connect.as_bytes()).await.unwrap();
-    let mut buf = vec![0u8; 4096];
-    let n = tokio::time::timeout(SAFETY, s.read(&mut buf))
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+    let mut s = open_tunnel("127.0.0.11", &gw, "p0", origin.port()).await;
     assert_eq!(gw.server_seats_in_use(), 1);
 
     // 18:00: the room closes; within the sweep's second the session ends and the tunnel closes.
     clock.set(berlin("2026-12-07T18:00"));
-    let closed = tokio::time::timeout(SAFETY, async {
-        loop {
-            match s.read(&mut buf).await {
-                Ok(0) | Err(_) => return true,
-                Ok(_) => continue,
-            }
-        }
-    })
-    .await
-    .unwrap_or(false);
-    assert!(closed, "the tunnel was closed at closing time");
+    assert!(
+        testkit::closed(&mut s, SAFETY).await,
+        "the tunnel was closed at closing time"
+    );
     assert_eq!(gw.server_seats_in_use(), 0);
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    gw.flush_audit().await;
-    let tunnel = gw
-        .audit()
-        .into_iter()
-        .find(|r| r.method == "CONNECT")
-        .unwrap();
+    let tunnel = tunnel_event(&gw).await;
+    assert!(tunnel.revoked_by.is_some(), "{tunnel:?}");
     assert_eq!(tunnel.error.as_deref(), Some("revoked"));
     gw.shutdown().await;
 }
@@ -679,5 +661,21 @@ async fn the_address_check_applies_the_tier_that_decided_not_the_principals_own(
     )
     .await;
     assert_eq!(r.rule().as_deref(), Some("intranet-default"), "{}", r.text);
+    gw.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disabling_an_account_closes_its_open_tunnels() {
+    let origin = Origin::start("127.0.0.2").await;
+    let (gw, _clock) = start(&origin, RULES, berlin("2026-12-07T10:00")).await;
+    let mut s = open_tunnel("127.0.0.21", &gw, "sam", origin.port()).await;
+    gw.store().set_disabled("sam", true).unwrap();
+    assert!(
+        testkit::closed(&mut s, SAFETY).await,
+        "the tunnel was closed"
+    );
+    let tunnel = tunnel_event(&gw).await;
+    assert_eq!(tunnel.error.as_deref(), Some("revoked"));
+    assert_eq!(tunnel.revoked_by.as_deref(), Some("principal-disabled"));
     gw.shutdown().await;
 }
