@@ -115,6 +115,9 @@ impl SeatRefusal {
 struct Plan {
     locations: HashMap<String, LocationSeats>,
     hours: Arc<dyn OpenHours>,
+    /// Terminal → location, when the plan comes from a configuration's places: a session at a
+    /// terminal it does not name (or names elsewhere) ends at the next sweep. `None`: not checked.
+    terminals: Option<HashMap<String, String>>,
 }
 
 /// An open session in memory.
@@ -229,6 +232,7 @@ impl Seats {
             plan: ArcSwap::from_pointee(Plan {
                 locations: HashMap::new(),
                 hours: Arc::new(AlwaysOpen),
+                terminals: None,
             }),
             metrics,
             wait: STORE_WAIT,
@@ -245,7 +249,11 @@ impl Seats {
     /// idle sweep) and their opening hours; replaces what was given before.
     pub fn configure(&self, locations: Vec<LocationSeats>, hours: Arc<dyn OpenHours>) {
         let locations = locations.into_iter().map(|l| (l.name.clone(), l)).collect();
-        self.inner.plan.store(Arc::new(Plan { locations, hours }));
+        self.inner.plan.store(Arc::new(Plan {
+            locations,
+            hours,
+            terminals: None,
+        }));
     }
 
     /// The seat phase of a request: the session `claim` holds, or why it holds none.
@@ -278,7 +286,7 @@ impl Seats {
     /// Configure the seats from the configuration's places: every location's seats, idle timeout
     /// and hours. Called at start and on every reload.
     pub fn configure_from(&self, places: &Arc<places::Places>) {
-        let locations = places
+        let locations: Vec<LocationSeats> = places
             .locations()
             .iter()
             .map(|l| LocationSeats {
@@ -287,7 +295,23 @@ impl Seats {
                 idle_timeout: l.idle_timeout,
             })
             .collect();
-        self.configure(locations, Arc::new(PlacesHours(places.clone())));
+        let terminals: HashMap<String, String> = places
+            .terminals()
+            .iter()
+            .filter_map(|t| {
+                let location = places.location(t.location)?;
+                Some((t.name.to_string(), location.name.to_string()))
+            })
+            .collect();
+        let locations = locations
+            .into_iter()
+            .map(|l: LocationSeats| (l.name.clone(), l))
+            .collect();
+        self.inner.plan.store(Arc::new(Plan {
+            locations,
+            hours: Arc::new(PlacesHours(places.clone())),
+            terminals: Some(terminals),
+        }));
     }
 
     /// The session `principal` holds at `terminal`, as the decision reads it (`context.session`):
@@ -540,6 +564,11 @@ impl Inner {
                     ended.extend(store.end_sessions(&which, EndReason::Closed, now)?);
                 }
             }
+            let removed = self.removed(&plan);
+            if !removed.is_empty() {
+                let which = SessionSelector::Ids(removed);
+                ended.extend(store.end_sessions(&which, EndReason::Removed, now)?);
+            }
             let mut table = self.table.lock();
             for row in &ended {
                 table.forget(row);
@@ -548,6 +577,35 @@ impl Inner {
         }
         self.set_gauges(&plan);
         Ok(())
+    }
+
+    /// The open sessions the configuration no longer has room for: at a terminal it does not name
+    /// (or names at another location), and, in a location with fewer seats than sessions, the
+    /// newest ones over the limit.
+    fn removed(&self, plan: &Plan) -> Vec<i64> {
+        let table = self.table.lock();
+        let mut out = Vec::new();
+        let mut by_location: HashMap<&str, Vec<&Open>> = HashMap::new();
+        for open in table.by_terminal.values() {
+            let known = plan
+                .terminals
+                .as_ref()
+                .is_none_or(|t| t.get(&open.terminal).is_some_and(|l| *l == open.location));
+            if known {
+                by_location.entry(&open.location).or_default().push(open);
+            } else {
+                out.push(open.id);
+            }
+        }
+        for (location, mut open) in by_location {
+            let Some(seats) = plan.locations.get(location).and_then(|l| l.seats) else {
+                continue;
+            };
+            // The oldest keep their seats.
+            open.sort_by_key(|o| (o.started, o.id));
+            out.extend(open.iter().skip(seats as usize).map(|o| o.id));
+        }
+        out
     }
 
     fn set_gauges(&self, plan: &Plan) {

@@ -52,14 +52,18 @@ pub enum EndReason {
     Admin,
     /// The principal came back at the same terminal, which now belongs to another location.
     Moved,
+    /// A reload removed the terminal, or left its location fewer seats than sessions (the newest
+    /// sessions end first).
+    Removed,
 }
 
 impl EndReason {
-    pub const ALL: [EndReason; 4] = [
+    pub const ALL: [EndReason; 5] = [
         EndReason::Idle,
         EndReason::Closed,
         EndReason::Admin,
         EndReason::Moved,
+        EndReason::Removed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -68,6 +72,7 @@ impl EndReason {
             EndReason::Closed => "closed",
             EndReason::Admin => "admin",
             EndReason::Moved => "moved",
+            EndReason::Removed => "removed",
         }
     }
 

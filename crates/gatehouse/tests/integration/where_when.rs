@@ -679,3 +679,63 @@ async fn disabling_an_account_closes_its_open_tunnels() {
     assert_eq!(tunnel.revoked_by.as_deref(), Some("principal-disabled"));
     gw.shutdown().await;
 }
+
+/// Poll until `f` holds, for at most `SAFETY`.
+async fn soon(what: &str, f: impl Fn() -> bool) {
+    let start = std::time::Instant::now();
+    while start.elapsed() < SAFETY {
+        if f() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("never happened: {what}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_with_fewer_seats_or_without_a_terminal_ends_the_sessions_it_has_no_room_for() {
+    use gatehouse::store::SessionStore;
+    let origin = Origin::start("127.0.0.2").await;
+    let clock = ManualClock::new(berlin("2026-12-07T10:00"));
+    let gw = Gateway::start_with_clock(&room_config(&origin, 5), clock.clone()).await;
+    gw.store().add_group("researchers").unwrap();
+    add_researchers(&gw, 3).await;
+    let url = format!("http://origin.test:{}/", origin.port());
+    for i in 0..3 {
+        let source = format!("127.0.0.1{}", i + 1);
+        let r = get_from(&source, gw.proxy, (&format!("p{i}"), PW), &url).await;
+        assert_eq!(r.status(), 200, "{}", r.text);
+        clock.advance(Duration::from_secs(60));
+    }
+    assert_eq!(gw.server_seats_in_use(), 3);
+
+    // Two seats now: the newest session (p2's) ends; the two oldest keep theirs.
+    std::fs::write(gw.config_path(), room_config(&origin, 2)).unwrap();
+    gw.reload().await.unwrap();
+    soon("the room holds two sessions", || {
+        gw.server_seats_in_use() == 2
+    })
+    .await;
+    let store = gw.store();
+    let ended = store
+        .sessions(&gatehouse::store::SessionFilter {
+            include_ended: true,
+            ..Default::default()
+        })
+        .unwrap();
+    let p2 = ended.iter().find(|s| s.principal == "p2").unwrap();
+    assert_eq!(p2.end_reason.as_deref(), Some("removed"));
+
+    // rr-01 is taken out of the configuration: p0's session there ends.
+    let without = room_config(&origin, 2).replace(
+        "[[terminals]]\nname = \"rr-01\"\nlocation = \"reading-room\"\naddresses = [\"127.0.0.11\"]\n",
+        "",
+    );
+    std::fs::write(gw.config_path(), without).unwrap();
+    gw.reload().await.unwrap();
+    soon("p0's session ended", || gw.server_seats_in_use() == 1).await;
+    let open = store.open_sessions().unwrap();
+    assert_eq!(open.len(), 1);
+    assert_eq!(open[0].principal, "p1");
+    gw.shutdown().await;
+}
