@@ -1,7 +1,7 @@
-# Shared plumbing of the alternating benchmarks (tunnel.sh, rps.sh, instructions.sh), sourced, not
-# run: the process list every script stops by PID on exit, waiting for a port, a one-worker nginx
-# origin on loopback, and a gatehouse with user `bench` (tier `open`) on its own port and data
-# directory.
+# Shared plumbing of the alternating benchmarks (tunnel.sh, rps.sh, policy-rps.sh, instructions.sh),
+# sourced, not run: the process list every script stops by PID on exit, waiting for a port, a
+# one-worker nginx origin on loopback, and a gatehouse with user `bench` (tier `open`) on its own
+# port and data directory.
 
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2> /dev/null || true; done; wait 2> /dev/null || true; }
@@ -56,11 +56,16 @@ TOML
   echo bench-password | "$bin" user add bench --tier open --password-stdin --data-dir "$dir/data" > /dev/null
 }
 
-# start_gatehouse BINARY DIR PORT ADMIN_PORT [TOML]: gatehouse_dir, then `BINARY serve` on it,
-# waiting until it listens; its PID is the last of PIDS.
-start_gatehouse() {
-  gatehouse_dir "$@"
+# serve_gatehouse BINARY DIR PORT: `BINARY serve` on DIR's configuration and data directory (made
+# by gatehouse_dir), waiting until it listens; its PID is the last of PIDS.
+serve_gatehouse() {
   "$1" serve --config "$2/gatehouse.toml" --data-dir "$2/data" > "$2/serve.log" 2>&1 &
   PIDS+=($!)
   wait_port "$3" || { echo "$1 did not start (see $2/serve.log)" >&2; exit 1; }
+}
+
+# start_gatehouse BINARY DIR PORT ADMIN_PORT [TOML]: gatehouse_dir, then serve_gatehouse.
+start_gatehouse() {
+  gatehouse_dir "$@"
+  serve_gatehouse "$1" "$2" "$3"
 }
