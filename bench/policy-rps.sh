@@ -6,16 +6,16 @@
 #
 #   bench/policy-rps.sh [--rounds N] [--duration S] [--no-squid] BINARY
 #
-# The policy configuration is the example's from `[policy]` on (deny list, lists, tiers, places,
-# locations, terminals, the `evening` schedule, `[rules]` with its rules.cedar), plus what wrk
-# needs: the origin on 127.0.0.1 allowed, and a terminal `bench-desk` for 127.0.0.1/32 (wrk's
-# source address) in the staff office, which has no hours and no seat limit. User `bench` is in
-# group `staff` with tier `intranet`, which would refuse the origin: every request is allowed
-# because the rule `staff-office-open` applies the `open` tier at that terminal (after the
-# reading-room and evening forbids were evaluated), and holds one session that every request after
-# the first finds in memory (the seat fast path). Before the rounds, curl checks both sides (the
-# request from 127.0.0.1 is allowed, the same from 127.0.0.2, no terminal, is refused) and
-# `policy explain` shows the rule that decided.
+# The policy configuration (lib.sh's policy_dir) is the example's from `[policy]` on (deny list,
+# lists, tiers, places, locations, terminals, the `evening` schedule, `[rules]` with its
+# rules.cedar), plus what wrk needs: the origin on 127.0.0.1 allowed, and a terminal `bench-desk`
+# for 127.0.0.1/32 (wrk's source address) in the staff office, which has no hours and no seat
+# limit. User `bench` is in group `staff` with tier `intranet`, which would refuse the origin: every
+# request is allowed because the rule `staff-office-open` applies the `open` tier at that terminal
+# (after the reading-room and evening forbids were evaluated), and holds one session that every
+# request after the first finds in memory (the seat fast path). Before the rounds, curl checks
+# both sides (the request from 127.0.0.1 is allowed, the same from 127.0.0.2, no terminal, is
+# refused) and `policy explain` shows the rule that decided.
 #
 # Each round runs wrk (-t2 -c64, the shared harness's lua/bench.lua: absolute-form GETs of a 1 KiB
 # file, authenticated) for DURATION seconds (default 10) against each system, the order rotating
@@ -34,7 +34,6 @@ set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 RUN=$REPO/bench/run/policy-rps
 SHARED=${GATEHOUSE_SHARED:-$REPO/../shared}
-EXAMPLE=$REPO/examples/research-library
 ROUNDS=5 DURATION=10 SQUID=1 BIN=
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -71,25 +70,7 @@ PORT[tiers]=24228 PORT[policy]=24229
 start_gatehouse "$BIN" "$RUN/tiers" "${PORT[tiers]}" 29390
 PID[tiers]=${PIDS[-1]}
 
-# The policy: the example from `[policy]` on, its rules file, and wrk's terminal.
-gatehouse_dir "$BIN" "$RUN/policy" "${PORT[policy]}" 29391
-awk '/^\[policy\]/ { on = 1 } on' "$EXAMPLE/gatehouse.toml" >> "$RUN/policy/gatehouse.toml"
-cat >> "$RUN/policy/gatehouse.toml" << 'TOML'
-
-# The benchmark's client (wrk connects from 127.0.0.1): a desk in the staff office.
-[[terminals]]
-name = "bench-desk"
-location = "staff-office"
-addresses = ["127.0.0.1/32"]
-TOML
-cp "$EXAMPLE/rules.cedar" "$RUN/policy/"
-ON=(--config "$RUN/policy/gatehouse.toml" --data-dir "$RUN/policy/data")
-for g in researchers staff guests; do "$BIN" group add "$g" "${ON[@]}" > /dev/null; done
-"$BIN" group add-member staff bench "${ON[@]}" > /dev/null
-# Tier `intranet` on its own: only the rule's @tier("open") lets the request to 127.0.0.1 through.
-"$BIN" user set-tier bench intranet "${ON[@]}" > /dev/null
-"$BIN" policy check "${ON[@]}" > "$RUN/policy/check.log" 2>&1 ||
-  { echo "policy check failed (see $RUN/policy/check.log)" >&2; exit 1; }
+policy_dir "$BIN" "$RUN/policy" "${PORT[policy]}" 29391
 serve_gatehouse "$BIN" "$RUN/policy" "${PORT[policy]}"
 PID[policy]=${PIDS[-1]}
 
@@ -101,7 +82,8 @@ probe() { # source-address -> HTTP status
 allowed=$(probe 127.0.0.1) refused=$(probe 127.0.0.2)
 echo "policy probe: from 127.0.0.1 (bench-desk) $allowed, from 127.0.0.2 (no terminal) $refused"
 [[ $allowed == 200 && $refused == 403 ]] || { echo "the policy does not decide as expected" >&2; exit 1; }
-"$BIN" policy explain --principal bench --terminal bench-desk "http://$ORIGIN/1k" "${ON[@]}" |
+"$BIN" policy explain --principal bench --terminal bench-desk "http://$ORIGIN/1k" \
+  --config "$RUN/policy/gatehouse.toml" --data-dir "$RUN/policy/data" |
   grep -E '^decision|^  tier|^  permit|^  forbid' | sed 's/^/  explain: /'
 
 if [[ $SQUID == 1 ]]; then
