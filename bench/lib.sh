@@ -1,7 +1,7 @@
-# Shared plumbing of the alternating benchmarks (tunnel.sh, rps.sh, instructions.sh), sourced, not
-# run: the process list every script stops by PID on exit, waiting for a port, a one-worker nginx
-# origin on loopback, and a gatehouse with user `bench` (tier `open`) on its own port and data
-# directory.
+# Shared plumbing of the alternating benchmarks (tunnel.sh, rps.sh, policy-rps.sh, instructions.sh),
+# sourced, not run: the process list every script stops by PID on exit, waiting for a port, a
+# one-worker nginx origin on loopback, and a gatehouse with user `bench` (tier `open`) on its own
+# port and data directory.
 
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2> /dev/null || true; done; wait 2> /dev/null || true; }
@@ -56,11 +56,44 @@ TOML
   echo bench-password | "$bin" user add bench --tier open --password-stdin --data-dir "$dir/data" > /dev/null
 }
 
-# start_gatehouse BINARY DIR PORT ADMIN_PORT [TOML]: gatehouse_dir, then `BINARY serve` on it,
-# waiting until it listens; its PID is the last of PIDS.
-start_gatehouse() {
+# policy_dir BINARY DIR PORT ADMIN_PORT: gatehouse_dir, plus the research library's places and rules
+# (examples/research-library/gatehouse.toml from `[policy]` on, and its rules.cedar) and a terminal
+# `bench-desk` for 127.0.0.1/32 (where the benchmarks' clients connect from) in its staff office,
+# which has no hours and no seat limit. User `bench` is in group `staff` with tier `intranet`, which
+# would refuse a 127.0.0.1 origin: what lets the request through is the rule `staff-office-open`
+# (its @tier("open")). The result passes `policy check`.
+policy_dir() {
+  local bin=$1 dir=$2 example on g
+  example=$(cd "$(dirname "${BASH_SOURCE[0]}")/../examples/research-library" && pwd)
   gatehouse_dir "$@"
+  awk '/^\[policy\]/ { on = 1 } on' "$example/gatehouse.toml" >> "$dir/gatehouse.toml"
+  cat >> "$dir/gatehouse.toml" << 'TOML'
+
+# The benchmark's client (it connects from 127.0.0.1): a desk in the staff office.
+[[terminals]]
+name = "bench-desk"
+location = "staff-office"
+addresses = ["127.0.0.1/32"]
+TOML
+  cp "$example/rules.cedar" "$dir/"
+  on=(--config "$dir/gatehouse.toml" --data-dir "$dir/data")
+  for g in researchers staff guests; do "$bin" group add "$g" "${on[@]}" > /dev/null; done
+  "$bin" group add-member staff bench "${on[@]}" > /dev/null
+  "$bin" user set-tier bench intranet "${on[@]}" > /dev/null
+  "$bin" policy check "${on[@]}" > "$dir/check.log" 2>&1 ||
+    { echo "policy check failed (see $dir/check.log)" >&2; exit 1; }
+}
+
+# serve_gatehouse BINARY DIR PORT: `BINARY serve` on DIR's configuration and data directory (made
+# by gatehouse_dir), waiting until it listens; its PID is the last of PIDS.
+serve_gatehouse() {
   "$1" serve --config "$2/gatehouse.toml" --data-dir "$2/data" > "$2/serve.log" 2>&1 &
   PIDS+=($!)
   wait_port "$3" || { echo "$1 did not start (see $2/serve.log)" >&2; exit 1; }
+}
+
+# start_gatehouse BINARY DIR PORT ADMIN_PORT [TOML]: gatehouse_dir, then serve_gatehouse.
+start_gatehouse() {
+  gatehouse_dir "$@"
+  serve_gatehouse "$1" "$2" "$3"
 }
