@@ -113,7 +113,7 @@ pub struct EventContext {
     pub location: Option<Arc<str>>,
     pub session_id: Option<i64>,
     /// The principal's groups, comma-separated and sorted.
-    pub groups: Option<Box<str>>,
+    pub groups: Option<Arc<str>>,
     pub tier: Option<&'static str>,
     pub role: Option<&'static str>,
     /// The version of the configuration in force (a hash of its files).

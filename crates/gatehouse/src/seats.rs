@@ -315,7 +315,9 @@ impl Seats {
     }
 
     /// The session `principal` holds at `terminal`, as the decision reads it (`context.session`):
-    /// `None` when there is none, or when it is idle past its timeout at `now`.
+    /// `None` when there is none, or when it is idle past its timeout at `now`. A session found is
+    /// seen at `now` (the person is at the terminal, whatever the decision): the request's seat
+    /// phase then needs no second look.
     pub fn held(
         &self,
         (terminal, location): (&str, &str),
@@ -323,14 +325,15 @@ impl Seats {
         idle_timeout: Duration,
         now: Timestamp,
     ) -> Option<policy::SessionFacts> {
-        let table = self.inner.table.lock();
-        let open = table.by_terminal.get(terminal)?;
+        let mut table = self.inner.table.lock();
+        let open = table.by_terminal.get_mut(terminal)?;
         if open.principal != principal
             || open.location != location
             || plus(open.last_seen, idle_timeout) <= now
         {
             return None;
         }
+        open.last_seen = open.last_seen.max(now);
         Some(facts_of(open, now))
     }
 

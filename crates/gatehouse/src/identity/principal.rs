@@ -20,6 +20,9 @@ pub struct Principal {
     pub password_hash: Arc<str>,
     /// The groups the principal belongs to, sorted; an input of the decision.
     pub groups: Box<[Arc<str>]>,
+    /// The same, comma-separated, as every audit event records them (joined once per snapshot,
+    /// not per request).
+    pub groups_joined: Arc<str>,
 }
 
 /// Every principal of the store at one generation.
@@ -42,6 +45,7 @@ impl Principals {
                     tier: r.tier,
                     disabled: r.disabled,
                     password_hash: r.password_hash.into(),
+                    groups_joined: r.groups.join(",").into(),
                     groups: r.groups.into_iter().map(Arc::from).collect(),
                 };
                 (name, Arc::new(p))

@@ -386,10 +386,10 @@ async fn pipeline(
 
     // 7. A seat, taken only when everything before the relay succeeded: a request refused or
     // failed on the way never holds one. A seat refusal is recorded as the refusal it is.
-    let seated = seat::take(gw, rt, &principal, &place, &rec.destination, now)
+    let seated = seat::take(gw, rt, (&principal, held), &place, &rec.destination, now)
         .await
         .inspect_err(|_| rec.allowed = None)?;
-    rec.context.session_id = seated.map(|s| s.session_id);
+    rec.context.session_id = seated;
 
     // 8. Forward or tunnel, for as long as the decision holds.
     rec.stage = Stage::Forward;
@@ -489,15 +489,7 @@ fn event_context(rt: &Runtime, principal: &Principal, place: &PlaceFacts) -> Eve
         terminal: place.terminal.clone(),
         location: place.location.clone(),
         session_id: None,
-        groups: Some(
-            principal
-                .groups
-                .iter()
-                .map(|g| g.as_ref())
-                .collect::<Vec<_>>()
-                .join(",")
-                .into(),
-        ),
+        groups: Some(principal.groups_joined.clone()),
         tier: Some(principal.tier.as_str()),
         role: Some(principal.role.as_str()),
         policy_version: Some(rt.config.version.clone()),

@@ -109,8 +109,13 @@ where
     tokio::pin!(relay);
     // A change between the decision and now is looked at once before relaying.
     let mut pending = changes.has_changed().unwrap_or(false);
-    let mut tick = tokio::time::interval(ACTIVITY_TICK);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // Only a relay in a session has activity to report; the others arm no timer.
+    let mut tick = allowed.session.map(|_| {
+        let mut t =
+            tokio::time::interval_at(tokio::time::Instant::now() + ACTIVITY_TICK, ACTIVITY_TICK);
+        t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        t
+    });
     let mut moved = progress.bytes();
     loop {
         if pending {
@@ -139,7 +144,7 @@ where
                 // The gateway is gone: nothing will signal again.
                 Err(_) => return (relay.await, None),
             },
-            _ = tick.tick() => {
+            _ = async { tick.as_mut()?.tick().await; Some(()) }, if tick.is_some() => {
                 let now_moved = progress.bytes();
                 if let (Some(id), true) = (allowed.session, now_moved != moved) {
                     gw.seats.touch(id, gw.clock.now());

@@ -14,18 +14,23 @@ use super::respond::{Outcome, Refusal};
 use crate::codes::ErrorCode;
 use crate::facts::PlaceFacts;
 use crate::identity::Principal;
-use crate::seats::{SeatClaim, SeatRefusal, Seated};
+use crate::seats::{SeatClaim, SeatRefusal};
 use crate::state::{Gateway, Runtime};
 
-/// Take or keep the principal's seat at the terminal of `place`; `None` at an unregistered address.
+/// Take or keep the principal's seat at the terminal of `place`: the session's id, or `None` at an
+/// unregistered address.
+/// `held` is the session the decision found the principal holding there (already seen at `now`).
 pub async fn take(
     gw: &Gateway,
     rt: &Runtime,
-    principal: &Principal,
+    (principal, held): (&Principal, Option<policy::SessionFacts>),
     place: &PlaceFacts,
     destination: &str,
     now: Timestamp,
-) -> Result<Option<Seated>, Outcome> {
+) -> Result<Option<i64>, Outcome> {
+    if let Some(held) = held {
+        return Ok(Some(held.id));
+    }
     let (Some(terminal), Some(id)) = (&place.terminal, place.location_id) else {
         return Ok(None);
     };
@@ -42,7 +47,7 @@ pub async fn take(
         now,
     };
     match gw.seats.seat(claim).await {
-        Ok(seated) => Ok(Some(seated)),
+        Ok(seated) => Ok(Some(seated.session_id)),
         Err(refusal) => Err(refused(principal, location, refusal, destination)),
     }
 }
