@@ -41,7 +41,60 @@ pub struct PlaceFacts {
     pub open: bool,
     pub local: policy::LocalTime,
     /// The named schedules active now, sorted.
-    pub schedules: Vec<Arc<str>>,
+    pub schedules: Arc<[Arc<str>]>,
+}
+
+/// The places' calendars at one minute: every location's local time and whether it is open, the
+/// local time of unregistered addresses, and the schedules active. Hours, closed dates and
+/// time-zone offsets change only at whole minutes, so within one minute of the clock these are
+/// the same for every request: the gateway computes them once a minute ([`MinuteCache`]) instead
+/// of converting time zones on every request.
+struct Minute {
+    minute: i64,
+    /// By `LocationId`.
+    locations: Vec<(policy::LocalTime, bool)>,
+    unnamed: policy::LocalTime,
+    schedules: Arc<[Arc<str>]>,
+}
+
+impl Minute {
+    fn at(places: &Places, now: Timestamp) -> Minute {
+        Minute {
+            minute: now.as_second().div_euclid(60),
+            locations: places
+                .locations()
+                .iter()
+                .map(|l| {
+                    let dt = l.time_zone.to_datetime(now);
+                    let open = l.calendar().open_at_local(dt);
+                    (local_time(places::LocalTime::of(dt)), open)
+                })
+                .collect(),
+            unnamed: local_time(places.unnamed_local(now)),
+            schedules: places.active_schedules(now).into(),
+        }
+    }
+}
+
+/// The last [`Minute`] computed, for one configuration (it lives in the runtime, so a reload
+/// starts afresh). Reading it takes no lock.
+#[derive(Default)]
+pub struct MinuteCache {
+    last: arc_swap::ArcSwapOption<Minute>,
+}
+
+impl MinuteCache {
+    fn get(&self, places: &Places, now: Timestamp) -> Arc<Minute> {
+        let minute = now.as_second().div_euclid(60);
+        if let Some(m) = self.last.load_full() {
+            if m.minute == minute {
+                return m;
+            }
+        }
+        let m = Arc::new(Minute::at(places, now));
+        self.last.store(Some(m.clone()));
+        m
+    }
 }
 
 impl PlaceFacts {
@@ -54,7 +107,35 @@ impl PlaceFacts {
             location_id: at.terminal.map(|t| t.location),
             open: at.open,
             local: local_time(at.local),
-            schedules: places.active_schedules(now),
+            schedules: places.active_schedules(now).into(),
+        }
+    }
+
+    /// [`PlaceFacts::at`], with the calendars read from this minute's `cache`.
+    pub fn at_cached(
+        places: &Places,
+        cache: &MinuteCache,
+        ip: IpAddr,
+        now: Timestamp,
+    ) -> PlaceFacts {
+        let minute = cache.get(places, now);
+        let terminal = places
+            .terminal_of(ip)
+            .map(|(t, _)| t)
+            .filter(|t| t.location.0 < minute.locations.len());
+        let (local, open) = match terminal {
+            Some(t) => minute.locations[t.location.0],
+            None => (minute.unnamed, true),
+        };
+        PlaceFacts {
+            terminal: terminal.map(|t| t.name.clone()),
+            location: terminal
+                .and_then(|t| places.location(t.location))
+                .map(|l| l.name.clone()),
+            location_id: terminal.map(|t| t.location),
+            open,
+            local,
+            schedules: minute.schedules.clone(),
         }
     }
 
@@ -67,7 +148,7 @@ impl PlaceFacts {
             location_id: Some(terminal.location),
             open: location.is_open_at(now),
             local: local_time(location.local_at(now)),
-            schedules: places.active_schedules(now),
+            schedules: places.active_schedules(now).into(),
         })
     }
 
@@ -563,4 +644,35 @@ fn is_address_rule(rule: &str, stage: &str) -> bool {
     rule.starts_with("address:")
         || rule == "own-socket"
         || (rule == "connect-port" && after_resolving)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The per-minute cache answers exactly what computing each request afresh answers.
+    #[test]
+    fn cached_place_facts_equal_fresh_ones_at_every_address_and_time() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../examples/research-library/gatehouse.toml");
+        let config = Config::from_file(&path).unwrap();
+        let places = &config.places;
+        let cache = MinuteCache::default();
+        let start: Timestamp = "2026-03-27T00:00:00Z".parse().unwrap();
+        // Every 7 minutes over four days across the spring-forward night, from terminals and from
+        // an unregistered address.
+        for step in 0..(4 * 24 * 60 / 7) {
+            let now = start + jiff::SignedDuration::from_secs(step * 7 * 60 + 13);
+            for last in [11, 12, 18, 21, 31, 32, 99] {
+                let ip: IpAddr = format!("127.0.0.{last}").parse().unwrap();
+                let fresh = PlaceFacts::at(places, ip, now);
+                let cached = PlaceFacts::at_cached(places, &cache, ip, now);
+                assert_eq!(fresh.terminal, cached.terminal, "{now} {ip}");
+                assert_eq!(fresh.location, cached.location);
+                assert_eq!(fresh.open, cached.open, "{now} {ip}");
+                assert_eq!(fresh.local, cached.local, "{now} {ip}");
+                assert_eq!(fresh.schedules, cached.schedules, "{now}");
+            }
+        }
+    }
 }

@@ -162,7 +162,8 @@ impl Open {
 
 #[derive(Default)]
 struct Table {
-    by_terminal: HashMap<String, Open>,
+    /// Looked up on every request from a terminal: ahash, not SipHash.
+    by_terminal: HashMap<String, Open, ahash::RandomState>,
     /// The store's session change counter when the table was last loaded.
     generation: i64,
     /// Idle timeouts seen in claims, for locations the plan does not name.
@@ -507,7 +508,7 @@ impl Inner {
         let rows = store.open_sessions()?;
         let vanished: Vec<i64> = {
             let mut table = self.table.lock();
-            let mut next = HashMap::with_capacity(rows.len());
+            let mut next = HashMap::with_capacity_and_hasher(rows.len(), Default::default());
             for row in &rows {
                 next.insert(row.terminal.clone(), table.merged(row));
             }

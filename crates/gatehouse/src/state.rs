@@ -36,6 +36,8 @@ pub struct Runtime {
     pub config: Config,
     /// `config.policy` plus the gateway's own listening sockets.
     pub policy: policy::Policy,
+    /// The places' calendars at the current minute, computed once a minute.
+    pub minutes: crate::facts::MinuteCache,
 }
 
 impl Runtime {
@@ -43,7 +45,11 @@ impl Runtime {
     /// policy refuses as destinations for every tier).
     pub fn new(config: Config, own: Vec<SocketAddr>) -> Runtime {
         let policy = config.policy.clone().with_own_sockets(own);
-        Runtime { config, policy }
+        Runtime {
+            config,
+            policy,
+            minutes: Default::default(),
+        }
     }
 }
 

@@ -356,7 +356,7 @@ async fn pipeline(
     // 3. Where and when: the terminal and location of the client's address, at the gateway's clock.
     rec.stage = Stage::Decide;
     let now = gw.clock.now();
-    let place = PlaceFacts::at(&rt.config.places, conn.peer.ip(), now);
+    let place = PlaceFacts::at_cached(&rt.config.places, &rt.minutes, conn.peer.ip(), now);
     rec.context = event_context(rt, &principal, &place);
     // From the decision on, a change (a reload, sessions ending) reaches this request's relay.
     let changes = gw.changes.subscribe();

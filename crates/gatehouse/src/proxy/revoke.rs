@@ -163,7 +163,7 @@ fn refused_now(gw: &Gateway, a: &Allowed<'_>) -> Option<String> {
         return Some("principal-deleted".into());
     };
     let now = gw.clock.now();
-    let place = PlaceFacts::at(&rt.config.places, a.client, now);
+    let place = PlaceFacts::at_cached(&rt.config.places, &rt.minutes, a.client, now);
     let session = match a.session {
         Some(id) => match gw.seats.session_facts(id, now) {
             Some(s) => Some(s),

@@ -70,8 +70,9 @@ pub struct Index {
 #[derive(Debug, Default)]
 struct Scopes {
     any: Vec<u32>,
-    by_group: HashMap<Box<str>, Vec<u32>>,
-    by_name: HashMap<Box<str>, Vec<u32>>,
+    // ahash: looked up once per request per group; SipHash cost more than the rest of the index.
+    by_group: HashMap<Box<str>, Vec<u32>, ahash::RandomState>,
+    by_name: HashMap<Box<str>, Vec<u32>, ahash::RandomState>,
 }
 
 /// The principal a rule's scope names.
@@ -250,7 +251,7 @@ impl Cedar {
         let principal =
             EntityUid::from_type_name_and_id(types.principal.clone(), EntityId::new(f.name));
         let resource =
-            EntityUid::from_type_name_and_id(types.destination.clone(), EntityId::new(&*f.host));
+            EntityUid::from_type_name_and_id(types.destination.clone(), EntityId::new(f.host()));
         let mut entities = Vec::with_capacity(2);
         if needs.principal.any() || needs.groups {
             entities.push(principal_entity(types, &principal, f, needs)?);
@@ -327,7 +328,7 @@ fn resource_entity(
     let want = |k: &str| want.wants(&RESOURCE, k);
     let mut attrs = HashMap::new();
     if want("host") {
-        attrs.insert("host".to_owned(), string(&f.host));
+        attrs.insert("host".to_owned(), string(f.host()));
     }
     if want("categories") {
         let names = f
@@ -347,7 +348,7 @@ fn resource_entity(
         attrs.insert("scheme".to_owned(), string(f.scheme));
     }
     if f.has_address && want("address") {
-        let ip = f.host.trim_start_matches('[').trim_end_matches(']');
+        let ip = f.host().trim_start_matches('[').trim_end_matches(']');
         attrs.insert("address".to_owned(), RestrictedExpression::new_ip(ip));
     }
     Entity::new(uid.clone(), attrs, HashSet::new()).map_err(|e| e.to_string())
@@ -395,7 +396,7 @@ fn key(f: &Facts<'_>) -> Vec<u8> {
         s(&mut k, g);
     }
     k.push(f.action as u8);
-    s(&mut k, &f.host);
+    s(&mut k, f.host());
     s(&mut k, f.method);
     k.extend_from_slice(&f.port.to_le_bytes());
     k.extend_from_slice(&(f.categories.len() as u32).to_le_bytes());

@@ -100,7 +100,9 @@ pub struct Facts<'a> {
     pub tier: &'static str,
     pub groups: &'a [Arc<str>],
     pub action: Action,
-    pub host: Cow<'a, str>,
+    /// The canonical host; an IP literal is formatted only when a rule reads it.
+    host_ref: &'a destination::Host,
+    host_text: std::cell::OnceCell<String>,
     pub scheme: &'static str,
     pub method: &'a str,
     pub port: i64,
@@ -134,10 +136,8 @@ impl<'a> Facts<'a> {
             } else {
                 Action::Http
             },
-            host: match inputs.host.as_domain() {
-                Some(d) => Cow::Borrowed(d.as_str()),
-                None => Cow::Owned(inputs.host.to_string()),
-            },
+            host_ref: inputs.host,
+            host_text: std::cell::OnceCell::new(),
             scheme: if inputs.connect { "tunnel" } else { "http" },
             method: inputs.method,
             port: i64::from(inputs.port),
@@ -163,13 +163,21 @@ impl<'a> Facts<'a> {
             StrFact::Name => self.name,
             StrFact::Role => self.role,
             StrFact::Tier => self.tier,
-            StrFact::Host => &self.host,
+            StrFact::Host => self.host(),
             StrFact::Scheme => self.scheme,
             StrFact::Method => self.method,
             StrFact::Terminal => self.terminal,
             StrFact::Location => self.location,
             StrFact::Weekday => self.weekday,
             StrFact::Date => self.date(),
+        }
+    }
+
+    /// The canonical host as rules read `resource.host`.
+    pub fn host(&self) -> &str {
+        match self.host_ref.as_domain() {
+            Some(d) => d.as_str(),
+            None => self.host_text.get_or_init(|| self.host_ref.to_string()),
         }
     }
 
