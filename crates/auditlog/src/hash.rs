@@ -6,7 +6,7 @@
 //! and their verification algorithms are RFC 9162's unchanged, only the hash function differs.
 //! BLAKE3 is already the workspace's hash (the credential cache) and hashes short inputs several
 //! times faster than SHA-256 without hardware SHA extensions, which is what `verify` spends its time
-//! on. [`Hash`] prints as lower-case hex (`Display`) and converts to and from standard base64, the
+//! on. [`Hash`](struct@Hash) prints as lower-case hex (`Display`) and converts to and from standard base64, the
 //! form a checkpoint carries.
 
 use std::fmt;

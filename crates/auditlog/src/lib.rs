@@ -25,6 +25,33 @@
 //! Recomputing the tree over a store is one [`leaf_hash`] and one amortised [`node_hash`] per
 //! event, in constant memory.
 //!
+//! # Example
+//!
+//! ```
+//! use auditlog::{inclusion_proof, leaf_hash, verify_inclusion, Checkpoint, Signer, Tree};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // The writer: one leaf per event, a signed checkpoint now and then.
+//! let events = ["alice GET example.org", "bob CONNECT example.net:443", "carol GET intranet"];
+//! let leaves: Vec<_> = events.iter().map(|e| leaf_hash(e.as_bytes())).collect();
+//! let mut tree = Tree::new();
+//! for leaf in &leaves {
+//!     tree.append(*leaf)?;
+//! }
+//! let signer = Signer::from_seed("gatehouse.example/audit", &[42; 32])?; // random bytes in real use
+//! let note = Checkpoint::new("gatehouse.example/audit", tree.size(), tree.root())?
+//!     .sign(&signer)?
+//!     .to_string();
+//!
+//! // Anyone with the public key and one event's proof.
+//! let vkey = signer.verifier().to_string();
+//! let checkpoint = Checkpoint::open(&note, &vkey.parse()?)?;
+//! let proof = inclusion_proof(&leaves, 1, checkpoint.size())?;
+//! verify_inclusion(1, checkpoint.size(), &leaf_hash(events[1].as_bytes()), &proof, checkpoint.root())?;
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! # Guarantees
 //!
 //! The crate is pure: no I/O, no clock, no environment, no random source (signing keys come from
