@@ -150,8 +150,23 @@ impl Cache {
 /// Step 5 for one request.
 pub fn evaluate(set: &RuleSet, inputs: &Inputs<'_>) -> Outcome {
     let facts = Facts::of(inputs);
-    let mut candidates = Vec::with_capacity(16);
-    set.index.candidates(&facts, &mut candidates);
+    // The candidates' buffer is kept per thread: no allocation per request.
+    CANDIDATES.with(|buf| {
+        let mut candidates = buf.take();
+        candidates.clear();
+        set.index.candidates(&facts, &mut candidates);
+        let outcome = evaluate_candidates(set, &facts, &candidates);
+        buf.set(candidates);
+        outcome
+    })
+}
+
+thread_local! {
+    static CANDIDATES: std::cell::Cell<Vec<u32>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// Step 5 over the candidate rules (indexes in file order).
+fn evaluate_candidates(set: &RuleSet, facts: &Facts<'_>, candidates: &[u32]) -> Outcome {
     // What Cedar needs for the candidates that need it (`None`: Cedar is not called).
     let needs = candidates
         .iter()
@@ -165,13 +180,13 @@ pub fn evaluate(set: &RuleSet, inputs: &Inputs<'_>) -> Outcome {
         (Some(cache), true) => Some(cache),
         _ => None,
     };
-    let key = cache.map(|_| key(&facts));
+    let key = cache.map(|_| key(facts));
     if let (Some(cache), Some(key)) = (cache, &key) {
         if let Some(hit) = cache.map.get(&key[..]) {
             return hit;
         }
     }
-    let outcome = decide(set, &facts, &candidates, &needs.unwrap_or_default());
+    let outcome = decide(set, facts, candidates, &needs.unwrap_or_default());
     if let (Some(cache), Some(key)) = (cache, key) {
         cache.map.insert(key.into_boxed_slice(), outcome.clone());
     }
