@@ -10,9 +10,11 @@
 //!   printed head parses to the same head, whose print is the same bytes (a fixed point);
 //! - every promise of the crate docs holds for an accepted head: CRLF only and one Host in
 //!   requests, no bare CR, no obsolete line folding, tokens for names, trimmed values without
-//!   control characters, no Content-Length with Transfer-Encoding, Transfer-Encoding only
-//!   `chunked` and only in HTTP/1.1, no conflicting Content-Length, and a framing that follows
-//!   from those fields;
+//!   control characters, no conflicting Content-Length, Transfer-Encoding only in HTTP/1.1, and a
+//!   framing that follows from those fields. Requests: no Content-Length with Transfer-Encoding,
+//!   and only `chunked`. Responses: any bare-token codings with `chunked` at most once and last
+//!   (others are relayed, never decoded); Transfer-Encoding overrides Content-Length; a final
+//!   coding other than `chunked` is read until the close;
 //! - the partial-input contract: every prefix of an accepted or incomplete head is
 //!   [`Parsed::Partial`], bytes after a head are not looked at, a refused head stays refused
 //!   when more bytes arrive, and tighter limits never accept something different;
@@ -573,12 +575,35 @@ fn check_response_promises(head: &ResponseHead, limits: &Limits) {
 
     let te = count(&fields, "transfer-encoding");
     assert!(te <= 1, "{te} Transfer-Encoding fields");
+    // A response may carry transfer codings besides `chunked` (they are relayed, never decoded):
+    // every coding a bare token, `chunked` at most once and only last, HTTP/1.1 only. Then
+    // Content-Length is overridden (RFC 9112 §6.3 item 3) and not even parsed.
+    let chunked = if let Some(v) = first(&fields, "transfer-encoding") {
+        assert_eq!(head.version(), Version::Http11, "te in HTTP/1.0");
+        let codings: Vec<&[u8]> = list_elements(v).collect();
+        assert!(!codings.is_empty(), "empty transfer-encoding");
+        for (i, c) in codings.iter().enumerate() {
+            assert!(is_token(c), "coding {:?}", show(c));
+            if c.eq_ignore_ascii_case(b"chunked") {
+                assert_eq!(i, codings.len() - 1, "chunked not last: {:?}", show(v));
+            }
+        }
+        let last_chunked = codings
+            .last()
+            .is_some_and(|c| c.eq_ignore_ascii_case(b"chunked"));
+        assert_eq!(
+            head.has_coding_besides_chunked(),
+            codings.iter().any(|c| !c.eq_ignore_ascii_case(b"chunked"))
+        );
+        Some(last_chunked)
+    } else {
+        None
+    };
     let mut length = None;
     for (_, v) in fields
         .iter()
-        .filter(|(n, _)| n.eq_ignore_ascii_case("content-length"))
+        .filter(|(n, _)| n.eq_ignore_ascii_case("content-length") && chunked.is_none())
     {
-        assert_eq!(te, 0, "Content-Length with Transfer-Encoding");
         assert!(list_elements(v).next().is_some(), "empty content-length");
         for e in list_elements(v) {
             assert!(
@@ -594,13 +619,6 @@ fn check_response_promises(head: &ResponseHead, limits: &Limits) {
             length = Some(n);
         }
     }
-    let chunked = if let Some(v) = first(&fields, "transfer-encoding") {
-        assert!(v.eq_ignore_ascii_case(b"chunked"), "te {:?}", show(v));
-        assert_eq!(head.version(), Version::Http11, "te in HTTP/1.0");
-        true
-    } else {
-        false
-    };
     for (request_was_head, request_was_connect) in
         [(false, false), (true, false), (false, true), (true, true)]
     {
@@ -611,9 +629,11 @@ fn check_response_promises(head: &ResponseHead, limits: &Limits) {
             || (request_was_connect && (200..300).contains(&status));
         let expected = match (no_body, chunked, length) {
             (true, _, _) => ResponseFraming::None,
-            (false, true, _) => ResponseFraming::Chunked,
-            (false, false, Some(n)) => ResponseFraming::ContentLength(n),
-            (false, false, None) => ResponseFraming::UntilClose,
+            (false, Some(true), _) => ResponseFraming::Chunked,
+            // A final coding other than chunked: the body runs until the close (§6.3 item 4).
+            (false, Some(false), _) => ResponseFraming::UntilClose,
+            (false, None, Some(n)) => ResponseFraming::ContentLength(n),
+            (false, None, None) => ResponseFraming::UntilClose,
         };
         assert_eq!(
             head.framing(request_was_head, request_was_connect),
