@@ -174,6 +174,13 @@ impl PlaceFacts {
     }
 }
 
+/// `t` as a person at `location` reads it on a page: `18:00 on Mon 07 Dec (CET)`.
+pub fn at_location(t: Timestamp, location: &places::Location) -> String {
+    t.to_zoned(location.time_zone.clone())
+        .strftime("%H:%M on %a %d %b (%Z)")
+        .to_string()
+}
+
 /// The places crate's local time in the form the decision reads.
 fn local_time(l: places::LocalTime) -> policy::LocalTime {
     let weekday = match l.weekday {
@@ -246,10 +253,9 @@ impl Asker {
         let tier = Tier::parse(tier).ok_or_else(|| {
             anyhow!("`{tier}` is not a tier (one of `open`, `filtered`, `intranet`, `none`)")
         })?;
-        let role = policy::rules::ROLES
-            .into_iter()
-            .find(|r| *r == role)
-            .ok_or_else(|| anyhow!("`{role}` is not a role (`admin` or `user`)"))?;
+        let role = crate::store::Role::parse(role)
+            .ok_or_else(|| anyhow!("`{role}` is not a role (`admin` or `user`)"))?
+            .as_str();
         let mut groups: Vec<Arc<str>> = groups.iter().map(|g| Arc::from(g.as_str())).collect();
         groups.sort();
         groups.dedup();

@@ -646,10 +646,7 @@ fn facts_of(open: &Open, now: Timestamp) -> policy::SessionFacts {
 
 /// Whether a recorded rule is a seat refusal (state, not policy: `policy replay` skips them).
 pub fn is_seat_rule(rule: &str) -> bool {
-    matches!(
-        rule,
-        "seats-full" | "terminal-busy" | "principal-sessions" | "sessions-unavailable"
-    )
+    crate::metrics::SEAT_REFUSALS.contains(&rule)
 }
 
 /// The opening hours of the configured places.

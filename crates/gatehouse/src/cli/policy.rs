@@ -142,10 +142,11 @@ pub(super) fn policy(common: Common, command: PolicyCommand) -> anyhow::Result<E
 
 /// The store in --data-dir when it exists; `None` when there is none (nothing is created).
 fn existing_store(common: &Common) -> anyhow::Result<Option<Store>> {
-    if !common.data_dir.join(crate::store::STORE_FILE).exists() {
-        return Ok(None);
+    match crate::store::existing_store_path(&common.data_dir) {
+        Ok(_) => Ok(Some(Store::open_existing(&common.data_dir)?)),
+        Err(crate::store::StoreError::Missing { .. }) => Ok(None),
+        Err(e) => Err(e.into()),
     }
-    Ok(Some(Store::open_existing(&common.data_dir)?))
 }
 
 fn check(common: &Common) -> anyhow::Result<ExitCode> {

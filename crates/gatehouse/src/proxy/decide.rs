@@ -78,8 +78,7 @@ pub fn refusal_at(
             Some(t) => format!(
                 "{} is closed now; it opens again at {}",
                 l.name,
-                t.to_zoned(l.time_zone.clone())
-                    .strftime("%H:%M on %a %d %b (%Z)")
+                facts::at_location(t, l)
             ),
             None => format!("{} is closed now", l.name),
         };

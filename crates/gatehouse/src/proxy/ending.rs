@@ -30,7 +30,8 @@ pub struct AllowedBy {
 /// Everything recorded about one request, filled in as the pipeline proceeds.
 pub struct Record {
     started: Instant,
-    ts_us: i64,
+    /// When the head was complete, by the gateway's clock: the time the request is decided at.
+    pub at: jiff::Timestamp,
     pub method: String,
     pub principal: Option<Arc<str>>,
     /// The user name a failed authentication tried.
@@ -72,7 +73,7 @@ impl Record {
     pub fn new(method: &str, destination: String, now: jiff::Timestamp) -> Record {
         Record {
             started: Instant::now(),
-            ts_us: now.as_microsecond(),
+            at: now,
             method: method.to_string(),
             principal: None,
             tried_principal: None,
@@ -128,7 +129,7 @@ impl Record {
         gw.metrics.bytes_up(bytes_up);
         gw.metrics.bytes_down(bytes_down);
         let event = AuditEvent {
-            ts_us: self.ts_us,
+            ts_us: self.at.as_microsecond(),
             principal: self.principal,
             tried_principal: self.tried_principal,
             client,

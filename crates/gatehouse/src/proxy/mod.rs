@@ -355,7 +355,7 @@ async fn pipeline(
 
     // 3. Where and when: the terminal and location of the client's address, at the gateway's clock.
     rec.stage = Stage::Decide;
-    let now = gw.clock.now();
+    let now = rec.at;
     let place = PlaceFacts::at_cached(&rt.config.places, &rt.minutes, conn.peer.ip(), now);
     rec.context = event_context(rt, &principal, &place);
     // From the decision on, a change (a reload, sessions ending) reaches this request's relay.
@@ -365,7 +365,7 @@ async fn pipeline(
     // tier that decided. The session the principal holds at this terminal is a fact of the decision.
     let held = held_session(gw, rt, &principal, &place, now)?;
     let mut inputs = decide::inputs(rt, &principal, &target, head.method(), &place, held);
-    let (allowed, tier) = decided(gw, rt, &principal, &inputs, &target, &place)?;
+    let (allowed, tier) = decided(gw, rt, &principal, &inputs, &target, (&place, now))?;
     inputs.tier = tier;
 
     // 5. Room in the audit trail before anything is forwarded.
@@ -527,7 +527,7 @@ fn decided(
     principal: &Principal,
     inputs: &policy::Inputs<'_>,
     target: &Target,
-    place: &PlaceFacts,
+    at: (&PlaceFacts, jiff::Timestamp),
 ) -> Result<(AllowedBy, policy::Tier), Outcome> {
     let started = Instant::now();
     let decision = policy::decide(&rt.policy, inputs);
@@ -535,7 +535,6 @@ fn decided(
         .decision_seconds
         .observe(started.elapsed().as_secs_f64());
     if !decision.is_allow() {
-        let at = (place, gw.clock.now());
         return Err(decide::refusal_at(rt, &decision, principal, target, at));
     }
     decide::obligations(&decision)?;

@@ -70,11 +70,7 @@ fn refused(
     refusal: SeatRefusal,
     destination: &str,
 ) -> Outcome {
-    let at = |t: Timestamp| {
-        t.to_zoned(location.time_zone.clone())
-            .strftime("%H:%M on %a %d %b (%Z)")
-            .to_string()
-    };
+    let at = |t: Timestamp| crate::facts::at_location(t, location);
     let explanation = match &refusal {
         SeatRefusal::Full {
             seats,

@@ -8,6 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use gatehouse::clock::ManualClock;
+
+use crate::cli::eventually;
 use gatehouse::store::PrincipalStore;
 use policy::Tier;
 use testkit::{base_config, basic, connect_from, get_from, Gateway, Origin, SAFETY};
@@ -303,6 +305,19 @@ async fn add_researchers(gw: &Gateway, count: usize) {
     gw.wait_for_principals().await;
 }
 
+/// A gateway on `room_config` with five seats, its clock at `at`, and `researchers` researchers.
+async fn start_room(
+    origin: &Origin,
+    at: jiff::Timestamp,
+    researchers: usize,
+) -> (Gateway, Arc<ManualClock>) {
+    let clock = ManualClock::new(at);
+    let gw = Gateway::start_with_clock(&room_config(origin, 5), clock.clone()).await;
+    gw.store().add_group("researchers").unwrap();
+    add_researchers(&gw, researchers).await;
+    (gw, clock)
+}
+
 /// A reading room with eight terminals (127.0.0.11–18) and `seats` seats, open all week.
 fn room_config(origin: &Origin, seats: u32) -> String {
     let terminals: String = (1..=8)
@@ -335,10 +350,7 @@ mon = ["09:00-18:00"]
 async fn many_people_arriving_at_once_never_overfill_the_room_and_the_sixth_is_told_when_a_seat_frees(
 ) {
     let origin = Origin::start("127.0.0.2").await;
-    let clock = ManualClock::new(berlin("2026-12-07T10:00"));
-    let gw = Gateway::start_with_clock(&room_config(&origin, 5), clock.clone()).await;
-    gw.store().add_group("researchers").unwrap();
-    add_researchers(&gw, 8).await;
+    let (gw, clock) = start_room(&origin, berlin("2026-12-07T10:00"), 8).await;
     let url = format!("http://origin.test:{}/", origin.port());
 
     // Eight people sit down at eight terminals at once: exactly five get a seat.
@@ -392,10 +404,7 @@ async fn futures_join<T: Send + 'static>(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_terminal_holds_one_session_and_a_person_one_terminal() {
     let origin = Origin::start("127.0.0.2").await;
-    let clock = ManualClock::new(berlin("2026-12-07T10:00"));
-    let gw = Gateway::start_with_clock(&room_config(&origin, 5), clock.clone()).await;
-    gw.store().add_group("researchers").unwrap();
-    add_researchers(&gw, 2).await;
+    let (gw, _clock) = start_room(&origin, berlin("2026-12-07T10:00"), 2).await;
     let url = format!("http://origin.test:{}/", origin.port());
 
     assert_eq!(
@@ -447,10 +456,7 @@ async fn one_terminal_holds_one_session_and_a_person_one_terminal() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn closing_time_ends_the_sessions_and_closes_their_tunnels() {
     let origin = Origin::start("127.0.0.2").await;
-    let clock = ManualClock::new(berlin("2026-12-07T17:50"));
-    let gw = Gateway::start_with_clock(&room_config(&origin, 5), clock.clone()).await;
-    gw.store().add_group("researchers").unwrap();
-    add_researchers(&gw, 1).await;
+    let (gw, clock) = start_room(&origin, berlin("2026-12-07T17:50"), 1).await;
 
     let mut s = open_tunnel("127.0.0.11", &gw, "p0", origin.port()).await;
     assert_eq!(gw.server_seats_in_use(), 1);
@@ -471,10 +477,7 @@ async fn closing_time_ends_the_sessions_and_closes_their_tunnels() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_store_that_does_not_answer_for_seats_refuses_and_says_so() {
     let origin = Origin::start("127.0.0.2").await;
-    let clock = ManualClock::new(berlin("2026-12-07T10:00"));
-    let gw = Gateway::start_with_clock(&room_config(&origin, 5), clock.clone()).await;
-    gw.store().add_group("researchers").unwrap();
-    add_researchers(&gw, 1).await;
+    let (gw, _clock) = start_room(&origin, berlin("2026-12-07T10:00"), 1).await;
     let url = format!("http://origin.test:{}/", origin.port());
 
     // Another process holds the store's write lock for longer than a seat may wait.
@@ -680,26 +683,11 @@ async fn disabling_an_account_closes_its_open_tunnels() {
     gw.shutdown().await;
 }
 
-/// Poll until `f` holds, for at most `SAFETY`.
-async fn soon(what: &str, f: impl Fn() -> bool) {
-    let start = std::time::Instant::now();
-    while start.elapsed() < SAFETY {
-        if f() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("never happened: {what}");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reload_with_fewer_seats_or_without_a_terminal_ends_the_sessions_it_has_no_room_for() {
     use gatehouse::store::SessionStore;
     let origin = Origin::start("127.0.0.2").await;
-    let clock = ManualClock::new(berlin("2026-12-07T10:00"));
-    let gw = Gateway::start_with_clock(&room_config(&origin, 5), clock.clone()).await;
-    gw.store().add_group("researchers").unwrap();
-    add_researchers(&gw, 3).await;
+    let (gw, clock) = start_room(&origin, berlin("2026-12-07T10:00"), 3).await;
     let url = format!("http://origin.test:{}/", origin.port());
     for i in 0..3 {
         let source = format!("127.0.0.1{}", i + 1);
@@ -712,7 +700,7 @@ async fn a_reload_with_fewer_seats_or_without_a_terminal_ends_the_sessions_it_ha
     // Two seats now: the newest session (p2's) ends; the two oldest keep theirs.
     std::fs::write(gw.config_path(), room_config(&origin, 2)).unwrap();
     gw.reload().await.unwrap();
-    soon("the room holds two sessions", || {
+    eventually("the room holds two sessions", || async {
         gw.server_seats_in_use() == 2
     })
     .await;
@@ -733,7 +721,10 @@ async fn a_reload_with_fewer_seats_or_without_a_terminal_ends_the_sessions_it_ha
     );
     std::fs::write(gw.config_path(), without).unwrap();
     gw.reload().await.unwrap();
-    soon("p0's session ended", || gw.server_seats_in_use() == 1).await;
+    eventually("p0's session ended", || async {
+        gw.server_seats_in_use() == 1
+    })
+    .await;
     let open = store.open_sessions().unwrap();
     assert_eq!(open.len(), 1);
     assert_eq!(open[0].principal, "p1");
