@@ -121,6 +121,8 @@ pub struct EventContext {
     /// The rule that refused the request once it was relaying (a reload, the location closing,
     /// the session ending): the connection was closed with the error `revoked`.
     pub revoked_by: Option<String>,
+    /// The access grant that allowed the request.
+    pub grant_id: Option<i64>,
 }
 
 /// The Squid log's *type* field for a `Content-Type` value: the media type without parameters
@@ -201,6 +203,7 @@ impl AuditEvent {
             policy_version: self.context.policy_version.as_deref().map(str::to_string),
             revoked_by: self.context.revoked_by.clone(),
             role: self.context.role.map(str::to_string),
+            grant_id: self.context.grant_id,
         }
     }
 

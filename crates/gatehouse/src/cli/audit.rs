@@ -222,6 +222,7 @@ fn audit_json(r: &AuditRow) -> serde_json::Value {
         "policy_version": r.policy_version,
         "role": r.role,
         "revoked_by": r.revoked_by,
+        "grant_id": r.grant_id,
     })
 }
 

@@ -494,6 +494,7 @@ fn event_context(rt: &Runtime, principal: &Principal, place: &PlaceFacts) -> Eve
         role: Some(principal.role.as_str()),
         policy_version: Some(rt.config.version.clone()),
         revoked_by: None,
+        grant_id: None,
     }
 }
 

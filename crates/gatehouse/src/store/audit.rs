@@ -56,6 +56,41 @@ pub struct AuditRow {
     pub role: Option<String>,
     /// The rule that refused the request while it was relaying (error `revoked`).
     pub revoked_by: Option<String>,
+    /// The access grant that allowed the request.
+    pub grant_id: Option<i64>,
+}
+
+impl AuditRow {
+    /// The `method` of an administrative action's record.
+    pub const ACTION_METHOD: &'static str = "ACTION";
+
+    /// The record of an administrative action (a grant approved, a guest created, a log pruned, an
+    /// admin reading someone's records): `actor` did `action` (a dotted name such as
+    /// `grant.revoke`) to `subject` (such as `principal:ada` or `grant:12`), through `via` (`cli`,
+    /// `portal <client address>`, `gatehouse` for the gateway itself), with an optional `detail`.
+    /// It is an audit event like a request's, so it is in the verifiable log and in the trail of
+    /// whoever reads the actor's records.
+    pub fn action(
+        ts_us: i64,
+        actor: &str,
+        via: &str,
+        action: &str,
+        subject: &str,
+        detail: Option<String>,
+    ) -> AuditRow {
+        AuditRow {
+            ts_us,
+            principal: Some(actor.to_string()),
+            client: via.to_string(),
+            method: Self::ACTION_METHOD.to_string(),
+            destination: subject.to_string(),
+            url: detail,
+            decision: "action".to_string(),
+            rule: action.to_string(),
+            stage: "done".to_string(),
+            ..AuditRow::default()
+        }
+    }
 }
 
 /// Which client's events to read.
@@ -206,6 +241,7 @@ fn audit_row(r: &rusqlite::Row) -> rusqlite::Result<AuditRow> {
         policy_version: r.get(21)?,
         role: r.get(22)?,
         revoked_by: r.get(23)?,
+        grant_id: r.get(24)?,
     })
 }
 
@@ -217,9 +253,9 @@ impl AuditStore for Store {
                 "INSERT INTO audit_events (ts_us, principal, tried_principal, client, method,
                     destination, url, decision, rule, status, bytes_up, bytes_down, duration_us,
                     stage, error, terminal, location, session_id, groups, tier, policy_version, role,
-                    revoked_by)
+                    revoked_by, grant_id)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
-                    ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)",
+                    ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)",
             )?;
             for r in rows {
                 stmt.execute(params![
@@ -246,6 +282,7 @@ impl AuditStore for Store {
                     r.policy_version,
                     r.role,
                     r.revoked_by,
+                    r.grant_id,
                 ])?;
             }
         }
@@ -258,7 +295,8 @@ impl AuditStore for Store {
         let mut sql = format!(
             "SELECT id, ts_us, principal, tried_principal, client, method, destination, url,
                     decision, rule, status, bytes_up, bytes_down, duration_us, stage, error,
-                    terminal, location, session_id, groups, tier, policy_version, role, revoked_by
+                    terminal, location, session_id, groups, tier, policy_version, role, revoked_by,
+                    grant_id
              FROM audit_events{filter} ORDER BY id"
         );
         if let Some(l) = q.limit {
@@ -301,6 +339,7 @@ mod tests {
             policy_version: None,
             role: None,
             revoked_by: None,
+            grant_id: None,
         }
     }
 
