@@ -61,6 +61,13 @@ pub enum KeyError {
         stated: u32,
         computed: u32,
     },
+    /// A private key string that is not `PRIVATE+KEY+<name>+<hex key id>+<base64 seed>`. The
+    /// string itself is never quoted: it is a secret.
+    #[error(
+        "not a private key: expected `PRIVATE+KEY+<name>+<8 hex digits>+<base64 key>` \
+         (an Ed25519 key as written by gatehouse or Go's golang.org/x/mod/sumdb/note)"
+    )]
+    PrivateFormat,
 }
 
 /// A note could not be made, parsed or verified.
@@ -105,6 +112,49 @@ impl Signer {
             key_id,
             key,
         })
+    }
+
+    /// The private key string `PRIVATE+KEY+<name>+<hex key id>+<base64(0x01 || seed)>`, the format
+    /// of Go's `golang.org/x/mod/sumdb/note`: what a key file holds. It is the secret itself.
+    pub fn to_private_key(&self) -> String {
+        let mut key = [0u8; 33];
+        key[0] = ED25519;
+        key[1..].copy_from_slice(self.key.as_bytes());
+        format!(
+            "PRIVATE+KEY+{}+{:08x}+{}",
+            self.name,
+            self.key_id,
+            STANDARD.encode(key)
+        )
+    }
+
+    /// Reads a private key string written by [`Signer::to_private_key`], checking its key id.
+    /// Errors never quote the string (it is a secret).
+    pub fn from_private_key(text: &str) -> Result<Signer, KeyError> {
+        let text = text.trim_end_matches(['\n', '\r']);
+        let rest = text
+            .strip_prefix("PRIVATE+KEY+")
+            .ok_or(KeyError::PrivateFormat)?;
+        let mut parts = rest.splitn(3, '+');
+        let (Some(name), Some(id), Some(key)) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(KeyError::PrivateFormat);
+        };
+        if id.len() != 8 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(KeyError::PrivateFormat);
+        }
+        let stated = u32::from_str_radix(id, 16).map_err(|_| KeyError::PrivateFormat)?;
+        let bytes = STANDARD.decode(key).map_err(|_| KeyError::PrivateFormat)?;
+        let seed = match bytes.split_first() {
+            Some((&ED25519, seed)) => {
+                <[u8; 32]>::try_from(seed).map_err(|_| KeyError::PrivateFormat)?
+            }
+            _ => return Err(KeyError::PrivateFormat),
+        };
+        let signer = Signer::from_seed(name, &seed)?;
+        if signer.key_id != stated {
+            return Err(KeyError::PrivateFormat);
+        }
+        Ok(signer)
     }
 
     /// The key's name.

@@ -31,6 +31,7 @@ pub mod codes;
 pub mod config;
 pub mod facts;
 pub mod identity;
+pub mod logkey;
 pub mod metrics;
 pub mod proxy;
 pub mod seats;

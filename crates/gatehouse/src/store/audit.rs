@@ -4,7 +4,8 @@
 //! Guarantees:
 //! - the table is append-only: nothing here updates or deletes an event, and deleting a principal
 //!   leaves its events (they name it as text);
-//! - a batch is appended in one transaction: all its events are stored, or none;
+//! - a batch is appended in one transaction: all its events are stored, or none, and with them
+//!   their leaves in the verifiable log (`tlog.rs`);
 //! - a read returns events oldest first; with a limit, the newest `limit` of those that match.
 //!
 //! Indexes: only time (`audit_events_ts`, append order, cheap). Filters on principal, rule, status
@@ -18,6 +19,7 @@ use rusqlite::params;
 
 use super::error::StoreError;
 use super::sqlite::Store;
+use super::tlog;
 
 /// One audit record as stored (the boundary type of the audit table).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -215,7 +217,12 @@ fn where_clause(q: &AuditQuery) -> (String, Vec<Box<dyn rusqlite::ToSql>>) {
     (sql, args)
 }
 
-fn audit_row(r: &rusqlite::Row) -> rusqlite::Result<AuditRow> {
+/// The columns [`audit_row`] reads, in its order.
+pub(super) const AUDIT_COLUMNS: &str = "id, ts_us, principal, tried_principal, client, method, \
+    destination, url, decision, rule, status, bytes_up, bytes_down, duration_us, stage, error, \
+    terminal, location, session_id, groups, tier, policy_version, role, revoked_by, grant_id";
+
+pub(super) fn audit_row(r: &rusqlite::Row) -> rusqlite::Result<AuditRow> {
     Ok(AuditRow {
         id: r.get(0)?,
         ts_us: r.get(1)?,
@@ -247,7 +254,13 @@ fn audit_row(r: &rusqlite::Row) -> rusqlite::Result<AuditRow> {
 
 impl AuditStore for Store {
     fn append_audit(&mut self, rows: &[AuditRow]) -> Result<(), StoreError> {
-        let tx = self.conn.transaction()?;
+        // IMMEDIATE: the leaf numbers are read and written under the write lock, so a CLI
+        // recording an action while the gateway's writer appends never takes the same number.
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        tlog::adopt(&tx)?;
+        let mut ids = Vec::with_capacity(rows.len());
         {
             let mut stmt = tx.prepare_cached(
                 "INSERT INTO audit_events (ts_us, principal, tried_principal, client, method,
@@ -284,8 +297,10 @@ impl AuditStore for Store {
                     r.revoked_by,
                     r.grant_id,
                 ])?;
+                ids.push(tx.last_insert_rowid());
             }
         }
+        tlog::append_leaves(&tx, rows, &ids)?;
         tx.commit()?;
         Ok(())
     }
@@ -293,11 +308,7 @@ impl AuditStore for Store {
     fn audit(&self, q: &AuditQuery) -> Result<Vec<AuditRow>, StoreError> {
         let (filter, args) = where_clause(q);
         let mut sql = format!(
-            "SELECT id, ts_us, principal, tried_principal, client, method, destination, url,
-                    decision, rule, status, bytes_up, bytes_down, duration_us, stage, error,
-                    terminal, location, session_id, groups, tier, policy_version, role, revoked_by,
-                    grant_id
-             FROM audit_events{filter} ORDER BY id"
+            "SELECT {AUDIT_COLUMNS} FROM audit_events{filter} ORDER BY id"
         );
         if let Some(l) = q.limit {
             // The newest `limit` events, still printed oldest first.

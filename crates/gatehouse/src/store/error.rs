@@ -45,6 +45,8 @@ pub enum StoreError {
     NoSuchGroup(String),
     #[error("a group named `{0}` already exists")]
     GroupExists(String),
+    #[error("the audit log in the store is inconsistent: {0}")]
+    Log(String),
     #[error("store error: {0}")]
     Sql(#[from] rusqlite::Error),
 }

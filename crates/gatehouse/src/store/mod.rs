@@ -8,7 +8,9 @@
 //!   members, and the change counter `generation` that the gateway polls;
 //! - [`AuditStore`] (`audit.rs`): appending batches of audit rows and reading them back filtered;
 //! - [`SessionStore`] (`sessions.rs`): sessions (a principal at a terminal), taking a seat in one
-//!   transaction, touching, ending and listing them, and their change counter.
+//!   transaction, touching, ending and listing them, and their change counter;
+//! - [`LogStore`] (`tlog.rs`): the verifiable audit log — each event's leaf (appended with the
+//!   event by `AuditStore::append_audit`), where the log starts, and the signed checkpoints.
 //!
 //! [`Store`] is the SQLite backend and implements all three. `sqlite.rs` opens it: the data directory
 //! and the file are created readable by their owner only, the connection uses WAL, `synchronous =
@@ -38,6 +40,7 @@ mod migrations;
 mod principals;
 mod sessions;
 mod sqlite;
+mod tlog;
 
 pub use audit::{AuditQuery, AuditRow, AuditStore, ClientFilter};
 pub use error::StoreError;
@@ -46,6 +49,10 @@ pub use principals::{GroupRow, PrincipalRow, PrincipalStore, Role};
 pub use sessions::{
     EndReason, SeatClaim, SeatOutcome, SeatTaken, SessionFilter, SessionRow, SessionSelector,
     SessionStore,
+};
+pub use tlog::{
+    current_tree, event_leaf, frontier_bytes, leaf_bytes, sign_checkpoint, CheckpointRow, LeafRow,
+    LogState, LogStore, LEAF_FORMAT,
 };
 pub use sqlite::{create_private_file, existing_store_path, now_us, store_path, Store, STORE_FILE};
 
