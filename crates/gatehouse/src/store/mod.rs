@@ -50,11 +50,11 @@ pub use sessions::{
     EndReason, SeatClaim, SeatOutcome, SeatTaken, SessionFilter, SessionRow, SessionSelector,
     SessionStore,
 };
+pub use sqlite::{create_private_file, existing_store_path, now_us, store_path, Store, STORE_FILE};
 pub use tlog::{
     current_tree, event_leaf, frontier_bytes, leaf_bytes, sign_checkpoint, CheckpointRow, LeafRow,
     LogState, LogStore, LEAF_FORMAT,
 };
-pub use sqlite::{create_private_file, existing_store_path, now_us, store_path, Store, STORE_FILE};
 
 /// The principals side of the store, shared by the gateway's readers off the request path (the
 /// principals snapshot, `/readyz`); whichever backend it is.
