@@ -109,6 +109,27 @@ pub fn leaf_hash(data: &[u8]) -> Hash {
     Hash::from(hasher.finalize())
 }
 
+/// [`leaf_hash`] of data given in pieces: `LeafHasher::new()`, `update` with each piece in order,
+/// then `finish` equals `leaf_hash` of the pieces joined, without joining them.
+#[derive(Clone, Default)]
+pub struct LeafHasher(blake3::Hasher);
+
+impl LeafHasher {
+    pub fn new() -> LeafHasher {
+        let mut hasher = blake3::Hasher::new();
+        hasher.update(&[0x00]);
+        LeafHasher(hasher)
+    }
+
+    pub fn update(&mut self, piece: &[u8]) {
+        self.0.update(piece);
+    }
+
+    pub fn finish(&self) -> Hash {
+        Hash::from(self.0.finalize())
+    }
+}
+
 /// The hash of an interior node: `H(0x01 || left || right)`. Does not allocate.
 pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
     // 65 bytes on the stack: one call to the one-shot hash, cheaper than a streaming hasher.

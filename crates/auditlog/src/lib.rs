@@ -67,7 +67,7 @@ pub mod proof;
 pub mod tree;
 
 pub use checkpoint::{Checkpoint, CheckpointError};
-pub use hash::{empty_root, leaf_hash, node_hash, Hash, HashParseError};
+pub use hash::{empty_root, leaf_hash, node_hash, Hash, HashParseError, LeafHasher};
 pub use note::{key_id, KeyError, Note, NoteError, NoteSignature, Signer, Verifier};
 pub use proof::{
     consistency_proof, inclusion_proof, verify_consistency, verify_inclusion, Leaves, ProofError,

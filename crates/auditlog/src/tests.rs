@@ -661,3 +661,13 @@ fn a_private_key_string_round_trips_and_rejects_tampering() {
         assert!(!err.to_string().contains(&text[30..]), "{err}");
     }
 }
+
+#[test]
+fn a_leaf_hashed_in_pieces_is_the_leaf_hashed_whole() {
+    let mut h = LeafHasher::new();
+    for piece in [&b"gatehouse"[..], b"", b"-audit", &[0xFF, 0x00]] {
+        h.update(piece);
+    }
+    assert_eq!(h.finish(), leaf_hash(b"gatehouse-audit\xFF\x00"));
+    assert_eq!(LeafHasher::new().finish(), leaf_hash(b""));
+}

@@ -254,6 +254,8 @@ pub(super) fn audit_row(r: &rusqlite::Row) -> rusqlite::Result<AuditRow> {
 
 impl AuditStore for Store {
     fn append_audit(&mut self, rows: &[AuditRow]) -> Result<(), StoreError> {
+        // Hashed before the write lock is taken: other writers (the CLI) wait less.
+        let hashes: Vec<auditlog::Hash> = rows.iter().map(tlog::event_leaf).collect();
         // IMMEDIATE: the leaf numbers are read and written under the write lock, so a CLI
         // recording an action while the gateway's writer appends never takes the same number.
         let tx = self
@@ -300,7 +302,7 @@ impl AuditStore for Store {
                 ids.push(tx.last_insert_rowid());
             }
         }
-        tlog::append_leaves(&tx, rows, &ids)?;
+        tlog::append_leaves(&tx, &hashes, &ids)?;
         tx.commit()?;
         Ok(())
     }

@@ -16,7 +16,7 @@
 //! The leaf's bytes ([`leaf_bytes`]) are specified in `docs/audit-log.md`: a verifier elsewhere
 //! rebuilds them from an exported event without this code.
 
-use auditlog::{leaf_hash, Checkpoint, Hash, Signer, Tree};
+use auditlog::{Checkpoint, Hash, LeafHasher, Signer, Tree};
 use rusqlite::{params, OptionalExtension, Transaction};
 
 use super::audit::{audit_row, AuditRow, AUDIT_COLUMNS};
@@ -35,47 +35,61 @@ pub const LEAF_FORMAT: &str = "gatehouse-audit-event/1";
 /// what orders events, so two rows whose contents were swapped show as reordered, not as edited.
 pub fn leaf_bytes(r: &AuditRow) -> Vec<u8> {
     let mut out = Vec::with_capacity(320);
-    out.extend_from_slice(LEAF_FORMAT.as_bytes());
-    out.push(b'\n');
-    let mut put = |v: Option<&str>| match v {
-        None => out.push(0xFF),
-        Some(s) => {
-            out.push(0);
-            out.extend_from_slice(&(s.len() as u32).to_be_bytes());
-            out.extend_from_slice(s.as_bytes());
-        }
-    };
-    let num = |n: i64| n.to_string();
-    put(Some(&num(r.ts_us)));
-    put(r.principal.as_deref());
-    put(r.tried_principal.as_deref());
-    put(Some(&r.client));
-    put(Some(&r.method));
-    put(Some(&r.destination));
-    put(r.url.as_deref());
-    put(Some(&r.decision));
-    put(Some(&r.rule));
-    put(Some(&r.status.to_string()));
-    put(Some(&r.bytes_up.to_string()));
-    put(Some(&r.bytes_down.to_string()));
-    put(Some(&r.duration_us.to_string()));
-    put(Some(&r.stage));
-    put(r.error.as_deref());
-    put(r.terminal.as_deref());
-    put(r.location.as_deref());
-    put(r.session_id.map(num).as_deref());
-    put(r.groups.as_deref());
-    put(r.tier.as_deref());
-    put(r.policy_version.as_deref());
-    put(r.role.as_deref());
-    put(r.revoked_by.as_deref());
-    put(r.grant_id.map(num).as_deref());
+    encode(r, &mut |piece| out.extend_from_slice(piece));
     out
 }
 
-/// The leaf hash of one audit event.
+/// The leaf hash of one audit event: `leaf_hash(leaf_bytes(r))`, computed without building the
+/// bytes (the audit writer does this for every event).
 pub fn event_leaf(r: &AuditRow) -> Hash {
-    leaf_hash(&leaf_bytes(r))
+    let mut hasher = LeafHasher::new();
+    encode(r, &mut |piece| hasher.update(piece));
+    hasher.finish()
+}
+
+/// Feed the leaf bytes of `r` to `out`, piece by piece.
+fn encode(r: &AuditRow, out: &mut dyn FnMut(&[u8])) {
+    fn text(out: &mut dyn FnMut(&[u8]), v: Option<&str>) {
+        match v {
+            None => out(&[0xFF]),
+            Some(s) => {
+                out(&[0]);
+                out(&(s.len() as u32).to_be_bytes());
+                out(s.as_bytes());
+            }
+        }
+    }
+    fn num(out: &mut dyn FnMut(&[u8]), n: Option<i64>) {
+        let mut buf = itoa::Buffer::new();
+        text(out, n.map(|n| buf.format(n)));
+    }
+    out(LEAF_FORMAT.as_bytes());
+    out(b"\n");
+    num(out, Some(r.ts_us));
+    text(out, r.principal.as_deref());
+    text(out, r.tried_principal.as_deref());
+    text(out, Some(&r.client));
+    text(out, Some(&r.method));
+    text(out, Some(&r.destination));
+    text(out, r.url.as_deref());
+    text(out, Some(&r.decision));
+    text(out, Some(&r.rule));
+    num(out, Some(r.status.into()));
+    // Byte counts and durations are stored as SQLite integers (i64), as here.
+    num(out, Some(r.bytes_up as i64));
+    num(out, Some(r.bytes_down as i64));
+    num(out, Some(r.duration_us as i64));
+    text(out, Some(&r.stage));
+    text(out, r.error.as_deref());
+    text(out, r.terminal.as_deref());
+    text(out, r.location.as_deref());
+    num(out, r.session_id);
+    text(out, r.groups.as_deref());
+    text(out, r.tier.as_deref());
+    text(out, r.policy_version.as_deref());
+    text(out, r.role.as_deref());
+    text(out, r.revoked_by.as_deref());
+    num(out, r.grant_id);
 }
 
 /// Where the log starts, and what is left to adopt.
@@ -216,16 +230,16 @@ pub(super) fn adopt(tx: &Transaction<'_>) -> Result<u64, StoreError> {
     Ok(leaf - first)
 }
 
-/// Append the leaves of `rows`, just inserted as the events `ids` (same order), inside `tx`.
+/// Append the leaves `hashes` of the events just inserted as `ids` (same order), inside `tx`.
 pub(super) fn append_leaves(
     tx: &Transaction<'_>,
-    rows: &[AuditRow],
+    hashes: &[Hash],
     ids: &[i64],
 ) -> Result<(), StoreError> {
     let mut stmt =
         tx.prepare_cached("INSERT INTO audit_leaves (leaf, event_id, hash) VALUES (?1, ?2, ?3)")?;
-    for (leaf, (row, id)) in (next_leaf(tx)?..).zip(rows.iter().zip(ids)) {
-        stmt.execute(params![leaf as i64, id, event_leaf(row).0.to_vec()])?;
+    for (leaf, (hash, id)) in (next_leaf(tx)?..).zip(hashes.iter().zip(ids)) {
+        stmt.execute(params![leaf as i64, id, &hash.0[..]])?;
     }
     Ok(())
 }
@@ -463,6 +477,7 @@ mod tests {
         assert_eq!(leaf_bytes(&a), leaf_bytes(&b));
         b.url = Some(String::new());
         assert_ne!(leaf_bytes(&a), leaf_bytes(&b));
+        assert_eq!(event_leaf(&b), auditlog::leaf_hash(&leaf_bytes(&b)));
         a.grant_id = Some(7);
         assert_ne!(leaf_bytes(&a), leaf_bytes(&row(1)));
     }
