@@ -184,23 +184,20 @@ fn to_checkpoint(
 
 /// The number the next leaf gets, inside a transaction.
 fn next_leaf(tx: &Transaction<'_>) -> rusqlite::Result<u64> {
-    tx.query_row(
+    // Cached: preparing the statement would cost the writer more than running it, every batch.
+    tx.prepare_cached(
         "SELECT COALESCE((SELECT MAX(leaf) + 1 FROM audit_leaves),
                          (SELECT first_leaf FROM audit_log_state WHERE id = 1), 0)",
-        [],
-        |r| r.get::<_, i64>(0),
-    )
+    )?
+    .query_row([], |r| r.get::<_, i64>(0))
     .map(|n| n as u64)
 }
 
 /// Give every event recorded before the log existed its leaf, in id order, inside `tx`.
 pub(super) fn adopt(tx: &Transaction<'_>) -> Result<u64, StoreError> {
     let through: Option<i64> = tx
-        .query_row(
-            "SELECT adopt_through FROM audit_log_state WHERE id = 1",
-            [],
-            |r| r.get(0),
-        )
+        .prepare_cached("SELECT adopt_through FROM audit_log_state WHERE id = 1")?
+        .query_row([], |r| r.get(0))
         .optional()?
         .flatten();
     let Some(through) = through else {
