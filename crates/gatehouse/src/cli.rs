@@ -97,13 +97,18 @@ enum Command {
     },
 }
 
+/// The most lines of one error printed (a configuration's problems, with their heading).
+const MAX_ERROR_LINES: usize = 2 + crate::config::MAX_PROBLEMS_SHOWN;
+
 /// Run the command line; the process exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("gatehouse: error: {e:#}");
+            // Errors quote input (a file, an argument): short and without terminal control.
+            let shown = crate::printable::lines(&format!("{e:#}"), MAX_ERROR_LINES);
+            eprintln!("gatehouse: error: {shown}");
             ExitCode::FAILURE
         }
     }
@@ -203,7 +208,7 @@ fn check_config(file: PathBuf) -> anyhow::Result<ExitCode> {
                 c.lists.categories().count()
             );
             for load in &c.list_loads {
-                println!("  {}", load.summary());
+                println!("  {}", crate::printable::line(&load.summary()));
             }
             if !c.places.is_empty() || *c.places.unregistered() != places::Unregistered::Allow {
                 println!("  {}", crate::config::places_summary(&c.places));
@@ -217,7 +222,7 @@ fn check_config(file: PathBuf) -> anyhow::Result<ExitCode> {
                 );
             }
             for w in &c.rules.warnings {
-                println!("  {w}");
+                println!("  {}", crate::printable::line(&w.to_string()));
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -46,7 +46,7 @@ pub use accounts::AccountSettings;
 pub use audit::{AuditSettings, OnBacklog};
 pub use lists::ListLoad;
 pub use places::summary as places_summary;
-pub use problems::{ConfigError, Problem};
+pub use problems::{ConfigError, Problem, MAX_PROBLEMS_SHOWN};
 pub use proxy::ProxySettings;
 pub use rules::RulesLoaded;
 

@@ -8,6 +8,7 @@ mod addresses;
 mod audit;
 mod audit_cli;
 mod auth;
+mod bounds;
 mod browse;
 mod canonical;
 mod cli;
