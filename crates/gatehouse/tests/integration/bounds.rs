@@ -182,3 +182,105 @@ async fn a_failed_reload_logs_a_short_report_and_the_running_config_keeps_servin
     assert_eq!(code, 1, "{err}");
     assert_short_and_printable("user list", err.as_bytes());
 }
+
+/// A file of `size` zero bytes that takes no room on disk (sparse).
+fn sparse(path: &Path, size: u64) {
+    std::fs::File::create(path).unwrap().set_len(size).unwrap();
+}
+
+#[test]
+fn check_config_refuses_oversize_files_unread_naming_each_with_its_size_and_the_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("junk.toml");
+    sparse(&config, 64 << 20);
+    let out = Command::new(BIN)
+        .arg("check-config")
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!(
+            "cannot read {}: it is 64 MiB (67108864 bytes), larger than the limit of a \
+             configuration or rule file (4 MiB, 4194304 bytes)\n",
+            config.display()
+        )
+    );
+
+    // A list file and a rule file over their limits, named by their keys.
+    sparse(&dir.path().join("big.txt"), lists::MAX_FILE_BYTES + 1);
+    sparse(
+        &dir.path().join("rules.cedar"),
+        gatehouse::config::MAX_CONFIG_BYTES + 1,
+    );
+    let config = dir.path().join("gatehouse.toml");
+    std::fs::write(
+        &config,
+        "[lists.big]\nformat = \"plain\"\npath = \"big.txt\"\n[rules]\nfiles = [\"rules.cedar\"]\n",
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .arg("check-config")
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let big = dir.path().join("big.txt");
+    let rules = dir.path().join("rules.cedar");
+    assert_eq!(
+        err,
+        format!(
+            "{c}:3:8: key `lists.big.path`: `{}` is 268435457 bytes, larger than a list file may be: \
+             256 MiB (268435456 bytes)\n\
+             {c}:5:10: key `rules.files`: cannot read the rule file {}: it is 4 MiB (4194305 bytes), \
+             larger than the limit of a configuration or rule file (4 MiB, 4194304 bytes)\n",
+            big.display(),
+            rules.display(),
+            c = config.display()
+        )
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sighup_with_an_oversize_configuration_costs_no_memory_and_keeps_serving() {
+    let origin = Origin::start("127.0.0.3").await;
+    let s = start_serve(&base_config(&origin));
+    let (code, _, err) = s.cli(
+        &["user", "add", "ada", "--tier", "open", "--password-stdin"],
+        Some("ada-password\n"),
+    );
+    assert_eq!(code, 0, "{err}");
+    let proxy = s.proxy_url();
+    let url = format!("http://origin.test:{}/", origin.port());
+    eventually("ada can browse", || {
+        let (p, u) = (proxy.clone(), url.clone());
+        async move { curl(&["-x", &p, "-U", "ada:ada-password", &u]).await.status == 200 }
+    })
+    .await;
+    let peak_before = s.rss_peak_kib();
+
+    // 64 MiB of junk: read whole, it would raise the peak by at least as much.
+    sparse(&s.config, 64 << 20);
+    s.signal("HUP");
+    eventually("the refused reload is logged", || {
+        let e = s.stderr();
+        async move { e.contains("keeping the running one") }
+    })
+    .await;
+    let log = s.stderr();
+    assert!(
+        log.contains("it is 64 MiB (67108864 bytes), larger than the limit of a configuration or rule file (4 MiB, 4194304 bytes)"),
+        "{log}"
+    );
+    let grown = s.rss_peak_kib().saturating_sub(peak_before);
+    assert!(grown < 16 * 1024, "the peak grew by {grown} KiB");
+    // The running configuration keeps serving.
+    assert_eq!(
+        curl(&["-x", &proxy, "-U", "ada:ada-password", &url])
+            .await
+            .status,
+        200
+    );
+}

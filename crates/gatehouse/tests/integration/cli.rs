@@ -148,7 +148,7 @@ impl Serve {
         self.stderr.lock().unwrap().clone()
     }
 
-    fn rss_peak_kib(&self) -> u64 {
+    pub(crate) fn rss_peak_kib(&self) -> u64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
         status
             .lines()
