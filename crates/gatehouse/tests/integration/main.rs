@@ -29,4 +29,5 @@ mod strictness;
 mod tidy;
 mod tiers;
 mod truncation;
+mod upstream_outcomes;
 mod where_when;
