@@ -102,7 +102,24 @@ const MAX_ERROR_LINES: usize = 2 + crate::config::MAX_PROBLEMS_SHOWN;
 
 /// Run the command line; the process exit code.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // `--help` and `--version`: gatehouse's own text, on stdout.
+        Err(e) if !e.use_stderr() => {
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        // A usage error quotes the argument as given (an escape sequence, a megabyte): plain
+        // text, bounded and escaped like every other error.
+        Err(e) => {
+            let text = e.render().to_string();
+            eprintln!(
+                "{}",
+                crate::printable::lines(text.trim_end(), MAX_ERROR_LINES)
+            );
+            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
+        }
+    };
     match run(cli) {
         Ok(code) => code,
         Err(e) => {

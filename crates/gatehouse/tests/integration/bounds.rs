@@ -284,3 +284,32 @@ async fn a_sighup_with_an_oversize_configuration_costs_no_memory_and_keeps_servi
         200
     );
 }
+
+#[test]
+fn a_usage_error_quotes_the_argument_briefly_and_without_control_bytes_even_on_a_terminal() {
+    let arg = format!("\x1b[31m{}\x07", "z".repeat(100_000));
+    let out = Command::new(BIN)
+        .args(["user", "add", "bob", "--tier", &arg])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_short_and_printable("usage error", &out.stderr);
+    let err = String::from_utf8_lossy(&out.stderr);
+    // The parser's plain rendering drops escape sequences; what is left is cut to its beginning.
+    assert!(err.starts_with("error: invalid value 'zzzz"), "{err}");
+    assert!(err.contains("… (100043 bytes)"), "{err}");
+
+    // On a terminal (`script` gives the command a pseudo-terminal and copies what it shows),
+    // where the argument parser would otherwise colour its message and pass the bytes through.
+    let shell =
+        format!("'{BIN}' user add bob --tier \"$(printf '\\033]0;owned\\007\\033[31mred')\"");
+    let out = Command::new("script")
+        .args(["-qec", &shell, "/dev/null"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    // The terminal ends lines with CR LF; any other control byte came from the program.
+    let shown = String::from_utf8_lossy(&out.stdout).replace("\r\n", "\n");
+    assert_short_and_printable("usage error on a terminal", shown.as_bytes());
+    assert!(shown.contains("invalid value '"), "{shown}");
+}
