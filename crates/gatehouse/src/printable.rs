@@ -165,6 +165,35 @@ mod tests {
     }
 
     #[test]
+    fn any_text_comes_out_bounded_and_without_control_characters() {
+        // Deterministic pseudo-random texts mixing backticks, controls, wide characters and long
+        // runs: the guarantees hold for each, and a second pass keeps them.
+        let alphabet = [
+            'a', '`', '\u{1b}', '\u{7}', '\n', 'é', '\u{9b}', '\u{202e}', ' ', '字',
+        ];
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..500 {
+            let mut text = String::new();
+            let runs = next() % 20;
+            for _ in 0..runs {
+                let c = alphabet[(next() % alphabet.len() as u64) as usize];
+                let len = [1, 5, 70, 400, 5000][(next() % 5) as usize];
+                text.extend(std::iter::repeat_n(c, len));
+            }
+            for once in [line(&text), line(&line(&text))] {
+                assert!(once.chars().count() <= LINE_CHARS + 40, "{}", once.len());
+                assert!(!once.chars().any(needs_escape), "{once:?}");
+            }
+        }
+    }
+
+    #[test]
     fn many_lines_are_counted_not_shown() {
         let text = vec!["problem"; 500].join("\n");
         let shown = lines(&text, 100);
