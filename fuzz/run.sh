@@ -2,9 +2,10 @@
 # Build the fuzz targets with coverage instrumentation on the stable toolchain and run each one
 # (or the ones named) for SECONDS seconds. See fuzz/README.md.
 #
-#   fuzz/run.sh [SECONDS] [TARGET...] [-- LIBFUZZER_ARGS...]
+#   fuzz/run.sh [SECONDS | --budget TOTAL] [TARGET...] [-- LIBFUZZER_ARGS...]
 #
-# SECONDS defaults to 60; 0 replays the corpus once without fuzzing. Each target reads its
+# SECONDS (per target) defaults to 60; 0 replays the corpus once without fuzzing. --budget TOTAL
+# shares TOTAL seconds among the targets run (at least 1 s each): what CI uses (.ci/run). Each target reads its
 # committed seeds from fuzz/corpus/<target>/ and writes the inputs it finds to
 # fuzz/generated/<target>/, crashes to fuzz/artifacts/<target>/ and its log to
 # fuzz/logs/<target>.log (all three git-ignored). The build goes to $FUZZ_TARGET_DIR
@@ -16,7 +17,11 @@ cd "$here"
 all_targets=(http1_request_head http1_response_head http1_chunked destination_canonical lists_parse)
 
 seconds=60
-if [[ $# -gt 0 && $1 =~ ^[0-9]+$ ]]; then
+budget=
+if [[ $# -gt 1 && $1 == "--budget" && $2 =~ ^[0-9]+$ ]]; then
+    budget=$2
+    shift 2
+elif [[ $# -gt 0 && $1 =~ ^[0-9]+$ ]]; then
     seconds=$1
     shift
 fi
@@ -32,6 +37,10 @@ done
 [[ ${1:-} == "--" ]] && shift
 extra=("$@")
 [[ ${#targets[@]} -eq 0 ]] && targets=("${all_targets[@]}")
+if [[ -n $budget ]]; then
+    seconds=$(( budget / ${#targets[@]} ))
+    [[ $seconds -lt 1 ]] && seconds=1
+fi
 
 # SanitizerCoverage through LLVM flags that stable rustc accepts (what cargo-fuzz passes, minus
 # the nightly-only -Zsanitizer): 8-bit edge counters and a PC table for libFuzzer's coverage

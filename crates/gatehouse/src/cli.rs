@@ -97,13 +97,35 @@ enum Command {
     },
 }
 
+/// The most lines of one error printed (a configuration's problems, with their heading).
+const MAX_ERROR_LINES: usize = 2 + crate::config::MAX_PROBLEMS_SHOWN;
+
 /// Run the command line; the process exit code.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // `--help` and `--version`: gatehouse's own text, on stdout.
+        Err(e) if !e.use_stderr() => {
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        // A usage error quotes the argument as given (an escape sequence, a megabyte): plain
+        // text, bounded and escaped like every other error.
+        Err(e) => {
+            let text = e.render().to_string();
+            eprintln!(
+                "{}",
+                crate::printable::lines(text.trim_end(), MAX_ERROR_LINES)
+            );
+            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
+        }
+    };
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("gatehouse: error: {e:#}");
+            // Errors quote input (a file, an argument): short and without terminal control.
+            let shown = crate::printable::lines(&format!("{e:#}"), MAX_ERROR_LINES);
+            eprintln!("gatehouse: error: {shown}");
             ExitCode::FAILURE
         }
     }
@@ -203,7 +225,7 @@ fn check_config(file: PathBuf) -> anyhow::Result<ExitCode> {
                 c.lists.categories().count()
             );
             for load in &c.list_loads {
-                println!("  {}", load.summary());
+                println!("  {}", crate::printable::line(&load.summary()));
             }
             if !c.places.is_empty() || *c.places.unregistered() != places::Unregistered::Allow {
                 println!("  {}", crate::config::places_summary(&c.places));
@@ -217,7 +239,7 @@ fn check_config(file: PathBuf) -> anyhow::Result<ExitCode> {
                 );
             }
             for w in &c.rules.warnings {
-                println!("  {w}");
+                println!("  {}", crate::printable::line(&w.to_string()));
             }
             Ok(ExitCode::SUCCESS)
         }

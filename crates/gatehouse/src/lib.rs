@@ -18,7 +18,8 @@
 //! - [`facts`]: the facts a decision is made on (place, time, principal), shared by the proxy
 //!   and `gatehouse policy`;
 //! - [`clock`]: the injected wall clock (opening hours, session timeouts);
-//! - [`cli`]: the command line.
+//! - [`cli`]: the command line;
+//! - [`printable`]: messages that quote input, bounded and escaped for a terminal or a log.
 // The I/O crate reads clocks and the environment by design; the ban applies to the pure crates.
 #![allow(clippy::disallowed_methods)]
 #![forbid(unsafe_code)]
@@ -33,6 +34,7 @@ pub mod facts;
 pub mod identity;
 pub mod logkey;
 pub mod metrics;
+pub mod printable;
 pub mod proxy;
 pub mod seats;
 pub mod server;

@@ -99,6 +99,9 @@ pub struct Metrics {
     pub errors: Family<ErrorLabels, Counter>,
     pub active_connections: Gauge,
     pub connections: Counter,
+    /// Connections the admin listener accepted: what proves that no request through the proxy
+    /// ever reached the gateway's own admin socket.
+    pub admin_connections: Counter,
     pub bytes: Family<DirectionLabels, Counter>,
     /// The two members of `bytes`, resolved once (a family lookup takes a lock per call).
     bytes_up: Counter,
@@ -191,6 +194,7 @@ impl Metrics {
             errors: reg(r, "request_errors", "Requests that ended in an error (malformed input, upstream failure), by stable code", family_at_zero(codes)),
             active_connections: reg(r, "active_connections", "Client connections open now", Gauge::default()),
             connections: reg(r, "connections", "Client connections accepted", Counter::default()),
+            admin_connections: reg(r, "admin_connections", "Connections accepted by the admin listener", Counter::default()),
             bytes,
             bytes_up,
             bytes_down,

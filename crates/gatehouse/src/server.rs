@@ -108,6 +108,7 @@ impl Server {
         server.tasks.push(serve_admin(
             admin_listener,
             crate::admin::router(server.gateway.clone()),
+            server.gateway.metrics.admin_connections.clone(),
             admin_stop,
         ));
         tracing::info!(proxy = %proxy_addr, admin = %admin_addr, "gatehouse is listening");
@@ -331,8 +332,13 @@ async fn bind(addr: SocketAddr, key: &str) -> anyhow::Result<TcpListener> {
 fn serve_admin(
     listener: TcpListener,
     app: axum::Router,
+    accepted: prometheus_client::metrics::counter::Counter,
     mut stop: watch::Receiver<bool>,
 ) -> JoinHandle<()> {
+    use axum::serve::ListenerExt;
+    let listener = listener.tap_io(move |_| {
+        accepted.inc();
+    });
     tokio::spawn(async move {
         let shutdown = async move {
             let _ = stop.wait_for(|d| *d).await;

@@ -19,7 +19,7 @@ use crate::error::{DomainProblem, LineProblem, ListError};
 use crate::Lists;
 use std::collections::HashMap;
 use std::fmt;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::net::IpAddr;
 use std::ops::{Add, AddAssign};
 use std::path::{Path, PathBuf};
@@ -220,7 +220,14 @@ pub struct ListsBuilder {
     arena: Vec<u8>,
     index: Vec<Entry>,
     lenient: bool,
+    /// `None`: [`MAX_FILE_BYTES`].
+    max_file_bytes: Option<u64>,
 }
+
+/// The largest list file [`ListsBuilder::add_file`] reads (256 MiB), unless
+/// [`ListsBuilder::set_max_file_bytes`] says otherwise. A file larger than this is refused before a
+/// byte of it is read.
+pub const MAX_FILE_BYTES: u64 = 256 << 20;
 
 impl fmt::Debug for ListsBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -243,6 +250,13 @@ impl ListsBuilder {
     /// UT1 `domains` files) instead of failing. Off by default.
     pub fn set_lenient(&mut self, lenient: bool) -> &mut Self {
         self.lenient = lenient;
+        self
+    }
+
+    /// The largest file [`add_file`](Self::add_file) (and each UT1 `domains` file) reads;
+    /// [`MAX_FILE_BYTES`] unless set.
+    pub fn set_max_file_bytes(&mut self, limit: u64) -> &mut Self {
+        self.max_file_bytes = Some(limit);
         self
     }
 
@@ -345,21 +359,38 @@ impl ListsBuilder {
             path: path.to_owned(),
             source,
         };
+        let limit = self.max_file_bytes.unwrap_or(MAX_FILE_BYTES);
+        let too_large = |size| ListError::FileTooLarge {
+            path: path.to_owned(),
+            size,
+            limit,
+        };
         let file = std::fs::File::open(path).map_err(io)?;
+        let size = file.metadata().map_err(io)?.len();
+        // Checked before a byte is read: a file of junk costs a `stat`, not memory.
+        if size > limit {
+            return Err(too_large(Some(size)));
+        }
         // The names take fewer bytes than the file; reserving address space up front avoids
         // copying the arena as it grows (untouched pages cost no memory).
-        if let Ok(meta) = file.metadata() {
-            let len = usize::try_from(meta.len()).unwrap_or(usize::MAX);
-            self.arena.reserve(len.min(u32::MAX as usize));
-        }
-        let mut reader = BufReader::with_capacity(1 << 16, file);
+        let len = usize::try_from(size).unwrap_or(usize::MAX);
+        self.arena.reserve(len.min(u32::MAX as usize));
+        // A file without a size (a pipe, `/dev/zero`) or one that grows is read one byte past
+        // the limit at most.
+        let mut reader = BufReader::with_capacity(1 << 16, file.take(limit.saturating_add(1)));
+        let mut read = 0u64;
         let mut stats = LoadStats::default();
         let mut buf = Vec::with_capacity(256);
         let mut lineno = 0u64;
         loop {
             buf.clear();
-            if reader.read_until(b'\n', &mut buf).map_err(io)? == 0 {
+            let n = reader.read_until(b'\n', &mut buf).map_err(io)?;
+            if n == 0 {
                 break;
+            }
+            read += n as u64;
+            if read > limit {
+                return Err(too_large(None));
             }
             lineno += 1;
             let mut line = buf.strip_suffix(b"\n").unwrap_or(&buf);

@@ -85,6 +85,18 @@ pub enum ListError {
     /// The names do not fit the compact index (more than 4 GiB of names or 4 billion entries).
     #[error("lists too large: more than {0}")]
     TooLarge(&'static str),
+    /// A list file larger than the builder's limit ([`MAX_FILE_BYTES`](crate::MAX_FILE_BYTES)
+    /// unless [`set_max_file_bytes`](crate::ListsBuilder::set_max_file_bytes) said otherwise):
+    /// refused before it is read, or once the limit is passed for a file whose size was not known.
+    #[error("{}", too_large(path, *size, *limit))]
+    FileTooLarge {
+        /// The file.
+        path: PathBuf,
+        /// Its size, when the file system knew it before reading.
+        size: Option<u64>,
+        /// The limit it passed.
+        limit: u64,
+    },
     /// Reading a file or folder failed.
     #[error("cannot read `{path}`: {source}")]
     Io {
@@ -96,4 +108,21 @@ pub enum ListError {
     /// The fst library refused to build or open the map (a bug if it happens).
     #[error("cannot build the lookup map: {0}")]
     Fst(#[from] fst::Error),
+}
+
+fn too_large(path: &std::path::Path, size: Option<u64>, limit: u64) -> String {
+    let limit = match limit % (1 << 20) {
+        0 if limit > 0 => format!("{} MiB ({limit} bytes)", limit >> 20),
+        _ => format!("{limit} bytes"),
+    };
+    match size {
+        Some(size) => format!(
+            "`{}` is {size} bytes, larger than a list file may be: {limit}",
+            path.display()
+        ),
+        None => format!(
+            "`{}` holds more than a list file may: {limit}",
+            path.display()
+        ),
+    }
 }

@@ -13,7 +13,8 @@
 //! - [`Lists::lookup`] returns the union of the categories of the host and of all its parent
 //!   entries, in one walk of the fst, without allocating.
 //! - [`Lists`] is immutable, `Send + Sync` and meant to be shared behind an `Arc`.
-//! - No clock, no environment; only the file loaders touch the file system.
+//! - No clock, no environment; only the file loaders touch the file system, and they read no file
+//!   larger than [`MAX_FILE_BYTES`] (or the builder's own limit).
 //!
 //! Out of scope for now: IP address and network categories (addresses in lists are skipped and
 //! counted).
@@ -26,7 +27,9 @@ mod canon;
 mod category;
 mod error;
 
-pub use builder::{Format, ListsBuilder, LoadStats, SkipReason, Skips, UnknownFormat, FIRST_LINES};
+pub use builder::{
+    Format, ListsBuilder, LoadStats, SkipReason, Skips, UnknownFormat, FIRST_LINES, MAX_FILE_BYTES,
+};
 pub use canon::{canonicalize, Canonical};
 pub use category::{CategoryId, CategorySet, CategorySetIter, MAX_CATEGORIES};
 pub use error::{DomainProblem, LineProblem, ListError};

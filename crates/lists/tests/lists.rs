@@ -7,7 +7,7 @@ use lists::{
     canonicalize, Canonical, CategoryId, CategorySet, DomainProblem, Format, ListError, Lists,
     ListsBuilder, LoadStats, SkipReason, MAX_CATEGORIES,
 };
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 fn ids(set: CategorySet) -> Vec<u16> {
     set.iter().map(|c| c.0).collect()
@@ -398,6 +398,50 @@ fn file_errors_name_the_path() {
     assert!(err
         .to_string()
         .starts_with(&format!("cannot read `{}`: ", missing.display())));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_file_over_the_limit_is_refused_by_name_size_and_limit_before_it_is_read() {
+    let dir = temp_dir("too-large");
+    let path = dir.join("big.txt");
+    // Sparse: the size is there, the bytes (zeros, an invalid line) are not.
+    std::fs::File::create(&path)
+        .unwrap()
+        .set_len(lists::MAX_FILE_BYTES + 1)
+        .unwrap();
+    let mut b = ListsBuilder::new();
+    let cat = b.category("big").unwrap();
+    let err = b.add_file(cat, Format::Plain, &path).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "`{}` is 268435457 bytes, larger than a list file may be: 256 MiB (268435456 bytes)",
+            path.display()
+        )
+    );
+    // A limit of the builder's own; a file at the limit loads.
+    std::fs::write(&path, "a.example\nb.example\n").unwrap();
+    b.set_max_file_bytes(20);
+    assert_eq!(counts(&b.add_file(cat, Format::Plain, &path).unwrap()).0, 2);
+    b.set_max_file_bytes(19);
+    assert!(matches!(
+        b.add_file(cat, Format::Plain, &path),
+        Err(ListError::FileTooLarge {
+            size: Some(20),
+            limit: 19,
+            ..
+        })
+    ));
+    // A file without a size is cut at the limit.
+    b.set_max_file_bytes(1 << 16);
+    let err = b
+        .add_file(cat, Format::Plain, Path::new("/dev/zero"))
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "`/dev/zero` holds more than a list file may: 65536 bytes"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 

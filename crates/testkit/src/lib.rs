@@ -50,8 +50,14 @@ impl Drop for Origin {
 impl Origin {
     pub async fn start(ip: &str) -> Origin {
         let ip: IpAddr = ip.parse().unwrap();
-        let listener = TcpListener::bind(SocketAddr::new(ip, 0)).await.unwrap();
-        let addr = listener.local_addr().unwrap();
+        Origin::start_on(SocketAddr::new(ip, 0)).await.unwrap()
+    }
+
+    /// An origin on exactly `addr` (e.g. `[::1]` on the port another origin has on 127.0.0.1, so
+    /// that a refused spelling of that destination would have somewhere to land and be counted).
+    pub async fn start_on(addr: SocketAddr) -> std::io::Result<Origin> {
+        let listener = TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
         let received = Arc::new(Mutex::new(Received::default()));
         let r = received.clone();
         let task = tokio::spawn(async move {
@@ -63,11 +69,11 @@ impl Origin {
                 tokio::spawn(origin_connection(stream, r.clone()));
             }
         });
-        Origin {
+        Ok(Origin {
             addr,
             received,
             task,
-        }
+        })
     }
 
     /// Everything received so far, as (lossy) text.
@@ -416,7 +422,9 @@ pub struct Gateway {
 }
 
 /// The configuration tests start from: ports 0, origins on 127.0.0.2–127.0.0.9 reachable by rule
-/// (loopback itself stays refused), `origin.test` and friends in the static hosts table.
+/// (loopback itself stays refused), `origin.test` and friends in the static hosts table. The
+/// denied name `denied.origin.test` resolves to the origin too, so that its refusal can be proved
+/// by the origin having seen nothing.
 pub fn base_config(origin: &Origin) -> String {
     format!(
         r#"
@@ -435,7 +443,7 @@ listen = "127.0.0.1:0"
 squid_log = "access.log"
 
 [dns]
-hosts = {{ "origin.test" = ["{ip}"], "allowed.test" = ["{ip}"], "other.test" = ["{ip}"], "loop.test" = ["127.0.0.1"], "meta.test" = ["169.254.169.254"], "ten.test" = ["10.0.0.1"], "mixed.test" = ["{ip}", "127.0.0.1"] }}
+hosts = {{ "origin.test" = ["{ip}"], "denied.origin.test" = ["{ip}"], "allowed.test" = ["{ip}"], "other.test" = ["{ip}"], "loop.test" = ["127.0.0.1"], "meta.test" = ["169.254.169.254"], "ten.test" = ["10.0.0.1"], "mixed.test" = ["{ip}", "127.0.0.1"] }}
 
 [network]
 allow = ["127.0.0.2/32", "127.0.0.3/32", "127.0.0.4/32"]
@@ -459,6 +467,24 @@ networks = ["127.0.0.5/32"]
         port = origin.port(),
         ip = origin.addr.ip(),
     )
+}
+
+/// Editing configuration and rule text in tests: an edit that finds nothing to replace is a test
+/// that runs on a configuration it did not mean to write, so it fails instead.
+pub trait Edit {
+    /// `self` with every `from` replaced by `to`. Panics when `from` is not there.
+    fn edit(&self, from: &str, to: &str) -> String;
+}
+
+impl Edit for str {
+    #[track_caller]
+    fn edit(&self, from: &str, to: &str) -> String {
+        assert!(
+            self.contains(from),
+            "the edit found nothing to replace: {from:?} is not in:\n{self}"
+        );
+        self.replace(from, to)
+    }
 }
 
 impl Gateway {
@@ -768,6 +794,22 @@ s.serve_forever()
 
 /// Safety net for reads that are expected to end by the server closing the connection.
 pub const SAFETY: Duration = Duration::from_secs(20);
+
+/// `fut`'s output, or a panic that says `what` did not happen within [`SAFETY`]: a test waits on
+/// no read that might never end.
+#[track_caller]
+pub fn within<F: std::future::Future>(
+    what: &'static str,
+    fut: F,
+) -> impl std::future::Future<Output = F::Output> {
+    let caller = std::panic::Location::caller();
+    async move {
+        match tokio::time::timeout(SAFETY, fut).await {
+            Ok(out) => out,
+            Err(_) => panic!("{what}: nothing within {SAFETY:?} ({caller})"),
+        }
+    }
+}
 
 /// What the client got on one connection.
 pub struct Reply {

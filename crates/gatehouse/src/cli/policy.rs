@@ -163,10 +163,10 @@ fn check(common: &Common) -> anyhow::Result<ExitCode> {
     };
     let report = facts::check_rules(&config, groups.as_deref());
     for w in &report.warnings {
-        println!("warning: {w}");
+        println!("warning: {}", crate::printable::line(&w.to_string()));
     }
     for e in &report.errors {
-        eprintln!("error: {e}");
+        eprintln!("error: {}", crate::printable::line(&e.to_string()));
     }
     if !report.errors.is_empty() {
         return Ok(ExitCode::FAILURE);

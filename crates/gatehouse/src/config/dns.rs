@@ -1,6 +1,7 @@
 //! `[dns]`: the static hosts table consulted before the system resolver (split-horizon names,
 //! tests). Names are canonicalised like request hosts; addresses are stored in one form each, as
-//! resolver answers are.
+//! resolver answers are. A name with no addresses does not resolve (`502 dns_failed`) and is
+//! never sent to the system resolver.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -26,9 +27,6 @@ impl RawDns {
             let Some(domain) = v.domain(name, addrs, &key, "is an address, not a name") else {
                 continue;
             };
-            if addrs.get_ref().is_empty() {
-                v.err(addrs, &key, format!("`{name}` has no addresses"));
-            }
             let mut ips = Vec::new();
             for a in addrs.get_ref() {
                 match a.parse::<IpAddr>() {

@@ -11,7 +11,8 @@
 //! (`[places]`, `[[locations]]`, `[[terminals]]`, `[[schedules]]`, built with
 //! `places::Places::build`). This file holds
 //! the whole: [`Config`], the raw tree, the entry points and the order the sections are validated
-//! in. `problems` holds [`Problem`] and [`ConfigError`], `validator` the [`Validator`] that collects
+//! in. `files` reads the configuration and rule files under their size limit,
+//! `problems` holds [`Problem`] and [`ConfigError`], `validator` the [`Validator`] that collects
 //! problems and the checks sections share, and `locator` turns byte offsets into `line:column` and
 //! key. No part imports from this file.
 
@@ -31,6 +32,7 @@ mod accounts;
 mod admin;
 mod audit;
 mod dns;
+mod files;
 mod lists;
 mod locator;
 mod network;
@@ -44,9 +46,10 @@ mod validator;
 
 pub use accounts::AccountSettings;
 pub use audit::{AuditSettings, OnBacklog};
+pub use files::MAX_CONFIG_BYTES;
 pub use lists::ListLoad;
 pub use places::summary as places_summary;
-pub use problems::{ConfigError, Problem};
+pub use problems::{ConfigError, Problem, MAX_PROBLEMS_SHOWN};
 pub use proxy::ProxySettings;
 pub use rules::RulesLoaded;
 
@@ -130,15 +133,12 @@ impl fmt::Debug for Config {
 
 impl Config {
     /// Read and validate a configuration file. Relative list paths are relative to the file's folder.
+    /// A file larger than [`MAX_CONFIG_BYTES`] is refused before it is read.
     pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
         let name = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            // `No such file or directory (os error 2)`: the code says nothing more to a person.
-            let reason = e.to_string();
-            let reason = reason.split(" (os error ").next().unwrap_or(&reason);
-            ConfigError {
-                problems: vec![Problem::unplaced(format!("cannot read {name}: {reason}"))],
-            }
+        // The size is checked before a byte is read: a file of junk costs a `stat`.
+        let text = files::read_text(path).map_err(|reason| ConfigError {
+            problems: vec![Problem::unplaced(format!("cannot read {name}: {reason}"))],
         })?;
         let base = path.parent().unwrap_or(Path::new(".")).to_path_buf();
         Config::from_toml(&text, &name, &base)

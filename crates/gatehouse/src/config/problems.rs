@@ -1,8 +1,17 @@
 //! What a configuration's validation reports: a [`Problem`] (file, line, column, key and a
 //! message a person can act on) and [`ConfigError`], every problem of one file. These are plain
 //! values; they depend on no other part of `config`, so every part can produce them.
+//!
+//! They are printed through [`crate::printable`]: a problem is one line, its quotes of input cut
+//! to a short beginning and their length, its control characters escaped; an error shows at most
+//! [`MAX_PROBLEMS_SHOWN`] problems and counts the rest. A file of junk makes a short report.
 
 use std::fmt;
+
+use crate::printable;
+
+/// The most problems an error shows; the rest are counted.
+pub const MAX_PROBLEMS_SHOWN: usize = 100;
 
 /// One problem in a configuration file, located precisely.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,13 +40,13 @@ impl Problem {
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.line == 0 && self.key == "-" {
-            return f.write_str(&self.message);
+            return f.write_str(&printable::line(&self.message));
         }
-        write!(
-            f,
+        let text = format!(
             "{}:{}:{}: key `{}`: {}",
             self.file, self.line, self.column, self.key, self.message
-        )
+        );
+        f.write_str(&printable::line(&text))
     }
 }
 
@@ -59,6 +68,10 @@ impl fmt::Display for ConfigError {
         for (i, p) in self.problems.iter().enumerate() {
             if i > 0 {
                 writeln!(f)?;
+            }
+            if i == MAX_PROBLEMS_SHOWN {
+                let more = self.problems.len() - i;
+                return write!(f, "… and {more} more problems");
             }
             write!(f, "{p}")?;
         }

@@ -7,8 +7,8 @@
 //!
 //! The files are compiled by `policy::RuleSet::compile` against the names this configuration
 //! defines (categories, locations, terminals, schedules, tiers). A problem in a rule file is
-//! reported at its own file, line and column (key `rules`); an unreadable file at its entry in
-//! `files`. Group names are data in the store, so they are checked by `gatehouse policy check`
+//! reported at its own file, line and column (key `rules`); an unreadable file (or one larger than
+//! `MAX_CONFIG_BYTES`) at its entry in `files`. Group names are data in the store, so they are checked by `gatehouse policy check`
 //! (which opens the store), not here. Warnings (rules that never match or are shadowed) do not
 //! stop a load: `check-config` and `policy check` print them and `serve` logs them.
 
@@ -72,14 +72,12 @@ pub(super) fn load(
     let mut sources = Vec::new();
     for file in &raw.files {
         let path = base.join(file.get_ref());
-        match std::fs::read_to_string(&path) {
+        match super::files::read_text(&path) {
             Ok(text) => sources.push(RuleSource {
                 name: path.display().to_string(),
                 text,
             }),
-            Err(e) => {
-                let reason = e.to_string();
-                let reason = reason.split(" (os error ").next().unwrap_or(&reason);
+            Err(reason) => {
                 v.err(
                     file,
                     "rules.files",

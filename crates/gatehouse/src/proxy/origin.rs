@@ -75,7 +75,7 @@ pub async fn checked_addresses(
 }
 
 /// Resolve a destination: IP literals as they are, names through the static hosts table first and
-/// then the system resolver.
+/// then the system resolver. A name the table lists with no address does not resolve.
 async fn resolve(rt: &Runtime, authority: &Authority) -> Result<Vec<SocketAddr>, Outcome> {
     let port = authority.port;
     let name = match &authority.host {
@@ -83,7 +83,16 @@ async fn resolve(rt: &Runtime, authority: &Authority) -> Result<Vec<SocketAddr>,
         Host::V6(ip) => return Ok(vec![SocketAddr::new((*ip).into(), port)]),
         Host::Domain(name) => name,
     };
+    let no_answer = || Outcome::Failed {
+        status: 502,
+        code: ErrorCode::DnsFailed,
+        message: format!("cannot resolve `{name}`"),
+    };
     if let Some(ips) = rt.config.dns_hosts.get(name) {
+        // An entry without addresses: the name does not resolve, and no resolver is asked.
+        if ips.is_empty() {
+            return Err(no_answer());
+        }
         return Ok(ips.iter().map(|ip| SocketAddr::new(*ip, port)).collect());
     }
     let looked = tokio::time::timeout(
@@ -98,11 +107,7 @@ async fn resolve(rt: &Runtime, authority: &Authority) -> Result<Vec<SocketAddr>,
         _ => Vec::new(),
     };
     if addrs.is_empty() {
-        return Err(Outcome::Failed {
-            status: 502,
-            code: ErrorCode::DnsFailed,
-            message: format!("cannot resolve `{name}`"),
-        });
+        return Err(no_answer());
     }
     Ok(addrs)
 }

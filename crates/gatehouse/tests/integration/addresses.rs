@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use policy::Tier;
+use testkit::Edit;
 use testkit::{
     base_config, basic, exchange, read_one_or_eof, read_to_close, Gateway, Origin, Reply, SAFETY,
 };
@@ -37,7 +38,7 @@ fn with_hosts(config: &str, extra: &[(&str, &str)]) -> String {
         let list: Vec<String> = ips.split(',').map(|ip| format!("\"{ip}\"")).collect();
         entries.push_str(&format!("\"{name}\" = [{}], ", list.join(", ")));
     }
-    let out = config.replace("hosts = { ", &format!("hosts = {{ {entries}"));
+    let out = config.edit("hosts = { ", &format!("hosts = {{ {entries}"));
     assert_ne!(out, config, "the base configuration changed shape");
     out
 }
@@ -45,7 +46,7 @@ fn with_hosts(config: &str, extra: &[(&str, &str)]) -> String {
 /// Add ports to the CONNECT port list of a configuration.
 fn with_connect_ports(config: &str, ports: &[u16]) -> String {
     let list: String = ports.iter().map(|p| format!("{p}, ")).collect();
-    let out = config.replace(
+    let out = config.edit(
         "connect_ports = [443, ",
         &format!("connect_ports = [443, {list}"),
     );
@@ -53,10 +54,18 @@ fn with_connect_ports(config: &str, ports: &[u16]) -> String {
     out
 }
 
+/// How many connections the gateway's own listeners accepted so far: (proxy, admin). A refusal of
+/// an own socket is proved where it matters, at the listener: nothing but the client's own
+/// connection arrives.
+fn accepted(gw: &Gateway) -> (u64, u64) {
+    let m = &gw.server.as_ref().unwrap().gateway().metrics;
+    (m.connections.get(), m.admin_connections.get())
+}
+
 /// Add networks to `[network] allow`.
 fn with_allowed_networks(config: &str, nets: &[&str]) -> String {
     let list: String = nets.iter().map(|n| format!("\"{n}\", ")).collect();
-    let out = config.replace(
+    let out = config.edit(
         "allow = [\"127.0.0.2/32\"",
         &format!("allow = [{list}\"127.0.0.2/32\""),
     );
@@ -404,8 +413,15 @@ async fn the_gateways_own_sockets_are_refused_even_when_a_network_rule_allows_th
         ];
         for (authority, path) in &targets {
             let ctx = format!("allow 127.0.0.1: {allow_loopback}, {authority}{path}");
+            let before = accepted(&gw);
             let r = exchange(gw.proxy, &get(authority, path, &auth)).await;
             assert_refused(&r, 403, "own-socket", &ctx);
+            let after = accepted(&gw);
+            assert_eq!(
+                (after.0 - before.0, after.1 - before.1),
+                (1, 0),
+                "the client's connection and no other: {ctx}"
+            );
             assert!(
                 !r.text.contains("# TYPE") && !r.text.contains("# EOF"),
                 "metrics leaked: {ctx}: {}",
@@ -538,6 +554,7 @@ async fn connect_to_the_gateways_own_sockets_is_refused() {
         format!("2130706433:{admin}"),
         format!("[::ffff:127.0.0.1]:{admin}"),
     ] {
+        let before = accepted(&gw);
         let mut s = TcpStream::connect(gw.proxy).await.unwrap();
         s.write_all(&connect(&authority, &auth)).await.unwrap();
         // Early data a tunnel would have carried to the admin listener.
@@ -546,6 +563,12 @@ async fn connect_to_the_gateways_own_sockets_is_refused() {
             .await;
         let r = read_to_close(&mut s, SAFETY).await;
         assert_refused(&r, 403, "own-socket", &format!("CONNECT {authority}"));
+        let after = accepted(&gw);
+        assert_eq!(
+            (after.0 - before.0, after.1 - before.1),
+            (1, 0),
+            "the client's connection and no other: CONNECT {authority}"
+        );
         assert!(
             !r.text.contains("# TYPE") && !r.text.contains("# EOF"),
             "{}",
@@ -563,6 +586,11 @@ async fn connect_is_limited_to_configured_ports_and_checked_addresses() {
     let unlisted = Origin::start("127.0.0.2").await;
     let forbidden = Origin::start("127.0.0.1").await;
     let l = forbidden.port();
+    // `[::1]` below needs a listener of its own on the port to show that nothing reached it (a
+    // host without IPv6 loopback cannot be reached there at all).
+    let forbidden6 = Origin::start_on((std::net::Ipv6Addr::LOCALHOST, l).into())
+        .await
+        .ok();
     let ip = origin.addr.ip().to_string();
     let config = with_connect_ports(
         &with_hosts(&base_config(&origin), &[("tunnel.test", &ip)]),
@@ -612,6 +640,9 @@ async fn connect_is_limited_to_configured_ports_and_checked_addresses() {
             0,
             "CONNECT {authority} reached 127.0.0.1"
         );
+        if let Some(f6) = &forbidden6 {
+            assert_eq!(f6.connections(), 0, "CONNECT {authority} reached [::1]");
+        }
     }
     assert_eq!(forbidden.seen_bytes(), 0);
     assert_eq!(origin.connections(), 0, "mixed.test reached the origin");
@@ -723,11 +754,11 @@ async fn a_reload_applies_to_the_next_request_on_a_kept_connection() {
 
     // The reload puts other.test on the deny list and withdraws the rule that allowed 127.0.0.3.
     let new = config
-        .replace(
+        .edit(
             "domains = [\"ads.test\", ",
             "domains = [\"ads.test\", \"other.test\", ",
         )
-        .replace(", \"127.0.0.3/32\"", "");
+        .edit(", \"127.0.0.3/32\"", "");
     assert_ne!(new, config);
     std::fs::write(gw.config_path(), &new).unwrap();
     gw.server.as_ref().unwrap().reload().await.expect("reload");
@@ -804,7 +835,7 @@ async fn kept_origin_attempt() -> Attempt {
         gw.shutdown().await;
         return Attempt::Inconclusive("the origin connection was not kept".into());
     }
-    std::fs::write(gw.config_path(), config.replace(", \"127.0.0.3/32\"", "")).unwrap();
+    std::fs::write(gw.config_path(), config.edit(", \"127.0.0.3/32\"", "")).unwrap();
     gw.server.as_ref().unwrap().reload().await.expect("reload");
     let _ = s.write_all(&get(&authority, "/three", &auth)).await;
     let answer = read_to_close(&mut s, SAFETY).await;

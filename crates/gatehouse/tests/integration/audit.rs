@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use policy::Tier;
+use testkit::Edit;
 use testkit::{base_config, basic, curl, raw, Gateway, Origin, RawOrigin, SAFETY};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -169,7 +170,7 @@ fn lock_store(gw: &Gateway) -> rusqlite::Connection {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_audit_queue_refuses_with_503_and_forwards_nothing_unrecorded() {
     let origin = Origin::start("127.0.0.4").await;
-    let text = base_config(&origin).replace(
+    let text = base_config(&origin).edit(
         "[audit]\n",
         "[audit]\nqueue_size = 2\nbacklog_wait_ms = 50\n",
     );
@@ -227,7 +228,7 @@ async fn a_full_audit_queue_refuses_with_503_and_forwards_nothing_unrecorded() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_on_backlog_drop_requests_go_through_and_every_loss_is_counted() {
     let origin = Origin::start("127.0.0.4").await;
-    let text = base_config(&origin).replace(
+    let text = base_config(&origin).edit(
         "[audit]\n",
         "[audit]\nqueue_size = 2\nbacklog_wait_ms = 50\non_backlog = \"drop\"\n",
     );
@@ -299,7 +300,7 @@ async fn wait_origin(origin: &RawOrigin, what: &str, cond: impl Fn(&[u8]) -> boo
 async fn requests_cut_at_the_end_of_the_grace_period_are_recorded_with_what_they_relayed() {
     let origin = Origin::start("127.0.0.4").await;
     // Long enough for the admin port to be read during the drain, even on a slow machine.
-    let text = base_config(&origin).replace("shutdown_grace_secs = 5", "shutdown_grace_secs = 3");
+    let text = base_config(&origin).edit("shutdown_grace_secs = 5", "shutdown_grace_secs = 3");
     let mut gw = Gateway::start(&text).await;
     gw.add_user("ada", Tier::Open, "pw").await;
     let auth = basic("ada", "pw");
@@ -511,7 +512,7 @@ async fn the_squid_log_writes_invalid_and_refused_requests_as_squid_does() {
     let closed = std::net::TcpListener::bind("127.0.0.4:0").unwrap();
     let closed_port = closed.local_addr().unwrap().port();
     drop(closed);
-    let config = base_config(&origin).replace(
+    let config = base_config(&origin).edit(
         "connect_ports = [443, ",
         &format!("connect_ports = [443, {closed_port}, "),
     );

@@ -4,7 +4,8 @@
 use std::time::Duration;
 
 use policy::Tier;
-use testkit::{base_config, basic, curl, raw, Gateway, Origin};
+use testkit::Edit;
+use testkit::{base_config, basic, curl, raw, within, Gateway, Origin};
 
 async fn setup() -> (Origin, Gateway) {
     let origin = Origin::start("127.0.0.2").await;
@@ -88,7 +89,7 @@ async fn https_through_connect_with_a_real_tls_origin() {
     let dir = tempfile::tempdir().unwrap();
     let tls = testkit::TlsOrigin::start("127.0.0.2", dir.path(), "origin.test");
     // The TLS origin's port must be an allowed CONNECT port: use a config that allows it.
-    let text = base_config(&_origin).replace(
+    let text = base_config(&_origin).edit(
         "connect_ports = [443, ",
         &format!("connect_ports = [443, {}, ", tls.port),
     );
@@ -244,7 +245,7 @@ async fn websocket_upgrade_is_tunnelled() {
     let mut buf = vec![0u8; 4096];
     let mut got = Vec::new();
     while !got.windows(4).any(|w| w == b"\r\n\r\n") {
-        let n = s.read(&mut buf).await.unwrap();
+        let n = within("the 101", s.read(&mut buf)).await.unwrap();
         assert!(n > 0, "closed before the 101");
         got.extend_from_slice(&buf[..n]);
     }
@@ -257,7 +258,7 @@ async fn websocket_upgrade_is_tunnelled() {
     s.write_all(b"ping-through-the-tunnel").await.unwrap();
     let mut echoed = Vec::new();
     while echoed.len() < 23 {
-        let n = s.read(&mut buf).await.unwrap();
+        let n = within("the echo", s.read(&mut buf)).await.unwrap();
         assert!(n > 0);
         echoed.extend_from_slice(&buf[..n]);
     }
@@ -441,18 +442,20 @@ async fn what_follows_a_bulk_burst_is_not_held_back_in_either_direction() {
         let (mut s, _) = listener.accept().await.unwrap();
         s.write_all(&vec![b'd'; BURST]).await.unwrap();
         let mut go = [0u8; 1];
-        s.read_exact(&mut go).await.unwrap();
+        within("the go-ahead", s.read_exact(&mut go)).await.unwrap();
         s.write_all(&[b't'; TAIL]).await.unwrap();
         // Not reading for a while lets the client's burst pile up in the gateway, so that the
         // gateway's reads from the client come back full.
         tokio::time::sleep(Duration::from_millis(300)).await;
         let mut got = vec![0u8; BURST + TAIL];
-        s.read_exact(&mut got).await.unwrap();
+        within("the client's burst and tail", s.read_exact(&mut got))
+            .await
+            .unwrap();
         assert!(got[..BURST].iter().all(|&b| b == b'u'));
         assert!(got[BURST..].iter().all(|&b| b == b'v'));
         s.write_all(b"done").await.unwrap();
         let mut rest = Vec::new();
-        let _ = s.read_to_end(&mut rest).await;
+        let _ = within("the close", s.read_to_end(&mut rest)).await;
         rest.len()
     });
     // The same: the origin's burst piles up while the client does not read.
@@ -516,7 +519,9 @@ async fn tunnel_ended_by_the_half_close_timeout(origin_reads_on: bool) {
     let far_end = tokio::spawn(async move {
         let (mut s, _) = listener.accept().await.unwrap();
         let mut taken = vec![0u8; TAKEN];
-        s.read_exact(&mut taken).await.unwrap();
+        within("what the client sends", s.read_exact(&mut taken))
+            .await
+            .unwrap();
         s.write_all(&vec![b'a'; ANSWER]).await.unwrap();
         s.shutdown().await.unwrap();
         // Keeps the connection until the test is over, reading on or not.
@@ -573,7 +578,7 @@ async fn tunnel_ended_by_the_half_close_timeout(origin_reads_on: bool) {
 async fn a_connection_closed_after_a_whole_body_does_not_hold_its_slot() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let origin = Origin::start("127.0.0.2").await;
-    let config = base_config(&origin).replace("[proxy]\n", "[proxy]\nmax_connections = 1\n");
+    let config = base_config(&origin).edit("[proxy]\n", "[proxy]\nmax_connections = 1\n");
     let gw = Gateway::start(&config).await;
     gw.add_user("ada", Tier::Open, "s3cret-ada").await;
     let p = origin.port();
@@ -630,7 +635,7 @@ async fn gateway_to_a_far_end(
     let origin = Origin::start("127.0.0.2").await;
     let listener = tokio::net::TcpListener::bind("127.0.0.3:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
-    let config = base_config(&origin).replace(
+    let config = base_config(&origin).edit(
         "connect_ports = [443, ",
         &format!("{proxy_lines}connect_ports = [443, {port}, "),
     );

@@ -8,6 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use testkit::Edit;
 use testkit::{base_config, curl, Origin};
 
 pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_gatehouse");
@@ -148,7 +149,7 @@ impl Serve {
         self.stderr.lock().unwrap().clone()
     }
 
-    fn rss_peak_kib(&self) -> u64 {
+    pub(crate) fn rss_peak_kib(&self) -> u64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
         status
             .lines()
@@ -602,7 +603,7 @@ print(ok, bad)
             .unwrap()
     });
     // Reload several times: with the new list, then an invalid file, then the original.
-    let widened = text.replace(
+    let widened = text.edit(
         "domains = [\"allowed.test\", \"origin.test\"]",
         "domains = [\"allowed.test\", \"origin.test\", \"other.test\"]",
     );
@@ -822,7 +823,7 @@ async fn kill_9_loses_at_most_the_last_second_of_audit_events() {
 async fn shutdown_closes_connections_still_open_after_the_grace_period_and_records_them() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let origin = Origin::start("127.0.0.4").await;
-    let text = base_config(&origin).replace("shutdown_grace_secs = 5", "shutdown_grace_secs = 1");
+    let text = base_config(&origin).edit("shutdown_grace_secs = 5", "shutdown_grace_secs = 1");
     let mut s = start_serve(&text);
     let _ = add_ada_and_wait(&s, &origin).await;
     // A tunnel that carried one exchange and would otherwise stay open for the tunnel idle timeout.
@@ -835,7 +836,9 @@ async fn shutdown_closes_connections_still_open_after_the_grace_period_and_recor
     t.write_all(req.as_bytes()).await.unwrap();
     let established = b"HTTP/1.1 200 Connection established\r\nVia: 1.1 gatehouse\r\n\r\n";
     let mut buf = vec![0u8; established.len()];
-    t.read_exact(&mut buf).await.unwrap();
+    testkit::within("the 200", t.read_exact(&mut buf))
+        .await
+        .unwrap();
     assert_eq!(buf, established);
     let inner = format!("GET /size/200 HTTP/1.1\r\nHost: origin.test:{p}\r\n\r\n");
     t.write_all(inner.as_bytes()).await.unwrap();
@@ -844,7 +847,9 @@ async fn shutdown_closes_connections_still_open_after_the_grace_period_and_recor
             .len()
             + 200;
     let mut answer = vec![0u8; inner_len];
-    t.read_exact(&mut answer).await.unwrap();
+    testkit::within("the answer through the tunnel", t.read_exact(&mut answer))
+        .await
+        .unwrap();
     s.signal("TERM");
     assert_eq!(s.wait_exit(Duration::from_secs(20)), 0);
     assert!(

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use gatehouse::store::AuditRow;
 use policy::Tier;
+use testkit::Edit;
 use testkit::{base_config, Gateway, Origin, TlsOrigin};
 
 const PW: &str = "pw";
@@ -222,11 +223,11 @@ fn files_config(origin: &Origin) -> String {
     let base = base_config(origin);
     let ip = origin.addr.ip();
     let text = base
-        .replace(
+        .edit(
             "hosts = { ",
             &format!(r#"hosts = {{ "files.test" = ["{ip}"], "#),
         )
-        .replace(
+        .edit(
             r#"domains = ["allowed.test", "origin.test"]"#,
             r#"domains = ["allowed.test", "origin.test", "files.test"]"#,
         );
@@ -634,7 +635,7 @@ async fn python_requests_session_keeps_alive_posts_and_tunnels_tls() {
     let origin = Origin::start("127.0.0.2").await;
     let dir = tempfile::tempdir().unwrap();
     let tls = TlsOrigin::start("127.0.0.2", dir.path(), "origin.test");
-    let text = base_config(&origin).replace(
+    let text = base_config(&origin).edit(
         "connect_ports = [443, ",
         &format!("connect_ports = [443, {}, ", tls.port),
     );
@@ -768,7 +769,7 @@ async fn headless_chromium_through_playwright() {
     let origin = Origin::start("127.0.0.2").await;
     let dir = tempfile::tempdir().unwrap();
     let tls = TlsOrigin::start("127.0.0.2", dir.path(), "origin.test");
-    let text = base_config(&origin).replace(
+    let text = base_config(&origin).edit(
         "connect_ports = [443, ",
         &format!("connect_ports = [443, {}, ", tls.port),
     );

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use policy::Tier;
+use testkit::Edit;
 use testkit::{base_config, basic, exchange, Gateway, Origin, SAFETY};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -112,11 +113,11 @@ async fn a_port_opened_to_one_network_reaches_that_network_only() {
     // only, and not in `proxy.connect_ports`.
     let base = base_config(&origin);
     let config = base
-        .replace(
+        .edit(
             &format!("connect_ports = [443, {port}]"),
             "connect_ports = [443]",
         )
-        .replace(
+        .edit(
             "hosts = { ",
             "hosts = { \"twin.test\" = [\"127.0.0.4\"], \"both.test\" = [\"127.0.0.3\", \"127.0.0.4\"], ",
         )
@@ -166,11 +167,11 @@ async fn a_port_opened_to_a_domain_reaches_that_name_only() {
     let build = Origin::start("127.0.0.4").await;
     let port = build.port();
     let config = base_config(&origin)
-        .replace(
+        .edit(
             &format!("connect_ports = [443, {}]", origin.port()),
             "connect_ports = [443]",
         )
-        .replace(
+        .edit(
             "hosts = { ",
             "hosts = { \"build.test\" = [\"127.0.0.4\"], \"ci.build.test\" = [\"127.0.0.4\"], \"notbuild.test\" = [\"127.0.0.4\"], ",
         )

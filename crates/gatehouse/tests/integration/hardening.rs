@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use policy::Tier;
+use testkit::Edit;
 use testkit::{base_config, basic, raw, Gateway, Origin};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -50,7 +51,7 @@ TE: trailers\r\nTrailer: X-T\r\nUpgrade: h2c\r\nX-End-To-End: kept\r\nVia: 1.1 c
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn x_forwarded_for_is_added_only_when_configured() {
     let origin = Origin::start("127.0.0.2").await;
-    let text = base_config(&origin).replace("[proxy]\n", "[proxy]\nx_forwarded_for = true\n");
+    let text = base_config(&origin).edit("[proxy]\n", "[proxy]\nx_forwarded_for = true\n");
     let gw = Gateway::start(&text).await;
     gw.add_user("ada", Tier::Open, "pw").await;
     let req = format!(
@@ -72,7 +73,7 @@ async fn x_forwarded_for_is_added_only_when_configured() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_connection_limit_holds_further_clients_until_one_leaves() {
     let origin = Origin::start("127.0.0.2").await;
-    let text = base_config(&origin).replace("[proxy]\n", "[proxy]\nmax_connections = 2\n");
+    let text = base_config(&origin).edit("[proxy]\n", "[proxy]\nmax_connections = 2\n");
     let gw = Gateway::start(&text).await;
     gw.add_user("ada", Tier::Open, "pw").await;
     let req = format!(
@@ -124,7 +125,7 @@ async fn the_connection_limit_holds_further_clients_until_one_leaves() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
     let origin = Origin::start("127.0.0.2").await;
-    let text = base_config(&origin).replace("idle_timeout_secs = 5", "idle_timeout_secs = 1");
+    let text = base_config(&origin).edit("idle_timeout_secs = 5", "idle_timeout_secs = 1");
     let gw = Gateway::start(&text).await;
     gw.add_user("ada", Tier::Open, "pw").await;
     let mut s = tokio::net::TcpStream::connect(gw.proxy).await.unwrap();
@@ -137,12 +138,15 @@ async fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
     let mut got = String::new();
     let mut buf = [0u8; 4096];
     while !got.ends_with("hello from origin\n") {
-        let n = s.read(&mut buf).await.unwrap();
+        let n = testkit::within("the response", s.read(&mut buf))
+            .await
+            .unwrap();
         assert!(n > 0);
         got.push_str(&String::from_utf8_lossy(&buf[..n]));
     }
-    // Nothing more is sent: the gateway closes the connection (the safety wait is much longer
-    // than the configured second).
-    assert!(testkit::closed(&mut s, Duration::from_secs(15)).await);
+    // Nothing more is sent: the gateway closes the connection. The wait is longer than the second
+    // this test set and shorter than the base configuration's 5 s, so only the setting can close
+    // it in time.
+    assert!(testkit::closed(&mut s, Duration::from_secs(3)).await);
     gw.shutdown().await;
 }

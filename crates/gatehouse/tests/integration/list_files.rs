@@ -2,6 +2,7 @@
 //! and UT1/SquidGuard folders — decide requests end to end, parents included.
 
 use policy::Tier;
+use testkit::Edit;
 use testkit::{base_config, curl, Gateway, Origin};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -35,9 +36,9 @@ async fn lists_in_every_format_refuse_their_domains_and_parents_match() {
         .map(|n| format!("\"{n}\" = [\"{}\"]", origin.addr.ip()))
         .collect();
     let text = base_config(&origin)
-        .replace("hosts = { ", &format!("hosts = {{ {}, ", hosts.join(", ")))
-        .replace("deny = [\"ads\"]", "deny = [\"ads\", \"hostsfile\", \"plainfile\", \"adblockfile\", \"ut1/gambling\"]")
-        .replace("allow = [\"research\"]", "allow = [\"research\", \"ut1/education\"]")
+        .edit("hosts = { ", &format!("hosts = {{ {}, ", hosts.join(", ")))
+        .edit("deny = [\"ads\"]", "deny = [\"ads\", \"hostsfile\", \"plainfile\", \"adblockfile\", \"ut1/gambling\"]")
+        .edit("allow = [\"research\"]", "allow = [\"research\", \"ut1/education\"]")
         + &format!(
             "\n[lists.hostsfile]\nformat = \"hosts\"\npath = \"{h}\"\n\n[lists.plainfile]\nformat = \"plain\"\npath = \"{p}\"\n\n[lists.adblockfile]\nformat = \"adblock\"\npath = \"{a}\"\n\n[lists.ut1]\nformat = \"ut1\"\npath = \"{u}\"\n",
             h = d.join("hosts.txt").display(),

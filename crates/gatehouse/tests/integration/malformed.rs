@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use policy::Tier;
+use testkit::Edit;
 use testkit::{
     base_config, basic, exchange, read_one_or_eof, read_to_close, Gateway, Origin, SAFETY,
 };
@@ -756,7 +757,7 @@ async fn a_body_is_a_body_and_a_pipelined_request_is_decided_on_its_own() {
     // `Transfer_Encoding` or `Content_Length` cannot reopen the ambiguity at a CGI-style origin.
     let origin = Origin::start("127.0.0.2").await;
     let ip = origin.addr.ip();
-    let config = base_config(&origin).replace(
+    let config = base_config(&origin).edit(
         "hosts = { ",
         &format!("hosts = {{ \"ads.test\" = [\"{ip}\"], "),
     );

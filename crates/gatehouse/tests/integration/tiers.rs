@@ -5,13 +5,14 @@ use std::time::Duration;
 
 use gatehouse::store::PrincipalStore;
 use policy::Tier;
+use testkit::Edit;
 use testkit::{base_config, basic, curl, raw, Gateway, Origin};
 
 const PW: &str = "tier-test-pw";
 
 async fn setup() -> (Origin, Gateway) {
     let origin = Origin::start("127.0.0.3").await;
-    let text = base_config(&origin).replace(
+    let text = base_config(&origin).edit(
         "hosts = { ",
         r#"hosts = { "wiki.intranet.test" = ["127.0.0.5"], "#,
     );
@@ -188,7 +189,9 @@ async fn a_new_tier_and_a_disabled_account_apply_to_the_next_request_on_the_same
         let mut buf = vec![0u8; 8192];
         let mut got = Vec::new();
         loop {
-            let n = s.read(&mut buf).await.unwrap();
+            let n = testkit::within("the response", s.read(&mut buf))
+                .await
+                .unwrap();
             assert!(n > 0, "connection closed");
             got.extend_from_slice(&buf[..n]);
             let text = String::from_utf8_lossy(&got).to_string();

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use policy::Tier;
+use testkit::Edit;
 use testkit::{base_config, basic, curl, read_one_or_eof, Gateway, Origin, SAFETY};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -107,7 +108,7 @@ async fn read_until_end(s: &mut TcpStream) -> (Vec<u8>, Option<bool>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_response_cut_after_its_head_ends_in_a_reset_not_a_clean_close() {
-    let gw = setup(|c| c.replace("idle_timeout_secs = 5", "idle_timeout_secs = 1")).await;
+    let gw = setup(|c| c.edit("idle_timeout_secs = 5", "idle_timeout_secs = 1")).await;
     // 1. No length: the body runs until the close, and the origin resets mid-body.
     let reset_mid_body = scripted(|mut s| async move {
         read_head(&mut s).await;
@@ -174,7 +175,7 @@ async fn a_response_cut_after_its_head_ends_in_a_reset_not_a_clean_close() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_stops_reading_is_cut_after_the_idle_timeout() {
-    let gw = setup(|c| c.replace("idle_timeout_secs = 5", "idle_timeout_secs = 1")).await;
+    let gw = setup(|c| c.edit("idle_timeout_secs = 5", "idle_timeout_secs = 1")).await;
     // The origin sends 256 MiB as fast as it can; the client reads nothing.
     let (origin_done_tx, origin_done) = tokio::sync::watch::channel(false);
     let origin_done_tx = Arc::new(origin_done_tx);
@@ -360,7 +361,7 @@ async fn interim_responses_carry_via_and_a_304_keeps_its_content_length() {
 async fn an_origin_that_answers_without_reading_the_body_still_delivers_its_whole_response() {
     // The origin answers at once and streams its response for longer than the idle timeout,
     // never reading the upload: the upload stalls, the response must not be cut for it.
-    let gw = setup(|c| c.replace("idle_timeout_secs = 5", "idle_timeout_secs = 1")).await;
+    let gw = setup(|c| c.edit("idle_timeout_secs = 5", "idle_timeout_secs = 1")).await;
     let origin = scripted(|mut s| async move {
         read_head(&mut s).await;
         let _ = s

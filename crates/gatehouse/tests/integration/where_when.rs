@@ -12,6 +12,7 @@ use gatehouse::clock::ManualClock;
 use crate::cli::eventually;
 use gatehouse::store::PrincipalStore;
 use policy::Tier;
+use testkit::Edit;
 use testkit::{base_config, basic, connect_from, get_from, Gateway, Origin, SAFETY};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -78,7 +79,7 @@ addresses = ["127.0.0.31"]
 [rules]
 files = ["{rules_file}"]
 "#,
-        base = base_config(origin).replace(
+        base = base_config(origin).edit(
             "hosts = { ",
             r#"hosts = { "wiki.intranet.test" = ["127.0.0.5"], "internal.test" = ["127.0.0.5"], "#,
         )
@@ -265,7 +266,7 @@ async fn a_reload_closes_an_open_tunnel_that_the_new_rules_refuse() {
     let rules_path = gw.config_path().with_file_name("rules.cedar");
     std::fs::write(
         &rules_path,
-        RULES.replace("@tier(\"open\")\npermit", "@tier(\"none\")\npermit"),
+        RULES.edit("@tier(\"open\")\npermit", "@tier(\"none\")\npermit"),
     )
     .unwrap();
     gw.reload().await.unwrap();
@@ -525,7 +526,7 @@ async fn replay_reports_what_a_candidate_configuration_would_decide_differently(
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("rules.cedar"),
-        RULES.replace(
+        RULES.edit(
             "forbid (principal, action, resource)",
             "forbid (principal == Gatehouse::Principal::\"nobody\", action, resource)",
         ),
@@ -574,7 +575,7 @@ async fn a_reload_closes_a_kept_alive_connection_whose_last_request_is_refused_n
     let rules_path = gw.config_path().with_file_name("rules.cedar");
     std::fs::write(
         &rules_path,
-        RULES.replace("@tier(\"open\")\npermit", "@tier(\"none\")\npermit"),
+        RULES.edit("@tier(\"open\")\npermit", "@tier(\"none\")\npermit"),
     )
     .unwrap();
     gw.reload().await.unwrap();
@@ -715,7 +716,7 @@ async fn a_reload_with_fewer_seats_or_without_a_terminal_ends_the_sessions_it_ha
     assert_eq!(p2.end_reason.as_deref(), Some("removed"));
 
     // rr-01 is taken out of the configuration: p0's session there ends.
-    let without = room_config(&origin, 2).replace(
+    let without = room_config(&origin, 2).edit(
         "[[terminals]]\nname = \"rr-01\"\nlocation = \"reading-room\"\naddresses = [\"127.0.0.11\"]\n",
         "",
     );
