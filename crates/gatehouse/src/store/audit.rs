@@ -307,9 +307,7 @@ impl AuditStore for Store {
 
     fn audit(&self, q: &AuditQuery) -> Result<Vec<AuditRow>, StoreError> {
         let (filter, args) = where_clause(q);
-        let mut sql = format!(
-            "SELECT {AUDIT_COLUMNS} FROM audit_events{filter} ORDER BY id"
-        );
+        let mut sql = format!("SELECT {AUDIT_COLUMNS} FROM audit_events{filter} ORDER BY id");
         if let Some(l) = q.limit {
             // The newest `limit` events, still printed oldest first.
             sql = format!("SELECT * FROM ({sql} DESC LIMIT {l}) AS newest ORDER BY id");
