@@ -269,9 +269,10 @@ pub fn start_up(
     if let Err(problem) = recompute_tail(&*store, &mut tree)? {
         return failed(problem);
     }
-    let signed = match sign_checkpoint(store, signer, now_us)? {
-        Some(row) => row.size - base,
-        None => 0,
+    // An empty tail (an empty log included) needs no checkpoint.
+    let signed = match tree.size() > base {
+        true => sign_checkpoint(store, signer, now_us)?.map_or(0, |row| row.size - base),
+        false => 0,
     };
     Ok(StartUp {
         adopted,
