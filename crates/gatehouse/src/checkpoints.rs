@@ -60,7 +60,8 @@ const IDLE_WAKE: Duration = Duration::from_secs(1);
 #[derive(Debug, Default)]
 struct Status {
     tree_size: u64,
-    /// The newest checkpoint's time (µs since the epoch).
+    /// The newest checkpoint's time, or when the writer started before there is one (µs since
+    /// the epoch).
     checkpoint_us: Option<i64>,
     /// When the oldest unsigned leaf was committed (µs since the epoch).
     oldest_unsigned_us: Option<i64>,
@@ -107,7 +108,8 @@ impl LogHealth {
         self.metrics.audit_verify_failures.inc();
     }
 
-    /// Seconds since the newest checkpoint was signed, at `now_us`; 0 before the first one.
+    /// Seconds since the newest checkpoint was signed (or since the gateway started, when the log
+    /// has none yet), at `now_us`.
     pub fn checkpoint_age(&self, now_us: i64) -> f64 {
         self.status
             .lock()
@@ -411,9 +413,7 @@ pub fn open(
     let latest = store
         .latest_checkpoint()
         .context("cannot read the audit log's newest checkpoint")?;
-    if let Some(c) = &latest {
-        health.set_checkpoint(c.ts_us);
-    }
+    health.set_checkpoint(latest.as_ref().map_or(now, |c| c.ts_us));
     let signed_size = latest.as_ref().map_or(0, |c| c.size);
     let unsigned_since = (tree_size > signed_size).then_some(now);
     health.set_tree(tree_size, unsigned_since);

@@ -212,7 +212,7 @@ impl Metrics {
             audit_written: reg(r, "audit_written", "Audit events committed to the store", Counter::default()),
             audit_write_errors: reg(r, "audit_write_errors", "Failed audit batch commits", Counter::default()),
             audit_tree_size: reg(r, "audit_tree_size", "Leaves in the audit log's Merkle tree (one per audit event)", Gauge::default()),
-            audit_checkpoint_age_seconds: reg(r, "audit_checkpoint_age_seconds", "Seconds since the newest audit log checkpoint was signed (0 before the first)", Gauge::default()),
+            audit_checkpoint_age_seconds: reg(r, "audit_checkpoint_age_seconds", "Seconds since the newest audit log checkpoint was signed (since the gateway started while there is none)", Gauge::default()),
             audit_checkpoints: reg(r, "audit_checkpoints", "Audit log checkpoints signed by this gateway since it started", Counter::default()),
             audit_verify_failures: reg(r, "audit_verify_failures", "Audit log checks that found the store not matching its log (the start-up check of the tail)", Counter::default()),
             audit_store_failing: reg(r, "audit_store_failing", "1 while the audit store refuses commits (the batch is kept and retried; with on_backlog = \"refuse\" requests are refused once the queue is full), else 0", Gauge::default()),

@@ -428,3 +428,67 @@ async fn kill_9_under_load_leaves_a_tail_the_next_start_signs_and_loses_at_most_
     drop(third);
     drop(first);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readyz_turns_unready_when_checkpoints_stop_being_written_and_recovers() {
+    let origin = Origin::start("127.0.0.4").await;
+    let text = with_audit(&origin, "checkpoint_interval = \"10s\"");
+    let clock = ManualClock::new("2026-12-07T09:00:00Z".parse().unwrap());
+    let gw = Gateway::start_with_clock(&text, clock.clone()).await;
+    gw.add_user("ada", Tier::Open, "pw-ada").await;
+    let admin = format!("http://{}", gw.admin);
+    assert_eq!(
+        get(&gw, &format!("http://origin.test:{}/r", origin.port())).await,
+        200
+    );
+    gw.flush_audit().await;
+    // Another program writes a checkpoint row the log cannot continue from: no checkpoint can be
+    // signed after it.
+    let conn = rusqlite::Connection::open(gw.data_path().join("gatehouse.db")).unwrap();
+    conn.execute(
+        "INSERT INTO audit_checkpoints (size, ts_us, root, frontier, note)
+         VALUES (1000, 0, zeroblob(32), X'', 'not a note')",
+        [],
+    )
+    .unwrap();
+    clock.advance(Duration::from_secs(10));
+    // The writer tries (and fails); the event has waited one interval: still ready.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(readyz(&admin).await.0, 200);
+    assert_eq!(
+        metric(&admin, "gatehouse_audit_checkpoints_total").await,
+        0.0
+    );
+    clock.advance(Duration::from_secs(21));
+    assert_eq!(
+        readyz(&admin).await,
+        (
+            503,
+            "audit events have waited 31s for a checkpoint (more than 3 times \
+             `audit.checkpoint_interval`)\n"
+                .to_string()
+        )
+    );
+    assert_eq!(
+        metric(&admin, "gatehouse_audit_checkpoint_age_seconds").await,
+        31.0
+    );
+    // The row goes away: the writer's next try signs, and the gateway is ready again.
+    conn.execute("DELETE FROM audit_checkpoints WHERE size = 1000", [])
+        .unwrap();
+    let a = admin.clone();
+    eventually("a checkpoint is signed again", || {
+        let a = a.clone();
+        async move { readyz(&a).await.0 == 200 }
+    })
+    .await;
+    assert_eq!(
+        metric(&admin, "gatehouse_audit_checkpoints_total").await,
+        1.0
+    );
+    assert_eq!(
+        metric(&admin, "gatehouse_audit_checkpoint_age_seconds").await,
+        0.0
+    );
+    gw.shutdown().await;
+}
