@@ -510,6 +510,39 @@ mod tests {
     }
 
     #[test]
+    fn events_from_before_the_log_are_adopted_and_signed_at_start() {
+        let (dir, mut store, signer) = setup();
+        for n in 1..=3 {
+            sql(
+                &dir,
+                &format!(
+                    "INSERT INTO audit_events (ts_us, client, method, destination, decision, rule,
+                        status, bytes_up, bytes_down, duration_us, stage)
+                     VALUES ({n}, 'c', 'GET', 'old.test:80', 'allow', 'r', 200, 0, 0, 0, 'done')"
+                ),
+            );
+        }
+        sql(&dir, "UPDATE audit_log_state SET adopt_through = 3");
+        let report = start_up(&mut store, &signer, 1).unwrap();
+        assert_eq!(
+            report,
+            StartUp {
+                adopted: 3,
+                signed: 3,
+                problem: None
+            }
+        );
+        let latest = store.latest_checkpoint().unwrap().unwrap();
+        let leaves: Vec<_> = store
+            .audit(&Default::default())
+            .unwrap()
+            .iter()
+            .map(event_leaf)
+            .collect();
+        assert_eq!((latest.size, latest.root), (3, auditlog::root_of(&leaves)));
+    }
+
+    #[test]
     fn a_tail_that_does_not_match_its_events_is_named_and_left_alone() {
         let (dir, mut store, signer) = setup();
         store.append_audit(&[row(1)]).unwrap();
