@@ -1,4 +1,5 @@
-//! The admin listener's routes: `/metrics` (OpenMetrics text), `/healthz` and `/readyz`.
+//! The admin listener's routes: `/metrics` (OpenMetrics text), `/healthz` and `/readyz` (which
+//! also answers for the audit log: [`crate::checkpoints::LogHealth::unready`]).
 //!
 //! [`router`] is a function of the shared state alone, so the routes are tested without a server
 //! (a request handed to the router) and served by [`crate::server`] on the admin socket. A new
@@ -25,6 +26,10 @@ pub fn router(gw: Arc<Gateway>) -> axum::Router {
 
 async fn metrics(State(gw): State<Arc<Gateway>>) -> impl IntoResponse {
     gw.metrics.audit_queue_depth.set(gw.audit.depth() as i64);
+    let now = gw.clock.now().as_microsecond();
+    gw.metrics
+        .audit_checkpoint_age_seconds
+        .set(gw.log.checkpoint_age(now));
     (
         [(
             axum::http::header::CONTENT_TYPE,
@@ -34,21 +39,24 @@ async fn metrics(State(gw): State<Arc<Gateway>>) -> impl IntoResponse {
     )
 }
 
-/// 200 when the store answers and the gateway is not draining; 503 with the reason otherwise.
+/// 200 when the store answers, the gateway is not draining and the audit log is healthy (its
+/// start-up check passed, its store accepts events, no leaf has waited more than 3 checkpoint
+/// intervals for a checkpoint); 503 with the reason otherwise.
 async fn ready(State(gw): State<Arc<Gateway>>) -> impl IntoResponse {
     let store = gw.store.clone();
     let ok = tokio::task::spawn_blocking(move || store.lock().map(|s| s.ping()).unwrap_or(false))
         .await
         .unwrap_or(false);
-    if *gw.draining.borrow() {
-        (StatusCode::SERVICE_UNAVAILABLE, "draining\n")
-    } else if ok {
-        (StatusCode::OK, "ready\n")
+    let unready = if *gw.draining.borrow() {
+        Some("draining".to_string())
+    } else if !ok {
+        Some("the store does not answer".to_string())
     } else {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "the store does not answer\n",
-        )
+        gw.log.unready(gw.clock.now().as_microsecond())
+    };
+    match unready {
+        None => (StatusCode::OK, "ready\n".to_string()),
+        Some(why) => (StatusCode::SERVICE_UNAVAILABLE, format!("{why}\n")),
     }
 }
 

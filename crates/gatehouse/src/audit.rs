@@ -10,7 +10,17 @@
 //!   first event (so batches grow under load and a commit happens well within 250 ms of an event
 //!   being queued);
 //! - [`Audit::flush`] returns once everything queued before it is committed (clean shutdown), or
-//!   after 30 s, logging and counting in `gatehouse_audit_lost_total` what is still queued.
+//!   after 30 s, logging and counting in `gatehouse_audit_lost_total` what is still queued;
+//!   [`Audit::close`] also signs a final checkpoint;
+//! - each event's leaf in the verifiable log is appended in the events' own transaction (by the
+//!   store), and checkpoints are signed by this thread, never on the request path
+//!   ([`crate::checkpoints::Checkpointer`]: after a commit when due, when idle with an unsigned
+//!   tail whose interval has passed, and at [`Audit::close`]);
+//! - a batch the store refuses (locked, full, read-only) is kept and committed again with growing
+//!   pauses (200 ms doubling to 5 s), while the writer takes nothing new from the queue: the queue
+//!   fills, requests are refused with 503, and `gatehouse_audit_store_failing` is 1 until the
+//!   batch is in. Nothing is dropped, except with `audit.on_backlog = "drop"`, where a batch
+//!   that failed twice is logged, counted in `gatehouse_audit_write_errors_total` and given up.
 //!
 //! The writer also writes Squid's native access.log line for each event when configured.
 
@@ -22,10 +32,11 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
+use crate::checkpoints::{Checkpointer, LogHealth, LogWriterStore};
 use crate::codes::{ErrorCode, EventDecision};
 use crate::config::{AuditSettings, OnBacklog};
 use crate::metrics::Metrics;
-use crate::store::{AuditRow, AuditStore};
+use crate::store::{AuditRow, LogStore};
 
 /// How far a request got; recorded with every event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -267,7 +278,11 @@ impl AuditEvent {
 
 enum Msg {
     Event(Box<AuditEvent>),
-    Flush(std::sync::mpsc::Sender<()>),
+    /// Answer once everything queued before is committed (and, with `checkpoint`, signed).
+    Flush {
+        done: std::sync::mpsc::Sender<()>,
+        checkpoint: bool,
+    },
     /// Reopen the Squid log at its path (after log rotation moved the file away).
     Reopen,
 }
@@ -295,12 +310,14 @@ pub struct Audit {
 }
 
 impl Audit {
-    /// Start the writer thread on its own store connection (any [`AuditStore`] backend).
+    /// Start the writer thread on its own store connection (any [`LogWriterStore`] backend),
+    /// signing checkpoints with `log`.
     pub fn start(
-        store: Box<dyn AuditStore>,
+        store: Box<dyn LogWriterStore>,
         settings: AuditSettings,
         squid_log: Option<PathBuf>,
         metrics: Arc<Metrics>,
+        log: (Checkpointer, Arc<LogHealth>),
     ) -> std::io::Result<Audit> {
         let (tx, rx) = mpsc::channel(settings.queue_size);
         let squid = match squid_log {
@@ -310,10 +327,22 @@ impl Audit {
             }),
             None => None,
         };
-        let m = metrics.clone();
+        let writer = Writer {
+            store,
+            squid,
+            metrics: metrics.clone(),
+            log: log.0,
+            health: log.1,
+            on_backlog: settings.on_backlog,
+            rows: Vec::with_capacity(MAX_BATCH),
+            lines: String::new(),
+            flushes: Vec::new(),
+            sign_now: false,
+            reopen: false,
+        };
         std::thread::Builder::new()
             .name("gatehouse-audit".into())
-            .spawn(move || writer(store, rx, squid, m))?;
+            .spawn(move || writer.run(rx))?;
         Ok(Audit {
             tx,
             capacity: settings.queue_size,
@@ -374,8 +403,18 @@ impl Audit {
     /// it was; if not, the events still queued are logged and counted as lost, because the process
     /// is about to exit without them.
     pub async fn flush(&self) -> bool {
-        let (done_tx, done_rx) = std::sync::mpsc::channel();
-        let flushed = match self.tx.send(Msg::Flush(done_tx)).await {
+        self.flush_and(false).await
+    }
+
+    /// [`Audit::flush`], then sign a checkpoint of everything committed: the end of a clean
+    /// shutdown, so that a clean stop never leaves an unsigned tail.
+    pub async fn close(&self) -> bool {
+        self.flush_and(true).await
+    }
+
+    async fn flush_and(&self, checkpoint: bool) -> bool {
+        let (done, done_rx) = std::sync::mpsc::channel();
+        let flushed = match self.tx.send(Msg::Flush { done, checkpoint }).await {
             Ok(()) => matches!(
                 tokio::task::spawn_blocking(move || {
                     done_rx.recv_timeout(Duration::from_secs(30))
@@ -421,77 +460,178 @@ fn open_squid_log(path: &std::path::Path) -> std::io::Result<std::fs::File> {
     options.open(path)
 }
 
-fn writer(
-    mut store: Box<dyn AuditStore>,
-    mut rx: mpsc::Receiver<Msg>,
-    mut squid: Option<SquidLog>,
+/// The writer thread's state: its store connection, the batch being committed, the Squid log,
+/// and the log's [`Checkpointer`].
+struct Writer {
+    store: Box<dyn LogWriterStore>,
+    squid: Option<SquidLog>,
     metrics: Arc<Metrics>,
-) {
-    const MAX_BATCH: usize = 4096;
-    const GATHER: Duration = Duration::from_millis(10);
-    let mut rows: Vec<AuditRow> = Vec::with_capacity(MAX_BATCH);
-    let mut lines = String::new();
-    let mut flushes = Vec::new();
-    let mut reopen = false;
-    while let Some(first) = rx.blocking_recv() {
+    log: Checkpointer,
+    health: Arc<LogHealth>,
+    on_backlog: OnBacklog,
+    rows: Vec<AuditRow>,
+    lines: String,
+    flushes: Vec<std::sync::mpsc::Sender<()>>,
+    /// A flush asked for a checkpoint of everything committed (clean shutdown).
+    sign_now: bool,
+    reopen: bool,
+}
+
+/// The most events committed in one transaction.
+const MAX_BATCH: usize = 4096;
+/// How long the writer gathers more events after the first of a batch.
+const GATHER: Duration = Duration::from_millis(10);
+/// The first pause before a failed batch is committed again; it doubles up to [`RETRY_MAX`].
+const RETRY_FIRST: Duration = Duration::from_millis(200);
+const RETRY_MAX: Duration = Duration::from_secs(5);
+
+impl Writer {
+    fn run(mut self, mut rx: mpsc::Receiver<Msg>) {
+        // The writer waits for events with a timeout (to sign an idle tail on time): a small
+        // runtime of its own gives it tokio's timer without blocking a worker of the gateway's.
+        let rt = match tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+        {
+            Ok(rt) => rt,
+            Err(e) => {
+                tracing::error!(error = %e, "the audit writer cannot start its timer");
+                return;
+            }
+        };
+        loop {
+            let first = match self.log.idle_wait() {
+                None => rt.block_on(rx.recv()),
+                // The timer is made inside the runtime (it registers with its driver).
+                Some(wait) => {
+                    match rt.block_on(async { tokio::time::timeout(wait, rx.recv()).await }) {
+                        Ok(msg) => msg,
+                        Err(_) => {
+                            self.checkpoint();
+                            continue;
+                        }
+                    }
+                }
+            };
+            let Some(first) = first else {
+                return;
+            };
+            self.gather(first, &mut rx);
+            self.commit();
+            self.write_squid();
+            self.checkpoint();
+            for done in self.flushes.drain(..) {
+                let _ = done.send(());
+            }
+        }
+    }
+
+    /// Take `first` and what follows it into the batch: everything queued, and what arrives
+    /// within [`GATHER`] after it.
+    fn gather(&mut self, first: Msg, rx: &mut mpsc::Receiver<Msg>) {
         let mut next = Some(first);
         let mut gathered_once = false;
         loop {
             while let Some(msg) = next.take() {
                 match msg {
                     Msg::Event(ev) => {
-                        rows.push(ev.to_row());
-                        if squid.is_some() {
-                            lines.push_str(&ev.squid_line());
+                        self.rows.push(ev.to_row());
+                        if self.squid.is_some() {
+                            self.lines.push_str(&ev.squid_line());
                         }
                     }
-                    Msg::Flush(done) => flushes.push(done),
-                    Msg::Reopen => reopen = true,
+                    Msg::Flush { done, checkpoint } => {
+                        self.flushes.push(done);
+                        self.sign_now |= checkpoint;
+                    }
+                    Msg::Reopen => self.reopen = true,
                 }
                 // Events queued after a reopen request belong in the new file: the batch ends here.
-                if rows.len() < MAX_BATCH && !reopen {
+                if self.rows.len() < MAX_BATCH && !self.reopen {
                     next = rx.try_recv().ok();
                 }
             }
             // Under load, committing whatever is there at once means a transaction (and its
             // locks and WAL writes) per request. Gathering for a moment makes batches of hundreds
             // while still committing far within the 250 ms promise; a flush does not wait.
-            if gathered_once || !flushes.is_empty() || reopen || rows.len() >= MAX_BATCH {
-                break;
+            if gathered_once
+                || !self.flushes.is_empty()
+                || self.reopen
+                || self.rows.len() >= MAX_BATCH
+            {
+                return;
             }
             gathered_once = true;
             std::thread::sleep(GATHER);
             next = rx.try_recv().ok();
             if next.is_none() {
-                break;
+                return;
             }
         }
-        if !rows.is_empty() {
-            let mut result = store.append_audit(&rows);
-            if result.is_err() {
-                // One retry after a pause covers a transient lock held by a CLI writer.
-                std::thread::sleep(Duration::from_millis(200));
-                result = store.append_audit(&rows);
-            }
-            match result {
+    }
+
+    /// Commit the batch with its leaves. A batch the store refuses is kept and tried again with
+    /// growing pauses, receiving nothing meanwhile, so that the queue fills and requests are
+    /// refused rather than forwarded unrecorded; only with `on_backlog = "drop"` is it given up
+    /// after one retry.
+    fn commit(&mut self) {
+        if self.rows.is_empty() {
+            return;
+        }
+        let mut pause = RETRY_FIRST;
+        let mut failures = 0u32;
+        loop {
+            match self.store.append_audit(&self.rows) {
                 Ok(()) => {
-                    metrics.audit_written.inc_by(rows.len() as u64);
+                    self.metrics.audit_written.inc_by(self.rows.len() as u64);
+                    self.log.committed(self.rows.len() as u64);
+                    if failures > 0 {
+                        self.health.set_store_failing(false);
+                        tracing::info!(
+                            events = self.rows.len(),
+                            failures,
+                            "the audit store accepts events again; the kept batch is committed"
+                        );
+                    }
+                    break;
                 }
                 Err(e) => {
-                    metrics.audit_write_errors.inc();
-                    tracing::error!(error = %e, events = rows.len(), "cannot commit audit events");
+                    failures += 1;
+                    self.metrics.audit_write_errors.inc();
+                    self.health.set_store_failing(true);
+                    let drop = self.on_backlog == OnBacklog::Drop && failures >= 2;
+                    // Logged the first time and then every tenth: a store down for hours must not
+                    // flood the log.
+                    if drop || failures % 10 == 1 {
+                        tracing::error!(
+                            error = %e,
+                            events = self.rows.len(),
+                            failures,
+                            "cannot commit audit events; {}",
+                            if drop { "dropped (audit.on_backlog = \"drop\")" } else { "kept, retrying" }
+                        );
+                    }
+                    if drop {
+                        break;
+                    }
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(RETRY_MAX);
                 }
             }
-            rows.clear();
         }
-        if let Some(log) = squid.as_mut() {
-            if !lines.is_empty() {
-                if let Err(e) = log.file.write_all(lines.as_bytes()) {
+        self.rows.clear();
+    }
+
+    /// Write the batch's Squid lines, then reopen the file when asked.
+    fn write_squid(&mut self) {
+        if let Some(log) = self.squid.as_mut() {
+            if !self.lines.is_empty() {
+                if let Err(e) = log.file.write_all(self.lines.as_bytes()) {
                     tracing::error!(error = %e, "cannot write the squid access log");
                 }
-                lines.clear();
+                self.lines.clear();
             }
-            if reopen {
+            if self.reopen {
                 // Lines before the signal went to the old file, lines after it go to the new one.
                 match open_squid_log(&log.path) {
                     Ok(file) => log.file = file,
@@ -503,10 +643,16 @@ fn writer(
                 }
             }
         }
-        reopen = false;
-        for done in flushes.drain(..) {
-            let _ = done.send(());
+        self.reopen = false;
+    }
+
+    /// Sign a checkpoint when one is due, or asked for.
+    fn checkpoint(&mut self) {
+        if self.sign_now || self.log.due() {
+            let store: &mut dyn LogStore = self.store.as_mut();
+            self.log.sign(store);
         }
+        self.sign_now = false;
     }
 }
 

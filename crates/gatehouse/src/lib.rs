@@ -9,6 +9,7 @@
 //! - [`identity`]: principals snapshot, password hashing, proxy Basic authentication;
 //! - [`proxy`]: the data plane and its decision pipeline;
 //! - [`audit`]: the batching audit writer;
+//! - [`checkpoints`]: the audit log's start-up check, checkpoint schedule and health;
 //! - [`metrics`]: Prometheus metrics;
 //! - [`seats`]: open sessions (a principal at a terminal) and the seat phase;
 //! - [`state`]: the gateway's shared state, read by the proxy, the admin listener and the portal;
@@ -26,6 +27,7 @@
 
 pub mod admin;
 pub mod audit;
+pub mod checkpoints;
 pub mod cli;
 pub mod clock;
 pub mod codes;

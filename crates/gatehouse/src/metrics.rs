@@ -8,6 +8,8 @@
 //! Prometheus process collector are read from `/proc/self` at each scrape (Linux); a value that
 //! cannot be read is left out, never an error.
 
+use std::sync::atomic::AtomicU64;
+
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
 use prometheus_client::metrics::counter::{ConstCounter, Counter};
@@ -114,6 +116,13 @@ pub struct Metrics {
     pub audit_lost: Counter,
     pub audit_written: Counter,
     pub audit_write_errors: Counter,
+    /// The verifiable audit log (issue 13): leaves, checkpoints, the start-up check, the store.
+    pub audit_tree_size: Gauge,
+    /// Set at each scrape from the newest checkpoint's time and the gateway's clock.
+    pub audit_checkpoint_age_seconds: Gauge<f64, AtomicU64>,
+    pub audit_checkpoints: Counter,
+    pub audit_verify_failures: Counter,
+    pub audit_store_failing: Gauge,
     pub auth_verifications: Counter,
     pub auth_failures: Counter,
     pub auth_throttled: Counter,
@@ -206,6 +215,11 @@ impl Metrics {
             audit_lost: reg(r, "audit_lost", "Audit events lost for another reason than a full queue: requests still running when shutdown stopped waiting for them, events still queued when the shutdown flush timed out", Counter::default()),
             audit_written: reg(r, "audit_written", "Audit events committed to the store", Counter::default()),
             audit_write_errors: reg(r, "audit_write_errors", "Failed audit batch commits", Counter::default()),
+            audit_tree_size: reg(r, "audit_tree_size", "Leaves in the audit log's Merkle tree (one per audit event)", Gauge::default()),
+            audit_checkpoint_age_seconds: reg(r, "audit_checkpoint_age_seconds", "Seconds since the newest audit log checkpoint was signed (since the gateway started while there is none)", Gauge::default()),
+            audit_checkpoints: reg(r, "audit_checkpoints", "Audit log checkpoints signed by this gateway since it started", Counter::default()),
+            audit_verify_failures: reg(r, "audit_verify_failures", "Audit log checks that found the store not matching its log (the start-up check of the tail)", Counter::default()),
+            audit_store_failing: reg(r, "audit_store_failing", "1 while the audit store refuses commits (the batch is kept and retried; with on_backlog = \"refuse\" requests are refused once the queue is full), else 0", Gauge::default()),
             auth_verifications: reg(r, "auth_verifications", "Password verifications (argon2) performed; cached credentials are not counted", Counter::default()),
             auth_failures: reg(r, "auth_failures", "Requests with missing, malformed or wrong proxy credentials", Counter::default()),
             auth_throttled: reg(r, "auth_throttled", "Requests refused without a password check because their user name or client address had too many recent failures (not counted in auth_failures)", Counter::default()),

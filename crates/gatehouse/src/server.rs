@@ -5,7 +5,7 @@
 //! Shutdown drains: the proxy listener closes, idle keep-alive connections close, requests in flight finish
 //! (up to `proxy.shutdown_grace_secs`). Requests still running then are cut short, each recording
 //! its event with the error `shutdown` and what it relayed, and the audit writer commits everything
-//! queued. An event that cannot be recorded is logged and counted in `gatehouse_audit_lost_total`.
+//! queued and signs a final checkpoint of the audit log. An event that cannot be recorded is logged and counted in `gatehouse_audit_lost_total`.
 //! The admin listener stays up until the end (`/readyz` says `503 draining`), so that a load
 //! balancer sees the drain and the metrics of the last requests can still be read.
 
@@ -230,7 +230,8 @@ impl Server {
         if let Err(e) = self.gateway.seats.flush().await {
             tracing::error!(error = %e, "cannot write when sessions were last seen");
         }
-        self.gateway.audit.flush().await;
+        // Everything committed, then a final checkpoint: a clean stop leaves no unsigned tail.
+        self.gateway.audit.close().await;
         tracing::info!("gatehouse stopped");
     }
 }

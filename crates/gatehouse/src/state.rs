@@ -5,7 +5,7 @@
 //! - [`Runtime`] is the configuration in force with its compiled policy, swapped whole on reload
 //!   (readers never lock: `ArcSwap`);
 //! - [`Gateway`] holds the runtime, the principals snapshot, the credential cache and verifier, the
-//!   audit writer's handle, the metrics, the store handle for reads off the request path, the seat
+//!   audit writer's handle, the audit log's health, the metrics, the store handle for reads off the request path, the seat
 //!   table, and the drain and stop signals;
 //! - [`InFlight`] counts a request from its complete head to its queued audit event, so that
 //!   shutdown can tell how many events it could not wait for.
@@ -22,6 +22,7 @@ use arc_swap::ArcSwap;
 use tokio::sync::watch;
 
 use crate::audit::Audit;
+use crate::checkpoints::LogHealth;
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::identity::{
@@ -59,6 +60,8 @@ pub struct Gateway {
     /// Principals, credential caches, the argon2 pool and the throttle.
     pub identity: Identity,
     pub audit: Audit,
+    /// The verifiable audit log as the writer last saw it (`/metrics`, `/readyz`).
+    pub log: Arc<LogHealth>,
     pub metrics: Arc<Metrics>,
     /// The store, for reads off the request path (principals, `/readyz`). The audit writer has a
     /// connection of its own.
@@ -124,7 +127,8 @@ pub struct Opened {
 
 impl Gateway {
     /// Open the state of a gateway on `data_dir` whose own sockets are `own`: the store (with an
-    /// `admin` principal of tier `none` and a random password on first start), the audit writer,
+    /// `admin` principal of tier `none` and a random password on first start), the audit log's key
+    /// and its start-up check ([`crate::checkpoints::open`]), the audit writer,
     /// the argon2 pool, the principals snapshot, the open sessions and the runtime form of `config`.
     pub async fn open(
         config: Config,
@@ -138,12 +142,21 @@ impl Gateway {
         )?;
         let metrics = Arc::new(Metrics::new());
         let squid_log = config.audit.squid_log.as_ref().map(|p| data_dir.join(p));
-        // The gateway picks the SQLite backend here; everything after uses the store traits.
+        // The log's key, the start-up check of its tail and the writer's store (SQLite, picked
+        // there); everything after uses the store traits.
+        let (writer_store, checkpointer, log) = {
+            let (dir, settings) = (data_dir.to_path_buf(), config.audit.clone());
+            let (m, c) = (metrics.clone(), clock.clone());
+            tokio::task::spawn_blocking(move || crate::checkpoints::open(&dir, &settings, m, c))
+                .await
+                .context("the audit log's start-up check did not finish")??
+        };
         let audit = Audit::start(
-            Box::new(Store::open(data_dir)?),
+            writer_store,
             config.audit.clone(),
             squid_log,
             metrics.clone(),
+            (checkpointer, log.clone()),
         )
         .context("cannot start the audit writer")?;
         let store: Box<dyn PrincipalStore> = Box::new(Store::open(data_dir)?);
@@ -159,6 +172,7 @@ impl Gateway {
             runtime: ArcSwap::from_pointee(Runtime::new(config, own)),
             identity: Identity::new(principals, verifier, metrics.clone())?,
             audit,
+            log,
             metrics,
             store,
             draining,

@@ -4,6 +4,7 @@
 //! `mod.rs` runs them in order.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use destination::net::{parse_net, NetSet};
 use destination::{DomainName, Host};
@@ -62,6 +63,25 @@ impl Validator<'_> {
                 }
             },
         }
+    }
+
+    /// A duration written as `"90s"`, `"15m"`, `"2h"` or `"1h 30m"` (jiff's friendly format, or
+    /// ISO 8601 `PT15M`), more than 0; `None` (and a problem naming `key`) otherwise.
+    pub(super) fn duration(&mut self, raw: &Spanned<String>, key: &str) -> Option<Duration> {
+        let parsed = raw
+            .get_ref()
+            .parse::<jiff::SignedDuration>()
+            .ok()
+            .and_then(|d| Duration::try_from(d).ok())
+            .filter(|d| !d.is_zero());
+        if parsed.is_none() {
+            let message = format!(
+                "`{}` is not a duration of more than 0; write it as `90s`, `15m`, `2h` or `1h 30m`",
+                raw.get_ref().escape_debug()
+            );
+            self.err(raw, key, message);
+        }
+        parsed
     }
 
     pub(super) fn nets(&mut self, items: &[Spanned<String>], key: &str) -> NetSet {

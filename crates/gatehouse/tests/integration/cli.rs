@@ -43,7 +43,7 @@ pub(crate) fn start_serve(config_text: &str) -> Serve {
 }
 
 /// `serve` on an existing configuration file and data directory (the caller keeps both).
-fn start_serve_in(config: &Path, data_dir: &Path) -> Serve {
+pub(crate) fn start_serve_in(config: &Path, data_dir: &Path) -> Serve {
     spawn_serve(
         config.to_path_buf(),
         tempfile::tempdir().unwrap(),

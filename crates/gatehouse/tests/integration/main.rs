@@ -28,6 +28,7 @@ mod store_versions;
 mod strictness;
 mod tidy;
 mod tiers;
+mod tlog_write;
 mod truncation;
 mod upstream_outcomes;
 mod where_when;
