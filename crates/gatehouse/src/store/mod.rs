@@ -37,6 +37,7 @@
 //! what is SQLite's own (pragmas, triggers, `rowid` order) stays in this backend.
 
 mod audit;
+mod audit_row;
 mod error;
 mod migrations;
 mod principals;
@@ -45,7 +46,8 @@ mod sqlite;
 mod tlog;
 mod tlog_tail;
 
-pub use audit::{AuditQuery, AuditRow, AuditStore, ClientFilter};
+pub use audit::{AuditQuery, AuditStore, ClientFilter};
+pub use audit_row::AuditRow;
 pub use error::StoreError;
 pub use migrations::SCHEMA_VERSION;
 pub use principals::{GroupRow, PrincipalRow, PrincipalStore, Role};

@@ -19,7 +19,7 @@
 use auditlog::{Checkpoint, Hash, LeafHasher, Signer, Tree};
 use rusqlite::{params, OptionalExtension, Transaction};
 
-use super::audit::{audit_row, AuditRow, AUDIT_COLUMNS};
+use super::audit_row::{audit_row, AuditRow, AUDIT_COLUMNS};
 use super::error::StoreError;
 use super::sqlite::Store;
 

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use rusqlite::OptionalExtension;
 
-use super::audit::{audit_row, AuditRow, AUDIT_COLUMNS};
+use super::audit_row::{audit_row, AuditRow, AUDIT_COLUMNS};
 use super::error::StoreError;
 use super::sqlite::Store;
 
