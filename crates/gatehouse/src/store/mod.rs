@@ -8,9 +8,11 @@
 //!   members, and the change counter `generation` that the gateway polls;
 //! - [`AuditStore`] (`audit.rs`): appending batches of audit rows and reading them back filtered;
 //! - [`SessionStore`] (`sessions.rs`): sessions (a principal at a terminal), taking a seat in one
-//!   transaction, touching, ending and listing them, and their change counter.
+//!   transaction, touching, ending and listing them, and their change counter;
+//! - [`PortalStore`] (`portal.rs`): portal sessions (a person logged in to the portal), found by
+//!   the hash of their token, deleted at logout and with their principal's account.
 //!
-//! [`Store`] is the SQLite backend and implements all three. `sqlite.rs` opens it: the data directory
+//! [`Store`] is the SQLite backend and implements all of them. `sqlite.rs` opens it: the data directory
 //! and the file are created readable by their owner only, the connection uses WAL, `synchronous =
 //! NORMAL` (a committed batch survives a process crash) and a 10 s busy timeout, and the schema is
 //! brought up to date by the numbered migrations of `migrations.rs`. A store written by a newer
@@ -35,6 +37,7 @@
 mod audit;
 mod error;
 mod migrations;
+mod portal;
 mod principals;
 mod sessions;
 mod sqlite;
@@ -42,6 +45,7 @@ mod sqlite;
 pub use audit::{AuditQuery, AuditRow, AuditStore, ClientFilter};
 pub use error::StoreError;
 pub use migrations::SCHEMA_VERSION;
+pub use portal::{PortalSessionRow, PortalStore};
 pub use principals::{GroupRow, PrincipalRow, PrincipalStore, Role};
 pub use sessions::{
     EndReason, SeatClaim, SeatOutcome, SeatTaken, SessionFilter, SessionRow, SessionSelector,

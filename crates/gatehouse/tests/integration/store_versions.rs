@@ -213,7 +213,7 @@ fn a_store_from_a_newer_gatehouse_is_refused_and_left_untouched() {
     let config = dir.path().join("gatehouse.toml");
     std::fs::write(
         &config,
-        "[proxy]\nlisten = \"127.0.0.1:0\"\n[admin]\nlisten = \"127.0.0.1:0\"\n",
+        "[proxy]\nlisten = \"127.0.0.1:0\"\n[admin]\nlisten = \"127.0.0.1:0\"\n[portal]\nlisten = \"127.0.0.1:0\"\n",
     )
     .unwrap();
     for args in [
