@@ -112,3 +112,54 @@ fn public_url(v: &mut Validator<'_>, raw: &Spanned<String>) -> Option<String> {
         None
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::time::Duration;
+
+    use crate::config::Config;
+
+    fn problems(text: &str) -> Vec<String> {
+        match Config::from_toml(text, "test.toml", Path::new(".")) {
+            Ok(_) => vec![],
+            Err(e) => e.problems.iter().map(|p| p.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn the_portal_has_defaults_and_its_own_address() {
+        let c = Config::builtin().unwrap();
+        assert!(c.portal.enabled);
+        assert_eq!(c.portal.listen, "127.0.0.1:8080".parse().unwrap());
+        assert_eq!(c.portal.session_ttl, Duration::from_secs(12 * 3600));
+        assert_eq!(c.portal.public_url, None);
+        let c = Config::from_toml(
+            "[portal]\nenabled = false\nsession_ttl = \"1h 30m\"\npublic_url = \"https://gh.example:8443/\"\n",
+            "test.toml",
+            Path::new("."),
+        )
+        .unwrap();
+        assert!(!c.portal.enabled);
+        assert_eq!(c.portal.session_ttl, Duration::from_secs(5400));
+        assert_eq!(
+            c.portal.public_url.as_deref(),
+            Some("https://gh.example:8443")
+        );
+        assert_eq!(
+            problems("[portal]\nlisten = \"127.0.0.1:9090\"\n"),
+            ["test.toml:2:10: key `portal.listen`: `127.0.0.1:9090` is also `admin.listen`; the portal needs an address of its own"]
+        );
+        assert_eq!(
+            problems("[portal]\nsession_ttl = \"0s\"\npublic_url = \"http://x/portal\"\n"),
+            [
+                "test.toml:2:15: key `portal.session_ttl`: `0s` is not a duration of more than 0; write it as `12h`, `30m` or `1h 30m`",
+                "test.toml:3:14: key `portal.public_url`: `http://x/portal` is not an address of the portal; write it as `http://gatehouse.example:8080` (no path)",
+            ]
+        );
+        assert_eq!(
+            problems("[portal]\nlisten = \"127.0.0.1:0\"\n"),
+            Vec::<String>::new()
+        );
+    }
+}
