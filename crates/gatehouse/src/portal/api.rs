@@ -7,7 +7,8 @@
 //!
 //! Without a live session the answer is `401 {"error": …}`; a filter that does not parse is
 //! `400 {"error": …}`. The JSON is built by hand from the store's rows: the API owns its format.
-//! GET requests only: nothing here changes state.
+//! GET requests only: nothing here changes state. The OpenAPI document (`openapi.rs`) is generated
+//! from the `#[utoipa::path]` attributes here.
 
 use std::sync::Arc;
 
@@ -44,7 +45,16 @@ async fn viewer_or_401(
     }))
 }
 
-/// `GET /api/v1/me`.
+/// The logged-in person (`GET /api/v1/me`).
+#[utoipa::path(
+    get,
+    path = "/api/v1/me",
+    tag = "me",
+    responses(
+        (status = 200, description = "The logged-in person", body = super::schema::Me),
+        (status = 401, description = "No live portal session", body = super::schema::ApiError),
+    )
+)]
 pub(crate) async fn me(
     State(portal): State<Arc<Portal>>,
     headers: HeaderMap,
@@ -65,7 +75,18 @@ pub(crate) async fn me(
     ))
 }
 
-/// `GET /api/v1/me/audit`.
+/// One page of the person's own trail, newest first (`GET /api/v1/me/audit`).
+#[utoipa::path(
+    get,
+    path = "/api/v1/me/audit",
+    tag = "me",
+    params(TrailParams),
+    responses(
+        (status = 200, description = "One page of the person's own trail", body = super::schema::AuditPage),
+        (status = 400, description = "A filter that does not parse", body = super::schema::ApiError),
+        (status = 401, description = "No live portal session", body = super::schema::ApiError),
+    )
+)]
 pub(crate) async fn my_audit(
     State(portal): State<Arc<Portal>>,
     headers: HeaderMap,

@@ -11,7 +11,9 @@
 //!   and [`session::Viewer`], the logged-in person a handler acts for;
 //! - `login.rs`: `/login` and `/logout`; `pages.rs`: the person's page, their trail, the people
 //!   list for admins; `trail.rs`: the trail's filters and its CSV, JSON lines and JSON forms;
-//!   `api.rs`: `/api/v1`; `assets.rs`: `/static/` (the vendored htmx and the style sheet);
+//!   `api.rs`: `/api/v1`; `openapi.rs`: its OpenAPI 3.1 document (`utoipa`), with the answers'
+//!   schema types in `schema.rs`; `assets.rs`:
+//!   `/static/` (the vendored htmx and the style sheet);
 //!   `views.rs`: the navigation and the refusal page that several pages share.
 //!
 //! Guarantees:
@@ -30,7 +32,9 @@
 mod api;
 mod assets;
 mod login;
+mod openapi;
 mod pages;
+mod schema;
 mod session;
 mod trail;
 mod views;
@@ -155,6 +159,7 @@ pub fn router(portal: Arc<Portal>) -> axum::Router {
         .route("/people/{name}/audit", get(pages::their_trail))
         .route("/api/v1/me", get(api::me))
         .route("/api/v1/me/audit", get(api::my_audit))
+        .route("/api/v1/openapi.json", get(openapi::document))
         .route("/static/{file}", get(assets::file))
         .fallback(pages::not_found)
         .layer(axum::middleware::map_response(protect))

@@ -24,18 +24,29 @@ pub(crate) const PAGE: u64 = 50;
 pub(crate) const EXPORT_MAX: u64 = 100_000;
 
 /// The trail's filters as a query string gives them (empty fields are no filter).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct TrailParams {
+    /// Events at or after this time: a date (`2026-12-07`, midnight UTC), a date and time
+    /// (`2026-12-07T10:00`, UTC), an RFC 3339 time, or an age (`15m`, `2h`, `7d`).
     #[serde(default)]
+    #[param(required = false)]
     pub since: String,
+    /// Events before this time (same forms as `since`).
     #[serde(default)]
+    #[param(required = false)]
     pub until: String,
+    /// The destination host or a parent domain (`example.org` matches `www.example.org`).
     #[serde(default)]
+    #[param(required = false)]
     pub destination: String,
+    /// `allow`, `deny`, `error` or `action`.
     #[serde(default)]
+    #[param(required = false)]
     pub decision: String,
-    /// 1 is the newest page.
+    /// 1 is the newest page (50 events a page).
     #[serde(default)]
+    #[param(minimum = 1)]
     pub page: Option<u64>,
 }
 
