@@ -167,8 +167,12 @@ async fn start_session(
         name.to_string(),
         client.to_string(),
     );
+    // Expired sessions go when someone logs in: the table holds live sessions and a few dead ones.
     let id = portal
-        .with_store(move |s| s.create_portal_session(&hash, &who, &from, now, expires))
+        .with_store(move |s| {
+            s.delete_expired_portal_sessions(now)?;
+            s.create_portal_session(&hash, &who, &from, now, expires)
+        })
         .await?;
     let row = AuditRow::action(
         now,

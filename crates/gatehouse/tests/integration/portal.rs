@@ -7,7 +7,7 @@
 use std::net::SocketAddr;
 
 use gatehouse::identity::hash_password;
-use gatehouse::store::{AuditQuery, AuditRow, AuditStore, PrincipalStore, Role};
+use gatehouse::store::{AuditQuery, AuditRow, AuditStore, PortalStore, PrincipalStore, Role};
 use policy::Tier;
 use testkit::{base_config, basic, exchange, get_from, Gateway, Origin, Reply};
 
@@ -812,5 +812,129 @@ async fn the_openapi_document_describes_every_api_route_and_what_it_answers() {
     assert_eq!(properties(&doc, "AuditPage"), keys(&page));
     let event = &page["events"][0];
     assert_eq!(properties(&doc, "Event"), keys(event));
+    gw.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_uses_the_portal_in_a_real_browser_on_a_phone() {
+    use crate::clients::{browser_dir, run, CHROMIUM};
+    let browser = browser_dir();
+    assert!(
+        browser
+            .join("node_modules/playwright-core/package.json")
+            .exists(),
+        "playwright-core is missing: scripts/test runs `npm ci` in tests/browser"
+    );
+    let (gw, _origin) = with_traffic().await;
+    let dir = tempfile::tempdir().unwrap();
+    // With JavaScript (htmx swaps the table) and without (the same form as a plain GET).
+    for javascript in [true, false] {
+        let profile = dir.path().join(format!("profile-{javascript}"));
+        std::fs::create_dir(&profile).unwrap();
+        let shot = |name: &str| dir.path().join(format!("{name}-{javascript}.png"));
+        let cfg = serde_json::json!({
+            "executablePath": CHROMIUM,
+            "portal": format!("http://{}", gw.portal_addr()),
+            "username": "ada",
+            "password": "ada-password-1",
+            "userDataDir": profile,
+            "javaScript": javascript,
+            "shots": {"home": shot("home"), "trail": shot("trail")},
+        });
+        let mut c = std::process::Command::new("node");
+        c.arg(browser.join("portal.mjs"))
+            .arg(cfg.to_string())
+            .current_dir(&browser)
+            .env("HOME", dir.path());
+        let ran = run(c, std::time::Duration::from_secs(180)).await;
+        assert!(ran.ok, "{ran:?}");
+        let out: serde_json::Value = serde_json::from_str(ran.stdout.lines().last().unwrap_or(""))
+            .unwrap_or_else(|e| panic!("no JSON from the script ({e}): {ran:?}"));
+        let steps = out["steps"].as_array().unwrap();
+        let step = |name: &str| steps.iter().find(|s| s["name"] == name).unwrap().clone();
+        for s in steps {
+            assert_eq!(
+                s["error"],
+                serde_json::Value::Null,
+                "js {javascript}: {out:#}"
+            );
+            assert_eq!(s["overflow"], false, "wider than a phone: {s:#}");
+        }
+        let home = step("home");
+        let text = home["text"].as_str().unwrap();
+        assert!(home["url"].as_str().unwrap().ends_with('/'), "{home:#}");
+        for want in ["ada", "filtered", "ads.test", "Your refusals"] {
+            assert!(text.contains(want), "{want:?} not on her page: {text}");
+        }
+        let refusals = step("refusals");
+        let text = refusals["text"].as_str().unwrap();
+        assert!(refusals["url"].as_str().unwrap().contains("decision=deny"));
+        assert!(
+            text.contains("ads.test") && text.contains("other.test"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("allowed.test"),
+            "an allowed event among refusals: {text}"
+        );
+        assert!(!text.contains("bobs-secret"), "{text}");
+        assert!(step("logout")["url"].as_str().unwrap().ends_with("/login"));
+        let after = step("after logout");
+        assert!(
+            after["url"].as_str().unwrap().ends_with("/login"),
+            "{after:#}"
+        );
+        for name in ["home", "trail"] {
+            let png = std::fs::read(shot(name)).unwrap();
+            assert!(png.starts_with(b"\x89PNG\r\n\x1a\n") && png.len() > 5_000);
+        }
+        if let Ok(keep) = std::env::var("GATEHOUSE_KEEP_SCREENSHOT_DIR") {
+            for name in ["home", "trail"] {
+                let to =
+                    std::path::Path::new(&keep).join(format!("portal-{name}-{javascript}.png"));
+                std::fs::copy(shot(name), to).unwrap();
+            }
+        }
+    }
+    // Two logins and two logouts, recorded.
+    assert_eq!(actions(&gw, "portal.login").len(), 2);
+    assert_eq!(actions(&gw, "portal.logout").len(), 2);
+    gw.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_portal_session_ends_at_its_ttl_on_the_gateways_clock() {
+    use gatehouse::clock::{Clock, ManualClock};
+    let origin = Origin::start("127.0.0.2").await;
+    let clock = ManualClock::new("2026-12-07T09:00:00Z".parse().unwrap());
+    let config = base_config(&origin).replace(
+        "[portal]\nlisten = \"127.0.0.1:0\"",
+        "[portal]\nlisten = \"127.0.0.1:0\"\nsession_ttl = \"2h\"",
+    );
+    let gw = Gateway::start_with_clock(&config, clock.clone()).await;
+    gw.add_user("ada", Tier::Open, "ada-password-1").await;
+    let mut ada = Visitor::new(&gw);
+    let r = ada.login("ada", "ada-password-1").await;
+    assert!(
+        set_cookies(&r).iter().any(|c| c.contains("Max-Age=7200")),
+        "{}",
+        r.text
+    );
+    assert_eq!(ada.get("/").await.status(), 200);
+    clock.advance(std::time::Duration::from_secs(2 * 3600 - 1));
+    assert_eq!(ada.get("/").await.status(), 200, "a second before its end");
+    clock.advance(std::time::Duration::from_secs(1));
+    assert_eq!(
+        ada.get("/").await.status(),
+        303,
+        "expired at {}",
+        clock.now()
+    );
+    assert_eq!(ada.get("/api/v1/me").await.status(), 401);
+    // The next login clears the expired row away.
+    let mut again = Visitor::new(&gw);
+    assert_eq!(again.login("ada", "ada-password-1").await.status(), 303);
+    let sessions = gw.store().portal_sessions_of("ada").unwrap();
+    assert_eq!(sessions.len(), 1, "{sessions:?}");
     gw.shutdown().await;
 }
