@@ -107,7 +107,7 @@ fn a_store_made_before_versions_keeps_every_row_and_takes_the_migrations() {
     assert_eq!(rows_after, rows_before);
     assert_eq!(store.generation().unwrap(), generation_before);
     // Version 1 adopted the old schema as it was: the only changes are those of the later
-    // migrations (2: audit and group triggers; 3: sessions).
+    // migrations (2: audit and group triggers; 3: sessions; 5: the audit log; 7: portal sessions).
     let schema_after = schema_of(&raw);
     let added: BTreeSet<&str> = schema_after
         .difference(&schema_before)
@@ -120,7 +120,10 @@ fn a_store_made_before_versions_keeps_every_row_and_takes_the_migrations() {
     assert_eq!(
         added,
         BTreeSet::from([
+            "audit_checkpoints",
             "audit_events",
+            "audit_leaves",
+            "audit_log_state",
             "groups_del",
             "groups_ins",
             "groups_upd",
@@ -133,6 +136,13 @@ fn a_store_made_before_versions_keeps_every_row_and_takes_the_migrations() {
             "sessions_open_principal",
             "sessions_open_terminal",
             "sessions_started",
+            "sqlite_autoindex_audit_leaves_1",
+            "portal_sessions",
+            "portal_sessions_deleted",
+            "portal_sessions_disabled",
+            "portal_sessions_expires",
+            "portal_sessions_principal",
+            "sqlite_autoindex_portal_sessions_1",
         ])
     );
     assert_eq!(removed, BTreeSet::from(["audit_events"]));
