@@ -12,8 +12,9 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::extract::{FromRequestParts, Query, State};
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::session::{self, Viewer};
@@ -33,16 +34,25 @@ fn error(status: StatusCode, message: &str) -> Response {
     json(status, serde_json::json!({ "error": message }))
 }
 
-async fn viewer_or_401(
-    portal: &Portal,
-    headers: &HeaderMap,
-) -> Result<Result<Viewer, Response>, PortalError> {
-    Ok(session::viewer(portal, headers).await?.ok_or_else(|| {
-        error(
-            StatusCode::UNAUTHORIZED,
-            "log in to the portal first: this API uses the portal's session cookie",
-        )
-    }))
+/// An API caller, as a handler argument: without a live session the answer is `401` JSON.
+pub(crate) struct Caller(Viewer);
+
+impl FromRequestParts<Arc<Portal>> for Caller {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        portal: &Arc<Portal>,
+    ) -> Result<Caller, Response> {
+        match session::viewer(portal, &parts.headers).await {
+            Ok(Some(v)) => Ok(Caller(v)),
+            Ok(None) => Err(error(
+                StatusCode::UNAUTHORIZED,
+                "log in to the portal first: this API uses the portal's session cookie",
+            )),
+            Err(e) => Err(e.into_response()),
+        }
+    }
 }
 
 /// The logged-in person (`GET /api/v1/me`).
@@ -55,16 +65,9 @@ async fn viewer_or_401(
         (status = 401, description = "No live portal session", body = super::schema::ApiError),
     )
 )]
-pub(crate) async fn me(
-    State(portal): State<Arc<Portal>>,
-    headers: HeaderMap,
-) -> Result<Response, PortalError> {
-    let v = match viewer_or_401(&portal, &headers).await? {
-        Ok(v) => v,
-        Err(r) => return Ok(r),
-    };
+pub(crate) async fn me(Caller(v): Caller) -> Response {
     let p = &v.principal;
-    Ok(json(
+    json(
         StatusCode::OK,
         serde_json::json!({
             "name": p.name,
@@ -72,7 +75,7 @@ pub(crate) async fn me(
             "tier": p.tier.as_str(),
             "groups": p.groups,
         }),
-    ))
+    )
 }
 
 /// One page of the person's own trail, newest first (`GET /api/v1/me/audit`).
@@ -89,13 +92,9 @@ pub(crate) async fn me(
 )]
 pub(crate) async fn my_audit(
     State(portal): State<Arc<Portal>>,
-    headers: HeaderMap,
+    Caller(v): Caller,
     Query(params): Query<TrailParams>,
 ) -> Result<Response, PortalError> {
-    let v = match viewer_or_401(&portal, &headers).await? {
-        Ok(v) => v,
-        Err(r) => return Ok(r),
-    };
     let filters = match params.check(portal.now_us()) {
         Ok(f) => f,
         Err(message) => return Ok(error(StatusCode::BAD_REQUEST, &message)),

@@ -24,7 +24,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use serde::Deserialize;
 
-use super::session::{self, Viewer};
+use super::session::{self, Person, Viewer};
 use super::views::refused;
 use super::{html, via, Portal, PortalError};
 use crate::identity::AuthFailure;
@@ -216,12 +216,10 @@ pub(crate) fn check_post(
 pub(crate) async fn logout(
     State(portal): State<Arc<Portal>>,
     ConnectInfo(client): ConnectInfo<SocketAddr>,
+    Person(viewer): Person,
     headers: HeaderMap,
     Form(f): Form<CsrfForm>,
 ) -> Result<Response, PortalError> {
-    let Some(viewer) = session::viewer(&portal, &headers).await? else {
-        return Ok(Redirect::to("/login").into_response());
-    };
     if let Some(refusal) = check_post(&portal, &headers, &viewer, &f.csrf) {
         return Ok(refusal);
     }

@@ -12,12 +12,12 @@ use std::sync::Arc;
 
 use askama::Template;
 use axum::extract::{ConnectInfo, Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use jiff::civil::Weekday;
 use places::Unregistered;
 
-use super::session::{self, Viewer};
+use super::session::{Person, Viewer};
 use super::trail::{self, Filters, TrailParams, DECISIONS};
 use super::views::{forbidden, Nav};
 use super::{html, via, Portal, PortalError};
@@ -119,11 +119,8 @@ const REFUSALS_SINCE_HOURS: i64 = 6;
 /// `GET /`: who the person is, where and when they may browse, their recent refusals and trail.
 pub(crate) async fn home(
     State(portal): State<Arc<Portal>>,
-    headers: HeaderMap,
+    Person(viewer): Person,
 ) -> Result<Response, PortalError> {
-    let Some(viewer) = session::viewer(&portal, &headers).await? else {
-        return Ok(Redirect::to("/login").into_response());
-    };
     let now = portal.now_us();
     let name = viewer.name().to_string();
     let (refused, recent) = portal
@@ -210,12 +207,9 @@ fn places_of(places: &places::Places, now: jiff::Timestamp) -> (Vec<PlaceView>, 
 /// `GET /me/audit`: the person's own trail, filtered and paginated.
 pub(crate) async fn my_trail(
     State(portal): State<Arc<Portal>>,
-    headers: HeaderMap,
+    Person(viewer): Person,
     Query(params): Query<TrailParams>,
 ) -> Result<Response, PortalError> {
-    let Some(viewer) = session::viewer(&portal, &headers).await? else {
-        return Ok(Redirect::to("/login").into_response());
-    };
     let whose = viewer.name().to_string();
     trail_page(&portal, &viewer, whose, params).await
 }
@@ -224,13 +218,10 @@ pub(crate) async fn my_trail(
 pub(crate) async fn their_trail(
     State(portal): State<Arc<Portal>>,
     ConnectInfo(client): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    Person(viewer): Person,
     Path(name): Path<String>,
     Query(params): Query<TrailParams>,
 ) -> Result<Response, PortalError> {
-    let Some(viewer) = session::viewer(&portal, &headers).await? else {
-        return Ok(Redirect::to("/login").into_response());
-    };
     if name != viewer.name() {
         if !viewer.is_admin() {
             return Ok(forbidden(&viewer));
@@ -305,11 +296,8 @@ fn path_segment(name: &str) -> String {
 /// `GET /people`: every principal, for admins.
 pub(crate) async fn people(
     State(portal): State<Arc<Portal>>,
-    headers: HeaderMap,
+    Person(viewer): Person,
 ) -> Result<Response, PortalError> {
-    let Some(viewer) = session::viewer(&portal, &headers).await? else {
-        return Ok(Redirect::to("/login").into_response());
-    };
     if !viewer.is_admin() {
         return Ok(forbidden(&viewer));
     }

@@ -6,10 +6,16 @@
 //! - the CSRF token of a session is derived from the session's token (BLAKE3 `derive_key`), so it
 //!   needs no storage and cannot be computed from anything the store or a page of another site
 //!   holds; it is compared in constant time;
+//! - [`Person`] is how a page handler gets its viewer (a redirect to `/login` otherwise);
 //! - a request is a viewer's only while its session is in the store, unexpired, and its principal
 //!   exists and is enabled, all read from the store at that request (not from a snapshot).
 
+use std::sync::Arc;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap};
+use axum::response::{IntoResponse, Redirect, Response};
 
 use super::{Portal, PortalError};
 use crate::store::{PortalSessionRow, PrincipalRow, Role, StoreError};
@@ -36,6 +42,25 @@ impl Viewer {
 
     pub fn name(&self) -> &str {
         &self.principal.name
+    }
+}
+
+/// A page's logged-in person, as a handler argument: without a live session the page answers
+/// with a redirect to `/login` (`303`) and shows nothing.
+pub(crate) struct Person(pub Viewer);
+
+impl FromRequestParts<Arc<Portal>> for Person {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        portal: &Arc<Portal>,
+    ) -> Result<Person, Response> {
+        match viewer(portal, &parts.headers).await {
+            Ok(Some(v)) => Ok(Person(v)),
+            Ok(None) => Err(Redirect::to("/login").into_response()),
+            Err(e) => Err(e.into_response()),
+        }
     }
 }
 

@@ -11,11 +11,12 @@
 use std::sync::Arc;
 
 use axum::extract::{Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use super::{session, Portal, PortalError};
+use super::session::{Person, Viewer};
+use super::{Portal, PortalError};
 use crate::store::{AuditQuery, AuditRow};
 
 /// Events on one page of the trail.
@@ -325,30 +326,27 @@ enum Export {
 /// `GET /me/audit.csv`.
 pub(crate) async fn my_csv(
     State(portal): State<Arc<Portal>>,
-    headers: HeaderMap,
+    Person(viewer): Person,
     Query(p): Query<TrailParams>,
 ) -> Result<Response, PortalError> {
-    export(portal, headers, p, Export::Csv).await
+    export(portal, viewer, p, Export::Csv).await
 }
 
 /// `GET /me/audit.jsonl`.
 pub(crate) async fn my_jsonl(
     State(portal): State<Arc<Portal>>,
-    headers: HeaderMap,
+    Person(viewer): Person,
     Query(p): Query<TrailParams>,
 ) -> Result<Response, PortalError> {
-    export(portal, headers, p, Export::Jsonl).await
+    export(portal, viewer, p, Export::Jsonl).await
 }
 
 async fn export(
     portal: Arc<Portal>,
-    headers: HeaderMap,
+    viewer: Viewer,
     p: TrailParams,
     form: Export,
 ) -> Result<Response, PortalError> {
-    let Some(viewer) = session::viewer(&portal, &headers).await? else {
-        return Ok(Redirect::to("/login").into_response());
-    };
     let filters = match p.check(portal.now_us()) {
         Ok(f) => f,
         Err(message) => {
