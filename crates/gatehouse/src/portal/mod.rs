@@ -157,6 +157,8 @@ pub fn router(portal: Arc<Portal>) -> axum::Router {
         .route("/me/audit.jsonl", get(trail::my_jsonl))
         .route("/people", get(pages::people))
         .route("/people/{name}/audit", get(pages::their_trail))
+        .route("/people/{name}/audit.csv", get(trail::their_csv))
+        .route("/people/{name}/audit.jsonl", get(trail::their_jsonl))
         .route("/api/v1/me", get(api::me))
         .route("/api/v1/me/audit", get(api::my_audit))
         .route("/api/v1/openapi.json", get(openapi::document))

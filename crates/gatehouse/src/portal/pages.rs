@@ -20,7 +20,7 @@ use places::Unregistered;
 use super::session::{Person, Viewer};
 use super::trail::{self, Filters, TrailParams, DECISIONS};
 use super::views::{forbidden, Nav};
-use super::{html, via, Portal, PortalError};
+use super::{html, Portal, PortalError};
 use crate::store::{AuditQuery, AuditRow, PrincipalRow};
 
 /// An event as a row of a page's table.
@@ -222,20 +222,9 @@ pub(crate) async fn their_trail(
     Path(name): Path<String>,
     Query(params): Query<TrailParams>,
 ) -> Result<Response, PortalError> {
-    if name != viewer.name() {
-        if !viewer.is_admin() {
-            return Ok(forbidden(&viewer));
-        }
-        let detail = params.check(portal.now_us()).map(|f| f.query_string()).ok();
-        let row = AuditRow::action(
-            portal.now_us(),
-            viewer.name(),
-            &via(client),
-            "audit.read",
-            &format!("principal:{name}"),
-            detail.filter(|d| !d.is_empty()),
-        );
-        portal.record(row).await?;
+    if let Some(refusal) = trail::may_read(&portal, &viewer, &name, &params, client, "page").await?
+    {
+        return Ok(refusal);
     }
     trail_page(&portal, &viewer, name, params).await
 }

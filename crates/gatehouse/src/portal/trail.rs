@@ -8,15 +8,17 @@
 //! match, newest last, up to [`EXPORT_MAX`]; a CSV cell that a spreadsheet would run as a formula
 //! is prefixed with `'`.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{Query, State};
+use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::session::{Person, Viewer};
-use super::{Portal, PortalError};
+use super::views::forbidden;
+use super::{via, Portal, PortalError};
 use crate::store::{AuditQuery, AuditRow};
 
 /// Events on one page of the trail.
@@ -317,10 +319,46 @@ pub(crate) fn jsonl(rows: &[AuditRow]) -> String {
         .collect()
 }
 
+/// The form of an export.
 #[derive(Clone, Copy)]
 enum Export {
     Csv,
     Jsonl,
+}
+
+/// Whether `viewer` may read `whose`'s records: their own, or anyone's for an admin, whose look
+/// (`what`: `page`, `csv`, `jsonl`) is recorded as `audit.read` first. `Some` is the answer
+/// instead: `403` for anybody else.
+pub(crate) async fn may_read(
+    portal: &Portal,
+    viewer: &Viewer,
+    whose: &str,
+    params: &TrailParams,
+    client: SocketAddr,
+    what: &str,
+) -> Result<Option<Response>, PortalError> {
+    if whose == viewer.name() {
+        return Ok(None);
+    }
+    if !viewer.is_admin() {
+        return Ok(Some(forbidden(viewer)));
+    }
+    let filters = params.check(portal.now_us()).map(|f| f.query_string()).ok();
+    let detail = match (what, filters.filter(|f| !f.is_empty())) {
+        ("page", f) => f,
+        (what, Some(f)) => Some(format!("{what} export {f}")),
+        (what, None) => Some(format!("{what} export")),
+    };
+    let row = AuditRow::action(
+        portal.now_us(),
+        viewer.name(),
+        &via(client),
+        "audit.read",
+        &format!("principal:{whose}"),
+        detail,
+    );
+    portal.record(row).await?;
+    Ok(None)
 }
 
 /// `GET /me/audit.csv`.
@@ -329,7 +367,8 @@ pub(crate) async fn my_csv(
     Person(viewer): Person,
     Query(p): Query<TrailParams>,
 ) -> Result<Response, PortalError> {
-    export(portal, viewer, p, Export::Csv).await
+    let whose = viewer.name().to_string();
+    export(&portal, &whose, p, Export::Csv).await
 }
 
 /// `GET /me/audit.jsonl`.
@@ -338,12 +377,42 @@ pub(crate) async fn my_jsonl(
     Person(viewer): Person,
     Query(p): Query<TrailParams>,
 ) -> Result<Response, PortalError> {
-    export(portal, viewer, p, Export::Jsonl).await
+    let whose = viewer.name().to_string();
+    export(&portal, &whose, p, Export::Jsonl).await
 }
 
+/// `GET /people/NAME/audit.csv` (an admin, recorded; or NAME).
+pub(crate) async fn their_csv(
+    State(portal): State<Arc<Portal>>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    Person(viewer): Person,
+    Path(whose): Path<String>,
+    Query(p): Query<TrailParams>,
+) -> Result<Response, PortalError> {
+    if let Some(refusal) = may_read(&portal, &viewer, &whose, &p, client, "csv").await? {
+        return Ok(refusal);
+    }
+    export(&portal, &whose, p, Export::Csv).await
+}
+
+/// `GET /people/NAME/audit.jsonl` (an admin, recorded; or NAME).
+pub(crate) async fn their_jsonl(
+    State(portal): State<Arc<Portal>>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    Person(viewer): Person,
+    Path(whose): Path<String>,
+    Query(p): Query<TrailParams>,
+) -> Result<Response, PortalError> {
+    if let Some(refusal) = may_read(&portal, &viewer, &whose, &p, client, "jsonl").await? {
+        return Ok(refusal);
+    }
+    export(&portal, &whose, p, Export::Jsonl).await
+}
+
+/// `whose`'s trail under the filters `p`, as a download.
 async fn export(
-    portal: Arc<Portal>,
-    viewer: Viewer,
+    portal: &Portal,
+    whose: &str,
     p: TrailParams,
     form: Export,
 ) -> Result<Response, PortalError> {
@@ -353,7 +422,7 @@ async fn export(
             return Ok((StatusCode::BAD_REQUEST, format!("{message}\n")).into_response())
         }
     };
-    let q = filters.query(viewer.name(), EXPORT_MAX);
+    let q = filters.query(whose, EXPORT_MAX);
     let rows = portal.with_store(move |s| s.audit(&q)).await?;
     let (body, kind, ext) = match form {
         Export::Csv => (csv(&rows), "text/csv; charset=utf-8", "csv"),
@@ -361,9 +430,7 @@ async fn export(
     };
     let disposition = format!(
         "attachment; filename=\"gatehouse-audit-{}.{ext}\"",
-        viewer
-            .name()
-            .replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "_")
+        whose.replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "_")
     );
     Ok((
         [

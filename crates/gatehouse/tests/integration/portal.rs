@@ -472,6 +472,8 @@ async fn a_person_sees_their_own_trail_and_nobody_elses() {
         "/people/bob/audit",
         "/people",
         "/people/root/audit?decision=allow",
+        "/people/bob/audit.csv",
+        "/people/bob/audit.jsonl",
     ] {
         let r = ada.get(path).await;
         assert_eq!(r.status(), 403, "{path}: {}", r.text);
@@ -542,6 +544,25 @@ async fn an_admins_look_at_someones_trail_is_itself_recorded() {
     assert_eq!(reads[0].destination, "principal:bob");
     assert_eq!(reads[0].url.as_deref(), Some("decision=allow"));
     assert!(reads[0].client.starts_with("portal 127.0.0.1:"));
+    // An export of someone's trail is a look too, and holds only theirs.
+    let csv = root.get("/people/bob/audit.csv").await;
+    assert_eq!(csv.status(), 200, "{}", csv.text);
+    assert!(csv.text.contains("bobs-secret.test") && !csv.text.contains("allowed.test"));
+    let jsonl = root.get("/people/ada/audit.jsonl?decision=deny").await;
+    assert_eq!(jsonl.status(), 200, "{}", jsonl.text);
+    let reads = actions(&gw, "audit.read");
+    let details: Vec<(&str, Option<&str>)> = reads
+        .iter()
+        .map(|r| (r.destination.as_str(), r.url.as_deref()))
+        .collect();
+    assert_eq!(
+        details,
+        [
+            ("principal:bob", Some("decision=allow")),
+            ("principal:bob", Some("csv export")),
+            ("principal:ada", Some("jsonl export decision=deny")),
+        ]
+    );
     // The look is in the admin's own trail, where anyone auditing the admin finds it.
     let own = root.get("/me/audit?decision=action").await;
     assert!(own.text.contains("audit.read"), "{}", own.text);
