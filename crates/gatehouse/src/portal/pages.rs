@@ -5,7 +5,8 @@
 //! a redirect to `/login` and shows nothing; `/people…` answers `403` to everybody but admins
 //! (a person may open `/people/THEIR-NAME/audit`, which is their own trail); an admin's look at
 //! someone else's trail is recorded (`audit.read`, subject `principal:NAME`, the filters as its
-//! detail) before the page is sent, and a look that cannot be recorded is not shown.
+//! detail; [`super::trail::may_read`]) before the page is sent, and a look that cannot be recorded
+//! is not shown.
 
 use std::net::SocketAddr;
 use std::sync::Arc;

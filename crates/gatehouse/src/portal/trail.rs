@@ -1,12 +1,13 @@
 //! A person's audit trail in the portal: the filters (`since`, `until`, `destination`,
-//! `decision`, `page`) read from a query string, the store query they make, and the trail's
-//! forms — an event as JSON (the API's own format, built by hand: the portal owns it), CSV and
-//! JSON lines for the exports.
+//! `decision`, `page`) read from a query string, the store query they make, who may read whose
+//! trail ([`may_read`]), the exports (`/me/audit.csv|.jsonl`, `/people/NAME/audit.csv|.jsonl`),
+//! and the trail's forms — an event as JSON (the API's own format, built by hand: the portal owns
+//! it), CSV and JSON lines.
 //!
-//! Guarantees: every query this file builds names exactly one principal, the viewer's or (for an
-//! admin, through `pages`) the one asked for; an export holds exactly the events the filters
-//! match, newest last, up to [`EXPORT_MAX`]; a CSV cell that a spreadsheet would run as a formula
-//! is prefixed with `'`.
+//! Guarantees: every query this file builds names exactly one principal, the viewer's or the one
+//! [`may_read`] let an admin read (after recording the look); an export holds exactly the events
+//! the filters match, oldest first, up to the newest [`EXPORT_MAX`]; a CSV cell that a spreadsheet
+//! would run as a formula is prefixed with `'`.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
