@@ -959,3 +959,36 @@ async fn a_portal_session_ends_at_its_ttl_on_the_gateways_clock() {
     assert_eq!(sessions.len(), 1, "{sessions:?}");
     gw.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_a_stranger_typed_is_shown_as_text_never_as_markup() {
+    let origin = Origin::start("127.0.0.2").await;
+    let gw = Gateway::start(&base_config(&origin)).await;
+    add_admin(&gw, "root", "root-password-1").await;
+    // A failed login records the name tried, in that name's trail.
+    let tried = "<script>alert(1)</script>";
+    assert_eq!(Visitor::new(&gw).login(tried, "x").await.status(), 401);
+    let mut root = Visitor::new(&gw);
+    assert_eq!(root.login("root", "root-password-1").await.status(), 303);
+    let path = format!("/people/{}/audit", form_encode(tried));
+    let page = root.get(&path).await;
+    assert_eq!(page.status(), 200, "{}", page.text);
+    assert!(
+        page.text
+            .contains("principal:&#60;script&#62;alert(1)&#60;/script&#62;")
+            || page
+                .text
+                .contains("principal:&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "{}",
+        page.text
+    );
+    assert!(
+        !page.text.contains(tried),
+        "markup from the trail: {}",
+        page.text
+    );
+    // The login form shows the name typed back, escaped too.
+    let again = Visitor::new(&gw).login(tried, "x").await;
+    assert!(!again.text.contains(tried), "{}", again.text);
+    gw.shutdown().await;
+}
