@@ -73,6 +73,8 @@ struct Home {
     nav: Option<Nav>,
     me: PrincipalRow,
     tier: String,
+    /// What the tier lets the person reach, in a sentence.
+    tier_meaning: &'static str,
     places: Vec<PlaceView>,
     unregistered: String,
     refusals: Vec<EventView>,
@@ -147,6 +149,7 @@ pub(crate) async fn home(
     let page = Home {
         nav: Nav::of(&viewer),
         tier: viewer.principal.tier.to_string(),
+        tier_meaning: tier_meaning(viewer.principal.tier),
         me: viewer.principal,
         places,
         unregistered,
@@ -154,6 +157,16 @@ pub(crate) async fn home(
         recent: newest_first(recent),
     };
     Ok(html(StatusCode::OK, &page))
+}
+
+/// What a tier lets a person reach (the rules of the configuration may open or close more).
+fn tier_meaning(tier: policy::Tier) -> &'static str {
+    match tier {
+        policy::Tier::Open => "everything except what is refused for everyone",
+        policy::Tier::Filtered => "only the sites on the lists your organisation allows",
+        policy::Tier::Intranet => "only your organisation's internal sites",
+        policy::Tier::None => "nothing: browsing through gatehouse is not part of this account",
+    }
 }
 
 /// The configured locations, their hours and terminals, and what an unregistered address gets.
