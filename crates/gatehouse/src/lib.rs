@@ -15,6 +15,7 @@
 //! - [`state`]: the gateway's shared state, read by the proxy, the admin listener and the portal;
 //! - [`codes`]: the decisions and error codes an event is recorded in;
 //! - [`admin`]: the admin routes (`/metrics`, `/healthz`, `/readyz`);
+//! - [`portal`]: the portal (login, the person's own page and trail, `/api/v1`) on its own listener;
 //! - [`server`]: listeners, reload, drain — the entry point the binary and the tests share;
 //! - [`facts`]: the facts a decision is made on (place, time, principal), shared by the proxy
 //!   and `gatehouse policy`;
@@ -37,6 +38,7 @@ pub mod identity;
 pub mod logkey;
 pub mod metrics;
 pub mod printable;
+pub mod portal;
 pub mod proxy;
 pub mod seats;
 pub mod server;

@@ -135,6 +135,8 @@ pub struct Metrics {
     pub sessions_started: Counter,
     pub sessions_ended: Family<ReasonLabels, Counter>,
     pub seat_refusals: Family<ReasonLabels, Counter>,
+    /// Connections the portal listener accepted (what reached the portal, by whatever path).
+    pub portal_connections: Counter,
 }
 
 impl Default for Metrics {
@@ -230,6 +232,7 @@ impl Metrics {
             sessions_started: reg(r, "sessions_started", "Sessions started (a principal's first request at a terminal)", Counter::default()),
             sessions_ended: reg(r, "sessions_ended", "Sessions ended, by reason (`idle`, `closed`, `admin`, `moved`)", family_at_zero(end_reasons)),
             seat_refusals: reg(r, "seat_refusals", "Requests refused by the seat phase, by outcome", family_at_zero(refusals)),
+            portal_connections: reg(r, "portal_connections", "Connections the portal listener accepted", Counter::default()),
             registry: root,
         }
     }

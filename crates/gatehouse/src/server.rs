@@ -1,4 +1,4 @@
-//! The server: binds the proxy and admin listeners, starts the audit writer, the principal poller
+//! The server: binds the proxy, admin and portal listeners, starts the audit writer, the principal poller
 //! and the seat sweep, and owns reload and shutdown. The binary and the in-process tests start
 //! gatehouse through [`Server::start`], the same entry point.
 //!
@@ -7,7 +7,8 @@
 //! its event with the error `shutdown` and what it relayed, and the audit writer commits everything
 //! queued and signs a final checkpoint of the audit log. An event that cannot be recorded is logged and counted in `gatehouse_audit_lost_total`.
 //! The admin listener stays up until the end (`/readyz` says `503 draining`), so that a load
-//! balancer sees the drain and the metrics of the last requests can still be read.
+//! balancer sees the drain and the metrics of the last requests can still be read; the portal
+//! closes with it.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -40,6 +41,8 @@ pub struct Server {
     gateway: Arc<Gateway>,
     proxy_addr: SocketAddr,
     admin_addr: SocketAddr,
+    /// `None` when `[portal] enabled = false`.
+    portal_addr: Option<SocketAddr>,
     config_path: Option<PathBuf>,
     controls: Controls,
     /// Flips to `true` at the end of shutdown: the admin listener closes.
@@ -57,8 +60,17 @@ impl Server {
         let config = opts.config;
         let proxy_listener = bind(config.proxy.listen, "proxy.listen").await?;
         let admin_listener = bind(config.admin_listen, "admin.listen").await?;
+        let portal_listener = match config.portal.enabled {
+            true => Some(bind(config.portal.listen, "portal.listen").await?),
+            false => None,
+        };
         let proxy_addr = proxy_listener.local_addr()?;
         let admin_addr = admin_listener.local_addr()?;
+        let portal_addr = portal_listener
+            .as_ref()
+            .map(|l| l.local_addr())
+            .transpose()?;
+        let portal_settings = config.portal.clone();
         let max_connections = config.proxy.max_connections.min(u32::MAX as usize >> 4) as u32;
         log_list_loads(&config);
         if !crate::proxy::tunnel::probe_batching().await {
@@ -77,12 +89,13 @@ impl Server {
         } = Gateway::open(
             config,
             &opts.data_dir,
-            own_sockets(&[proxy_addr, admin_addr]),
+            own_sockets(&listening(proxy_addr, admin_addr, portal_addr)),
             opts.clock,
         )
         .await?;
         let connections = Arc::new(Semaphore::new(max_connections as usize));
-        let tasks = vec![
+        let (admin_stop_tx, admin_stop) = watch::channel(false);
+        let mut tasks = vec![
             tokio::spawn(accept_loop(
                 gateway.clone(),
                 proxy_listener,
@@ -92,11 +105,25 @@ impl Server {
             tokio::spawn(poll_principals(gateway.clone(), controls.drain.subscribe())),
             tokio::spawn(sweep_seats(gateway.clone(), controls.drain.subscribe())),
         ];
-        let (admin_stop_tx, admin_stop) = watch::channel(false);
+        if let (Some(listener), Some(bound)) = (portal_listener, portal_addr) {
+            let store = crate::store::Store::open(&opts.data_dir)?;
+            let portal = crate::portal::Portal::new(
+                gateway.clone(),
+                Box::new(store),
+                portal_settings,
+                bound,
+            );
+            tasks.push(crate::portal::serve(
+                listener,
+                Arc::new(portal),
+                admin_stop.clone(),
+            ));
+        }
         let mut server = Server {
             gateway,
             proxy_addr,
             admin_addr,
+            portal_addr,
             config_path: opts.config_path,
             controls,
             admin_stop_tx,
@@ -111,7 +138,14 @@ impl Server {
             server.gateway.metrics.admin_connections.clone(),
             admin_stop,
         ));
-        tracing::info!(proxy = %proxy_addr, admin = %admin_addr, "gatehouse is listening");
+        match portal_addr {
+            Some(portal) => {
+                tracing::info!(proxy = %proxy_addr, admin = %admin_addr, %portal, "gatehouse is listening")
+            }
+            None => {
+                tracing::info!(proxy = %proxy_addr, admin = %admin_addr, "gatehouse is listening (no portal)")
+            }
+        }
         Ok(server)
     }
 
@@ -121,6 +155,11 @@ impl Server {
 
     pub fn admin_addr(&self) -> SocketAddr {
         self.admin_addr
+    }
+
+    /// The portal's address; `None` when the portal is turned off.
+    pub fn portal_addr(&self) -> Option<SocketAddr> {
+        self.portal_addr
     }
 
     pub fn gateway(&self) -> &Arc<Gateway> {
@@ -157,12 +196,17 @@ impl Server {
                 let current = self.gateway.runtime.load();
                 if config.proxy.listen != current.config.proxy.listen
                     || config.admin_listen != current.config.admin_listen
+                    || config.portal != current.config.portal
                 {
                     tracing::warn!(
-                        "listen addresses changed; they take effect at the next restart"
+                        "listen addresses or the portal's settings changed; they take effect at the next restart"
                     );
                 }
-                let own = own_sockets(&[self.proxy_addr, self.admin_addr]);
+                let own = own_sockets(&listening(
+                    self.proxy_addr,
+                    self.admin_addr,
+                    self.portal_addr,
+                ));
                 let lists = config.lists.len();
                 log_list_loads(&config);
                 self.gateway.seats.configure_from(&config.places);
@@ -256,6 +300,14 @@ fn log_list_loads(config: &Config) {
             tracing::info!("{}", load.summary());
         }
     }
+}
+
+/// The gateway's listening sockets: the proxy, the admin port and the portal (when it runs).
+fn listening(proxy: SocketAddr, admin: SocketAddr, portal: Option<SocketAddr>) -> Vec<SocketAddr> {
+    [Some(proxy), Some(admin), portal]
+        .into_iter()
+        .flatten()
+        .collect()
 }
 
 /// The gateway's own sockets as addresses a request could name: a listener on the unspecified

@@ -439,6 +439,9 @@ shutdown_grace_secs = 5
 [admin]
 listen = "127.0.0.1:0"
 
+[portal]
+listen = "127.0.0.1:0"
+
 [audit]
 squid_log = "access.log"
 
@@ -519,6 +522,15 @@ impl Gateway {
             data_dir,
             config_dir,
         }
+    }
+
+    /// The portal's address (the portal listens on port 0 in test configurations).
+    pub fn portal_addr(&self) -> SocketAddr {
+        self.server
+            .as_ref()
+            .unwrap()
+            .portal_addr()
+            .expect("this gateway runs no portal (`[portal] enabled = false`)")
     }
 
     /// The open sessions the running gateway holds.

@@ -6,7 +6,7 @@
 //! Every default is written in `docs/configuration.md` next to the key that changes it.
 //!
 //! Each section has a file of its own that holds its raw struct and its validation into the
-//! runtime form: `proxy`, `admin`, `audit`, `accounts`, `dns`, `network`, `lists`, `tiers`,
+//! runtime form: `proxy`, `admin`, `portal`, `audit`, `accounts`, `dns`, `network`, `lists`, `tiers`,
 //! `policy` (which compiles the decision's rules with `policy::Policy::compile`) and `places`
 //! (`[places]`, `[[locations]]`, `[[terminals]]`, `[[schedules]]`, built with
 //! `places::Places::build`). This file holds
@@ -38,6 +38,7 @@ mod locator;
 mod network;
 mod places;
 mod policy;
+mod portal;
 mod problems;
 mod proxy;
 mod rules;
@@ -49,6 +50,7 @@ pub use audit::{AuditSettings, OnBacklog};
 pub use files::MAX_CONFIG_BYTES;
 pub use lists::ListLoad;
 pub use places::summary as places_summary;
+pub use portal::PortalSettings;
 pub use problems::{ConfigError, Problem, MAX_PROBLEMS_SHOWN};
 pub use proxy::ProxySettings;
 pub use rules::RulesLoaded;
@@ -70,6 +72,8 @@ struct Raw {
     admin: admin::RawAdmin,
     #[serde(default)]
     audit: audit::RawAudit,
+    #[serde(default)]
+    portal: portal::RawPortal,
     #[serde(default)]
     accounts: accounts::RawAccounts,
     #[serde(default)]
@@ -101,6 +105,8 @@ pub struct Config {
     pub source: String,
     pub proxy: ProxySettings,
     pub admin_listen: SocketAddr,
+    /// `[portal]`: the portal's listener and its sessions.
+    pub portal: PortalSettings,
     pub audit: AuditSettings,
     pub accounts: AccountSettings,
     pub dns_hosts: Arc<BTreeMap<DomainName, Vec<IpAddr>>>,
@@ -124,6 +130,7 @@ impl fmt::Debug for Config {
             .field("source", &self.source)
             .field("proxy", &self.proxy)
             .field("admin_listen", &self.admin_listen)
+            .field("portal", &self.portal)
             .field("lists", &self.lists.len())
             .field("locations", &self.places.locations().len())
             .field("terminals", &self.places.terminals().len())
@@ -177,6 +184,13 @@ impl Config {
 fn validate(v: &mut Validator<'_>, raw: &Raw, base: &Path) -> Option<Config> {
     let proxy = raw.proxy.validate(v);
     let admin_listen = raw.admin.validate(v, (&raw.proxy.listen, proxy.listen));
+    let portal = raw.portal.validate(
+        v,
+        [
+            ("proxy.listen", proxy.listen),
+            ("admin.listen", admin_listen),
+        ],
+    );
     let audit = raw.audit.validate(v);
     let accounts = raw.accounts.validate(v);
     let dns_hosts = raw.dns.validate(v);
@@ -206,6 +220,7 @@ fn validate(v: &mut Validator<'_>, raw: &Raw, base: &Path) -> Option<Config> {
         source: v.loc.file.to_string(),
         proxy,
         admin_listen,
+        portal,
         audit,
         accounts,
         dns_hosts: Arc::new(dns_hosts),

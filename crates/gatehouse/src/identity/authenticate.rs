@@ -225,6 +225,44 @@ impl Identity {
         Err(self.wrong(Some(name)))
     }
 
+    /// Check a name and password typed into a form (the portal's login) with the same argon2
+    /// pool and the same throttle as proxy credentials: a name or address cooling down is refused
+    /// without a password check, a failure counts towards the cool-down, a success resets the
+    /// name's count, and an unknown name costs a verification like a wrong password. The store's
+    /// change counter is read first, so a principal just added, disabled or given a new password
+    /// is judged as the store holds it now. No cache: a login is rare, and each one is checked.
+    /// Whether the principal may log in (disabled) is the caller's to judge.
+    pub async fn check_password(
+        &self,
+        name: &str,
+        password: Vec<u8>,
+        client: IpAddr,
+    ) -> Result<Arc<Principal>, AuthFailure> {
+        let now = Instant::now();
+        if let Some(retry_after) = self.throttle.check(name, client, now) {
+            self.metrics.auth_throttled.inc();
+            return Err(AuthFailure::Throttled {
+                name: name.to_string(),
+                retry_after,
+            });
+        }
+        if let Err(e) = self.principals.refresh().await {
+            tracing::warn!(error = %e, "cannot check the store before a login");
+        }
+        let snapshot = self.principals.load_full();
+        match snapshot.get(name) {
+            Some(p) => {
+                if self.verify(password, p).await {
+                    self.throttle.succeeded(name);
+                    return Ok(p.clone());
+                }
+            }
+            None => self.verifier.verify_unknown(password).await,
+        }
+        self.throttle.failed(name, client, now);
+        Err(self.wrong(Some(name.to_string())))
+    }
+
     async fn verify(&self, password: Vec<u8>, principal: &Principal) -> bool {
         self.metrics.auth_verifications.inc();
         self.verifier

@@ -12,9 +12,11 @@
 //! - [`LogStore`] (`tlog.rs`): the verifiable audit log — each event's leaf (appended with the
 //!   event by `AuditStore::append_audit`), where the log starts, and the signed checkpoints;
 //!   [`TailStore`] (`tlog_tail.rs`): the events behind a range of leaves, read by the gateway's
-//!   start-up check of the log.
+//!   start-up check of the log;
+//! - [`PortalStore`] (`portal.rs`): portal sessions (a person logged in to the portal), found by
+//!   the hash of their token, deleted at logout and with their principal's account.
 //!
-//! [`Store`] is the SQLite backend and implements all three. `sqlite.rs` opens it: the data directory
+//! [`Store`] is the SQLite backend and implements all of them. `sqlite.rs` opens it: the data directory
 //! and the file are created readable by their owner only, the connection uses WAL, `synchronous =
 //! NORMAL` (a committed batch survives a process crash) and a 10 s busy timeout, and the schema is
 //! brought up to date by the numbered migrations of `migrations.rs`. A store written by a newer
@@ -40,6 +42,7 @@ mod audit;
 mod audit_row;
 mod error;
 mod migrations;
+mod portal;
 mod principals;
 mod sessions;
 mod sqlite;
@@ -50,6 +53,7 @@ pub use audit::{AuditQuery, AuditStore, ClientFilter};
 pub use audit_row::AuditRow;
 pub use error::StoreError;
 pub use migrations::SCHEMA_VERSION;
+pub use portal::{PortalSessionRow, PortalStore};
 pub use principals::{GroupRow, PrincipalRow, PrincipalStore, Role};
 pub use sessions::{
     EndReason, SeatClaim, SeatOutcome, SeatTaken, SessionFilter, SessionRow, SessionSelector,

@@ -400,9 +400,11 @@ async fn the_gateways_own_sockets_are_refused_even_when_a_network_rule_allows_th
         let gw = Gateway::start(&config).await;
         gw.add_user("ada", Tier::Open, "s3cret-ada").await;
         let auth = basic("ada", "s3cret-ada");
-        let (proxy, admin) = (gw.proxy.port(), gw.admin.port());
+        let (proxy, admin, portal) = (gw.proxy.port(), gw.admin.port(), gw.portal_addr().port());
         let targets = [
             (format!("127.0.0.1:{proxy}"), "/"),
+            (format!("127.0.0.1:{portal}"), "/login"),
+            (format!("localhost:{portal}"), "/api/v1/me"),
             (format!("127.0.0.1:{admin}"), "/metrics"),
             (format!("127.0.0.1:{admin}"), "/healthz"),
             (format!("loop.test:{admin}"), "/metrics"),

@@ -83,11 +83,11 @@ impl Drop for Group {
 }
 
 /// What a client run printed and how it ended.
-struct Ran {
+pub(crate) struct Ran {
     what: String,
-    ok: bool,
+    pub(crate) ok: bool,
     code: Option<i32>,
-    stdout: String,
+    pub(crate) stdout: String,
     stderr: String,
 }
 
@@ -103,7 +103,7 @@ impl std::fmt::Debug for Ran {
 
 /// Run a client to completion on a blocking thread, with its output in files (no pipe can fill
 /// up), killing its whole process group if it is still running after `limit`.
-async fn run(mut cmd: Command, limit: Duration) -> Ran {
+pub(crate) async fn run(mut cmd: Command, limit: Duration) -> Ran {
     tokio::task::spawn_blocking(move || {
         let dir = tempfile::tempdir().unwrap();
         let out_path = dir.path().join("stdout");
@@ -746,11 +746,11 @@ async fn python_requests_session_keeps_alive_posts_and_tunnels_tls() {
 // Headless Chromium through Playwright
 // ---------------------------------------------------------------------------------------------
 
-fn browser_dir() -> PathBuf {
+pub(crate) fn browser_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/browser")
 }
 
-const CHROMIUM: &str = "/usr/bin/chromium";
+pub(crate) const CHROMIUM: &str = "/usr/bin/chromium";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn headless_chromium_through_playwright() {

@@ -21,6 +21,7 @@ mod malformed;
 mod metrics;
 mod places_config;
 mod policy_cli;
+mod portal;
 mod protocol;
 mod response_framing;
 mod seats;

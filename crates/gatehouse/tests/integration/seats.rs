@@ -533,7 +533,7 @@ async fn sessions_survive_a_restart_of_the_gateway() {
     let clock = ManualClock::new(at("2026-12-07T09:00:00Z"));
     // The location and terminal of the sessions are configured: a location the configuration
     // does not name counts as closed, and its sessions end at the next sweep.
-    let text = "[proxy]\nlisten = \"127.0.0.1:0\"\n\n[admin]\nlisten = \"127.0.0.1:0\"\n\n\
+    let text = "[proxy]\nlisten = \"127.0.0.1:0\"\n\n[admin]\nlisten = \"127.0.0.1:0\"\n\n[portal]\nlisten = \"127.0.0.1:0\"\n\n\
                 [[locations]]\nname = \"room\"\nseats = 5\n\n\
                 [[terminals]]\nname = \"rr-01\"\nlocation = \"room\"\naddresses = [\"127.0.0.11\"]\n";
     let start = || async {
@@ -582,7 +582,7 @@ async fn sessions_survive_a_restart_of_the_gateway() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn session_list_and_end_work_while_serving_and_the_gateway_frees_the_seat() {
     let s = start_serve(
-        "[proxy]\nlisten = \"127.0.0.1:0\"\n\n[admin]\nlisten = \"127.0.0.1:0\"\n\n\
+        "[proxy]\nlisten = \"127.0.0.1:0\"\n\n[admin]\nlisten = \"127.0.0.1:0\"\n\n[portal]\nlisten = \"127.0.0.1:0\"\n\n\
          [[locations]]\nname = \"reading-room\"\nseats = 5\n\n\
          [[locations]]\nname = \"lab\"\n\n\
          [[terminals]]\nname = \"rr-01\"\nlocation = \"reading-room\"\naddresses = [\"127.0.0.11\"]\n\n\

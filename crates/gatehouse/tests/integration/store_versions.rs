@@ -107,7 +107,7 @@ fn a_store_made_before_versions_keeps_every_row_and_takes_the_migrations() {
     assert_eq!(rows_after, rows_before);
     assert_eq!(store.generation().unwrap(), generation_before);
     // Version 1 adopted the old schema as it was: the only changes are those of the later
-    // migrations (2: audit and group triggers; 3: sessions; 5: the verifiable audit log).
+    // migrations (2: audit and group triggers; 3: sessions; 5: the audit log; 7: portal sessions).
     let schema_after = schema_of(&raw);
     let added: BTreeSet<&str> = schema_after
         .difference(&schema_before)
@@ -137,6 +137,12 @@ fn a_store_made_before_versions_keeps_every_row_and_takes_the_migrations() {
             "sessions_open_terminal",
             "sessions_started",
             "sqlite_autoindex_audit_leaves_1",
+            "portal_sessions",
+            "portal_sessions_deleted",
+            "portal_sessions_disabled",
+            "portal_sessions_expires",
+            "portal_sessions_principal",
+            "sqlite_autoindex_portal_sessions_1",
         ])
     );
     assert_eq!(removed, BTreeSet::from(["audit_events"]));
@@ -228,7 +234,7 @@ fn a_store_from_a_newer_gatehouse_is_refused_and_left_untouched() {
     let config = dir.path().join("gatehouse.toml");
     std::fs::write(
         &config,
-        "[proxy]\nlisten = \"127.0.0.1:0\"\n[admin]\nlisten = \"127.0.0.1:0\"\n",
+        "[proxy]\nlisten = \"127.0.0.1:0\"\n[admin]\nlisten = \"127.0.0.1:0\"\n[portal]\nlisten = \"127.0.0.1:0\"\n",
     )
     .unwrap();
     for args in [

@@ -1,0 +1,225 @@
+//! The portal: where a person logs in and sees what gatehouse records about them. Served by the
+//! gateway on a listener of its own (`[portal] listen`), which is one of the gateway's own
+//! sockets, so the proxy refuses it as a destination for every tier.
+//!
+//! - [`Portal`] is the portal's state: the gateway's shared state, a store connection of its own
+//!   ([`PortalBackend`]: portal sessions, principals, the audit trail), the settings and the
+//!   origin that state-changing requests must come from;
+//! - [`router`] builds the routes; [`serve`] runs them on the bound listener, counting every
+//!   connection it accepts (`gatehouse_portal_connections_total`);
+//! - `session.rs`: the session cookie, tokens and their hashes, the CSRF token, the origin check,
+//!   and [`session::Viewer`], the logged-in person a handler acts for;
+//! - `login.rs`: `/login` and `/logout`; `pages.rs`: the person's page, their trail, the people
+//!   list for admins; `trail.rs`: the trail's filters and its CSV, JSON lines and JSON forms;
+//!   `api.rs`: `/api/v1`; `openapi.rs`: its OpenAPI 3.1 document (`utoipa`), with the answers'
+//!   schema types in `schema.rs`; `assets.rs`:
+//!   `/static/` (the vendored htmx and the style sheet);
+//!   `views.rs`: the navigation and the refusal page that several pages share.
+//!
+//! Guarantees:
+//! - no page or API answer shows one person's records to another, except to an admin, and each
+//!   such look is recorded as an `audit.read` event before the records are sent;
+//! - no POST changes anything unless it came from the portal's own origin (`Origin`, or
+//!   `Sec-Fetch-Site: same-origin`) and carries the session's CSRF token (at login: the login
+//!   form's token, bound to a cookie);
+//! - a login, a logout and a failed login are recorded as audit events (`portal.login`,
+//!   `portal.logout`, `portal.login_failed`), written to the store before the answer;
+//! - the store work runs off the async workers (`spawn_blocking`), on the portal's own connection.
+//!
+//! The portal reads the running configuration (`Gateway::runtime`) and the store; it writes only
+//! portal sessions and audit events.
+
+mod api;
+mod assets;
+mod login;
+mod openapi;
+mod pages;
+mod schema;
+mod session;
+mod trail;
+mod views;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::config::PortalSettings;
+use crate::state::Gateway;
+use crate::store::{AuditRow, AuditStore, PortalStore, PrincipalStore, StoreError};
+
+/// What the portal needs of the store: its sessions, the principals and the audit trail.
+pub trait PortalBackend: PortalStore + PrincipalStore + AuditStore {}
+
+impl<T: PortalStore + PrincipalStore + AuditStore> PortalBackend for T {}
+
+/// Why a portal request failed (as opposed to being refused): the answer is a 500 page.
+#[derive(Debug, thiserror::Error)]
+pub enum PortalError {
+    #[error("the store failed: {0}")]
+    Store(#[from] StoreError),
+    #[error("the store task failed: {0}")]
+    Task(String),
+    #[error("cannot render the page: {0}")]
+    Render(#[from] askama::Error),
+    #[error("the system's random number generator failed: {0}")]
+    Random(String),
+}
+
+impl IntoResponse for PortalError {
+    fn into_response(self) -> Response {
+        tracing::error!(error = %self, "a portal request failed");
+        (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            "the portal could not answer; the administrator can find why in gatehouse's log\n",
+        )
+            .into_response()
+    }
+}
+
+/// The portal's state, shared by its handlers.
+pub struct Portal {
+    pub(crate) gw: Arc<Gateway>,
+    store: Arc<Mutex<Box<dyn PortalBackend>>>,
+    pub(crate) settings: PortalSettings,
+    /// The origin (`scheme://host[:port]`) state-changing requests must come from: `public_url`,
+    /// or `http://` and the bound address.
+    pub(crate) origin: String,
+}
+
+impl Portal {
+    /// The portal of `gw`, bound at `bound`, on its own store connection.
+    pub fn new(
+        gw: Arc<Gateway>,
+        store: Box<dyn PortalBackend>,
+        settings: PortalSettings,
+        bound: SocketAddr,
+    ) -> Portal {
+        let origin = settings
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{bound}"));
+        Portal {
+            gw,
+            store: Arc::new(Mutex::new(store)),
+            settings,
+            origin,
+        }
+    }
+
+    /// Run `work` on the portal's store connection, off the async workers.
+    pub(crate) async fn with_store<T, F>(&self, work: F) -> Result<T, PortalError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut dyn PortalBackend) -> Result<T, StoreError> + Send + 'static,
+    {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut guard = store
+                .lock()
+                .map_err(|_| PortalError::Task("the store lock is poisoned".into()))?;
+            work(guard.as_mut()).map_err(PortalError::from)
+        })
+        .await
+        .map_err(|e| PortalError::Task(e.to_string()))?
+    }
+
+    /// Append an action's audit event (a login, a logout, a look at someone's records).
+    pub(crate) async fn record(&self, row: AuditRow) -> Result<(), PortalError> {
+        self.with_store(move |s| s.append_audit(std::slice::from_ref(&row)))
+            .await
+    }
+
+    /// The gateway's clock now, in microseconds since the Unix epoch.
+    pub(crate) fn now_us(&self) -> i64 {
+        self.gw.clock.now().as_microsecond()
+    }
+}
+
+/// The `via` of an action done through the portal by a client at `client`.
+pub(crate) fn via(client: SocketAddr) -> String {
+    format!("portal {client}")
+}
+
+/// The portal's routes over `portal`.
+pub fn router(portal: Arc<Portal>) -> axum::Router {
+    axum::Router::new()
+        .route("/", get(pages::home))
+        .route("/login", get(login::form).post(login::submit))
+        .route("/logout", post(login::logout))
+        .route("/me/audit", get(pages::my_trail))
+        .route("/me/audit.csv", get(trail::my_csv))
+        .route("/me/audit.jsonl", get(trail::my_jsonl))
+        .route("/people", get(pages::people))
+        .route("/people/{name}/audit", get(pages::their_trail))
+        .route("/people/{name}/audit.csv", get(trail::their_csv))
+        .route("/people/{name}/audit.jsonl", get(trail::their_jsonl))
+        .route("/api/v1/me", get(api::me))
+        .route("/api/v1/me/audit", get(api::my_audit))
+        .route("/api/v1/openapi.json", get(openapi::document))
+        .route("/static/{file}", get(assets::file))
+        .fallback(pages::not_found)
+        .layer(axum::middleware::map_response(protect))
+        .with_state(portal)
+}
+
+/// Headers every portal answer carries: no framing by other sites, no sniffing, no referrer to
+/// other origins, scripts and styles from the portal only; pages are not cached (they show
+/// personal records), except the static files, which set their own.
+async fn protect(mut response: Response) -> Response {
+    let h = response.headers_mut();
+    let fixed = [
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::REFERRER_POLICY, "same-origin"),
+        (
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+        ),
+    ];
+    for (name, value) in fixed {
+        h.insert(name, HeaderValue::from_static(value));
+    }
+    h.entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    response
+}
+
+/// Render a page, or answer 500 when it cannot be rendered.
+pub(crate) fn html<T: askama::Template>(status: StatusCode, page: &T) -> Response {
+    match page.render() {
+        Ok(body) => (status, Html(body)).into_response(),
+        Err(e) => PortalError::from(e).into_response(),
+    }
+}
+
+/// Serve the portal on `listener` until `stop` flips, counting each accepted connection in
+/// `gatehouse_portal_connections_total`.
+pub fn serve(
+    listener: TcpListener,
+    portal: Arc<Portal>,
+    mut stop: watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    use axum::serve::ListenerExt;
+    let metrics = portal.gw.metrics.clone();
+    let app = router(portal).into_make_service_with_connect_info::<SocketAddr>();
+    let listener = listener.tap_io(move |_| {
+        metrics.portal_connections.inc();
+    });
+    tokio::spawn(async move {
+        let shutdown = async move {
+            let _ = stop.wait_for(|d| *d).await;
+        };
+        if let Err(e) = axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await
+        {
+            tracing::error!(error = %e, "the portal listener failed");
+        }
+    })
+}
