@@ -254,7 +254,7 @@ impl Asker {
             anyhow!("`{tier}` is not a tier (one of `open`, `filtered`, `intranet`, `none`)")
         })?;
         let role = crate::store::Role::parse(role)
-            .ok_or_else(|| anyhow!("`{role}` is not a role (`admin` or `user`)"))?
+            .ok_or_else(|| anyhow!("`{role}` is not a role (`admin`, `approver` or `user`)"))?
             .as_str();
         let mut groups: Vec<Arc<str>> = groups.iter().map(|g| Arc::from(g.as_str())).collect();
         groups.sort();

@@ -371,7 +371,7 @@ pub struct Inputs<'a> {
     pub connect: bool,
     /// The categories of the host and its parent domains (from `Lists::lookup`).
     pub categories: CategorySet,
-    /// The principal's role: `admin` or `user`.
+    /// The principal's role: `admin`, `approver` or `user`.
     pub role: &'a str,
     /// The request method; `CONNECT` for tunnels.
     pub method: &'a str,

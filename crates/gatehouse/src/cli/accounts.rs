@@ -49,6 +49,8 @@ pub(super) enum RoleArg {
     User,
     /// Administers gatehouse (the role of the principal created on first start).
     Admin,
+    /// Reviews access requests in the scopes `gatehouse approver add` gives it; browses under its tier.
+    Approver,
 }
 
 impl From<RoleArg> for Role {
@@ -56,6 +58,7 @@ impl From<RoleArg> for Role {
         match r {
             RoleArg::User => Role::User,
             RoleArg::Admin => Role::Admin,
+            RoleArg::Approver => Role::Approver,
         }
     }
 }

@@ -7,7 +7,8 @@
 //!
 //! Each section has a file of its own that holds its raw struct and its validation into the
 //! runtime form: `proxy`, `admin`, `audit`, `accounts`, `dns`, `network`, `lists`, `tiers`,
-//! `policy` (which compiles the decision's rules with `policy::Policy::compile`) and `places`
+//! `policy` (which compiles the decision's rules with `policy::Policy::compile`), `grants`
+//! (`[grants]`: access requests' and grants' limits) and `places`
 //! (`[places]`, `[[locations]]`, `[[terminals]]`, `[[schedules]]`, built with
 //! `places::Places::build`). This file holds
 //! the whole: [`Config`], the raw tree, the entry points and the order the sections are validated
@@ -31,6 +32,7 @@ mod accounts;
 mod admin;
 mod audit;
 mod dns;
+mod grants;
 mod lists;
 mod locator;
 mod network;
@@ -44,11 +46,13 @@ mod validator;
 
 pub use accounts::AccountSettings;
 pub use audit::{AuditSettings, OnBacklog};
+pub use grants::{GrantSettings, Limits, ScopeLimits};
 pub use lists::ListLoad;
 pub use places::summary as places_summary;
 pub use problems::{ConfigError, Problem};
 pub use proxy::ProxySettings;
 pub use rules::RulesLoaded;
+pub use validator::parse_duration;
 
 use locator::Locator;
 use validator::Validator;
@@ -89,6 +93,8 @@ struct Raw {
     terminals: Vec<places::RawTerminal>,
     #[serde(default)]
     schedules: Vec<places::RawSchedule>,
+    #[serde(default)]
+    grants: grants::RawGrants,
 }
 
 /// Stage two: the validated configuration. Listener addresses and audit settings are read at
@@ -113,6 +119,8 @@ pub struct Config {
     pub rules: RulesLoaded,
     /// The policy version recorded with every decision (a hash of the configuration and rule files).
     pub version: Arc<str>,
+    /// Access requests and grants (`[grants]`).
+    pub grants: GrantSettings,
 }
 
 impl fmt::Debug for Config {
@@ -202,6 +210,7 @@ fn validate(v: &mut Validator<'_>, raw: &Raw, base: &Path) -> Option<Config> {
     };
     let policy = raw.policy.compile(v, &raw.tiers, &lists, done);
     let version = version_of(v.loc.text, &rules);
+    let grants = raw.grants.validate(v);
     Some(Config {
         source: v.loc.file.to_string(),
         proxy,
@@ -215,6 +224,7 @@ fn validate(v: &mut Validator<'_>, raw: &Raw, base: &Path) -> Option<Config> {
         places,
         rules,
         version,
+        grants,
     })
 }
 

@@ -455,20 +455,8 @@ fn shown(value: &toml::Value) -> String {
 
 /// `"90s"`, `"15m"`, `"2h"`, `"1h 30m"` (jiff's friendly format, or ISO 8601 `PT15M`), more than 0.
 fn idle_timeout(v: &mut Validator<'_>, raw: &Spanned<String>) -> Duration {
-    let parsed = raw
-        .get_ref()
-        .parse::<jiff::SignedDuration>()
-        .ok()
-        .and_then(|d| Duration::try_from(d).ok())
-        .filter(|d| !d.is_zero());
-    parsed.unwrap_or_else(|| {
-        let message = format!(
-            "`{}` is not a duration of more than 0; write it as `90s`, `15m`, `2h` or `1h 30m`",
-            raw.get_ref().escape_debug()
-        );
-        v.err(raw, "locations.idle_timeout", message);
-        DEFAULT_IDLE_TIMEOUT
-    })
+    v.duration(raw, "locations.idle_timeout")
+        .unwrap_or(DEFAULT_IDLE_TIMEOUT)
 }
 
 /// The `check-config` line: how many of each, the seats, and what an unregistered address gets.

@@ -245,47 +245,52 @@ fn audit_row(r: &rusqlite::Row) -> rusqlite::Result<AuditRow> {
     })
 }
 
-impl AuditStore for Store {
-    fn append_audit(&mut self, rows: &[AuditRow]) -> Result<(), StoreError> {
-        let tx = self.conn.transaction()?;
-        {
-            let mut stmt = tx.prepare_cached(
+/// Insert `rows` on `conn`, inside the caller's transaction: a batch of the audit writer, or the
+/// record of a state change written in the same transaction as the change (`grants.rs`).
+pub(super) fn insert_rows(conn: &rusqlite::Connection, rows: &[AuditRow]) -> rusqlite::Result<()> {
+    let mut stmt = conn.prepare_cached(
                 "INSERT INTO audit_events (ts_us, principal, tried_principal, client, method,
                     destination, url, decision, rule, status, bytes_up, bytes_down, duration_us,
                     stage, error, terminal, location, session_id, groups, tier, policy_version, role,
                     revoked_by, grant_id)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
                     ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)",
-            )?;
-            for r in rows {
-                stmt.execute(params![
-                    r.ts_us,
-                    r.principal,
-                    r.tried_principal,
-                    r.client,
-                    r.method,
-                    r.destination,
-                    r.url,
-                    r.decision,
-                    r.rule,
-                    r.status,
-                    r.bytes_up as i64,
-                    r.bytes_down as i64,
-                    r.duration_us as i64,
-                    r.stage,
-                    r.error,
-                    r.terminal,
-                    r.location,
-                    r.session_id,
-                    r.groups,
-                    r.tier,
-                    r.policy_version,
-                    r.role,
-                    r.revoked_by,
-                    r.grant_id,
-                ])?;
-            }
-        }
+    )?;
+    for r in rows {
+        stmt.execute(params![
+            r.ts_us,
+            r.principal,
+            r.tried_principal,
+            r.client,
+            r.method,
+            r.destination,
+            r.url,
+            r.decision,
+            r.rule,
+            r.status,
+            r.bytes_up as i64,
+            r.bytes_down as i64,
+            r.duration_us as i64,
+            r.stage,
+            r.error,
+            r.terminal,
+            r.location,
+            r.session_id,
+            r.groups,
+            r.tier,
+            r.policy_version,
+            r.role,
+            r.revoked_by,
+            r.grant_id,
+        ])?;
+    }
+    Ok(())
+}
+
+impl AuditStore for Store {
+    fn append_audit(&mut self, rows: &[AuditRow]) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        insert_rows(&tx, rows)?;
         tx.commit()?;
         Ok(())
     }

@@ -33,6 +33,7 @@ const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!("migrations/0003_sessions.sql")),
     M::up(include_str!("migrations/0004_audit_place_and_policy.sql")),
     M::up(include_str!("migrations/0005_audit_log.sql")),
+    M::up(include_str!("migrations/0006_grants.sql")),
 ];
 
 /// The schema version this gatehouse writes and reads.

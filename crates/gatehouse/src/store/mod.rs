@@ -8,9 +8,12 @@
 //!   members, and the change counter `generation` that the gateway polls;
 //! - [`AuditStore`] (`audit.rs`): appending batches of audit rows and reading them back filtered;
 //! - [`SessionStore`] (`sessions.rs`): sessions (a principal at a terminal), taking a seat in one
-//!   transaction, touching, ending and listing them, and their change counter.
+//!   transaction, touching, ending and listing them, and their change counter;
+//! - [`GrantStore`] (`grants.rs`): access requests and their reviews, grants, approver scopes and
+//!   guests; every change of state in one transaction with its audit record, and the grants'
+//!   change counter.
 //!
-//! [`Store`] is the SQLite backend and implements all three. `sqlite.rs` opens it: the data directory
+//! [`Store`] is the SQLite backend and implements all four. `sqlite.rs` opens it: the data directory
 //! and the file are created readable by their owner only, the connection uses WAL, `synchronous =
 //! NORMAL` (a committed batch survives a process crash) and a 10 s busy timeout, and the schema is
 //! brought up to date by the numbered migrations of `migrations.rs`. A store written by a newer
@@ -23,9 +26,8 @@
 //! principals, groups or memberships bumps `generation` (by trigger, in the same transaction), and
 //! the gateway polls that counter to reload its snapshot within a second.
 //!
-//! **Where new state goes.** Access requests and grants come with later issues. Each gets
-//! a file of its own here (as `sessions.rs`; `grants.rs`: its row types, a `…Store` trait that
-//! [`Store`] implements, and its SQL), and its tables come in a new numbered migration
+//! **Where new state goes.** Each kind of state gets a file of its own here (as `sessions.rs` and
+//! `grants.rs`: its row types, a `…Store` trait that [`Store`] implements, and its SQL), and its tables come in a new numbered migration
 //! (`migrations/000N_….sql`, appended to `migrations::MIGRATIONS`; a migration that has shipped is
 //! never edited). No table exists before the code that uses it.
 //!
@@ -34,6 +36,7 @@
 
 mod audit;
 mod error;
+mod grants;
 mod migrations;
 mod principals;
 mod sessions;
@@ -41,6 +44,10 @@ mod sqlite;
 
 pub use audit::{AuditQuery, AuditRow, AuditStore, ClientFilter};
 pub use error::StoreError;
+pub use grants::{
+    Actor, GrantError, GrantRow, GrantStore, GuestRow, NewGrant, NewGuest, NewRequest, RequestRow,
+    ReviewRow, Reviewed, Submitted, Swept, Verdict, GATEWAY,
+};
 pub use migrations::SCHEMA_VERSION;
 pub use principals::{GroupRow, PrincipalRow, PrincipalStore, Role};
 pub use sessions::{
