@@ -164,7 +164,7 @@ pub(super) enum GroupCommand {
     },
 }
 
-fn valid_name(name: &str) -> anyhow::Result<()> {
+pub(super) fn valid_name(name: &str) -> anyhow::Result<()> {
     let ok = !name.is_empty()
         && name.len() <= 64
         && name
@@ -199,7 +199,7 @@ fn read_password_stdin() -> anyhow::Result<String> {
 }
 
 /// The password to set, and whether it was generated (and must be shown once).
-fn password(from_stdin: bool, min_chars: usize) -> anyhow::Result<(String, bool)> {
+pub(super) fn password(from_stdin: bool, min_chars: usize) -> anyhow::Result<(String, bool)> {
     if from_stdin {
         let password = read_password_stdin()?;
         check_password_length(&password, min_chars)?;

@@ -179,7 +179,7 @@ pub enum Reviewed {
         needed: u32,
     },
     /// Approved: the grant it created.
-    Approved(GrantRow),
+    Approved(Box<GrantRow>),
     Denied,
 }
 
@@ -711,7 +711,7 @@ fn decide_review(
                 tx,
                 grant_action(now_us, by, "grant.create", &g, describe(&g)),
             )?;
-            Ok(Reviewed::Approved(g))
+            Ok(Reviewed::Approved(Box::new(g)))
         }
         _ => Ok(Reviewed::Denied),
     }
@@ -873,15 +873,15 @@ impl GrantStore for Store {
                 .map_or_else(|_| r.expires_us.to_string(), |t| t.to_string());
             return Err(GrantError::RequestExpired { id, at });
         }
+        if r.principal == by.name {
+            return Err(GrantError::OwnRequest(by.name.to_string(), id));
+        }
         let w = with_role(
             &tx,
             by.name,
             &[Role::Approver, Role::Admin],
             "review requests",
         )?;
-        if r.principal == by.name {
-            return Err(GrantError::OwnRequest(by.name.to_string(), id));
-        }
         let scope = Scope::parse(&r.scope).map_err(|_| GrantError::NoSuchRequest(id))?;
         if !covers(&tx, by.name, &w, &scope)? {
             return Err(GrantError::OutOfScope {

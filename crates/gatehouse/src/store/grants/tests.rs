@@ -17,6 +17,7 @@ fn store() -> (tempfile::TempDir, Store) {
     for (name, role) in [
         ("root", Role::Admin),
         ("ada", Role::User),
+        ("cy", Role::User),
         ("lib1", Role::Approver),
         ("lib2", Role::Approver),
         ("far", Role::Approver),
@@ -145,7 +146,7 @@ fn nobody_approves_their_own_or_outside_their_scope_or_without_the_role() {
         .unwrap_err();
     assert!(matches!(e, GrantError::OutOfScope { .. }), "{e}");
     let e = s
-        .review(r.id, Verdict::Approve, "", as_("ada"), T0)
+        .review(r.id, Verdict::Approve, "", as_("cy"), T0)
         .unwrap_err();
     assert!(matches!(e, GrantError::Role { .. }), "{e}");
     assert_eq!(s.request(r.id).unwrap().state, RequestState::Submitted);
@@ -264,7 +265,7 @@ fn an_identical_live_grant_is_reused_instead_of_asking_again() {
     };
     assert_eq!(
         s.submit_request(&new, as_("ada"), T0 + SEC).unwrap(),
-        Submitted::Reused(g.clone())
+        Submitted::Reused(*g.clone())
     );
     // Once it has expired, asking is asking again.
     let after = g.expires_us.unwrap();
@@ -395,7 +396,7 @@ fn a_guest_is_disabled_at_its_expiry() {
     assert!(matches!(e, GrantError::Role { .. }), "{e}");
     let guest = s.add_guest(&new, as_("lib1"), T0).unwrap();
     assert_eq!(s.grants(Some("visitor"), false).unwrap().len(), 1);
-    assert_eq!(s.guests().unwrap(), [guest.clone()]);
+    assert_eq!(s.guests().unwrap(), std::slice::from_ref(&guest));
     let swept = s.sweep_grants(guest.expires_us).unwrap();
     assert_eq!(swept.guests, ["visitor"]);
     assert!(s.principal("visitor").unwrap().disabled);
