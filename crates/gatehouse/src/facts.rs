@@ -236,6 +236,8 @@ pub fn inputs<'a>(
         role: who.role,
         method,
         place: place.place(session),
+        grants: None,
+        now_us: 0,
     }
 }
 

@@ -18,6 +18,7 @@
 //! - [`facts`]: the facts a decision is made on (place, time, principal), shared by the proxy
 //!   and `gatehouse policy`;
 //! - [`clock`]: the injected wall clock (opening hours, session timeouts);
+//! - [`grants`]: the active access grants as the decision reads them, kept current from the store;
 //! - [`cli`]: the command line.
 // The I/O crate reads clocks and the environment by design; the ban applies to the pure crates.
 #![allow(clippy::disallowed_methods)]
@@ -30,6 +31,7 @@ pub mod clock;
 pub mod codes;
 pub mod config;
 pub mod facts;
+pub mod grants;
 pub mod identity;
 pub mod metrics;
 pub mod proxy;

@@ -49,6 +49,7 @@ pub const DECISION_RULES: &[(&str, &str)] = &[
     ("deny", "seats-full"),
     ("deny", "terminal-busy"),
     ("deny", "principal-sessions"),
+    ("allow", "grant"),
 ];
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -476,6 +477,7 @@ mod tests {
                 file: "rules.cedar".into(),
                 line: 1,
             })),
+            Rule::Grant(7),
         ];
         for rule in every {
             // Exhaustive on purpose: a new rule does not compile here until it is placed.
@@ -496,7 +498,8 @@ mod tests {
                 | Rule::UnregisteredTerminal
                 | Rule::LocationClosed
                 | Rule::Undecidable(_)
-                | Rule::Custom(_) => true,
+                | Rule::Custom(_)
+                | Rule::Grant(_) => true,
             };
             let listed = DECISION_RULES.iter().any(|(_, r)| *r == rule.static_id());
             assert_eq!(listed, labels_requests, "{}", rule.static_id());

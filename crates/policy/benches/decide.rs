@@ -400,6 +400,8 @@ impl Fixture {
                 role: "user",
                 method: "GET",
                 place: Place::unregistered(NOON),
+                grants: None,
+                now_us: 0,
             },
         )
     }

@@ -443,6 +443,8 @@ mod tests {
                 minute_of_day: 0,
                 date: (2026, 12, 7),
             }),
+            grants: None,
+            now_us: 0,
         };
         assert!(::policy::decide(&c.policy, &inputs).is_allow());
         let at = |addr: &str| ::policy::check_address(&c.policy, &inputs, addr.parse().unwrap());

@@ -13,6 +13,7 @@ mod canonical;
 mod cli;
 mod clients;
 mod connect_ports;
+mod grants;
 mod grants_cli;
 mod hardening;
 mod kept_upstream;
