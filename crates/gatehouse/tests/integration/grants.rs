@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use access::{GrantState, Scope};
-use gatehouse::clock::ManualClock;
+use gatehouse::clock::{Clock, ManualClock};
 use gatehouse::config::Config;
 use gatehouse::server::{Server, ServerOptions};
 use gatehouse::store::{
@@ -19,7 +19,7 @@ use policy::Tier;
 use testkit::{base_config, basic, closed, connect_from, get_from, Gateway, Origin, SAFETY};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::cli::eventually;
+use crate::cli::{cli_in, eventually};
 
 const PW: &str = "grants-test-pw";
 const CLI: Actor<'static> = Actor {
@@ -50,7 +50,6 @@ fn scope(s: &str) -> Scope {
 }
 
 fn now(clock: &ManualClock) -> i64 {
-    use gatehouse::clock::Clock;
     clock.now().as_microsecond()
 }
 
@@ -174,7 +173,10 @@ async fn a_refused_page_is_allowed_after_approval_and_its_event_carries_the_gran
         panic!("not approved")
     };
     until_status(&gw, "ada", &url, 200).await;
-    assert!(origin.seen().contains("GET / HTTP/1.1"), "the origin got the request");
+    assert!(
+        origin.seen().contains("GET / HTTP/1.1"),
+        "the origin got the request"
+    );
     gw.flush_audit().await;
     let events = gw.audit();
     let event = events
@@ -185,6 +187,39 @@ async fn a_refused_page_is_allowed_after_approval_and_its_event_carries_the_gran
     assert_eq!((event.rule.as_str(), event.grant_id), ("grant", Some(g.id)));
     let first = events.iter().find(|e| e.method == "GET").unwrap();
     assert_eq!(first.grant_id, None, "the refusal carries no grant");
+    // `gatehouse audit` shows the purpose next to the traffic; `policy explain` names the grant.
+    let (data, config) = (gw.data_path(), gw.config_path());
+    let (code, out, err) = cli_in(data, &config, &["audit", "--format", "json"], None);
+    assert_eq!(code, 0, "{err}");
+    let allowed: serde_json::Value = out
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|e| e["rule"] == "grant")
+        .unwrap();
+    assert_eq!(allowed["grant_id"], g.id);
+    assert_eq!(allowed["purpose"], "comparing the two catalogues");
+    let at = clock.now().to_string();
+    let explain = [
+        "policy",
+        "explain",
+        "--principal",
+        "ada",
+        "--address",
+        "127.0.0.1",
+        "--at",
+        &at,
+        &url,
+    ];
+    let (code, out, err) = cli_in(data, &config, &explain, None);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("decision: allow by `grant`"), "{out}");
+    assert!(
+        out.contains(&format!(
+            "access grant: {}, purpose: comparing the two catalogues",
+            g.id
+        )),
+        "{out}"
+    );
     // Someone else is still refused there.
     gw.add_user("bob", Tier::Filtered, PW).await;
     assert_eq!(get(&gw, "bob", &url).await.status(), 403);
