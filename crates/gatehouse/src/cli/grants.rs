@@ -167,23 +167,23 @@ pub(super) enum GuestCommand {
 pub(super) enum ApproverCommand {
     /// Let a principal (with the role `approver`) or every member of `group:NAME` review requests
     /// within a scope.
-    Add {
-        approver: String,
-        #[command(flatten)]
-        scope: ScopeArgs,
-        #[arg(long = "as", value_name = "ADMIN")]
-        who: Option<String>,
-    },
+    Add(ApproverArgs),
     /// Take a scope back.
-    Remove {
-        approver: String,
-        #[command(flatten)]
-        scope: ScopeArgs,
-        #[arg(long = "as", value_name = "ADMIN")]
-        who: Option<String>,
-    },
+    Remove(ApproverArgs),
     /// List approvers and their scopes.
     List,
+}
+
+/// Whose scope, which scope, and who changes it.
+#[derive(Args, Debug)]
+pub(super) struct ApproverArgs {
+    /// A principal's name, or `group:NAME` for every member of a group.
+    approver: String,
+    #[command(flatten)]
+    scope: ScopeArgs,
+    /// The admin acting (default: `cli`, whoever runs the command line).
+    #[arg(long = "as", value_name = "ADMIN")]
+    who: Option<String>,
 }
 
 /// `--scope`, one or more times, each item `domain:NAME`, `category:NAME` or `tier:NAME`.
@@ -657,35 +657,33 @@ pub(super) fn guest(common: Common, command: GuestCommand) -> anyhow::Result<Exi
 
 pub(super) fn approver(common: Common, command: ApproverCommand) -> anyhow::Result<ExitCode> {
     let (config, store) = open(&common, false)?;
-    let now = now_us();
-    match command {
-        ApproverCommand::Add {
-            approver,
-            scope,
-            who,
-        } => {
-            let scope = scope_of(&config, &scope.scope)?;
-            let by = cli_actor(who.as_deref().unwrap_or("cli"));
-            store.add_approver_scope(&approver, &scope, by, now)?;
-            println!("`{approver}` reviews requests within `{scope}`");
-        }
-        ApproverCommand::Remove {
-            approver,
-            scope,
-            who,
-        } => {
-            let scope = Scope::parse(&scope.scope.join(" "))?;
-            let by = cli_actor(who.as_deref().unwrap_or("cli"));
-            store.remove_approver_scope(&approver, &scope, by, now)?;
-            println!("`{approver}` no longer reviews requests within `{scope}`");
-        }
+    let (add, a) = match command {
+        ApproverCommand::Add(a) => (true, a),
+        ApproverCommand::Remove(a) => (false, a),
         ApproverCommand::List => {
             let mut table = vec![vec!["APPROVER".to_string(), "SCOPE".to_string()]];
-            for (a, s) in store.approver_scopes()? {
-                table.push(vec![a, s]);
+            for (approver, scope) in store.approver_scopes()? {
+                table.push(vec![approver, scope]);
             }
             print_table(&table);
+            return Ok(ExitCode::SUCCESS);
         }
+    };
+    // A scope given back is read as stored; a new one must name something.
+    let scope = match add {
+        true => scope_of(&config, &a.scope.scope)?,
+        false => Scope::parse(&a.scope.scope.join(" "))?,
+    };
+    let by = cli_actor(a.who.as_deref().unwrap_or("cli"));
+    if add {
+        store.add_approver_scope(&a.approver, &scope, by, now_us())?;
+        println!("`{}` reviews requests within `{scope}`", a.approver);
+    } else {
+        store.remove_approver_scope(&a.approver, &scope, by, now_us())?;
+        println!(
+            "`{}` no longer reviews requests within `{scope}`",
+            a.approver
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -485,6 +485,23 @@ fn covers(tx: &Transaction, name: &str, w: &Who, scope: &Scope) -> Result<bool, 
     Ok(false)
 }
 
+/// `approver` is an enabled approver or admin, or `group:NAME` of an existing group.
+fn approver_exists(tx: &Transaction, approver: &str) -> Result<(), GrantError> {
+    let Some(group) = approver.strip_prefix("group:") else {
+        let roles = [Role::Approver, Role::Admin];
+        return with_role(tx, approver, &roles, "approve requests").map(|_| ());
+    };
+    let exists: bool = tx.query_row(
+        "SELECT EXISTS (SELECT 1 FROM groups WHERE name = ?1)",
+        [group],
+        |r| r.get(0),
+    )?;
+    match exists {
+        true => Ok(()),
+        false => Err(GrantError::NoSuchApprover(approver.to_string())),
+    }
+}
+
 fn record(tx: &Transaction, row: AuditRow) -> rusqlite::Result<()> {
     insert_rows(tx, &[row])
 }
@@ -736,6 +753,50 @@ impl Store {
                 detail,
             ),
         )?;
+        Ok(())
+    }
+
+    /// Give (`add`) or take back an approver's scope, recorded.
+    fn change_approver_scope(
+        &self,
+        (approver, scope): (&str, &Scope),
+        add: bool,
+        by: Actor<'_>,
+        now_us: i64,
+    ) -> Result<(), GrantError> {
+        let tx = self.write_lock()?;
+        admin_actor(&tx, by, "change approver scopes")?;
+        let changed = if add {
+            approver_exists(&tx, approver)?;
+            tx.execute(
+                "INSERT OR IGNORE INTO approver_scopes (approver, scope, created_us)
+                 VALUES (?1, ?2, ?3)",
+                params![approver, scope.to_string(), now_us],
+            )?;
+            true
+        } else {
+            tx.execute(
+                "DELETE FROM approver_scopes WHERE approver = ?1 AND scope = ?2",
+                params![approver, scope.to_string()],
+            )? > 0
+        };
+        if !changed {
+            return Err(GrantError::NoSuchApproverScope {
+                approver: approver.to_string(),
+                scope: scope.to_string(),
+            });
+        }
+        let name = if add {
+            "approver.add"
+        } else {
+            "approver.remove"
+        };
+        let subject = format!("principal:{approver}");
+        record(
+            &tx,
+            action(now_us, by, name, subject, format!("scope={scope}")),
+        )?;
+        tx.commit()?;
         Ok(())
     }
 
@@ -1098,42 +1159,7 @@ impl GrantStore for Store {
         by: Actor<'_>,
         now_us: i64,
     ) -> Result<(), GrantError> {
-        let tx = self.write_lock()?;
-        admin_actor(&tx, by, "give approver scopes")?;
-        let exists: bool = match approver.strip_prefix("group:") {
-            Some(g) => tx.query_row(
-                "SELECT EXISTS (SELECT 1 FROM groups WHERE name = ?1)",
-                [g],
-                |r| r.get(0),
-            )?,
-            None => with_role(
-                &tx,
-                approver,
-                &[Role::Approver, Role::Admin],
-                "approve requests",
-            )
-            .map(|_| true)?,
-        };
-        if !exists {
-            return Err(GrantError::NoSuchApprover(approver.to_string()));
-        }
-        tx.execute(
-            "INSERT OR IGNORE INTO approver_scopes (approver, scope, created_us) VALUES (?1, ?2, ?3)",
-            params![approver, scope.to_string(), now_us],
-        )?;
-        let subject = format!("principal:{approver}");
-        record(
-            &tx,
-            action(
-                now_us,
-                by,
-                "approver.add",
-                subject,
-                format!("scope={scope}"),
-            ),
-        )?;
-        tx.commit()?;
-        Ok(())
+        self.change_approver_scope((approver, scope), true, by, now_us)
     }
 
     fn remove_approver_scope(
@@ -1143,31 +1169,7 @@ impl GrantStore for Store {
         by: Actor<'_>,
         now_us: i64,
     ) -> Result<(), GrantError> {
-        let tx = self.write_lock()?;
-        admin_actor(&tx, by, "take approver scopes")?;
-        let n = tx.execute(
-            "DELETE FROM approver_scopes WHERE approver = ?1 AND scope = ?2",
-            params![approver, scope.to_string()],
-        )?;
-        if n == 0 {
-            return Err(GrantError::NoSuchApproverScope {
-                approver: approver.to_string(),
-                scope: scope.to_string(),
-            });
-        }
-        let subject = format!("principal:{approver}");
-        record(
-            &tx,
-            action(
-                now_us,
-                by,
-                "approver.remove",
-                subject,
-                format!("scope={scope}"),
-            ),
-        )?;
-        tx.commit()?;
-        Ok(())
+        self.change_approver_scope((approver, scope), false, by, now_us)
     }
 
     fn approver_scopes(&self) -> Result<Vec<(String, String)>, StoreError> {

@@ -40,6 +40,24 @@ fn store() -> (tempfile::TempDir, Store) {
     (dir, s)
 }
 
+fn research_for_ada(purpose: &str) -> NewGrant {
+    NewGrant {
+        principal: "ada".into(),
+        scope: Scope::parse("category:research").unwrap(),
+        duration: Duration::from_secs(60),
+        claim_by: None,
+        purpose: purpose.into(),
+    }
+}
+
+/// Approve `id` as `lib1`: the grant.
+fn approve(s: &Store, id: i64) -> GrantRow {
+    match s.review(id, Verdict::Approve, "", as_("lib1"), T0).unwrap() {
+        Reviewed::Approved(g) => *g,
+        other => panic!("{other:?}"),
+    }
+}
+
 fn as_(name: &str) -> Actor<'_> {
     Actor { name, via: "cli" }
 }
@@ -247,12 +265,7 @@ fn a_pending_request_expires_and_can_no_longer_be_reviewed() {
 fn an_identical_live_grant_is_reused_instead_of_asking_again() {
     let (_d, s) = store();
     let r = ask(&s, 1, None);
-    let Reviewed::Approved(g) = s
-        .review(r.id, Verdict::Approve, "", as_("lib1"), T0)
-        .unwrap()
-    else {
-        panic!()
-    };
+    let g = approve(&s, r.id);
     let new = NewRequest {
         principal: "ada".into(),
         scope: Scope::parse("domain:WWW.journals.example.").unwrap(),
@@ -265,7 +278,7 @@ fn an_identical_live_grant_is_reused_instead_of_asking_again() {
     };
     assert_eq!(
         s.submit_request(&new, as_("ada"), T0 + SEC).unwrap(),
-        Submitted::Reused(*g.clone())
+        Submitted::Reused(g.clone())
     );
     // Once it has expired, asking is asking again.
     let after = g.expires_us.unwrap();
@@ -279,17 +292,7 @@ fn an_identical_live_grant_is_reused_instead_of_asking_again() {
 fn revoking_and_expiring_end_a_grant_once() {
     let (_d, s) = store();
     let g = s
-        .add_grant(
-            &NewGrant {
-                principal: "ada".into(),
-                scope: Scope::parse("category:research").unwrap(),
-                duration: Duration::from_secs(60),
-                claim_by: None,
-                purpose: "a seminar".into(),
-            },
-            as_("root"),
-            T0,
-        )
+        .add_grant(&research_for_ada("a seminar"), as_("root"), T0)
         .unwrap();
     let e = s.add_grant(
         &NewGrant {
@@ -318,17 +321,7 @@ fn revoking_and_expiring_end_a_grant_once() {
         "a grant cannot go from `revoked` to `revoked`"
     );
     let g2 = s
-        .add_grant(
-            &NewGrant {
-                principal: "ada".into(),
-                scope: Scope::parse("category:research").unwrap(),
-                duration: Duration::from_secs(60),
-                claim_by: None,
-                purpose: "a seminar".into(),
-            },
-            as_("cli"),
-            T0,
-        )
+        .add_grant(&research_for_ada("a seminar"), as_("cli"), T0)
         .unwrap();
     assert!(s.sweep_grants(T0 + 59 * SEC).unwrap().is_empty());
     assert_eq!(s.sweep_grants(T0 + 60 * SEC).unwrap().grants, [g2.id]);
@@ -344,12 +337,7 @@ fn revoking_and_expiring_end_a_grant_once() {
 fn a_claim_by_grant_starts_at_its_first_use_once() {
     let (_d, s) = store();
     let r = ask(&s, 1, Some(300));
-    let Reviewed::Approved(g) = s
-        .review(r.id, Verdict::Approve, "", as_("lib1"), T0)
-        .unwrap()
-    else {
-        panic!()
-    };
+    let g = approve(&s, r.id);
     assert_eq!((g.starts_us, g.claim_by_us), (None, Some(T0 + 300 * SEC)));
     let claimed = s.claim_grant(g.id, T0 + 10 * SEC).unwrap().unwrap();
     assert_eq!(claimed.expires_us, Some(T0 + 10 * SEC + 3600 * SEC));
