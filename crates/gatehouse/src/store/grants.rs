@@ -837,8 +837,12 @@ impl Store {
         }
         let guests: Vec<String> = {
             let mut stmt = tx.prepare_cached(
+                // An admin is never disabled by expiry: the store keeps an enabled admin (a
+                // guest made admin since keeps its account until an admin disables it).
                 "UPDATE principals SET disabled = 1, updated_at = ?1
-                 WHERE expires_us IS NOT NULL AND expires_us <= ?1 AND disabled = 0 RETURNING name",
+                 WHERE expires_us IS NOT NULL AND expires_us <= ?1 AND disabled = 0
+                   AND role <> 'admin'
+                 RETURNING name",
             )?;
             let names = stmt.query_map([now_us], |r| r.get(0))?;
             names.collect::<rusqlite::Result<_>>()?
@@ -1154,7 +1158,8 @@ impl GrantStore for Store {
                             AND ((starts_us IS NOT NULL AND expires_us <= ?1)
                               OR (starts_us IS NULL AND claim_by_us <= ?1)))
                  OR EXISTS (SELECT 1 FROM principals
-                            WHERE expires_us IS NOT NULL AND expires_us <= ?1 AND disabled = 0)",
+                            WHERE expires_us IS NOT NULL AND expires_us <= ?1 AND disabled = 0
+                              AND role <> 'admin')",
             [now_us],
             |r| r.get(0),
         )?;
