@@ -395,3 +395,51 @@ async fn two_gateways_on_one_store_both_honour_a_new_grant_within_a_second() {
     second.shutdown().await;
     gw.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_grant_never_beats_a_global_deny_and_a_tier_grant_decides_with_its_tier() {
+    let origin = Origin::start("127.0.0.2").await;
+    let (gw, clock) = start(&origin).await;
+    gw.add_user("sam", Tier::None, PW).await;
+    let store = gw.store();
+    let give = |who: &str, items: &str| NewGrant {
+        principal: who.into(),
+        scope: scope(items),
+        duration: Duration::from_secs(3600),
+        claim_by: None,
+        purpose: "testing what a grant can open".into(),
+    };
+    // `ads.test` is on a global deny list: a grant naming it opens nothing.
+    store
+        .add_grant(
+            &give("ada", "domain:ads.test domain:other.test"),
+            CLI,
+            now(&clock),
+        )
+        .unwrap();
+    let tier = store
+        .add_grant(&give("sam", "tier:open"), CLI, now(&clock))
+        .unwrap();
+    until_status(&gw, "ada", &other(&origin), 200).await;
+    let denied = get(&gw, "ada", &format!("http://ads.test:{}/", origin.port())).await;
+    assert_eq!(denied.status(), 403, "{}", denied.text);
+    assert_eq!(denied.rule().as_deref(), Some("global-deny:ads"));
+    // `sam` has the tier `none`; the grant decides with `open`.
+    until_status(&gw, "sam", &other(&origin), 200).await;
+    gw.flush_audit().await;
+    let event = gw
+        .audit()
+        .into_iter()
+        .rev()
+        .find(|e| e.principal.as_deref() == Some("sam") && e.decision == "allow")
+        .unwrap();
+    assert_eq!(
+        (event.rule.as_str(), event.grant_id),
+        ("tier-open", Some(tier.id))
+    );
+    assert!(
+        !origin.seen().contains("ads.test"),
+        "the denied request never reached the origin"
+    );
+    gw.shutdown().await;
+}
