@@ -1,4 +1,5 @@
-//! The command line: `serve`, `check-config`, `user`, `group`, `session` and `audit`.
+//! The command line: `serve`, `check-config`, `user`, `group`, `session`, `policy`, `audit`, and
+//! access requests and grants (`request`, `review`, `grant`, `revoke`, `guest`, `approver`).
 //!
 //! Every command that touches the store takes the same `--config` and `--data-dir` as `serve` (a
 //! given `--config` is validated as `serve` would, even where only the store is needed) and
@@ -6,7 +7,8 @@
 //! second through the store's change counter).
 //!
 //! This file parses the command line and runs `serve` and `check-config`; `accounts.rs` holds
-//! `user` and `group`, `sessions.rs` holds `session`, `audit.rs` holds `audit`. Those reach the
+//! `user` and `group`, `sessions.rs` holds `session`, `audit.rs` holds `audit`, `grants.rs` holds
+//! `request`, `review`, `grant`, `revoke`, `guest` and `approver`. Those reach the
 //! store through its traits (`PrincipalStore`, `SessionStore`, `AuditStore`). `common.rs` holds what they all share (the common options,
 //! loading the configuration, printing times and tables); no part imports from this file.
 
@@ -23,6 +25,7 @@ use crate::server::{Server, ServerOptions};
 mod accounts;
 mod audit;
 mod common;
+mod grants;
 mod policy;
 mod sessions;
 
@@ -95,6 +98,54 @@ enum Command {
         #[command(flatten)]
         filter: AuditFilter,
     },
+    /// Ask for access to a scope for a while, with a purpose: `create`, `list`, `show`, `withdraw`.
+    Request {
+        #[command(flatten)]
+        common: Common,
+        #[command(subcommand)]
+        command: grants::RequestCommand,
+    },
+    /// Review access requests as an approver: `list`, `approve`, `deny`.
+    Review {
+        #[command(flatten)]
+        common: Common,
+        #[command(subcommand)]
+        command: grants::ReviewCommand,
+    },
+    /// List, show and add grants.
+    Grant {
+        #[command(flatten)]
+        common: Common,
+        #[command(subcommand)]
+        command: grants::GrantCommand,
+    },
+    /// End a grant now: a running gateway refuses it and closes its open tunnels within a second.
+    Revoke {
+        #[command(flatten)]
+        common: Common,
+        /// The grant's id (`gatehouse grant list`).
+        id: i64,
+        /// Why; recorded with the revocation.
+        #[arg(long)]
+        reason: String,
+        /// Who revokes: an admin, or an approver within their scopes (default: `cli`).
+        #[arg(long = "as", value_name = "NAME")]
+        who: Option<String>,
+    },
+    /// Guests: principals with a sponsor and an expiry (`add`, `list`).
+    Guest {
+        #[command(flatten)]
+        common: Common,
+        #[command(subcommand)]
+        command: grants::GuestCommand,
+    },
+    /// Who reviews which requests: `add`, `remove`, `list`.
+    Approver {
+        #[command(flatten)]
+        common: Common,
+        #[command(subcommand)]
+        command: grants::ApproverCommand,
+    },
 }
 
 /// The most lines of one error printed (a configuration's problems, with their heading).
@@ -140,6 +191,17 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Session { common, command } => sessions::session(common, command),
         Command::Audit { common, filter } => audit::audit(common, filter),
         Command::Policy { common, command } => policy::policy(common, command),
+        Command::Request { common, command } => grants::request(common, command),
+        Command::Review { common, command } => grants::review(common, command),
+        Command::Grant { common, command } => grants::grant(common, command),
+        Command::Revoke {
+            common,
+            id,
+            reason,
+            who,
+        } => grants::revoke(common, id, reason, who),
+        Command::Guest { common, command } => grants::guest(common, command),
+        Command::Approver { common, command } => grants::approver(common, command),
     }
 }
 

@@ -236,6 +236,8 @@ pub fn inputs<'a>(
         role: who.role,
         method,
         place: place.place(session),
+        grants: None,
+        now_us: 0,
     }
 }
 
@@ -254,7 +256,7 @@ impl Asker {
             anyhow!("`{tier}` is not a tier (one of `open`, `filtered`, `intranet`, `none`)")
         })?;
         let role = crate::store::Role::parse(role)
-            .ok_or_else(|| anyhow!("`{role}` is not a role (`admin` or `user`)"))?
+            .ok_or_else(|| anyhow!("`{role}` is not a role (`admin`, `approver` or `user`)"))?
             .as_str();
         let mut groups: Vec<Arc<str>> = groups.iter().map(|g| Arc::from(g.as_str())).collect();
         groups.sort();
@@ -337,6 +339,8 @@ pub struct Explained {
     pub request: Request,
     pub categories: Vec<String>,
     pub at: Timestamp,
+    /// The access grant that allowed, with its purpose.
+    pub grant: Option<(i64, Arc<str>)>,
     rule_id: String,
     /// The location's hours at that time: open until when, or when it opens next.
     hours: String,
@@ -382,6 +386,9 @@ impl Explained {
         );
         let _ = writeln!(out, "  reason: {}", d.reason());
         let _ = writeln!(out, "  decided at step: {:?}", e.step);
+        if let Some((id, purpose)) = &self.grant {
+            let _ = writeln!(out, "  access grant: {id}, purpose: {purpose}");
+        }
         if let Some(tier) = &e.tier {
             let _ = writeln!(out, "  {}", tier.why());
         }
@@ -461,21 +468,22 @@ fn join(names: &[Arc<str>]) -> String {
 
 /// Decide `request` by `asker` from `from` at `at` under `config`, explained. `session`: the
 /// minutes the principal has held a session at the terminal before this request (`None`: none,
-/// as for the first request at a terminal, which takes the seat after its decision).
+/// as for the first request at a terminal, which takes the seat after its decision). `grants`: the
+/// active access grants (from the store), when they are to count.
 pub fn explain(
     config: &Config,
     asker: &Asker,
     from: From<'_>,
     at: Timestamp,
     request: &Request,
-    session: Option<u32>,
+    (session, grants): (Option<u32>, Option<&access::GrantSet>),
 ) -> anyhow::Result<Explained> {
     let place = PlaceFacts::of(&config.places, from, at)?;
     let session = match (&place.terminal, session) {
         (Some(_), Some(minutes)) => Some(SessionFacts { id: 0, minutes }),
         _ => None,
     };
-    let inputs = inputs(
+    let mut inputs = inputs(
         &config.lists,
         asker.who(),
         &request.method,
@@ -484,7 +492,14 @@ pub fn explain(
         &place,
         session,
     );
+    inputs.grants = grants;
+    inputs.now_us = at.as_microsecond();
     let explanation = policy::explain(&config.policy, &inputs);
+    let grant = explanation
+        .decision
+        .grant()
+        .and_then(|id| grants?.get(id))
+        .map(|g| (g.id, g.purpose.clone()));
     let categories = inputs
         .categories
         .iter()
@@ -500,6 +515,7 @@ pub fn explain(
         asker: asker.clone(),
         request: request.clone(),
         at,
+        grant,
         rule_id,
     })
 }
@@ -626,7 +642,15 @@ pub fn replay_row(candidate: &Config, row: &AuditRow) -> anyhow::Result<Option<R
     };
     let at = Timestamp::from_microsecond(row.ts_us)?;
     // The session held before the request is not recorded: decided as a first request.
-    let again = explain(candidate, &asker, From::Address(client), at, &request, None)?;
+    // Grants are not replayed: a recorded allow by a grant is decided again without it.
+    let again = explain(
+        candidate,
+        &asker,
+        From::Address(client),
+        at,
+        &request,
+        (None, None),
+    )?;
     let after = format!("{} {}", again.verdict(), again.rule_id());
     // A request the address check refused after the name was allowed is decided the same way
     // until the candidate refuses the name itself.

@@ -20,6 +20,7 @@
 //! - [`facts`]: the facts a decision is made on (place, time, principal), shared by the proxy
 //!   and `gatehouse policy`;
 //! - [`clock`]: the injected wall clock (opening hours, session timeouts);
+//! - [`grants`]: the active access grants as the decision reads them, kept current from the store;
 //! - [`cli`]: the command line;
 //! - [`printable`]: messages that quote input, bounded and escaped for a terminal or a log.
 // The I/O crate reads clocks and the environment by design; the ban applies to the pure crates.
@@ -34,11 +35,12 @@ pub mod clock;
 pub mod codes;
 pub mod config;
 pub mod facts;
+pub mod grants;
 pub mod identity;
 pub mod logkey;
 pub mod metrics;
-pub mod printable;
 pub mod portal;
+pub mod printable;
 pub mod proxy;
 pub mod seats;
 pub mod server;

@@ -51,6 +51,7 @@ pub const DECISION_RULES: &[(&str, &str)] = &[
     ("deny", "seats-full"),
     ("deny", "terminal-busy"),
     ("deny", "principal-sessions"),
+    ("allow", "grant"),
 ];
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -497,6 +498,7 @@ mod tests {
                 file: "rules.cedar".into(),
                 line: 1,
             })),
+            Rule::Grant(7),
         ];
         for rule in every {
             // Exhaustive on purpose: a new rule does not compile here until it is placed.
@@ -517,7 +519,8 @@ mod tests {
                 | Rule::UnregisteredTerminal
                 | Rule::LocationClosed
                 | Rule::Undecidable(_)
-                | Rule::Custom(_) => true,
+                | Rule::Custom(_)
+                | Rule::Grant(_) => true,
             };
             let listed = DECISION_RULES.iter().any(|(_, r)| *r == rule.static_id());
             assert_eq!(listed, labels_requests, "{}", rule.static_id());

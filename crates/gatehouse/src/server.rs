@@ -1,5 +1,5 @@
-//! The server: binds the proxy, admin and portal listeners, starts the audit writer, the principal poller
-//! and the seat sweep, and owns reload and shutdown. The binary and the in-process tests start
+//! The server: binds the proxy, admin and portal listeners, starts the audit writer, the principal poller,
+//! the seat sweep and the grants poller, and owns reload and shutdown. The binary and the in-process tests start
 //! gatehouse through [`Server::start`], the same entry point.
 //!
 //! Shutdown drains: the proxy listener closes, idle keep-alive connections close, requests in flight finish
@@ -104,6 +104,7 @@ impl Server {
             )),
             tokio::spawn(poll_principals(gateway.clone(), controls.drain.subscribe())),
             tokio::spawn(sweep_seats(gateway.clone(), controls.drain.subscribe())),
+            tokio::spawn(poll_grants(gateway.clone(), controls.drain.subscribe())),
         ];
         if let (Some(listener), Some(bound)) = (portal_listener, portal_addr) {
             let store = crate::store::Store::open(&opts.data_dir)?;
@@ -457,6 +458,47 @@ async fn sweep_seats(gw: Arc<Gateway>, mut stop: watch::Receiver<bool>) {
     }
     if let Err(e) = gw.seats.flush().await {
         tracing::error!(error = %e, "cannot write when sessions were last seen");
+    }
+}
+
+/// Keep the access grants current and end what is due: every 250 ms the store's grant counter
+/// (a grant added, claimed, revoked or expired by any process on the store), every second a sweep
+/// at the gateway's clock (pending requests, grants and guests whose time is up). Open relays
+/// decide again when the grants changed or a grant of the snapshot reached its end, so a tunnel
+/// that depended on it closes within a quarter of a second of its end.
+async fn poll_grants(gw: Arc<Gateway>, mut drain: watch::Receiver<bool>) {
+    let mut interval = tokio::time::interval(Duration::from_millis(250));
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut ticks: u64 = 0;
+    let mut looked = gw.clock.now().as_microsecond();
+    loop {
+        tokio::select! {
+            _ = interval.tick() => {}
+            _ = drain.wait_for(|d| *d) => return,
+        }
+        ticks = ticks.wrapping_add(1);
+        let now = gw.clock.now().as_microsecond();
+        let mut changed = false;
+        if ticks.is_multiple_of(4) {
+            match gw.grants.sweep(now).await {
+                Ok(swept) => changed |= !swept.is_empty(),
+                Err(e) => tracing::error!(error = %e, "the grants sweep cannot reach the store"),
+            }
+        }
+        let lists = gw.runtime.load().config.lists.clone();
+        match gw.grants.refresh(lists).await {
+            Ok(moved) => changed |= moved,
+            Err(e) => tracing::error!(error = %e, "the grants poller cannot refresh"),
+        }
+        // A grant reached its end since the last look: no store change needed to act on it.
+        changed |= gw
+            .grants
+            .next_end_after(looked)
+            .is_some_and(|end| end <= now);
+        looked = now;
+        if changed {
+            gw.grants_changed();
+        }
     }
 }
 

@@ -6,7 +6,7 @@
 //!   (readers never lock: `ArcSwap`);
 //! - [`Gateway`] holds the runtime, the principals snapshot, the credential cache and verifier, the
 //!   audit writer's handle, the audit log's health, the metrics, the store handle for reads off the request path, the seat
-//!   table, and the drain and stop signals;
+//!   table, the access grants, and the drain and stop signals;
 //! - [`InFlight`] counts a request from its complete head to its queued audit event, so that
 //!   shutdown can tell how many events it could not wait for.
 //!
@@ -25,6 +25,7 @@ use crate::audit::Audit;
 use crate::checkpoints::LogHealth;
 use crate::clock::SharedClock;
 use crate::config::Config;
+use crate::grants::Grants;
 use crate::identity::{
     hash_password, random_password, Identity, PrincipalSource, Verifier, ARGON2_IDLE_RELEASE,
 };
@@ -78,6 +79,8 @@ pub struct Gateway {
     pub clock: SharedClock,
     /// Open sessions and the seat phase, with a store connection of their own.
     pub seats: Seats,
+    /// The active access grants, with a store connection of their own.
+    pub grants: Arc<Grants>,
     /// Moved whenever a decision made earlier may no longer hold: a reload, sessions ending, the
     /// minute turning, principals changing. Open relays watch it and decide again
     /// ([`Gateway::decisions_changed`]); kept-alive connections watch [`Changes::places`] only.
@@ -98,6 +101,12 @@ impl Gateway {
     /// its next request, which is decided under the new principals and refused with a page that
     /// says why, rather than closed without one.
     pub fn principals_changed(&self) {
+        self.changes.send_modify(|c| c.all = c.all.wrapping_add(1));
+    }
+
+    /// Tell open relays to decide again: a grant ended (revoked, expired, its guest expired) or
+    /// the grants changed. As for principals, a kept-alive connection is left to its next request.
+    pub fn grants_changed(&self) {
         self.changes.send_modify(|c| c.all = c.all.wrapping_add(1));
     }
 }
@@ -166,6 +175,8 @@ impl Gateway {
         let seats = Seats::open(Box::new(Store::open(data_dir)?), metrics.clone())
             .context("cannot load the open sessions")?;
         seats.configure_from(&config.places);
+        let grants = Grants::open(Box::new(Store::open(data_dir)?), &config.lists)
+            .context("cannot load the access grants")?;
         let (drain, draining) = watch::channel(false);
         let (stop_tx, stop) = watch::channel(false);
         let gateway = Arc::new(Gateway {
@@ -180,6 +191,7 @@ impl Gateway {
             in_flight: AtomicUsize::new(0),
             clock,
             seats,
+            grants: Arc::new(grants),
             changes: watch::channel(Changes::default()).0,
         });
         Ok(Opened {

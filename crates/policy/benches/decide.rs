@@ -1,6 +1,11 @@
 //! Decision latency with a 1,000,000-domain list: what the proxy does per request after parsing
 //! the target, i.e. `Lists::lookup` of the canonical host followed by `policy::decide`.
 //!
+//! `grants/*` measure the decision with 10,000 active access grants over 2,000 principals (issue
+//! 12): `grants/covered` requests the tier refuses and a grant of the asker allows (step 6b),
+//! `grants/refused` requests no grant of the asker covers; `decide/miss` is the same refusal
+//! without grants.
+//!
 //! `rules/*` measure the whole decision with 200 Cedar rules, 10,000 principals, 50 locations and
 //! 500 terminals (`benches/decide/rules.rs`): `rules/uncached` without the decision cache,
 //! `rules/cached` with it (warm), and `rules/cedar-every-rule` evaluating every rule with Cedar
@@ -382,6 +387,18 @@ impl Fixture {
     /// What the proxy does per request: categorise the canonical host, then decide.
     #[inline]
     fn decide(&self, host: &Host, port: u16) -> Decision {
+        self.decide_as("bench", host, port, None)
+    }
+
+    /// [`Fixture::decide`] for `principal`, with the active grants `grants`.
+    #[inline]
+    fn decide_as(
+        &self,
+        principal: &str,
+        host: &Host,
+        port: u16,
+        grants: Option<&access::GrantSet>,
+    ) -> Decision {
         let categories = match host.as_domain() {
             Some(d) => self.lists.lookup(d.as_str()),
             None => CategorySet::default(),
@@ -389,7 +406,7 @@ impl Fixture {
         decide(
             &self.policy,
             &Inputs {
-                principal: "bench",
+                principal,
                 groups: &[],
                 disabled: false,
                 tier: Tier::Filtered,
@@ -400,6 +417,8 @@ impl Fixture {
                 role: "user",
                 method: "GET",
                 place: Place::unregistered(NOON),
+                grants,
+                now_us: 1,
             },
         )
     }
@@ -432,6 +451,48 @@ impl Fixture {
             counts[2]
         );
     }
+}
+
+// ----------------------------------------------------------------------------------- grants
+
+/// Active grants in the grants benchmarks, and the principals they belong to.
+const GRANTS: usize = 10_000;
+const GRANTEES: usize = 2_000;
+
+/// One request of the grants benchmarks: who asks for which host.
+struct Asked {
+    principal: String,
+    host: Host,
+}
+
+/// 10,000 grants, each for a domain of its own (on no list: the `filtered` tier refuses it), and
+/// requests for granted domains by their grantees and for other domains by the same principals.
+fn grant_fixture() -> (access::GrantSet, Vec<Asked>, Vec<Asked>) {
+    let who = |i: usize| format!("p{}", i % GRANTEES);
+    let set = access::GrantSet::new(
+        (0..GRANTS).map(|i| access::ActiveGrant {
+            id: i as i64,
+            principal: who(i).into(),
+            scope: access::Scope::parse(&format!("domain:granted{i}.example")).unwrap(),
+            purpose: "bench".into(),
+            starts_us: Some(0),
+            expires_us: Some(i64::MAX),
+            claim_by_us: None,
+        }),
+        |_| None,
+    );
+    let asked = |prefix: &str| -> Vec<Asked> {
+        (0..QUERIES)
+            .map(|q| {
+                let i = (q * 7919) % GRANTS;
+                Asked {
+                    principal: who(i),
+                    host: Host::parse(&format!("www.{prefix}{i}.example")).unwrap(),
+                }
+            })
+            .collect()
+    };
+    (set, asked("granted"), asked("elsewhere"))
 }
 
 // ----------------------------------------------------------------------------------- tails
@@ -563,6 +624,18 @@ fn benches(c: &mut Criterion) {
             Err(_) => 0,
         },
     );
+
+    let (grants, covered, elsewhere) = grant_fixture();
+    let by_grant = |a: &Asked| f.decide_as(&a.principal, &a.host, 80, Some(&grants));
+    assert!(covered.iter().all(|a| by_grant(a).grant().is_some()));
+    assert!(elsewhere.iter().all(|a| !by_grant(a).is_allow()));
+    println!("grants: {} active, {GRANTEES} principals", grants.len());
+    bench_hosts(c, "grants/covered", &covered, |a| {
+        u64::from(by_grant(a).is_allow())
+    });
+    bench_hosts(c, "grants/refused", &elsewhere, |a| {
+        u64::from(by_grant(a).is_allow())
+    });
 
     let rf = rules::fixture(&f.lists, &f.rule_hosts);
     println!(

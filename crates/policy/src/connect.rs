@@ -180,6 +180,8 @@ mod tests {
             role: "user",
             method: "GET",
             place: crate::Place::unregistered(crate::tests_support::NOON),
+            grants: None,
+            now_us: 0,
         };
         let lists = Lists::default();
         let show = |d: crate::Decision| format!("{} {}", d.verdict.as_str(), d.rule.id(&lists));

@@ -22,6 +22,8 @@ pub enum Step {
     Rules,
     /// 6. The tier.
     Tier,
+    /// 6b. An access grant, after the tier refused ([`crate::Decision::grant`] names it).
+    Grant,
 }
 
 /// A rule that matched, or failed to evaluate.
@@ -47,6 +49,8 @@ pub enum TierFrom {
     Principal,
     /// A `permit` rule's `@tier`.
     Rule(Arc<RuleMeta>),
+    /// A `tier:T` access grant (its id).
+    Grant(i64),
 }
 
 /// The tier step 6 used, and why.
@@ -64,6 +68,7 @@ impl TierChoice {
         let from = match &self.from {
             TierFrom::Principal => "the principal's tier".to_owned(),
             TierFrom::Rule(meta) => format!("the tier named by rule `{}`", meta.id),
+            TierFrom::Grant(id) => format!("the tier named by access grant {id}"),
         };
         match self.capped_from {
             Some(before) => format!(
@@ -112,6 +117,13 @@ pub fn explain(policy: &Policy, inputs: &Inputs<'_>) -> Explanation {
         rules::Outcome::Forbid(_) | rules::Outcome::Error(_) => None,
     };
     let decision = after_rules(policy, inputs, outcome);
+    let from = match (&decision.rule, decision.grant()) {
+        // A `tier:T` grant decided: its tier, not the one that refused.
+        (rule, Some(_)) if !matches!(rule, Rule::Grant(_)) => decision
+            .tier
+            .map(|t| (t, TierFrom::Grant(decision.grant().unwrap_or_default()))),
+        _ => from,
+    };
     let tier = from.map(|(before, from)| {
         let tier = tier_used(policy, inputs, before);
         TierChoice {
@@ -120,13 +132,16 @@ pub fn explain(policy: &Policy, inputs: &Inputs<'_>) -> Explanation {
             capped_from: (tier != before).then_some(before),
         }
     });
+    let step = if decision.grant().is_some() {
+        Step::Grant
+    } else if tier.is_some() {
+        Step::Tier
+    } else {
+        Step::Rules
+    };
     Explanation {
         decision,
-        step: if tier.is_some() {
-            Step::Tier
-        } else {
-            Step::Rules
-        },
+        step,
         matched,
         tier,
     }

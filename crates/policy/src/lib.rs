@@ -13,7 +13,12 @@
 //! not open; 3. the global deny lists; 4. the place (an unregistered address under
 //! `unregistered = "refuse"`, a closed location); 5. the administrator's Cedar rules ([`rules`]): a
 //! matching `forbid` refuses, else a matching `permit` allows (or names the tier step 6 uses), and an
-//! evaluation error refuses as `undecidable`; 6. the tier, capped at unregistered addresses.
+//! evaluation error refuses as `undecidable`; 6. the tier, capped at unregistered addresses; and
+//! when the tier refuses, 6b. the principal's access grants ([`Inputs::grants`]): a live grant whose
+//! domains or categories cover the destination allows (`grant`), and a `tier:T` grant decides with
+//! tier `T` as a rule's `@tier` would. A grant is a permit: it never beats a `forbid`, a global
+//! deny, a closed location or anything else that refused before the tier. [`Decision::grant`]
+//! names the grant that allowed.
 #![forbid(unsafe_code)]
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -135,6 +140,8 @@ pub enum Rule {
     Undecidable(Arc<str>),
     /// An administrator's Cedar rule: its `@id` and `@reason`.
     Custom(Arc<RuleMeta>),
+    /// An access grant (its id) covers the destination that the tier refused.
+    Grant(i64),
 }
 
 /// What a refused person can ask for, shown on the refusal page.
@@ -179,6 +186,7 @@ impl Rule {
             Rule::LocationClosed => "location-closed",
             Rule::Undecidable(_) => "undecidable",
             Rule::Custom(_) => "rule",
+            Rule::Grant(_) => "grant",
         }
     }
 
@@ -219,6 +227,7 @@ impl Rule {
             Rule::LocationClosed => "this location is closed now",
             Rule::Undecidable(sentence) => sentence,
             Rule::Custom(meta) => meta.explanation(),
+            Rule::Grant(_) => "an access grant you hold allows this destination",
         }
     }
 }
@@ -272,6 +281,11 @@ impl Decision {
 
     pub fn is_allow(&self) -> bool {
         self.verdict == Verdict::Allow
+    }
+
+    /// The access grant this allow was made under (its id in the store), if a grant allowed it.
+    pub fn grant(&self) -> Option<i64> {
+        self.obligations.grant.map(|g| g.0)
     }
 
     /// The sentence a refused person reads.
@@ -371,12 +385,17 @@ pub struct Inputs<'a> {
     pub connect: bool,
     /// The categories of the host and its parent domains (from `Lists::lookup`).
     pub categories: CategorySet,
-    /// The principal's role: `admin` or `user`.
+    /// The principal's role: `admin`, `approver` or `user`.
     pub role: &'a str,
     /// The request method; `CONNECT` for tunnels.
     pub method: &'a str,
     /// Where and when the request is made.
     pub place: Place<'a>,
+    /// The active access grants (the gateway's snapshot of the store); `None`: no grant applies.
+    pub grants: Option<&'a access::GrantSet>,
+    /// The time of the request, in microseconds since the Unix epoch: a grant covers it only
+    /// between its start and its end.
+    pub now_us: i64,
 }
 
 /// Decide on a canonical destination, before any name resolution.
@@ -424,15 +443,46 @@ fn after_rules(policy: &Policy, inputs: &Inputs<'_>, outcome: rules::Outcome) ->
         rules::Outcome::Permit(meta) => match meta.tier {
             None => Decision::allow(Rule::Custom(meta)),
             Some(tier) => {
-                let mut d = tier_decision(policy, inputs, tier_used(policy, inputs, tier));
-                d.applied_by = Some(meta);
+                let mut d = tier_or_grant(policy, inputs, tier_used(policy, inputs, tier));
+                if d.grant().is_none() {
+                    d.applied_by = Some(meta);
+                }
                 d
             }
         },
         rules::Outcome::NoMatch => {
-            tier_decision(policy, inputs, tier_used(policy, inputs, inputs.tier))
+            tier_or_grant(policy, inputs, tier_used(policy, inputs, inputs.tier))
         }
     }
+}
+
+/// Step 6, and 6b when the tier refuses: a grant of the principal that allows.
+fn tier_or_grant(policy: &Policy, inputs: &Inputs<'_>, tier: Tier) -> Decision {
+    let d = tier_decision(policy, inputs, tier);
+    if d.is_allow() {
+        return d;
+    }
+    granted(policy, inputs, tier).unwrap_or(d)
+}
+
+/// Step 6b: the lowest-numbered live grant whose domains or categories cover the destination
+/// (the address check then runs under the tier step 6 used: a grant opens a name, not the
+/// principal's internal networks); else the first `tier:T` grant whose tier allows.
+fn granted(policy: &Policy, inputs: &Inputs<'_>, tier: Tier) -> Option<Decision> {
+    let grants = inputs.grants?;
+    let (who, now) = (inputs.principal, inputs.now_us);
+    if let Some(g) = grants.covering(who, inputs.host, &inputs.categories, now) {
+        let mut d = Decision::allow(Rule::Grant(g.id));
+        d.tier = Some(tier);
+        d.obligations.grant = Some(GrantId(g.id));
+        return Some(d);
+    }
+    grants.tiers(who, now).into_iter().find_map(|(g, name)| {
+        let t = Tier::parse(name)?;
+        let mut d = tier_decision(policy, inputs, tier_used(policy, inputs, t));
+        d.obligations.grant = Some(GrantId(g.id));
+        d.is_allow().then_some(d)
+    })
 }
 
 /// The tier step 6 uses: the given one, capped at an unregistered address under `unregistered = "<tier>"`.
@@ -581,6 +631,8 @@ mod tests {
             role: "user",
             method: "GET",
             place: crate::Place::unregistered(crate::tests_support::NOON),
+            grants: None,
+            now_us: 0,
         };
         super::check_address(p, &inputs, addr.parse().unwrap())
     }
@@ -614,6 +666,8 @@ mod tests {
                 role: "user",
                 method: "GET",
                 place: crate::Place::unregistered(crate::tests_support::NOON),
+                grants: None,
+                now_us: 0,
             },
         );
         (d.verdict, d.rule.id(&lists))
@@ -820,6 +874,8 @@ mod tests {
                     role: "user",
                     method: "GET",
                     place: crate::Place::unregistered(crate::tests_support::NOON),
+                    grants: None,
+                    now_us: 0,
                 },
             );
             assert_eq!(

@@ -49,6 +49,8 @@ pub(super) enum RoleArg {
     User,
     /// Administers gatehouse (the role of the principal created on first start).
     Admin,
+    /// Reviews access requests in the scopes `gatehouse approver add` gives it; browses under its tier.
+    Approver,
 }
 
 impl From<RoleArg> for Role {
@@ -56,6 +58,7 @@ impl From<RoleArg> for Role {
         match r {
             RoleArg::User => Role::User,
             RoleArg::Admin => Role::Admin,
+            RoleArg::Approver => Role::Approver,
         }
     }
 }
@@ -161,7 +164,7 @@ pub(super) enum GroupCommand {
     },
 }
 
-fn valid_name(name: &str) -> anyhow::Result<()> {
+pub(super) fn valid_name(name: &str) -> anyhow::Result<()> {
     let ok = !name.is_empty()
         && name.len() <= 64
         && name
@@ -196,7 +199,7 @@ fn read_password_stdin() -> anyhow::Result<String> {
 }
 
 /// The password to set, and whether it was generated (and must be shown once).
-fn password(from_stdin: bool, min_chars: usize) -> anyhow::Result<(String, bool)> {
+pub(super) fn password(from_stdin: bool, min_chars: usize) -> anyhow::Result<(String, bool)> {
     if from_stdin {
         let password = read_password_stdin()?;
         check_password_length(&password, min_chars)?;

@@ -2,8 +2,10 @@
 //!
 //! Reads through [`AuditStore`]; only opening it picks the SQLite backend. Times are parsed here
 //! into microseconds, client addresses into a [`ClientFilter`]: the store sees typed filters only.
-//! The JSON field names are a stable format.
+//! The JSON field names are a stable format. An event allowed by an access grant shows the grant
+//! and its purpose (read through [`GrantStore`]) next to the traffic.
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;
@@ -12,7 +14,7 @@ use anyhow::bail;
 use clap::Args;
 
 use super::common::{check_given_config, format_ts, print_table, Common, OutputFormat};
-use crate::store::{AuditQuery, AuditRow, AuditStore, ClientFilter, Store};
+use crate::store::{AuditQuery, AuditRow, AuditStore, ClientFilter, GrantError, GrantStore, Store};
 
 #[derive(Args, Debug)]
 pub(super) struct AuditFilter {
@@ -146,19 +148,37 @@ pub(super) fn audit(common: Common, f: AuditFilter) -> anyhow::Result<ExitCode> 
         }
     }
     let rows = store.audit(&q)?;
+    let purposes = purposes(&Store::open_existing(&common.data_dir)?, &rows)?;
     match f.format {
         OutputFormat::Json => {
             let mut out = std::io::stdout().lock();
             for r in rows {
-                writeln!(out, "{}", audit_json(&r))?;
+                writeln!(out, "{}", audit_json(&r, &purposes))?;
             }
         }
-        OutputFormat::Table => print_table(&audit_table(rows)),
+        OutputFormat::Table => print_table(&audit_table(rows, &purposes)),
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn audit_table(rows: Vec<AuditRow>) -> Vec<Vec<String>> {
+/// The purpose of every grant the rows name: it is shown next to the traffic it allowed.
+fn purposes(store: &dyn GrantStore, rows: &[AuditRow]) -> anyhow::Result<HashMap<i64, String>> {
+    let mut out = HashMap::new();
+    for id in rows.iter().filter_map(|r| r.grant_id) {
+        if let std::collections::hash_map::Entry::Vacant(e) = out.entry(id) {
+            match store.grant(id) {
+                Ok(g) => {
+                    e.insert(g.purpose);
+                }
+                Err(GrantError::NoSuchGrant(_)) => {}
+                Err(other) => return Err(other.into()),
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn audit_table(rows: Vec<AuditRow>, purposes: &HashMap<i64, String>) -> Vec<Vec<String>> {
     let head = [
         "TIME",
         "PRINCIPAL",
@@ -173,6 +193,7 @@ fn audit_table(rows: Vec<AuditRow>) -> Vec<Vec<String>> {
         "UP",
         "DOWN",
         "MS",
+        "GRANT",
     ];
     let mut table = vec![head.map(String::from).to_vec()];
     for r in rows {
@@ -190,13 +211,17 @@ fn audit_table(rows: Vec<AuditRow>) -> Vec<Vec<String>> {
             r.bytes_up.to_string(),
             r.bytes_down.to_string(),
             format!("{:.1}", r.duration_us as f64 / 1000.0),
+            match r.grant_id {
+                Some(id) => format!("{id} ({})", purposes.get(&id).map_or("-", String::as_str)),
+                None => "-".into(),
+            },
         ]);
     }
     table
 }
 
 /// The JSON form of an audit event (one object per line). Field names are a stable format.
-fn audit_json(r: &AuditRow) -> serde_json::Value {
+fn audit_json(r: &AuditRow, purposes: &HashMap<i64, String>) -> serde_json::Value {
     serde_json::json!({
         "id": r.id,
         "time": format_ts(r.ts_us),
@@ -223,6 +248,7 @@ fn audit_json(r: &AuditRow) -> serde_json::Value {
         "role": r.role,
         "revoked_by": r.revoked_by,
         "grant_id": r.grant_id,
+        "purpose": r.grant_id.and_then(|id| purposes.get(&id)),
     })
 }
 

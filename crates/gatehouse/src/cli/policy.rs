@@ -149,6 +149,16 @@ fn existing_store(common: &Common) -> anyhow::Result<Option<Store>> {
     }
 }
 
+/// The store's active grants, indexed for the configuration's lists.
+fn active_grants(config: &Config, store: &Store) -> anyhow::Result<access::GrantSet> {
+    use crate::store::GrantStore;
+    let rows = store.active_grants()?;
+    Ok(access::GrantSet::new(
+        rows.iter().filter_map(|g| g.active()),
+        |name| config.lists.category_id(name),
+    ))
+}
+
 fn check(common: &Common) -> anyhow::Result<ExitCode> {
     let config = load_config(common)?;
     let groups = match existing_store(common)? {
@@ -246,7 +256,7 @@ fn decide_case(config: &Config, case: &Case) -> anyhow::Result<Got> {
     let asker = Asker::new(&case.principal, &case.groups, &case.tier, &case.role)?;
     let request = Request::parse(&case.method, &case.url)?;
     let at = facts::parse_at(config, &from, &case.at)?;
-    let explained = facts::explain(config, &asker, from, at, &request, case.session)?;
+    let explained = facts::explain(config, &asker, from, at, &request, (case.session, None))?;
     Ok(Got {
         verdict: explained.verdict().to_string(),
         rule: explained.rule_id().to_string(),
@@ -291,7 +301,19 @@ fn explain(common: &Common, a: ExplainArgs) -> anyhow::Result<ExitCode> {
         None => jiff::Timestamp::now(),
     };
     let request = Request::parse(&a.method, &a.url)?;
-    let explained = facts::explain(&config, &asker, from, at, &request, a.session)?;
+    // The grants active in the store count, as they would in a running gateway.
+    let grants = match &store {
+        Some(s) => Some(active_grants(&config, s)?),
+        None => None,
+    };
+    let explained = facts::explain(
+        &config,
+        &asker,
+        from,
+        at,
+        &request,
+        (a.session, grants.as_ref()),
+    )?;
     print!("{}", explained.report());
     if let Some(store) = &store {
         print!("{}", facts::seats_report(&config, store, &explained)?);

@@ -7,7 +7,8 @@
 //!
 //! Each section has a file of its own that holds its raw struct and its validation into the
 //! runtime form: `proxy`, `admin`, `portal`, `audit`, `accounts`, `dns`, `network`, `lists`, `tiers`,
-//! `policy` (which compiles the decision's rules with `policy::Policy::compile`) and `places`
+//! `policy` (which compiles the decision's rules with `policy::Policy::compile`), `grants`
+//! (`[grants]`: access requests' and grants' limits) and `places`
 //! (`[places]`, `[[locations]]`, `[[terminals]]`, `[[schedules]]`, built with
 //! `places::Places::build`). This file holds
 //! the whole: [`Config`], the raw tree, the entry points and the order the sections are validated
@@ -33,6 +34,7 @@ mod admin;
 mod audit;
 mod dns;
 mod files;
+mod grants;
 mod lists;
 mod locator;
 mod network;
@@ -48,12 +50,14 @@ mod validator;
 pub use accounts::AccountSettings;
 pub use audit::{AuditSettings, OnBacklog};
 pub use files::MAX_CONFIG_BYTES;
+pub use grants::{GrantSettings, Limits, ScopeLimits};
 pub use lists::ListLoad;
 pub use places::summary as places_summary;
 pub use portal::PortalSettings;
 pub use problems::{ConfigError, Problem, MAX_PROBLEMS_SHOWN};
 pub use proxy::ProxySettings;
 pub use rules::RulesLoaded;
+pub use validator::parse_duration;
 
 use locator::Locator;
 use validator::Validator;
@@ -96,6 +100,8 @@ struct Raw {
     terminals: Vec<places::RawTerminal>,
     #[serde(default)]
     schedules: Vec<places::RawSchedule>,
+    #[serde(default)]
+    grants: grants::RawGrants,
 }
 
 /// Stage two: the validated configuration. Listener addresses and audit settings are read at
@@ -122,6 +128,8 @@ pub struct Config {
     pub rules: RulesLoaded,
     /// The policy version recorded with every decision (a hash of the configuration and rule files).
     pub version: Arc<str>,
+    /// Access requests and grants (`[grants]`).
+    pub grants: GrantSettings,
 }
 
 impl fmt::Debug for Config {
@@ -216,6 +224,7 @@ fn validate(v: &mut Validator<'_>, raw: &Raw, base: &Path) -> Option<Config> {
     };
     let policy = raw.policy.compile(v, &raw.tiers, &lists, done);
     let version = version_of(v.loc.text, &rules);
+    let grants = raw.grants.validate(v);
     Some(Config {
         source: v.loc.file.to_string(),
         proxy,
@@ -230,6 +239,7 @@ fn validate(v: &mut Validator<'_>, raw: &Raw, base: &Path) -> Option<Config> {
         places,
         rules,
         version,
+        grants,
     })
 }
 
@@ -448,6 +458,8 @@ mod tests {
                 minute_of_day: 0,
                 date: (2026, 12, 7),
             }),
+            grants: None,
+            now_us: 0,
         };
         assert!(::policy::decide(&c.policy, &inputs).is_allow());
         let at = |addr: &str| ::policy::check_address(&c.policy, &inputs, addr.parse().unwrap());

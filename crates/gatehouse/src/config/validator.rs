@@ -20,7 +20,33 @@ pub(super) struct Validator<'a> {
     pub(super) problems: Vec<Problem>,
 }
 
+/// A duration as configuration and commands write it: `"90s"`, `"15m"`, `"2h"`, `"1h 30m"`, `"3d"`
+/// (jiff's friendly format, or ISO 8601 `PT15M`; a day is 24 hours), more than 0.
+pub fn parse_duration(text: &str) -> Option<Duration> {
+    let signed = text.parse::<jiff::SignedDuration>().ok().or_else(|| {
+        // Days (`3d`): a span, read with days of 24 hours (a grant's or a guest's length, not a
+        // calendar date).
+        let span = text.parse::<jiff::Span>().ok()?;
+        span.to_duration(jiff::SpanRelativeTo::days_are_24_hours())
+            .ok()
+    })?;
+    Duration::try_from(signed).ok().filter(|d| !d.is_zero())
+}
+
 impl Validator<'_> {
+    /// A duration of more than 0 ([`parse_duration`]); `None`, with the problem recorded, otherwise.
+    pub(super) fn duration(&mut self, raw: &Spanned<String>, key: &str) -> Option<Duration> {
+        let parsed = parse_duration(raw.get_ref());
+        if parsed.is_none() {
+            let message = format!(
+                "`{}` is not a duration of more than 0; write it as `90s`, `15m`, `2h` or `1h 30m`",
+                raw.get_ref().escape_debug()
+            );
+            self.err(raw, key, message);
+        }
+        parsed
+    }
+
     pub(super) fn err<T>(&mut self, s: &Spanned<T>, key: &str, message: String) {
         let p = self.loc.problem(s.span(), key, message);
         self.problems.push(p);
@@ -63,25 +89,6 @@ impl Validator<'_> {
                 }
             },
         }
-    }
-
-    /// A duration written as `"90s"`, `"15m"`, `"2h"` or `"1h 30m"` (jiff's friendly format, or
-    /// ISO 8601 `PT15M`), more than 0; `None` (and a problem naming `key`) otherwise.
-    pub(super) fn duration(&mut self, raw: &Spanned<String>, key: &str) -> Option<Duration> {
-        let parsed = raw
-            .get_ref()
-            .parse::<jiff::SignedDuration>()
-            .ok()
-            .and_then(|d| Duration::try_from(d).ok())
-            .filter(|d| !d.is_zero());
-        if parsed.is_none() {
-            let message = format!(
-                "`{}` is not a duration of more than 0; write it as `90s`, `15m`, `2h` or `1h 30m`",
-                raw.get_ref().escape_debug()
-            );
-            self.err(raw, key, message);
-        }
-        parsed
     }
 
     pub(super) fn nets(&mut self, items: &[Spanned<String>], key: &str) -> NetSet {

@@ -3,10 +3,12 @@
 //! The proxy decides nothing itself; this module only gathers the decision's inputs and renders
 //! its value.
 //!
-//! A new input of the decision (a terminal, a location, a grant) is gathered in [`inputs`] and
-//! passed in `policy::Inputs`. A new obligation of an allow (a content mode, a bandwidth class,
-//! an upstream) is taken up in [`obligations`], which hands the data plane what it must apply.
+//! A new input of the decision (a terminal, a location, the access grants) is gathered in
+//! [`inputs`] and passed in `policy::Inputs`. A new obligation of an allow (a content mode, a
+//! bandwidth class, an upstream) is taken up in [`obligations`], which hands the data plane what
+//! it must apply; the grant an allow was made under is recorded with its event.
 
+use access::GrantSet;
 use policy::{Decision, Inputs, SessionFacts};
 
 use super::exchange::Target;
@@ -18,7 +20,8 @@ use crate::state::Runtime;
 
 /// What the decision depends on for this request: the principal (name, groups, tier, role, whether
 /// the account is disabled), where and when (`place`: terminal, location, local time, schedules,
-/// and the session held there), the method, the canonical destination and its categories.
+/// and the session held there), the method, the canonical destination and its categories, and
+/// the access grants in force at `now_us`.
 pub fn inputs<'a>(
     rt: &Runtime,
     principal: &'a Principal,
@@ -26,6 +29,7 @@ pub fn inputs<'a>(
     method: &'a str,
     place: &'a PlaceFacts,
     session: Option<SessionFacts>,
+    (grants, now_us): (&'a GrantSet, i64),
 ) -> Inputs<'a> {
     let who = Who {
         name: &principal.name,
@@ -34,7 +38,7 @@ pub fn inputs<'a>(
         role: principal.role.as_str(),
         disabled: principal.disabled,
     };
-    facts::inputs(
+    let mut inputs = facts::inputs(
         &rt.config.lists,
         who,
         method,
@@ -42,7 +46,10 @@ pub fn inputs<'a>(
         target.connect,
         place,
         session,
-    )
+    );
+    inputs.grants = Some(grants);
+    inputs.now_us = now_us;
+    inputs
 }
 
 /// The refusal for a deny decision.
@@ -86,10 +93,15 @@ pub fn refusal_at(
     outcome
 }
 
-/// What the data plane must apply for an allow. Today it applies none, so an allow that carries
-/// any obligation is refused (fail closed) rather than relayed without it.
+/// What the data plane must apply for an allow. It applies only the grant (recorded with the
+/// event, by the caller), so an allow that carries any other obligation is refused (fail closed)
+/// rather than relayed without it.
 pub fn obligations(d: &Decision) -> Result<(), Outcome> {
-    if d.obligations.is_empty() {
+    let others = policy::Obligations {
+        grant: None,
+        ..d.obligations.clone()
+    };
+    if others.is_empty() {
         return Ok(());
     }
     Err(Outcome::Failed {
@@ -104,7 +116,7 @@ pub fn obligations(d: &Decision) -> Result<(), Outcome> {
 
 #[cfg(test)]
 mod tests {
-    use policy::{Decision, GrantId, Obligations, Rule, Verdict};
+    use policy::{ClassId, Decision, GrantId, Obligations, Rule, Verdict};
 
     use super::obligations;
     use crate::codes::ErrorCode;
@@ -119,7 +131,10 @@ mod tests {
             tier: None,
         };
         assert!(obligations(&d).is_ok());
+        // A grant is applied by recording it with the event.
         d.obligations.grant = Some(GrantId(7));
+        assert!(obligations(&d).is_ok());
+        d.obligations.bandwidth_class = Some(ClassId(1));
         let refused = obligations(&d).unwrap_err();
         assert_eq!(refused.status(), 500);
         assert_eq!(refused.error_code(), Some(ErrorCode::UnsupportedObligation));

@@ -364,9 +364,13 @@ async fn pipeline(
     // 4. Decide, on inputs gathered once: the address check later takes the same ones, under the
     // tier that decided. The session the principal holds at this terminal is a fact of the decision.
     let held = held_session(gw, rt, &principal, &place, now)?;
-    let mut inputs = decide::inputs(rt, &principal, &target, head.method(), &place, held);
-    let (allowed, tier) = decided(gw, rt, &principal, &inputs, &target, (&place, now))?;
+    let grants = gw.grants.set(&rt.config.lists);
+    let at = (&*grants, now.as_microsecond());
+    let mut inputs = decide::inputs(rt, &principal, &target, head.method(), &place, held, at);
+    let (allowed, tier, grant) = decided(gw, rt, &principal, &inputs, &target, (&place, now))?;
     inputs.tier = tier;
+    // The grant that allowed the request travels with its event (and its purpose with it).
+    rec.context.grant_id = grant;
 
     // 5. Room in the audit trail before anything is forwarded.
     rec.slot = Some(reserve_slot(gw).await?);
@@ -520,8 +524,8 @@ fn held_session(
         .held(at, &principal.name, location.idle_timeout, now))
 }
 
-/// Ask the policy, timing the decision; the allowing rule and the tier the address check applies,
-/// or the refusal.
+/// Ask the policy, timing the decision; the allowing rule, the tier the address check applies and
+/// the grant that allowed (a grant waiting for its first use starts now), or the refusal.
 fn decided(
     gw: &Gateway,
     rt: &Runtime,
@@ -529,7 +533,7 @@ fn decided(
     inputs: &policy::Inputs<'_>,
     target: &Target,
     at: (&PlaceFacts, jiff::Timestamp),
-) -> Result<(AllowedBy, policy::Tier), Outcome> {
+) -> Result<(AllowedBy, policy::Tier, Option<i64>), Outcome> {
     let started = Instant::now();
     let decision = policy::decide(&rt.policy, inputs);
     gw.metrics
@@ -539,11 +543,15 @@ fn decided(
         return Err(decide::refusal_at(rt, &decision, principal, target, at));
     }
     decide::obligations(&decision)?;
+    if let (Some(id), Some(set)) = (decision.grant(), inputs.grants) {
+        gw.grants.used(set, id, inputs.now_us);
+    }
     let allowed = AllowedBy {
         id: decision.rule.id(&rt.config.lists),
         static_id: decision.rule.static_id(),
     };
-    Ok((allowed, decision.address_tier(&rt.policy, inputs)))
+    let tier = decision.address_tier(&rt.policy, inputs);
+    Ok((allowed, tier, decision.grant()))
 }
 
 /// An origin connection for the request: the kept one when it still fits, or a new one to a

@@ -1,7 +1,7 @@
 //! Decisions that must keep holding: an open tunnel was allowed under the configuration, the
-//! principal, the place and the session of its start; when one of them changes (a reload, the
-//! location closing, the session ending, the account disabled or deleted), the tunnel is decided
-//! again and closed if it is now refused.
+//! principal, the place, the session and the access grants of its start; when one of them changes
+//! (a reload, the location closing, the session ending, the account disabled or deleted, a grant
+//! revoked or expired), the tunnel is decided again and closed if it is now refused.
 //!
 //! The gateway signals such changes on `Gateway::changes` ([`crate::state::Gateway::decisions_changed`]);
 //! [`while_allowed`] races the relay against that signal, and decides again on each change with
@@ -171,7 +171,17 @@ fn refused_now(gw: &Gateway, a: &Allowed<'_>) -> Option<String> {
         },
         None => None,
     };
-    let inputs = decide::inputs(&rt, principal, a.target, a.method, &place, session);
+    let grants = gw.grants.set(&rt.config.lists);
+    let now_us = now.as_microsecond();
+    let inputs = decide::inputs(
+        &rt,
+        principal,
+        a.target,
+        a.method,
+        &place,
+        session,
+        (&grants, now_us),
+    );
     let d = policy::decide(&rt.policy, &inputs);
     (!d.is_allow()).then(|| d.rule.id(&rt.config.lists))
 }

@@ -15,7 +15,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use rusqlite::params;
+use rusqlite::{params, Transaction};
 
 use super::audit_row::{audit_row, AuditRow, AUDIT_COLUMNS};
 use super::error::StoreError;
@@ -144,57 +144,71 @@ fn where_clause(q: &AuditQuery) -> (String, Vec<Box<dyn rusqlite::ToSql>>) {
     (sql, args)
 }
 
+/// Insert `rows` with their leaves of the verifiable log (`hashes`, one per row, from
+/// `tlog::event_leaf`), inside the caller's transaction, which must hold the write lock (`BEGIN
+/// IMMEDIATE`, so that leaf numbers never collide): a batch of the audit writer, or the record of a
+/// state change written in the same transaction as the change (`grants.rs`).
+pub(super) fn insert_hashed(
+    tx: &Transaction<'_>,
+    rows: &[AuditRow],
+    hashes: &[auditlog::Hash],
+) -> Result<(), StoreError> {
+    tlog::adopt(tx)?;
+    let mut ids = Vec::with_capacity(rows.len());
+    let mut stmt = tx.prepare_cached(
+        "INSERT INTO audit_events (ts_us, principal, tried_principal, client, method,
+            destination, url, decision, rule, status, bytes_up, bytes_down, duration_us,
+            stage, error, terminal, location, session_id, groups, tier, policy_version, role,
+            revoked_by, grant_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
+            ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)",
+    )?;
+    for r in rows {
+        stmt.execute(params![
+            r.ts_us,
+            r.principal,
+            r.tried_principal,
+            r.client,
+            r.method,
+            r.destination,
+            r.url,
+            r.decision,
+            r.rule,
+            r.status,
+            r.bytes_up as i64,
+            r.bytes_down as i64,
+            r.duration_us as i64,
+            r.stage,
+            r.error,
+            r.terminal,
+            r.location,
+            r.session_id,
+            r.groups,
+            r.tier,
+            r.policy_version,
+            r.role,
+            r.revoked_by,
+            r.grant_id,
+        ])?;
+        ids.push(tx.last_insert_rowid());
+    }
+    tlog::append_leaves(tx, hashes, &ids)
+}
+
+/// [`insert_hashed`], hashing the rows itself (a few records of state changes).
+pub(super) fn insert_rows(tx: &Transaction<'_>, rows: &[AuditRow]) -> Result<(), StoreError> {
+    let hashes: Vec<auditlog::Hash> = rows.iter().map(tlog::event_leaf).collect();
+    insert_hashed(tx, rows, &hashes)
+}
+
 impl AuditStore for Store {
     fn append_audit(&mut self, rows: &[AuditRow]) -> Result<(), StoreError> {
         // Hashed before the write lock is taken: other writers (the CLI) wait less.
         let hashes: Vec<auditlog::Hash> = rows.iter().map(tlog::event_leaf).collect();
-        // IMMEDIATE: the leaf numbers are read and written under the write lock, so a CLI
-        // recording an action while the gateway's writer appends never takes the same number.
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        tlog::adopt(&tx)?;
-        let mut ids = Vec::with_capacity(rows.len());
-        {
-            let mut stmt = tx.prepare_cached(
-                "INSERT INTO audit_events (ts_us, principal, tried_principal, client, method,
-                    destination, url, decision, rule, status, bytes_up, bytes_down, duration_us,
-                    stage, error, terminal, location, session_id, groups, tier, policy_version, role,
-                    revoked_by, grant_id)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
-                    ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)",
-            )?;
-            for r in rows {
-                stmt.execute(params![
-                    r.ts_us,
-                    r.principal,
-                    r.tried_principal,
-                    r.client,
-                    r.method,
-                    r.destination,
-                    r.url,
-                    r.decision,
-                    r.rule,
-                    r.status,
-                    r.bytes_up as i64,
-                    r.bytes_down as i64,
-                    r.duration_us as i64,
-                    r.stage,
-                    r.error,
-                    r.terminal,
-                    r.location,
-                    r.session_id,
-                    r.groups,
-                    r.tier,
-                    r.policy_version,
-                    r.role,
-                    r.revoked_by,
-                    r.grant_id,
-                ])?;
-                ids.push(tx.last_insert_rowid());
-            }
-        }
-        tlog::append_leaves(&tx, &hashes, &ids)?;
+        insert_hashed(&tx, rows, &hashes)?;
         tx.commit()?;
         Ok(())
     }

@@ -33,7 +33,7 @@ const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!("migrations/0003_sessions.sql")),
     M::up(include_str!("migrations/0004_audit_place_and_policy.sql")),
     M::up(include_str!("migrations/0005_audit_log.sql")),
-    // 0006 (grants, issue 12) is written on another branch and goes before this line at the merge.
+    M::up(include_str!("migrations/0006_grants.sql")),
     M::up(include_str!("migrations/0007_portal_sessions.sql")),
 ];
 

@@ -14,7 +14,10 @@
 //!   [`TailStore`] (`tlog_tail.rs`): the events behind a range of leaves, read by the gateway's
 //!   start-up check of the log;
 //! - [`PortalStore`] (`portal.rs`): portal sessions (a person logged in to the portal), found by
-//!   the hash of their token, deleted at logout and with their principal's account.
+//!   the hash of their token, deleted at logout and with their principal's account;
+//! - [`GrantStore`] (`grants.rs`): access requests and their reviews, grants, approver scopes and
+//!   guests; every change of state in one transaction with its audit record, and the grants'
+//!   change counter.
 //!
 //! [`Store`] is the SQLite backend and implements all of them. `sqlite.rs` opens it: the data directory
 //! and the file are created readable by their owner only, the connection uses WAL, `synchronous =
@@ -29,9 +32,8 @@
 //! principals, groups or memberships bumps `generation` (by trigger, in the same transaction), and
 //! the gateway polls that counter to reload its snapshot within a second.
 //!
-//! **Where new state goes.** Access requests and grants come with later issues. Each gets
-//! a file of its own here (as `sessions.rs`; `grants.rs`: its row types, a `…Store` trait that
-//! [`Store`] implements, and its SQL), and its tables come in a new numbered migration
+//! **Where new state goes.** Each kind of state gets a file of its own here (as `sessions.rs` and
+//! `grants.rs`: its row types, a `…Store` trait that [`Store`] implements, and its SQL), and its tables come in a new numbered migration
 //! (`migrations/000N_….sql`, appended to `migrations::MIGRATIONS`; a migration that has shipped is
 //! never edited). No table exists before the code that uses it.
 //!
@@ -41,6 +43,7 @@
 mod audit;
 mod audit_row;
 mod error;
+mod grants;
 mod migrations;
 mod portal;
 mod principals;
@@ -52,6 +55,10 @@ mod tlog_tail;
 pub use audit::{AuditQuery, AuditStore, ClientFilter};
 pub use audit_row::AuditRow;
 pub use error::StoreError;
+pub use grants::{
+    Actor, GrantError, GrantRow, GrantStore, GuestRow, NewGrant, NewGuest, NewRequest, RequestRow,
+    ReviewRow, Reviewed, Submitted, Swept, Verdict, GATEWAY,
+};
 pub use migrations::SCHEMA_VERSION;
 pub use portal::{PortalSessionRow, PortalStore};
 pub use principals::{GroupRow, PrincipalRow, PrincipalStore, Role};

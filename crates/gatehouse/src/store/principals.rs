@@ -22,6 +22,8 @@ use super::sqlite::{now_us, Store};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
     Admin,
+    /// Reviews access requests in the scopes given to it (`gatehouse approver add`), and creates guests.
+    Approver,
     User,
 }
 
@@ -29,6 +31,7 @@ impl Role {
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Admin => "admin",
+            Role::Approver => "approver",
             Role::User => "user",
         }
     }
@@ -36,6 +39,7 @@ impl Role {
     pub fn parse(s: &str) -> Option<Role> {
         match s {
             "admin" => Some(Role::Admin),
+            "approver" => Some(Role::Approver),
             "user" => Some(Role::User),
             _ => None,
         }

@@ -260,6 +260,19 @@ fn help_is_complete_for_every_command() {
         &["session", "list"],
         &["session", "end"],
         &["audit"],
+        &["request"],
+        &["request", "create"],
+        &["request", "withdraw"],
+        &["review"],
+        &["review", "approve"],
+        &["review", "deny"],
+        &["grant"],
+        &["grant", "add"],
+        &["revoke"],
+        &["guest"],
+        &["guest", "add"],
+        &["approver"],
+        &["approver", "add"],
     ];
     for c in commands {
         let out = Command::new(BIN).args(*c).arg("--help").output().unwrap();

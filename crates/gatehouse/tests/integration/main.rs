@@ -14,6 +14,8 @@ mod canonical;
 mod cli;
 mod clients;
 mod connect_ports;
+mod grants;
+mod grants_cli;
 mod hardening;
 mod kept_upstream;
 mod list_files;

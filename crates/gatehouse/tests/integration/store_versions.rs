@@ -107,7 +107,9 @@ fn a_store_made_before_versions_keeps_every_row_and_takes_the_migrations() {
     assert_eq!(rows_after, rows_before);
     assert_eq!(store.generation().unwrap(), generation_before);
     // Version 1 adopted the old schema as it was: the only changes are those of the later
-    // migrations (2: audit and group triggers; 3: sessions; 5: the audit log; 7: portal sessions).
+    // migrations (2: audit and group triggers; 3: sessions; 5: the audit log's tables; 6: access
+    // requests, reviews, grants, approver scopes, and the guests' columns of `principals`; 7: portal
+    // sessions).
     let schema_after = schema_of(&raw);
     let added: BTreeSet<&str> = schema_after
         .difference(&schema_before)
@@ -120,13 +122,25 @@ fn a_store_made_before_versions_keeps_every_row_and_takes_the_migrations() {
     assert_eq!(
         added,
         BTreeSet::from([
+            "access_requests",
+            "access_requests_pending",
+            "access_requests_principal",
+            "approver_scopes",
             "audit_checkpoints",
             "audit_events",
             "audit_leaves",
             "audit_log_state",
+            "grant_generation",
+            "grants",
+            "grants_active",
+            "grants_del",
+            "grants_ins",
+            "grants_upd",
             "groups_del",
             "groups_ins",
             "groups_upd",
+            "principals",
+            "reviews",
             "session_generation",
             "sessions",
             "sessions_del",
@@ -136,6 +150,7 @@ fn a_store_made_before_versions_keeps_every_row_and_takes_the_migrations() {
             "sessions_open_principal",
             "sessions_open_terminal",
             "sessions_started",
+            "sqlite_autoindex_approver_scopes_1",
             "sqlite_autoindex_audit_leaves_1",
             "portal_sessions",
             "portal_sessions_deleted",
@@ -143,9 +158,10 @@ fn a_store_made_before_versions_keeps_every_row_and_takes_the_migrations() {
             "portal_sessions_expires",
             "portal_sessions_principal",
             "sqlite_autoindex_portal_sessions_1",
+            "sqlite_autoindex_reviews_1",
         ])
     );
-    assert_eq!(removed, BTreeSet::from(["audit_events"]));
+    assert_eq!(removed, BTreeSet::from(["audit_events", "principals"]));
 
     // Through the store's interfaces: the same principals, with their groups, and the same events.
     let principals = store.principals().unwrap();

@@ -266,6 +266,8 @@ impl RulesFixture {
                 schedules: &r.schedules,
                 session: r.session,
             },
+            grants: None,
+            now_us: 0,
         }
     }
 

@@ -46,7 +46,7 @@ pub const SCHEMA: &str = r#"namespace Gatehouse {
 "#;
 
 /// The roles a principal can have (`principal.role`).
-pub const ROLES: [&str; 2] = ["admin", "user"];
+pub const ROLES: [&str; 3] = ["admin", "approver", "user"];
 
 /// One rule file: its name (the path, shown in diagnostics) and its text.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -130,6 +130,8 @@ impl Req {
                 schedules: &self.schedules,
                 session: self.session,
             },
+            grants: None,
+            now_us: 0,
         }
     }
 }
@@ -655,4 +657,87 @@ fn the_fast_path_and_the_cache_decide_as_cedar_does_over_random_requests() {
             "no decision by `{id}` in {seen:?}"
         );
     }
+}
+
+fn grant(id: i64, who: &str, scope: &str, until: i64) -> access::ActiveGrant {
+    access::ActiveGrant {
+        id,
+        principal: Arc::from(who),
+        scope: access::Scope::parse(scope).unwrap(),
+        purpose: Arc::from("a seminar on tides"),
+        starts_us: Some(0),
+        expires_us: Some(until),
+        claim_by_us: None,
+    }
+}
+
+/// Step 6b: a grant allows what the tier refused, and never what an earlier step refused.
+#[test]
+fn a_grant_allows_what_the_tier_refuses_and_never_what_an_earlier_step_refused() {
+    let p = policy(rules(LIBRARY), Unregistered::Refuse);
+    let set = access::GrantSet::new(
+        [
+            grant(7, "ada", "domain:example.org category:science", 1000),
+            grant(8, "cy", "tier:open", 1000),
+        ],
+        |name| (name == "science").then_some(CategoryId(3)),
+    );
+    let at = |r: &Req, now: i64| {
+        let mut i = r.inputs();
+        i.grants = Some(&set);
+        i.now_us = now;
+        let d = decide(&p, &i);
+        assert_eq!(explain(&p, &i).decision, d, "explain agrees with decide");
+        d
+    };
+    let ada = |host| Req::new("ada", &[], host);
+    let d = at(&ada("www.example.org"), 500);
+    assert_eq!(
+        (d.verdict, &d.rule, d.grant()),
+        (Verdict::Allow, &Rule::Grant(7), Some(7))
+    );
+    assert_eq!(
+        d.tier,
+        Some(Tier::Filtered),
+        "the address check keeps the tier's networks"
+    );
+    let d = at(&ada("nature.example").cat(CategoryId(3)), 500);
+    assert_eq!(d.grant(), Some(7), "a category grant");
+    // Not another principal's, not before or after its time.
+    assert_eq!(
+        at(&Req::new("bob", &[], "example.org"), 500).rule,
+        Rule::FilteredDefault
+    );
+    assert_eq!(at(&ada("example.org"), 1000).rule, Rule::FilteredDefault);
+    // Never above a forbid, a global deny, a closed location or a disabled account.
+    let guest = Req::new("ada", &["guests"], "arxiv.org").cat(RESEARCH);
+    assert_eq!(
+        at(&guest, 500).rule.id(&lists::Lists::default()),
+        "no-research-for-guests"
+    );
+    assert!(matches!(
+        at(&ada("example.org").cat(ADS), 500).rule,
+        Rule::GlobalDeny(_)
+    ));
+    let mut closed = ada("example.org");
+    closed.open = false;
+    assert_eq!(at(&closed, 500).rule, Rule::LocationClosed);
+    let mut disabled = ada("example.org");
+    disabled.disabled = true;
+    assert_eq!(at(&disabled, 500).rule, Rule::PrincipalDisabled);
+    // A tier grant decides with its tier, like a rule's `@tier`.
+    let mut cy = Req::new("cy", &[], "anything.example");
+    cy.tier = Tier::None;
+    let d = at(&cy, 500);
+    assert_eq!(
+        (d.verdict, &d.rule, d.grant()),
+        (Verdict::Allow, &Rule::TierOpen, Some(8))
+    );
+    let mut i = cy.inputs();
+    i.grants = Some(&set);
+    i.now_us = 500;
+    let e = explain(&p, &i);
+    assert_eq!(e.step, Step::Grant);
+    assert_eq!(e.tier.map(|t| t.from), Some(TierFrom::Grant(8)));
+    assert_eq!(at(&cy, 1000).rule, Rule::TierNone);
 }
