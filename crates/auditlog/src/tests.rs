@@ -652,7 +652,11 @@ fn a_private_key_string_round_trips_and_rejects_tampering() {
     assert_eq!(back.verifier(), signer.verifier());
     // Another key id, a cut key, another prefix: refused, and the secret is never echoed.
     let other_id = text.replacen(&format!("{:08x}", signer.key_id()), "00000000", 1);
-    for bad in [other_id, text[..text.len() - 4].to_string(), text.replacen("PRIVATE", "PUBLIC", 1)] {
+    for bad in [
+        other_id,
+        text[..text.len() - 4].to_string(),
+        text.replacen("PRIVATE", "PUBLIC", 1),
+    ] {
         let err = Signer::from_private_key(&bad).err().unwrap();
         assert!(!err.to_string().contains(&text[30..]), "{err}");
     }

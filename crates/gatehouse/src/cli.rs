@@ -6,7 +6,8 @@
 //! second through the store's change counter).
 //!
 //! This file parses the command line and runs `serve` and `check-config`; `accounts.rs` holds
-//! `user` and `group`, `sessions.rs` holds `session`, `audit.rs` holds `audit`. Those reach the
+//! `user` and `group`, `sessions.rs` holds `session`, `audit.rs` holds `audit` (the listing), `auditlog.rs` its
+//! subcommands `verify`, `export`, `prove`, `pubkey` and `prune`. Those reach the
 //! store through its traits (`PrincipalStore`, `SessionStore`, `AuditStore`). `common.rs` holds what they all share (the common options,
 //! loading the configuration, printing times and tables); no part imports from this file.
 
@@ -22,6 +23,7 @@ use crate::server::{Server, ServerOptions};
 
 mod accounts;
 mod audit;
+mod auditlog;
 mod common;
 mod policy;
 mod sessions;
@@ -88,12 +90,16 @@ enum Command {
         #[command(subcommand)]
         command: policy::PolicyCommand,
     },
-    /// List and filter audit events (oldest first).
+    /// List and filter audit events (oldest first); verify, export and prove the audit log
+    /// (`verify`, `export`, `prove`, `pubkey`), and prune it (`prune`).
+    #[command(args_conflicts_with_subcommands = true)]
     Audit {
         #[command(flatten)]
         common: Common,
         #[command(flatten)]
         filter: AuditFilter,
+        #[command(subcommand)]
+        command: Option<auditlog::AuditCommand>,
     },
 }
 
@@ -116,7 +122,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::User { common, command } => accounts::user(common, command),
         Command::Group { common, command } => accounts::group(common, command),
         Command::Session { common, command } => sessions::session(common, command),
-        Command::Audit { common, filter } => audit::audit(common, filter),
+        Command::Audit {
+            common,
+            filter,
+            command: None,
+        } => audit::audit(common, filter),
+        Command::Audit {
+            common,
+            command: Some(command),
+            ..
+        } => auditlog::run(common, command),
         Command::Policy { common, command } => policy::policy(common, command),
     }
 }

@@ -17,6 +17,7 @@
 //! - [`server`]: listeners, reload, drain — the entry point the binary and the tests share;
 //! - [`facts`]: the facts a decision is made on (place, time, principal), shared by the proxy
 //!   and `gatehouse policy`;
+//! - [`logcheck`]: the audit log's reader side: `audit verify`, exports, proofs, retention;
 //! - [`clock`]: the injected wall clock (opening hours, session timeouts);
 //! - [`cli`]: the command line.
 // The I/O crate reads clocks and the environment by design; the ban applies to the pure crates.
@@ -31,6 +32,7 @@ pub mod codes;
 pub mod config;
 pub mod facts;
 pub mod identity;
+pub mod logcheck;
 pub mod logkey;
 pub mod metrics;
 pub mod proxy;

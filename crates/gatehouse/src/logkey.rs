@@ -119,7 +119,10 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(key_path(dir.path())).unwrap().permissions().mode();
+            let mode = std::fs::metadata(key_path(dir.path()))
+                .unwrap()
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
         std::fs::write(key_path(dir.path()), "PRIVATE+KEY+x+00000000+AAAA\n").unwrap();

@@ -91,6 +91,11 @@ impl Server {
             )),
             tokio::spawn(poll_principals(gateway.clone(), controls.drain.subscribe())),
             tokio::spawn(sweep_seats(gateway.clone(), controls.drain.subscribe())),
+            crate::logcheck::retention::spawn(
+                gateway.clone(),
+                opts.data_dir.clone(),
+                controls.drain.subscribe(),
+            ),
         ];
         let (admin_stop_tx, admin_stop) = watch::channel(false);
         let mut server = Server {

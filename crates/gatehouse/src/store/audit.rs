@@ -252,6 +252,54 @@ pub(super) fn audit_row(r: &rusqlite::Row) -> rusqlite::Result<AuditRow> {
     })
 }
 
+/// Insert `rows` as new events and append their leaves, inside `tx` (which holds the write lock).
+pub(super) fn insert_events(
+    tx: &rusqlite::Transaction<'_>,
+    rows: &[AuditRow],
+) -> Result<(), StoreError> {
+    let mut ids = Vec::with_capacity(rows.len());
+    {
+        let mut stmt = tx.prepare_cached(
+                "INSERT INTO audit_events (ts_us, principal, tried_principal, client, method,
+                    destination, url, decision, rule, status, bytes_up, bytes_down, duration_us,
+                    stage, error, terminal, location, session_id, groups, tier, policy_version, role,
+                    revoked_by, grant_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
+                    ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)",
+            )?;
+        for r in rows {
+            stmt.execute(params![
+                r.ts_us,
+                r.principal,
+                r.tried_principal,
+                r.client,
+                r.method,
+                r.destination,
+                r.url,
+                r.decision,
+                r.rule,
+                r.status,
+                r.bytes_up as i64,
+                r.bytes_down as i64,
+                r.duration_us as i64,
+                r.stage,
+                r.error,
+                r.terminal,
+                r.location,
+                r.session_id,
+                r.groups,
+                r.tier,
+                r.policy_version,
+                r.role,
+                r.revoked_by,
+                r.grant_id,
+            ])?;
+            ids.push(tx.last_insert_rowid());
+        }
+    }
+    tlog::append_leaves(tx, rows, &ids)
+}
+
 impl AuditStore for Store {
     fn append_audit(&mut self, rows: &[AuditRow]) -> Result<(), StoreError> {
         // IMMEDIATE: the leaf numbers are read and written under the write lock, so a CLI
@@ -260,56 +308,14 @@ impl AuditStore for Store {
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         tlog::adopt(&tx)?;
-        let mut ids = Vec::with_capacity(rows.len());
-        {
-            let mut stmt = tx.prepare_cached(
-                "INSERT INTO audit_events (ts_us, principal, tried_principal, client, method,
-                    destination, url, decision, rule, status, bytes_up, bytes_down, duration_us,
-                    stage, error, terminal, location, session_id, groups, tier, policy_version, role,
-                    revoked_by, grant_id)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
-                    ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)",
-            )?;
-            for r in rows {
-                stmt.execute(params![
-                    r.ts_us,
-                    r.principal,
-                    r.tried_principal,
-                    r.client,
-                    r.method,
-                    r.destination,
-                    r.url,
-                    r.decision,
-                    r.rule,
-                    r.status,
-                    r.bytes_up as i64,
-                    r.bytes_down as i64,
-                    r.duration_us as i64,
-                    r.stage,
-                    r.error,
-                    r.terminal,
-                    r.location,
-                    r.session_id,
-                    r.groups,
-                    r.tier,
-                    r.policy_version,
-                    r.role,
-                    r.revoked_by,
-                    r.grant_id,
-                ])?;
-                ids.push(tx.last_insert_rowid());
-            }
-        }
-        tlog::append_leaves(&tx, rows, &ids)?;
+        insert_events(&tx, rows)?;
         tx.commit()?;
         Ok(())
     }
 
     fn audit(&self, q: &AuditQuery) -> Result<Vec<AuditRow>, StoreError> {
         let (filter, args) = where_clause(q);
-        let mut sql = format!(
-            "SELECT {AUDIT_COLUMNS} FROM audit_events{filter} ORDER BY id"
-        );
+        let mut sql = format!("SELECT {AUDIT_COLUMNS} FROM audit_events{filter} ORDER BY id");
         if let Some(l) = q.limit {
             // The newest `limit` events, still printed oldest first.
             sql = format!("SELECT * FROM ({sql} DESC LIMIT {l}) AS newest ORDER BY id");

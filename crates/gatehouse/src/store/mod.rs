@@ -10,7 +10,9 @@
 //! - [`SessionStore`] (`sessions.rs`): sessions (a principal at a terminal), taking a seat in one
 //!   transaction, touching, ending and listing them, and their change counter;
 //! - [`LogStore`] (`tlog.rs`): the verifiable audit log — each event's leaf (appended with the
-//!   event by `AuditStore::append_audit`), where the log starts, and the signed checkpoints.
+//!   event by `AuditStore::append_audit`), where the log starts, and the signed checkpoints;
+//!   [`LogReadStore`] (`tlog_read.rs`): the log read leaf by leaf for verification, export and
+//!   proofs, and pruning for retention.
 //!
 //! [`Store`] is the SQLite backend and implements all three. `sqlite.rs` opens it: the data directory
 //! and the file are created readable by their owner only, the connection uses WAL, `synchronous =
@@ -41,6 +43,7 @@ mod principals;
 mod sessions;
 mod sqlite;
 mod tlog;
+mod tlog_read;
 
 pub use audit::{AuditQuery, AuditRow, AuditStore, ClientFilter};
 pub use error::StoreError;
@@ -50,11 +53,12 @@ pub use sessions::{
     EndReason, SeatClaim, SeatOutcome, SeatTaken, SessionFilter, SessionRow, SessionSelector,
     SessionStore,
 };
+pub use sqlite::{create_private_file, existing_store_path, now_us, store_path, Store, STORE_FILE};
 pub use tlog::{
     current_tree, event_leaf, frontier_bytes, leaf_bytes, sign_checkpoint, CheckpointRow, LeafRow,
     LogState, LogStore, LEAF_FORMAT,
 };
-pub use sqlite::{create_private_file, existing_store_path, now_us, store_path, Store, STORE_FILE};
+pub use tlog_read::{leaf_from_row, LeafCheck, LogReadStore};
 
 /// The principals side of the store, shared by the gateway's readers off the request path (the
 /// principals snapshot, `/readyz`); whichever backend it is.

@@ -264,7 +264,11 @@ impl LogStore for Store {
              ORDER BY leaf",
         )?;
         let rows = stmt.query_map([from as i64, to as i64], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, Vec<u8>>(2)?))
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, Vec<u8>>(2)?,
+            ))
         })?;
         rows.map(|r| {
             let (leaf, event_id, hash) = r?;
@@ -432,11 +436,17 @@ mod tests {
             assert_eq!(leaf.hash, event_leaf(event));
         }
         let signer = Signer::from_seed("test/audit", &[1; 32]).unwrap();
-        let first = sign_checkpoint(&mut store, &signer, 1_000_000).unwrap().unwrap();
+        let first = sign_checkpoint(&mut store, &signer, 1_000_000)
+            .unwrap()
+            .unwrap();
         assert_eq!(first.size, 3);
-        assert!(sign_checkpoint(&mut store, &signer, 2_000_000).unwrap().is_none());
+        assert!(sign_checkpoint(&mut store, &signer, 2_000_000)
+            .unwrap()
+            .is_none());
         store.append_audit(&[row(4)]).unwrap();
-        let second = sign_checkpoint(&mut store, &signer, 3_000_000).unwrap().unwrap();
+        let second = sign_checkpoint(&mut store, &signer, 3_000_000)
+            .unwrap()
+            .unwrap();
         let all: Vec<Hash> = store.leaves(0, 4).unwrap().iter().map(|l| l.hash).collect();
         assert_eq!(second.root, auditlog::root_of(&all));
         let opened = Checkpoint::open(&second.note, &signer.verifier()).unwrap();

@@ -27,5 +27,6 @@ mod store_versions;
 mod strictness;
 mod tidy;
 mod tiers;
+mod tlog_verify;
 mod truncation;
 mod where_when;
