@@ -20,13 +20,6 @@ pub use error::CheckError;
 pub use event::{event_from_json, event_json};
 pub use export::{verify_export, write_export, Exported, EXPORT_FORMAT};
 pub use proof::{prove_consistency, prove_event, verify_proof, StoreLeaves};
-pub use report::{Finding, Kind, Report};
+pub use report::{format_time, Finding, Kind, Report};
 pub use retention::{prune_before, Pruned};
 pub use verify::verify_store;
-
-/// A time in microseconds as RFC 3339 in UTC, to the second.
-pub(crate) fn format_time(us: i64) -> String {
-    jiff::Timestamp::from_microsecond(us)
-        .map(|t| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
-        .unwrap_or_else(|_| us.to_string())
-}

@@ -92,3 +92,11 @@ impl Report {
         self.findings.is_empty()
     }
 }
+
+/// A time in microseconds as RFC 3339 in UTC, to the second (how reports and the pruning event
+/// write a cut-off).
+pub fn format_time(us: i64) -> String {
+    jiff::Timestamp::from_microsecond(us)
+        .map(|t| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
+        .unwrap_or_else(|_| us.to_string())
+}

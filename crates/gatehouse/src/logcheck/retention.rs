@@ -17,6 +17,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use super::error::CheckError;
+use super::report::format_time;
 use crate::state::Gateway;
 use crate::store::{AuditRow, LogReadStore, Store, StoreError};
 
@@ -63,7 +64,7 @@ pub fn prune_before(
         .map_err(|e| log(e.to_string()))?
         .origin()
         .to_string();
-    let date = super::format_time(cutoff_us);
+    let date = format_time(cutoff_us);
     let from = state.first_leaf;
     let record = |events: u64| {
         AuditRow::action(
