@@ -92,7 +92,6 @@ enum Command {
     },
     /// List and filter audit events (oldest first); verify, export and prove the audit log
     /// (`verify`, `export`, `prove`, `pubkey`), and prune it (`prune`).
-    #[command(args_conflicts_with_subcommands = true)]
     Audit {
         #[command(flatten)]
         common: Common,
@@ -129,9 +128,17 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => audit::audit(common, filter),
         Command::Audit {
             common,
+            filter,
             command: Some(command),
-            ..
-        } => auditlog::run(common, command),
+        } => {
+            if filter.given() {
+                anyhow::bail!(
+                    "the listing options (`--principal`, `--since`, `--format`, …) go with \
+                     `gatehouse audit` alone, not with a subcommand: see `gatehouse audit <COMMAND> --help`"
+                );
+            }
+            auditlog::run(common, command)
+        }
         Command::Policy { common, command } => policy::policy(common, command),
     }
 }

@@ -860,3 +860,39 @@ fn retention_days_out_of_range_is_located() {
         "{err}"
     );
 }
+
+#[test]
+fn the_subcommands_have_help_take_the_common_options_either_side_and_refuse_listing_filters() {
+    for sub in ["verify", "export", "prove", "pubkey", "prune"] {
+        let out = Command::new(BIN)
+            .args(["audit", sub, "--help"])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{sub}");
+        assert!(
+            text.contains(&format!("Usage: gatehouse audit {sub}")),
+            "{text}"
+        );
+    }
+    let dir = store_with_checkpoints();
+    let data = dir.path().to_str().unwrap();
+    let (code, out, err) = run(None, &["audit", "--data-dir", data, "verify"], dir.path());
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, _, err) = run(
+        Some(dir.path()),
+        &["audit", "--principal", "ada", "verify"],
+        dir.path(),
+    );
+    assert_eq!(code, 1);
+    assert!(err.contains("the listing options"), "{err}");
+    // A data directory without a store is named, and nothing is created in it.
+    let empty = tempfile::tempdir().unwrap();
+    let (code, _, err) = run(Some(empty.path()), &["audit", "verify"], empty.path());
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("audit log key") || err.contains("no store"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_dir(empty.path()).unwrap().count(), 0);
+}
