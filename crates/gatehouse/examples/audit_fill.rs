@@ -26,8 +26,8 @@ const WORDS: [&str; 16] = [
 fn event(n: u64, start_us: i64) -> AuditRow {
     let word = WORDS[(n % 16) as usize];
     let host = format!("{word}{}.example.org", n % 997);
-    let denied = n % 23 == 0;
-    let connect = n % 3 == 0;
+    let denied = n.is_multiple_of(23);
+    let connect = n.is_multiple_of(3);
     AuditRow {
         ts_us: start_us + n as i64 * 1_000,
         principal: Some(format!("user{}", n % 500)),

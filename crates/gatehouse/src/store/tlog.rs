@@ -135,7 +135,7 @@ fn hash_of(bytes: Vec<u8>) -> Result<Hash, StoreError> {
 }
 
 fn frontier_of(bytes: &[u8]) -> Result<Vec<Hash>, StoreError> {
-    if bytes.len() % 32 != 0 {
+    if !bytes.len().is_multiple_of(32) {
         return Err(StoreError::Log(format!(
             "a stored frontier is {} bytes, not a multiple of 32",
             bytes.len()
@@ -149,12 +149,15 @@ pub fn frontier_bytes(nodes: &[Hash]) -> Vec<u8> {
     nodes.iter().flat_map(|h| h.0).collect()
 }
 
-fn checkpoint_row(r: &rusqlite::Row) -> rusqlite::Result<(i64, i64, Vec<u8>, Vec<u8>, String)> {
+/// A checkpoint's columns as read: size, time, root, frontier, note.
+type CheckpointColumns = (i64, i64, Vec<u8>, Vec<u8>, String);
+
+fn checkpoint_row(r: &rusqlite::Row) -> rusqlite::Result<CheckpointColumns> {
     Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
 }
 
 fn to_checkpoint(
-    (size, ts_us, root, frontier, note): (i64, i64, Vec<u8>, Vec<u8>, String),
+    (size, ts_us, root, frontier, note): CheckpointColumns,
 ) -> Result<CheckpointRow, StoreError> {
     Ok(CheckpointRow {
         size: size as u64,
@@ -219,12 +222,10 @@ pub(super) fn append_leaves(
     rows: &[AuditRow],
     ids: &[i64],
 ) -> Result<(), StoreError> {
-    let mut leaf = next_leaf(tx)?;
     let mut stmt =
         tx.prepare_cached("INSERT INTO audit_leaves (leaf, event_id, hash) VALUES (?1, ?2, ?3)")?;
-    for (row, id) in rows.iter().zip(ids) {
+    for (leaf, (row, id)) in (next_leaf(tx)?..).zip(rows.iter().zip(ids)) {
         stmt.execute(params![leaf as i64, id, event_leaf(row).0.to_vec()])?;
-        leaf += 1;
     }
     Ok(())
 }

@@ -620,7 +620,7 @@ async fn a_consistency_proof_holds_across_a_restart() {
     let first = start_on(&config, &data).await;
     let hash = gatehouse::identity::hash_password("ada-password").unwrap();
     gatehouse::store::PrincipalStore::add_principal(
-        &mut Store::open(&data).unwrap(),
+        &Store::open(&data).unwrap(),
         "ada",
         gatehouse::store::Role::User,
         Tier::Open,
