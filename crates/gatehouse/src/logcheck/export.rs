@@ -44,6 +44,18 @@ pub fn write_export(
     public_key: &str,
     out: &mut dyn Write,
 ) -> Result<Exported, CheckError> {
+    store.begin_read()?;
+    let written = export_snapshot(store, since_us, public_key, out);
+    store.end_read()?;
+    written
+}
+
+fn export_snapshot(
+    store: &dyn LogReadStore,
+    since_us: Option<i64>,
+    public_key: &str,
+    out: &mut dyn Write,
+) -> Result<Exported, CheckError> {
     let state = store.log_state()?;
     let checkpoints = store.checkpoints()?;
     let newest = checkpoints

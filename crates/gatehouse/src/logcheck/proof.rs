@@ -112,8 +112,23 @@ fn base64_list(proof: &[Hash]) -> Value {
     proof.iter().map(Hash::to_base64).collect::<Vec<_>>().into()
 }
 
+/// Run `f` on one snapshot of the store.
+fn in_snapshot<T>(
+    store: &dyn LogReadStore,
+    f: impl FnOnce() -> Result<T, CheckError>,
+) -> Result<T, CheckError> {
+    store.begin_read()?;
+    let result = f();
+    store.end_read()?;
+    result
+}
+
 /// The inclusion proof of event `event_id` under the newest checkpoint.
 pub fn prove_event(store: &dyn LogReadStore, event_id: i64) -> Result<Value, CheckError> {
+    in_snapshot(store, || event_proof(store, event_id))
+}
+
+fn event_proof(store: &dyn LogReadStore, event_id: i64) -> Result<Value, CheckError> {
     let unavailable = |m: String| CheckError::Unavailable(m);
     let event = store
         .event(event_id)?
@@ -155,6 +170,10 @@ pub fn prove_consistency(
     old: u64,
     new: Option<u64>,
 ) -> Result<Value, CheckError> {
+    in_snapshot(store, || consistency(store, old, new))
+}
+
+fn consistency(store: &dyn LogReadStore, old: u64, new: Option<u64>) -> Result<Value, CheckError> {
     let checkpoints = store.checkpoints()?;
     let find = |size: u64| -> Result<&CheckpointRow, CheckError> {
         checkpoints.iter().find(|c| c.size == size).ok_or_else(|| {

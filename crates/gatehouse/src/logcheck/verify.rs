@@ -32,6 +32,13 @@ struct Signed {
 
 /// Verify the audit log in `store` with the log's public key.
 pub fn verify_store(store: &dyn LogReadStore, verifier: &Verifier) -> Result<Report, StoreError> {
+    store.begin_read()?;
+    let report = verify_snapshot(store, verifier);
+    store.end_read()?;
+    report
+}
+
+fn verify_snapshot(store: &dyn LogReadStore, verifier: &Verifier) -> Result<Report, StoreError> {
     let state = store.log_state()?;
     let mut report = Report {
         first_leaf: state.first_leaf,

@@ -2,6 +2,8 @@
 //! that retention makes: pruning the log's oldest leaves and their events ([`LogReadStore`]).
 //!
 //! Guarantees:
+//! - the reads between [`LogReadStore::begin_read`] and [`LogReadStore::end_read`] see one
+//!   snapshot (a read transaction: in WAL mode the gateway goes on appending meanwhile);
 //! - [`LogReadStore::walk_leaves`] streams every leaf from a given number in order, each with the
 //!   leaf hash recomputed from its event's row as stored now ([`leaf_from_row`], byte for byte the
 //!   encoding of [`super::leaf_bytes`]), in one query and without allocating per row: a column of
@@ -35,6 +37,11 @@ pub struct LeafCheck {
 
 /// What the reader side of the audit log needs beyond [`LogStore`].
 pub trait LogReadStore: LogStore {
+    /// Start reading from one snapshot: every read until [`end_read`](LogReadStore::end_read)
+    /// sees the store as it was now, whatever a running gateway appends or prunes meanwhile.
+    fn begin_read(&self) -> Result<(), StoreError>;
+    /// End the snapshot.
+    fn end_read(&self) -> Result<(), StoreError>;
     /// Call `f` for every leaf numbered `from` or more, in order, until it returns `false`.
     fn walk_leaves(
         &self,
@@ -125,6 +132,17 @@ fn hash_from(bytes: &[u8]) -> Hash {
 }
 
 impl LogReadStore for Store {
+    fn begin_read(&self) -> Result<(), StoreError> {
+        // A deferred transaction takes its snapshot at the first read and holds it to the end.
+        self.conn.execute_batch("BEGIN")?;
+        Ok(())
+    }
+
+    fn end_read(&self) -> Result<(), StoreError> {
+        self.conn.execute_batch("COMMIT")?;
+        Ok(())
+    }
+
     fn walk_leaves(
         &self,
         from: u64,
