@@ -281,3 +281,56 @@ pub fn verify_proof(text: &str, verifier: &Verifier) -> Result<String, String> {
         old.size()
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{sign_checkpoint, AuditRow, AuditStore, LogStore, Store};
+
+    fn row(n: i64) -> AuditRow {
+        AuditRow::action(n, "ada", "cli", "test.event", &format!("n:{n}"), None)
+    }
+
+    /// After pruning at every possible checkpoint size, every proof that does not need a pruned
+    /// leaf is the proof over all the leaves, as if nothing had been pruned.
+    #[test]
+    fn proofs_after_pruning_are_the_proofs_of_the_whole_tree() {
+        let signer = auditlog::Signer::from_seed("test/audit", &[3; 32]).unwrap();
+        for pruned_at in 1..=13u64 {
+            let dir = tempfile::tempdir().unwrap();
+            let mut store = Store::open(dir.path()).unwrap();
+            let rows: Vec<AuditRow> = (0..20).map(row).collect();
+            store.append_audit(&rows[..pruned_at as usize]).unwrap();
+            let point = sign_checkpoint(&mut store, &signer, 1).unwrap().unwrap();
+            store.append_audit(&rows[pruned_at as usize..]).unwrap();
+            let before: Vec<Hash> = store
+                .leaves(0, 20)
+                .unwrap()
+                .iter()
+                .map(|l| l.hash)
+                .collect();
+            store
+                .prune(point.size, &point.frontier, &|_| row(99))
+                .unwrap();
+            let mut all = before.clone();
+            all.extend(store.leaves(20, 21).unwrap().iter().map(|l| l.hash));
+            let source = StoreLeaves::new(&store).unwrap();
+            for size in pruned_at + 1..=21 {
+                for leaf in pruned_at..size {
+                    assert_eq!(
+                        inclusion_proof(&source, leaf, size).unwrap(),
+                        inclusion_proof(&all, leaf, size).unwrap(),
+                        "pruned at {pruned_at}, leaf {leaf} of {size}"
+                    );
+                }
+                assert_eq!(
+                    consistency_proof(&source, pruned_at, size).unwrap(),
+                    consistency_proof(&all, pruned_at, size).unwrap(),
+                    "pruned at {pruned_at}, from {pruned_at} to {size}"
+                );
+            }
+            // A pruned leaf cannot be proven (unless the frontier kept happens to be that leaf).
+            assert_eq!(inclusion_proof(&source, 0, 21).is_err(), pruned_at > 1);
+        }
+    }
+}
