@@ -178,7 +178,13 @@ fn print_report(report: &Report, started: Instant, what: &str) -> ExitCode {
             report.origin,
             started.elapsed().as_secs_f64()
         );
-        if report.unsigned > 0 {
+        if report.unsigned > 0 && what == "export" {
+            let _ = writeln!(
+                out,
+                "warning: the last {} events of the export are not covered by any checkpoint in it: they are not verified",
+                report.unsigned
+            );
+        } else if report.unsigned > 0 {
             let _ = writeln!(
                 out,
                 "note: the newest {} events are not covered by a checkpoint yet (the gateway signs one within `audit.checkpoint_interval`)",
