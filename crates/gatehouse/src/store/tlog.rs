@@ -149,15 +149,15 @@ pub fn frontier_bytes(nodes: &[Hash]) -> Vec<u8> {
     nodes.iter().flat_map(|h| h.0).collect()
 }
 
-/// A checkpoint's columns as read: size, time, root, frontier, note.
-type CheckpointColumns = (i64, i64, Vec<u8>, Vec<u8>, String);
+/// A checkpoint row as SQLite gives it: size, time, root, frontier, note.
+type RawCheckpoint = (i64, i64, Vec<u8>, Vec<u8>, String);
 
-fn checkpoint_row(r: &rusqlite::Row) -> rusqlite::Result<CheckpointColumns> {
+fn checkpoint_row(r: &rusqlite::Row) -> rusqlite::Result<RawCheckpoint> {
     Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
 }
 
 fn to_checkpoint(
-    (size, ts_us, root, frontier, note): CheckpointColumns,
+    (size, ts_us, root, frontier, note): RawCheckpoint,
 ) -> Result<CheckpointRow, StoreError> {
     Ok(CheckpointRow {
         size: size as u64,
