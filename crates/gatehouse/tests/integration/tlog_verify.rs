@@ -910,3 +910,48 @@ fn the_subcommands_have_help_take_the_common_options_either_side_and_refuse_list
     );
     assert_eq!(std::fs::read_dir(empty.path()).unwrap().count(), 0);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn verify_while_the_gateway_records_and_prunes_sees_one_consistent_log() {
+    let origin = Origin::start("127.0.0.2").await;
+    let gw = Gateway::start(&base_config(&origin)).await;
+    gw.add_user("ada", Tier::Open, "ada-password").await;
+    browse(&gw, &origin, 3).await;
+    sign_now(gw.data_path());
+    let data = gw.data_path().to_path_buf();
+    // A bounded client loop appends events while `verify`, checkpoints and a prune run.
+    let proxy = gw.proxy_url();
+    let url = format!("http://origin.test:{}/busy", origin.port());
+    let load = tokio::spawn(async move {
+        for _ in 0..60 {
+            let out = curl(&["-x", &proxy, "-U", "ada:ada-password", &url]).await;
+            assert_eq!(out.status, 200);
+        }
+    });
+    for round in 0..6 {
+        let d = data.clone();
+        let (code, out) = tokio::task::spawn_blocking(move || verify(&d))
+            .await
+            .unwrap();
+        assert_eq!(code, 0, "round {round}: {out}");
+        sign_now(&data);
+        if round == 3 {
+            // Everything up to the newest checkpoint, while events keep coming.
+            let d = data.clone();
+            let cutoff = (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(1)).to_string();
+            let (code, out, err) = tokio::task::spawn_blocking(move || {
+                run(Some(&d), &["audit", "prune", "--before", &cutoff], &d)
+            })
+            .await
+            .unwrap();
+            assert_eq!(code, 0, "{out}{err}");
+            assert!(out.contains("pruned leaves 0.."), "{out}");
+        }
+    }
+    load.await.unwrap();
+    gw.flush_audit().await;
+    let (code, out) = verify(&data);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(prune_events(&data).len(), 1);
+    gw.shutdown().await;
+}
