@@ -82,10 +82,16 @@ pub struct Report {
 }
 
 impl Report {
-    /// Put the findings in log order: by leaf, those without a leaf (inserted events) last.
+    /// Put the findings in log order: a wrong key first (it explains what follows), then by
+    /// leaf, those without a leaf (inserted events) last.
     pub(super) fn sort(&mut self) {
-        self.findings
-            .sort_by_key(|f| (f.leaf.unwrap_or(u64::MAX), f.event_id.unwrap_or(i64::MAX)));
+        self.findings.sort_by_key(|f| {
+            (
+                f.kind != Kind::WrongKey,
+                f.leaf.unwrap_or(u64::MAX),
+                f.event_id.unwrap_or(i64::MAX),
+            )
+        });
     }
 
     pub fn ok(&self) -> bool {

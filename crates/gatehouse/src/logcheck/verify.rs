@@ -52,6 +52,12 @@ fn verify_snapshot(store: &dyn LogReadStore, verifier: &Verifier) -> Result<Repo
         true
     })?;
     walk.finish(&mut report);
+    // A checkpoint signed by another key names the first event it vouches for.
+    for f in report.findings.iter_mut() {
+        if let (Kind::WrongKey, Some(leaf), None) = (f.kind, f.leaf, f.event_id) {
+            f.event_id = store.leaves(leaf, leaf + 1)?.first().map(|l| l.event_id);
+        }
+    }
     for id in store.events_without_leaf(20)? {
         report.findings.push(Finding::new(
             Kind::Inserted,
@@ -71,8 +77,12 @@ fn open_checkpoints(
     findings: &mut Vec<Finding>,
 ) -> Vec<Signed> {
     let mut signed = Vec::with_capacity(rows.len());
+    // The sizes of the checkpoints not signed by the key, each with the size before it (where
+    // the events it vouches for start).
     let mut wrong_key = Vec::new();
+    let mut previous = 0;
     for c in rows {
+        let from = std::mem::replace(&mut previous, c.size);
         match Checkpoint::open(&c.note, verifier) {
             Ok(cp) => {
                 if cp.size() != c.size || *cp.root() != c.root {
@@ -94,7 +104,9 @@ fn open_checkpoints(
                     frontier: c.frontier.clone(),
                 });
             }
-            Err(CheckpointError::Note(NoteError::NotSignedBy { .. })) => wrong_key.push(c.size),
+            Err(CheckpointError::Note(NoteError::NotSignedBy { .. })) => {
+                wrong_key.push((c.size, from))
+            }
             Err(e) => findings.push(Finding::new(
                 Kind::Edited,
                 Some(c.size),
@@ -103,10 +115,10 @@ fn open_checkpoints(
             )),
         }
     }
-    if let Some(first) = wrong_key.first() {
+    if let Some((first, from)) = wrong_key.first() {
         findings.push(Finding::new(
             Kind::WrongKey,
-            None,
+            Some(*from),
             None,
             format!(
                 "{} of {} checkpoints (the first of size {first}) are not signed by the key \

@@ -273,7 +273,10 @@ fn a_replaced_key_is_named() {
     logkey::load_or_create(dir.path()).unwrap();
     assert_caught(
         dir.path(),
-        &["wrong key: 2 of 2 checkpoints (the first of size 10) are not signed by the key"],
+        &[
+            "wrong key: 2 of 2 checkpoints (the first of size 10) are not signed by the key",
+            "the first: wrong key at event 1",
+        ],
     );
     // With the key the log was signed with, it verifies.
     let (code, out, _) = run(
