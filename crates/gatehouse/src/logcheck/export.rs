@@ -81,7 +81,7 @@ fn export_snapshot(
     };
     let frontier = frontier_at(
         store,
-        &state.first_leaf,
+        state.first_leaf,
         &state.frontier,
         &checkpoints,
         first,
@@ -138,7 +138,7 @@ fn export_snapshot(
 /// start), plus the stored leaves after that.
 fn frontier_at(
     store: &dyn LogReadStore,
-    first_leaf: &u64,
+    first_leaf: u64,
     start_frontier: &[Hash],
     checkpoints: &[crate::store::CheckpointRow],
     at: u64,
@@ -146,10 +146,10 @@ fn frontier_at(
     let log = |e: auditlog::TreeError| StoreError::Log(e.to_string());
     let mut tree = match checkpoints
         .iter()
-        .rfind(|c| c.size <= at && c.size >= *first_leaf)
+        .rfind(|c| c.size <= at && c.size >= first_leaf)
     {
         Some(c) => Tree::resume(c.size, &c.frontier, &c.root).map_err(log)?,
-        None => Tree::from_frontier(*first_leaf, start_frontier).map_err(log)?,
+        None => Tree::from_frontier(first_leaf, start_frontier).map_err(log)?,
     };
     let from = tree.size();
     store.walk_hashes(from, at, &mut |h| {
@@ -201,7 +201,7 @@ pub fn verify_export(path: &Path, verifier: &Verifier) -> Result<Report, CheckEr
     events.sort_by_key(|e| e.leaf);
     events.dedup_by_key(|e| e.leaf);
     check_roots(
-        &read.first_leaf,
+        read.first_leaf,
         &read.frontier,
         &events,
         &signed,
@@ -345,26 +345,23 @@ fn order_findings(events: &[Line], first: u64, findings: &mut Vec<Finding>) {
 
 /// Rebuild the tree from the header's frontier and compare it with every signed root.
 fn check_roots(
-    first: &u64,
+    first: u64,
     frontier: &[Hash],
     events: &[Line],
     signed: &[(u64, Hash)],
     report: &mut Report,
 ) {
-    let mut tree = match Tree::from_frontier(*first, frontier) {
+    let mut tree = match Tree::from_frontier(first, frontier) {
         Ok(t) => t,
         Err(e) => {
-            report.findings.push(Finding::new(
-                Kind::Edited,
-                Some(*first),
-                None,
-                e.to_string(),
-            ));
+            report
+                .findings
+                .push(Finding::new(Kind::Edited, Some(first), None, e.to_string()));
             return;
         }
     };
-    let mut next = signed.partition_point(|(s, _)| s <= first);
-    let mut range = (*first, events.first().map(|e| e.event_id));
+    let mut next = signed.partition_point(|(s, _)| *s <= first);
+    let mut range = (first, events.first().map(|e| e.event_id));
     let mut gap = false;
     for e in events {
         if e.leaf != tree.size() {
