@@ -71,7 +71,8 @@ pub(super) struct ExportArgs {
     /// The output format.
     #[arg(long, value_enum, default_value = "jsonl")]
     format: ExportFormat,
-    /// Write to this file instead of the standard output.
+    /// Write to this file instead of the standard output (a new file is readable by its owner
+    /// only).
     #[arg(long, value_name = "FILE")]
     output: Option<PathBuf>,
 }
@@ -228,7 +229,9 @@ fn export(common: Common, args: ExportArgs) -> anyhow::Result<ExitCode> {
         .transpose()?;
     let written = match &args.output {
         Some(path) => {
-            let file = std::fs::File::create(path)
+            // An export holds people's records: a new file is readable by its owner only.
+            let file = crate::store::create_private_file(path)
+                .and_then(|()| std::fs::File::create(path))
                 .with_context(|| format!("cannot create `{}`", path.display()))?;
             let mut out = std::io::BufWriter::new(file);
             logcheck::write_export(&store, since, &key, &mut out)?

@@ -344,6 +344,12 @@ async fn an_export_verifies_on_its_own_in_a_fresh_directory_and_a_changed_line_i
     );
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("exported"), "{err}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&export).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "an export holds people's records");
+    }
     let exported = std::fs::read_to_string(&export)
         .unwrap()
         .lines()
