@@ -107,7 +107,7 @@ fn a_store_made_before_versions_keeps_every_row_and_takes_the_migrations() {
     assert_eq!(rows_after, rows_before);
     assert_eq!(store.generation().unwrap(), generation_before);
     // Version 1 adopted the old schema as it was: the only changes are those of the later
-    // migrations (2: audit and group triggers; 3: sessions).
+    // migrations (2: audit and group triggers; 3: sessions; 5: the verifiable audit log).
     let schema_after = schema_of(&raw);
     let added: BTreeSet<&str> = schema_after
         .difference(&schema_before)
@@ -120,7 +120,10 @@ fn a_store_made_before_versions_keeps_every_row_and_takes_the_migrations() {
     assert_eq!(
         added,
         BTreeSet::from([
+            "audit_checkpoints",
             "audit_events",
+            "audit_leaves",
+            "audit_log_state",
             "groups_del",
             "groups_ins",
             "groups_upd",
@@ -133,6 +136,7 @@ fn a_store_made_before_versions_keeps_every_row_and_takes_the_migrations() {
             "sessions_open_principal",
             "sessions_open_terminal",
             "sessions_started",
+            "sqlite_autoindex_audit_leaves_1",
         ])
     );
     assert_eq!(removed, BTreeSet::from(["audit_events"]));
@@ -181,9 +185,20 @@ fn a_store_made_before_versions_keeps_every_row_and_takes_the_migrations() {
     drop(store);
 
     // A second open finds nothing to do.
-    let again = Store::open(dir.path()).unwrap();
+    let mut again = Store::open(dir.path()).unwrap();
     assert_eq!(again.schema_version().unwrap(), SCHEMA_VERSION);
     assert_eq!(again.principals().unwrap().len(), 3);
+
+    // The events recorded before the log existed become its first leaves, in id order, once.
+    use gatehouse::store::{event_leaf, LogStore};
+    assert_eq!(again.tree_size().unwrap(), 0);
+    assert_eq!(again.adopt_pending().unwrap(), 3);
+    assert_eq!(again.adopt_pending().unwrap(), 0);
+    let leaves = again.leaves(0, 10).unwrap();
+    let pairs: Vec<(i64, auditlog::Hash)> = leaves.iter().map(|l| (l.event_id, l.hash)).collect();
+    let expected: Vec<(i64, auditlog::Hash)> =
+        events.iter().map(|e| (e.id, event_leaf(e))).collect();
+    assert_eq!(pairs, expected);
 }
 
 #[test]
