@@ -7,8 +7,9 @@
 //! second through the store's change counter).
 //!
 //! This file parses the command line and runs `serve` and `check-config`; `accounts.rs` holds
-//! `user` and `group`, `sessions.rs` holds `session`, `audit.rs` holds `audit`, `grants.rs` holds
-//! `request`, `review`, `grant`, `revoke`, `guest` and `approver`. Those reach the
+//! `user` and `group`, `sessions.rs` holds `session`, `audit.rs` holds `audit` (the listing), `auditlog.rs` its
+//! subcommands `verify`, `export`, `prove`, `pubkey` and `prune`, `grants.rs` holds `request`, `review`,
+//! `grant`, `revoke`, `guest` and `approver`. Those reach the
 //! store through its traits (`PrincipalStore`, `SessionStore`, `AuditStore`). `common.rs` holds what they all share (the common options,
 //! loading the configuration, printing times and tables); no part imports from this file.
 
@@ -24,6 +25,7 @@ use crate::server::{Server, ServerOptions};
 
 mod accounts;
 mod audit;
+mod auditlog;
 mod common;
 mod grants;
 mod policy;
@@ -91,12 +93,15 @@ enum Command {
         #[command(subcommand)]
         command: policy::PolicyCommand,
     },
-    /// List and filter audit events (oldest first).
+    /// List and filter audit events (oldest first); verify, export and prove the audit log
+    /// (`verify`, `export`, `prove`, `pubkey`), and prune it (`prune`).
     Audit {
         #[command(flatten)]
         common: Common,
         #[command(flatten)]
         filter: AuditFilter,
+        #[command(subcommand)]
+        command: Option<auditlog::AuditCommand>,
     },
     /// Ask for access to a scope for a while, with a purpose: `create`, `list`, `show`, `withdraw`.
     Request {
@@ -189,7 +194,24 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::User { common, command } => accounts::user(common, command),
         Command::Group { common, command } => accounts::group(common, command),
         Command::Session { common, command } => sessions::session(common, command),
-        Command::Audit { common, filter } => audit::audit(common, filter),
+        Command::Audit {
+            common,
+            filter,
+            command: None,
+        } => audit::audit(common, filter),
+        Command::Audit {
+            common,
+            filter,
+            command: Some(command),
+        } => {
+            if filter.given() {
+                anyhow::bail!(
+                    "the listing options (`--principal`, `--since`, `--format`, …) go with \
+                     `gatehouse audit` alone, not with a subcommand: see `gatehouse audit <COMMAND> --help`"
+                );
+            }
+            auditlog::run(common, command)
+        }
         Command::Policy { common, command } => policy::policy(common, command),
         Command::Request { common, command } => grants::request(common, command),
         Command::Review { common, command } => grants::review(common, command),

@@ -19,6 +19,7 @@
 //! - [`server`]: listeners, reload, drain — the entry point the binary and the tests share;
 //! - [`facts`]: the facts a decision is made on (place, time, principal), shared by the proxy
 //!   and `gatehouse policy`;
+//! - [`logcheck`]: the audit log's reader side: `audit verify`, exports, proofs, retention;
 //! - [`clock`]: the injected wall clock (opening hours, session timeouts);
 //! - [`grants`]: the active access grants as the decision reads them, kept current from the store;
 //! - [`cli`]: the command line;
@@ -37,6 +38,7 @@ pub mod config;
 pub mod facts;
 pub mod grants;
 pub mod identity;
+pub mod logcheck;
 pub mod logkey;
 pub mod metrics;
 pub mod portal;

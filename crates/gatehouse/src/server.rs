@@ -105,6 +105,11 @@ impl Server {
             tokio::spawn(poll_principals(gateway.clone(), controls.drain.subscribe())),
             tokio::spawn(sweep_seats(gateway.clone(), controls.drain.subscribe())),
             tokio::spawn(poll_grants(gateway.clone(), controls.drain.subscribe())),
+            crate::logcheck::retention::spawn(
+                gateway.clone(),
+                opts.data_dir.clone(),
+                controls.drain.subscribe(),
+            ),
         ];
         if let (Some(listener), Some(bound)) = (portal_listener, portal_addr) {
             let store = crate::store::Store::open(&opts.data_dir)?;

@@ -65,6 +65,24 @@ pub(super) struct AuditFilter {
     format: OutputFormat,
 }
 
+impl AuditFilter {
+    /// Whether any listing option was given (a subcommand takes none of them).
+    pub(super) fn given(&self) -> bool {
+        self.principal.is_some()
+            || self.destination.is_some()
+            || self.decision.is_some()
+            || self.rule.is_some()
+            || self.status.is_some()
+            || self.client.is_some()
+            || self.terminal.is_some()
+            || self.location.is_some()
+            || self.since.is_some()
+            || self.until.is_some()
+            || self.limit != 1000
+            || self.format != OutputFormat::Table
+    }
+}
+
 /// `--client`: an address (any port) or an address with a port.
 fn parse_client(s: &str) -> Result<ClientFilter, String> {
     if let Ok(socket) = s.parse::<SocketAddr>() {

@@ -3,7 +3,8 @@
 //!
 //! Guarantees:
 //! - the table is append-only: nothing here updates or deletes an event, and deleting a principal
-//!   leaves its events (they name it as text);
+//!   leaves its events (they name it as text); only retention deletes events, the oldest, up to a
+//!   signed checkpoint (`LogReadStore::prune`, `tlog_read.rs`);
 //! - a batch is appended in one transaction: all its events are stored, or none, and with them
 //!   their leaves in the verifiable log (`tlog.rs`);
 //! - a read returns events oldest first; with a limit, the newest `limit` of those that match.

@@ -13,6 +13,8 @@
 //!   event by `AuditStore::append_audit`), where the log starts, and the signed checkpoints;
 //!   [`TailStore`] (`tlog_tail.rs`): the events behind a range of leaves, read by the gateway's
 //!   start-up check of the log;
+//!   [`LogReadStore`] (`tlog_read.rs`): the log read leaf by leaf for verification, export and
+//!   proofs, and pruning for retention;
 //! - [`PortalStore`] (`portal.rs`): portal sessions (a person logged in to the portal), found by
 //!   the hash of their token, deleted at logout and with their principal's account;
 //! - [`GrantStore`] (`grants.rs`): access requests and their reviews, grants, approver scopes and
@@ -50,6 +52,7 @@ mod principals;
 mod sessions;
 mod sqlite;
 mod tlog;
+mod tlog_read;
 mod tlog_tail;
 
 pub use audit::{AuditQuery, AuditStore, ClientFilter};
@@ -71,6 +74,7 @@ pub use tlog::{
     current_tree, event_leaf, frontier_bytes, leaf_bytes, sign_checkpoint, CheckpointRow, LeafRow,
     LogState, LogStore, LEAF_FORMAT,
 };
+pub use tlog_read::{leaf_from_row, LeafCheck, LogReadStore};
 pub use tlog_tail::TailStore;
 
 /// The principals side of the store, shared by the gateway's readers off the request path (the

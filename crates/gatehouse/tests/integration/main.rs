@@ -31,6 +31,7 @@ mod store_versions;
 mod strictness;
 mod tidy;
 mod tiers;
+mod tlog_verify;
 mod tlog_write;
 mod truncation;
 mod upstream_outcomes;
