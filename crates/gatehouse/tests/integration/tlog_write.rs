@@ -1,7 +1,7 @@
 //! The gateway's side of the verifiable audit log: checkpoints signed on schedule (by the injected
 //! clock and by the event count) and at a clean stop, the start-up check that signs a tail left by
-//! `kill -9` and reports a tampered one, a store locked by another program (requests refused, the
-//! origin reached by none of them, nothing lost when it comes back), and what `/metrics` and
+//! `kill -9` and reports a tampered one, a store locked by another program and a full disk (requests
+//! refused, the origin reached by none of them, nothing lost when it comes back), and what `/metrics` and
 //! `/readyz` say about all of it.
 
 use std::collections::HashMap;
@@ -491,4 +491,124 @@ async fn readyz_turns_unready_when_checkpoints_stop_being_written_and_recovers()
         0.0
     );
     gw.shutdown().await;
+}
+
+/// A small filesystem mounted over a directory for the length of a test, unmounted on drop.
+struct SmallDisk(PathBuf);
+
+impl SmallDisk {
+    /// Mount a tmpfs of `bytes` over `dir` (which must be empty); `None` where this machine does
+    /// not let the test mount (not root, no mount namespace rights).
+    fn mount(dir: &Path, bytes: u64) -> Option<SmallDisk> {
+        let status = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={bytes}"), "tmpfs"])
+            .arg(dir)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .ok()?;
+        status.success().then(|| SmallDisk(dir.to_path_buf()))
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+/// Fill `dir`'s filesystem up to `leave` free bytes with a ballast file; returns its path.
+fn fill_disk(dir: &Path, leave: u64) -> PathBuf {
+    let ballast = dir.join("ballast");
+    let free = {
+        let out = std::process::Command::new("df")
+            .args(["--output=avail", "-B1"])
+            .arg(dir)
+            .output()
+            .unwrap();
+        let text = String::from_utf8(out.stdout).unwrap();
+        text.lines().nth(1).unwrap().trim().parse::<u64>().unwrap()
+    };
+    std::fs::write(&ballast, vec![0u8; free.saturating_sub(leave) as usize]).unwrap();
+    ballast
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_refuses_requests_and_loses_nothing_when_space_returns() {
+    let origin = Origin::start("127.0.0.4").await;
+    let text = with_audit(&origin, "queue_size = 4\nbacklog_wait_ms = 50");
+    let mut gw = Gateway::start(&text).await;
+    gw.add_user("ada", Tier::Open, "pw-ada").await;
+    let url = |i: usize| format!("http://origin.test:{}/d{i}", origin.port());
+    assert_eq!(get(&gw, &url(0)).await, 200);
+    gw.server.take().unwrap().shutdown().await;
+    // The data directory moves onto a 4 MiB filesystem, then that filesystem is filled.
+    let data = gw.data_path().to_path_buf();
+    let aside = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(&data).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::rename(entry.path(), aside.path().join(entry.file_name())).unwrap();
+    }
+    let Some(_disk) = SmallDisk::mount(&data, 4 << 20) else {
+        eprintln!(
+            "SKIPPED: this machine does not let the test mount a small filesystem (needs root)"
+        );
+        return;
+    };
+    for entry in std::fs::read_dir(aside.path()).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), data.join(entry.file_name())).unwrap();
+    }
+    restart(&mut gw, &text, Arc::new(gatehouse::clock::SystemClock)).await;
+    let admin = format!("http://{}", gw.admin);
+    let ballast = fill_disk(&data, 16 << 10);
+    let (mut ok, mut refused) = (1usize, 0usize);
+    for i in 1..2000 {
+        let before = origin.requests();
+        let out = curl(&["-x", &gw.proxy_url(), "-U", "ada:pw-ada", &url(i)]).await;
+        if out.status == 503 {
+            assert_eq!(
+                out.header("x-gatehouse-rule").as_deref(),
+                Some("audit_backlog")
+            );
+            assert_eq!(
+                origin.requests(),
+                before,
+                "a refused request reached the origin"
+            );
+            refused += 1;
+            if refused == 3 {
+                break;
+            }
+        } else {
+            assert_eq!(out.status, 200);
+            ok += 1;
+        }
+    }
+    assert_eq!(refused, 3, "the disk never filled");
+    let a = admin.clone();
+    eventually("the store shows as failing", || {
+        let a = a.clone();
+        async move { metric(&a, "gatehouse_audit_store_failing").await == 1.0 }
+    })
+    .await;
+    assert_eq!(readyz(&admin).await.0, 503);
+    // Space returns: what was kept is committed, and traffic resumes.
+    std::fs::remove_file(&ballast).unwrap();
+    gw.flush_audit().await;
+    assert_eq!(metric(&admin, "gatehouse_audit_store_failing").await, 0.0);
+    assert_eq!(get(&gw, &url(5000)).await, 200);
+    ok += 1;
+    gw.flush_audit().await;
+    let events = gw.audit();
+    let allowed = events
+        .iter()
+        .filter(|e| e.status == 200 && e.url.as_deref().is_some_and(|u| u.contains("/d")))
+        .count();
+    assert_eq!(allowed, ok, "every response the client got has its event");
+    assert_eq!(origin.requests(), ok);
+    gw.server.take().unwrap().shutdown().await;
+    assert_eq!(assert_covered(&data), events.len() as u64);
 }
