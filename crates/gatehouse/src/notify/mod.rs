@@ -217,13 +217,13 @@ async fn deliver_all(
             item = rx.recv() => item,
             _ = drain.wait_for(|d| *d) => return,
         };
-        let upto = match item {
+        let (upto, outcome) = match item {
             None => return,
             Some(Item::Upto(upto)) => {
                 if written.elapsed() < IDLE_CURSOR_WRITE {
                     continue;
                 }
-                upto
+                (upto, None)
             }
             Some(Item::Event(id, name, body)) => {
                 let done = tokio::select! {
@@ -231,17 +231,23 @@ async fn deliver_all(
                     // Not written as done: the next start sends it again.
                     _ = drain.wait_for(|d| *d) => return,
                 };
-                match done {
-                    true => metrics.webhook_delivered.inc(),
-                    false => metrics.webhook_failures.inc(),
-                };
-                id
+                (id, Some(done))
             }
         };
         let (key, now) = (hook.url.clone(), gw.clock.now().as_microsecond());
         match with_store(&store, move |s| s.set_notify_cursor(&key, upto, now)).await {
             Ok(()) => written = tokio::time::Instant::now(),
             Err(e) => tracing::error!(error = %e, "the webhook notifier cannot write its cursor"),
+        }
+        // Counted once the cursor says so: a count seen means a restart will not send it again.
+        match outcome {
+            Some(true) => {
+                metrics.webhook_delivered.inc();
+            }
+            Some(false) => {
+                metrics.webhook_failures.inc();
+            }
+            None => {}
         }
     }
 }
