@@ -41,7 +41,7 @@ use crate::state::Gateway;
 use crate::store::{NotifyStore, StoreError};
 
 pub use deliver::{signature, SIGNATURE_HEADER};
-pub use event::{is_notified, Event, GrantJson, RequestJson, ReviewJson};
+pub use event::{event_json, grant_json, is_notified, request_json};
 
 /// Notifications waiting for delivery, at most.
 pub const QUEUE: usize = 1024;
@@ -106,8 +106,7 @@ fn read_page(store: &dyn NotifyStore, after: i64) -> Result<(Vec<Item>, i64, boo
     let full = rows.len() as u32 >= PAGE;
     let mut items = Vec::new();
     for row in rows.iter().filter(|r| is_notified(&r.rule)) {
-        let event = Event::of(row, store);
-        match serde_json::to_vec(&event) {
+        match serde_json::to_vec(&event_json(row, store)) {
             Ok(body) => items.push(Item::Event(row.id, row.rule.clone(), body.into())),
             Err(e) => tracing::error!(id = row.id, error = %e, "cannot encode a notification"),
         }
