@@ -22,6 +22,7 @@
 //! - [`logcheck`]: the audit log's reader side: `audit verify`, exports, proofs, retention;
 //! - [`clock`]: the injected wall clock (opening hours, session timeouts);
 //! - [`grants`]: the active access grants as the decision reads them, kept current from the store;
+//! - [`notify`]: webhook notifications, following the audit trail's action events;
 //! - [`cli`]: the command line;
 //! - [`printable`]: messages that quote input, bounded and escaped for a terminal or a log.
 // The I/O crate reads clocks and the environment by design; the ban applies to the pure crates.
@@ -41,6 +42,7 @@ pub mod identity;
 pub mod logcheck;
 pub mod logkey;
 pub mod metrics;
+pub mod notify;
 pub mod portal;
 pub mod printable;
 pub mod proxy;

@@ -138,6 +138,11 @@ pub struct Metrics {
     pub seat_refusals: Family<ReasonLabels, Counter>,
     /// Connections the portal listener accepted (what reached the portal, by whatever path).
     pub portal_connections: Counter,
+    /// Webhook notifications (`[notify]`).
+    pub webhook_delivered: Counter,
+    pub webhook_failures: Counter,
+    pub webhook_retries: Counter,
+    pub webhook_queue_depth: Gauge,
 }
 
 impl Default for Metrics {
@@ -234,6 +239,10 @@ impl Metrics {
             sessions_ended: reg(r, "sessions_ended", "Sessions ended, by reason (`idle`, `closed`, `admin`, `moved`)", family_at_zero(end_reasons)),
             seat_refusals: reg(r, "seat_refusals", "Requests refused by the seat phase, by outcome", family_at_zero(refusals)),
             portal_connections: reg(r, "portal_connections", "Connections the portal listener accepted", Counter::default()),
+            webhook_delivered: reg(r, "webhook_delivered", "Notifications the webhook accepted (a 2xx answer)", Counter::default()),
+            webhook_failures: reg(r, "webhook_failures", "Notifications given up after notify.max_attempts failed attempts", Counter::default()),
+            webhook_retries: reg(r, "webhook_retries", "Webhook delivery attempts after a failed one", Counter::default()),
+            webhook_queue_depth: reg(r, "webhook_queue_depth", "Notifications waiting for the webhook", Gauge::default()),
             registry: root,
         }
     }

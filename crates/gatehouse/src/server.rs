@@ -1,5 +1,5 @@
 //! The server: binds the proxy, admin and portal listeners, starts the audit writer, the principal poller,
-//! the seat sweep and the grants poller, and owns reload and shutdown. The binary and the in-process tests start
+//! the seat sweep, the grants poller and the webhook notifier, and owns reload and shutdown. The binary and the in-process tests start
 //! gatehouse through [`Server::start`], the same entry point.
 //!
 //! Shutdown drains: the proxy listener closes, idle keep-alive connections close, requests in flight finish
@@ -71,6 +71,7 @@ impl Server {
             .map(|l| l.local_addr())
             .transpose()?;
         let portal_settings = config.portal.clone();
+        let notify_settings = config.notify.clone();
         let max_connections = config.proxy.max_connections.min(u32::MAX as usize >> 4) as u32;
         log_list_loads(&config);
         if !crate::proxy::tunnel::probe_batching().await {
@@ -111,6 +112,15 @@ impl Server {
                 controls.drain.subscribe(),
             ),
         ];
+        if notify_settings.webhook.is_some() {
+            let store = crate::store::Store::open(&opts.data_dir)?;
+            tasks.extend(crate::notify::start(
+                gateway.clone(),
+                notify_settings,
+                Box::new(store),
+                controls.drain.subscribe(),
+            ));
+        }
         if let (Some(listener), Some(bound)) = (portal_listener, portal_addr) {
             let store = crate::store::Store::open(&opts.data_dir)?;
             let portal = crate::portal::Portal::new(

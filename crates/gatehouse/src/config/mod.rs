@@ -8,7 +8,7 @@
 //! Each section has a file of its own that holds its raw struct and its validation into the
 //! runtime form: `proxy`, `admin`, `portal`, `audit`, `accounts`, `dns`, `network`, `lists`, `tiers`,
 //! `policy` (which compiles the decision's rules with `policy::Policy::compile`), `grants`
-//! (`[grants]`: access requests' and grants' limits) and `places`
+//! (`[grants]`: access requests' and grants' limits), `notify` (`[notify]`: the webhook) and `places`
 //! (`[places]`, `[[locations]]`, `[[terminals]]`, `[[schedules]]`, built with
 //! `places::Places::build`). This file holds
 //! the whole: [`Config`], the raw tree, the entry points and the order the sections are validated
@@ -38,6 +38,7 @@ mod grants;
 mod lists;
 mod locator;
 mod network;
+mod notify;
 mod places;
 mod policy;
 mod portal;
@@ -52,6 +53,7 @@ pub use audit::{AuditSettings, OnBacklog};
 pub use files::MAX_CONFIG_BYTES;
 pub use grants::{GrantSettings, Limits, ScopeLimits};
 pub use lists::ListLoad;
+pub use notify::{NotifySettings, Webhook, MAX_BACKOFF as MAX_NOTIFY_BACKOFF};
 pub use places::summary as places_summary;
 pub use portal::PortalSettings;
 pub use problems::{ConfigError, Problem, MAX_PROBLEMS_SHOWN};
@@ -102,6 +104,8 @@ struct Raw {
     schedules: Vec<places::RawSchedule>,
     #[serde(default)]
     grants: grants::RawGrants,
+    #[serde(default)]
+    notify: notify::RawNotify,
 }
 
 /// Stage two: the validated configuration. Listener addresses and audit settings are read at
@@ -130,6 +134,8 @@ pub struct Config {
     pub version: Arc<str>,
     /// Access requests and grants (`[grants]`).
     pub grants: GrantSettings,
+    /// The webhook for notifications (`[notify]`); read at start.
+    pub notify: NotifySettings,
 }
 
 impl fmt::Debug for Config {
@@ -225,6 +231,7 @@ fn validate(v: &mut Validator<'_>, raw: &Raw, base: &Path) -> Option<Config> {
     let policy = raw.policy.compile(v, &raw.tiers, &lists, done);
     let version = version_of(v.loc.text, &rules);
     let grants = raw.grants.validate(v);
+    let notify = raw.notify.validate(v);
     Some(Config {
         source: v.loc.file.to_string(),
         proxy,
@@ -240,6 +247,7 @@ fn validate(v: &mut Validator<'_>, raw: &Raw, base: &Path) -> Option<Config> {
         rules,
         version,
         grants,
+        notify,
     })
 }
 

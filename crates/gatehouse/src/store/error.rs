@@ -47,6 +47,8 @@ pub enum StoreError {
     GroupExists(String),
     #[error("the audit log in the store is inconsistent: {0}")]
     Log(String),
+    #[error("a task working on the store stopped: {0}")]
+    Task(String),
     #[error("store error: {0}")]
     Sql(#[from] rusqlite::Error),
 }

@@ -346,7 +346,8 @@ pub trait GrantStore: Send {
 const REQUEST_COLUMNS: &str = "id, principal, scope, duration_s, claim_by_s, purpose, state,
     approvals_needed, destination, created_us, expires_us, decided_us";
 
-const GRANT_COLUMNS: &str = "id, request_id, principal, scope, purpose, approvers, state,
+pub(super) const GRANT_COLUMNS: &str =
+    "id, request_id, principal, scope, purpose, approvers, state,
     created_us, starts_us, duration_s, claim_by_us, expires_us, ended_us, ended_by, end_reason";
 
 fn request_row(r: &rusqlite::Row) -> rusqlite::Result<RequestRow> {
@@ -369,7 +370,7 @@ fn request_row(r: &rusqlite::Row) -> rusqlite::Result<RequestRow> {
     })
 }
 
-fn grant_row(r: &rusqlite::Row) -> rusqlite::Result<GrantRow> {
+pub(super) fn grant_row(r: &rusqlite::Row) -> rusqlite::Result<GrantRow> {
     let state: String = r.get(6)?;
     Ok(GrantRow {
         id: r.get(0)?,

@@ -19,7 +19,9 @@
 //!   the hash of their token, deleted at logout and with their principal's account;
 //! - [`GrantStore`] (`grants.rs`): access requests and their reviews, grants, approver scopes and
 //!   guests; every change of state in one transaction with its audit record, and the grants'
-//!   change counter.
+//!   change counter;
+//! - [`NotifyStore`] (`notify.rs`): what webhook notifications need — each webhook's cursor in the
+//!   audit trail's action events, those events, and the once-per-grant `grant.expiring` record.
 //!
 //! [`Store`] is the SQLite backend and implements all of them. `sqlite.rs` opens it: the data directory
 //! and the file are created readable by their owner only, the connection uses WAL, `synchronous =
@@ -47,6 +49,7 @@ mod audit_row;
 mod error;
 mod grants;
 mod migrations;
+mod notify;
 mod portal;
 mod principals;
 mod sessions;
@@ -63,6 +66,7 @@ pub use grants::{
     ReviewRow, Reviewed, Submitted, Swept, Verdict, GATEWAY,
 };
 pub use migrations::SCHEMA_VERSION;
+pub use notify::{NotifyStore, GRANT_EXPIRING};
 pub use portal::{PortalSessionRow, PortalStore};
 pub use principals::{GroupRow, PrincipalRow, PrincipalStore, Role};
 pub use sessions::{

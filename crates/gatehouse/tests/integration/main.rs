@@ -21,6 +21,7 @@ mod kept_upstream;
 mod list_files;
 mod malformed;
 mod metrics;
+mod notify;
 mod places_config;
 mod policy_cli;
 mod portal;
