@@ -20,6 +20,8 @@
 //! - [`facts`]: the facts a decision is made on (place, time, principal), shared by the proxy
 //!   and `gatehouse policy`;
 //! - [`clock`]: the injected wall clock (opening hours, session timeouts);
+//! - [`asking`]: the checks a request for access passes before the store, shared by the CLI and
+//!   the portal;
 //! - [`grants`]: the active access grants as the decision reads them, kept current from the store;
 //! - [`cli`]: the command line;
 //! - [`printable`]: messages that quote input, bounded and escaped for a terminal or a log.
@@ -28,6 +30,7 @@
 #![forbid(unsafe_code)]
 
 pub mod admin;
+pub mod asking;
 pub mod audit;
 pub mod checkpoints;
 pub mod cli;
