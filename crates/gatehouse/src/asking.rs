@@ -26,7 +26,9 @@ pub enum AskError {
     NoSuchCategory(String),
     #[error("`{text}` is not a duration for {field}: write it as `90s`, `15m`, `2h` or `3d`")]
     Duration { field: &'static str, text: String },
-    #[error("`{text}` is longer than the {max} a grant of `{scope}` may last (`[grants] max_duration`)")]
+    #[error(
+        "`{text}` is longer than the {max} a grant of `{scope}` may last (`[grants] max_duration`)"
+    )]
     TooLong {
         text: String,
         max: String,

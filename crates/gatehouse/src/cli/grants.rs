@@ -27,8 +27,8 @@ use crate::asking;
 use crate::config::Config;
 use crate::identity::hash_password;
 use crate::store::{
-    now_us, Actor, GrantRow, GrantStore, NewGrant, NewGuest, RequestRow, Reviewed,
-    Store, Submitted, Verdict,
+    now_us, Actor, GrantRow, GrantStore, NewGrant, NewGuest, RequestRow, Reviewed, Store,
+    Submitted, Verdict,
 };
 
 #[derive(Subcommand, Debug)]

@@ -48,12 +48,12 @@ fn refused_post(portal: &Portal, headers: &HeaderMap, viewer: &Viewer) -> Option
 }
 
 /// A POST's JSON body, or the `400` that says why it is not one.
-fn body_of<T: DeserializeOwned>(body: &Bytes) -> Result<T, Response> {
+fn body_of<T: DeserializeOwned>(body: &Bytes) -> Result<T, Box<Response>> {
     serde_json::from_slice(body).map_err(|e| {
-        error(
+        Box::new(error(
             StatusCode::BAD_REQUEST,
             &format!("the body is not the JSON this call takes: {e}"),
-        )
+        ))
     })
 }
 
@@ -76,7 +76,10 @@ pub(crate) async fn my_requests(
         .with_store(move |s| s.requests(Some(&name), None, 100))
         .await?;
     let requests: Vec<serde_json::Value> = rows.iter().rev().map(request_json).collect();
-    Ok(json(StatusCode::OK, serde_json::json!({ "requests": requests })))
+    Ok(json(
+        StatusCode::OK,
+        serde_json::json!({ "requests": requests }),
+    ))
 }
 
 /// Ask for access (`POST /api/v1/requests`): checked and submitted as the form does; an identical
@@ -107,7 +110,7 @@ pub(crate) async fn submit(
     }
     let f: AskForm = match body_of(&body) {
         Ok(f) => f,
-        Err(r) => return Ok(r),
+        Err(r) => return Ok(*r),
     };
     Ok(match asks::submit_for(&portal, &v, client, &f).await? {
         Ok(Submitted::Request(r)) => json(
@@ -154,7 +157,10 @@ pub(crate) async fn withdraw(
     }
     let r = portal.with_grants(move |s| s.request(id)).await?;
     Ok(match r {
-        Ok(r) => json(StatusCode::OK, serde_json::json!({ "request": request_json(&r) })),
+        Ok(r) => json(
+            StatusCode::OK,
+            serde_json::json!({ "request": request_json(&r) }),
+        ),
         Err(e) => error(StatusCode::NOT_FOUND, &e.to_string()),
     })
 }
@@ -175,7 +181,10 @@ pub(crate) async fn queue(
     Caller(v): Caller,
 ) -> Result<Response, PortalError> {
     if !v.reviews() {
-        return Ok(error(StatusCode::FORBIDDEN, "only approvers and admins review requests"));
+        return Ok(error(
+            StatusCode::FORBIDDEN,
+            "only approvers and admins review requests",
+        ));
     }
     let queue = match review::queue_of(&portal, v.name()).await? {
         Ok(q) => q,
@@ -226,27 +235,32 @@ pub(crate) async fn decide(
         return Ok(refusal);
     }
     if !v.reviews() {
-        return Ok(error(StatusCode::FORBIDDEN, "only approvers and admins review requests"));
+        return Ok(error(
+            StatusCode::FORBIDDEN,
+            "only approvers and admins review requests",
+        ));
     }
     let f: VerdictForm = match body_of(&body) {
         Ok(f) => f,
-        Err(r) => return Ok(r),
+        Err(r) => return Ok(*r),
     };
-    Ok(match review::decide_for(&portal, &v, client, id, &f).await? {
-        Ok(Reviewed::Pending { approvals, needed }) => json(
-            StatusCode::OK,
-            serde_json::json!({ "outcome": "pending", "approvals": approvals, "needed": needed, "grant": null }),
-        ),
-        Ok(Reviewed::Approved(g)) => json(
-            StatusCode::OK,
-            serde_json::json!({ "outcome": "approved", "approvals": null, "needed": null, "grant": grant_json(&g) }),
-        ),
-        Ok(Reviewed::Denied) => json(
-            StatusCode::OK,
-            serde_json::json!({ "outcome": "denied", "approvals": null, "needed": null, "grant": null }),
-        ),
-        Err((status, message)) => error(status, &message),
-    })
+    Ok(
+        match review::decide_for(&portal, &v, client, id, &f).await? {
+            Ok(Reviewed::Pending { approvals, needed }) => json(
+                StatusCode::OK,
+                serde_json::json!({ "outcome": "pending", "approvals": approvals, "needed": needed, "grant": null }),
+            ),
+            Ok(Reviewed::Approved(g)) => json(
+                StatusCode::OK,
+                serde_json::json!({ "outcome": "approved", "approvals": null, "needed": null, "grant": grant_json(&g) }),
+            ),
+            Ok(Reviewed::Denied) => json(
+                StatusCode::OK,
+                serde_json::json!({ "outcome": "denied", "approvals": null, "needed": null, "grant": null }),
+            ),
+            Err((status, message)) => error(status, &message),
+        },
+    )
 }
 
 /// The active grants the person may see: their own, or everybody's for an admin
@@ -266,5 +280,8 @@ pub(crate) async fn grants(
 ) -> Result<Response, PortalError> {
     let rows = granted::visible(&portal, &v).await?;
     let grants: Vec<serde_json::Value> = rows.iter().map(grant_json).collect();
-    Ok(json(StatusCode::OK, serde_json::json!({ "grants": grants })))
+    Ok(json(
+        StatusCode::OK,
+        serde_json::json!({ "grants": grants }),
+    ))
 }

@@ -33,7 +33,10 @@ struct GrantsPage {
 }
 
 /// The active grants `viewer` may see: their own, or everybody's for an admin.
-pub(crate) async fn visible(portal: &Portal, viewer: &Viewer) -> Result<Vec<GrantRow>, PortalError> {
+pub(crate) async fn visible(
+    portal: &Portal,
+    viewer: &Viewer,
+) -> Result<Vec<GrantRow>, PortalError> {
     let whose = (!viewer.is_admin()).then(|| viewer.name().to_string());
     portal
         .with_store(move |s| s.grants(whose.as_deref(), false))
@@ -87,7 +90,13 @@ pub(crate) async fn revoke(
     let reason = f.reason.trim().to_string();
     if reason.is_empty() {
         let why = "say why the grant is revoked (a reason): it is recorded".to_string();
-        return Ok(notice(&viewer, StatusCode::BAD_REQUEST, "Not revoked", why, &back));
+        return Ok(notice(
+            &viewer,
+            StatusCode::BAD_REQUEST,
+            "Not revoked",
+            why,
+            &back,
+        ));
     }
     let (name, from, now) = (viewer.name().to_string(), via(client), portal.now_us());
     let out = portal

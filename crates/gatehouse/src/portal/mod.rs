@@ -144,7 +144,10 @@ impl Portal {
 
     /// Run a change or a read of requests and grants: the store's refusals by its rules (who may
     /// do what) come back as the inner error, a store failure as the outer one.
-    pub(crate) async fn with_grants<T, F>(&self, work: F) -> Result<Result<T, GrantError>, PortalError>
+    pub(crate) async fn with_grants<T, F>(
+        &self,
+        work: F,
+    ) -> Result<Result<T, GrantError>, PortalError>
     where
         T: Send + 'static,
         F: FnOnce(&mut dyn PortalBackend) -> Result<T, GrantError> + Send + 'static,

@@ -174,7 +174,9 @@ pub(crate) async fn decide(
             &viewer,
             StatusCode::OK,
             "Approved",
-            format!("Request {id} has {approvals} of {needed} approvals: it needs another approver."),
+            format!(
+                "Request {id} has {approvals} of {needed} approvals: it needs another approver."
+            ),
             &back,
         ),
         Ok(Reviewed::Approved(g)) => notice(

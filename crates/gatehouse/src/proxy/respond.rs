@@ -278,7 +278,10 @@ fn outcome_page(outcome: &Outcome, allowed_by: Option<&str>, style: &Style<'_>) 
     let (title, mut lines) = describe(outcome);
     if let (Outcome::Refused(r), Some(portal)) = (outcome, style.portal) {
         if matches!(r.ask, Ask::Destination) {
-            lines.push(("ask in the portal", Value::Link(ask_link(portal, &r.destination))));
+            lines.push((
+                "ask in the portal",
+                Value::Link(ask_link(portal, &r.destination)),
+            ));
         }
     }
     let body = if style.html && outcome.has_html_page() {
@@ -487,7 +490,10 @@ pub fn ask_link(portal: &str, destination: &str) -> String {
             }
         }
     }
-    format!("{}/requests/new?destination={query}", portal.trim_end_matches('/'))
+    format!(
+        "{}/requests/new?destination={query}",
+        portal.trim_end_matches('/')
+    )
 }
 
 fn describe(outcome: &Outcome) -> (String, Vec<(&'static str, Value)>) {
@@ -691,7 +697,8 @@ how to ask: ask the help desk for access to this destination, quoting the rule a
             outcome: &refused(),
             allowed_by: None,
         };
-        let text = String::from_utf8(page(&reply, &style(Some("http://portal.test:8080/"))).0).unwrap();
+        let text =
+            String::from_utf8(page(&reply, &style(Some("http://portal.test:8080/"))).0).unwrap();
         assert!(
             text.contains("ask in the portal: http://portal.test:8080/requests/new?destination=blocked.example\n"),
             "{text}"
@@ -702,7 +709,10 @@ how to ask: ask the help desk for access to this destination, quoting the rule a
             ask_link("http://p", "[::1]:443"),
             "http://p/requests/new?destination=%3A%3A1"
         );
-        let html = Style { html: true, ..style(Some("http://p")) };
+        let html = Style {
+            html: true,
+            ..style(Some("http://p"))
+        };
         let out = String::from_utf8(page(&reply, &html).0).unwrap();
         assert!(
             out.contains("<a href=\"http://p/requests/new?destination=blocked.example\">"),

@@ -24,6 +24,7 @@ mod metrics;
 mod places_config;
 mod policy_cli;
 mod portal;
+mod portal_grants;
 mod protocol;
 mod response_framing;
 mod seats;
