@@ -3,8 +3,10 @@
 //! the same things with the same words: a scope that names something (a tier that exists, a
 //! category some list has), a purpose of at least a sentence, a duration within the maximum
 //! `[grants]` sets for the scope, and a claim-by window that parses. The store then checks who
-//! may ask and records the request ([`crate::store::GrantStore::submit_request`]).
+//! may ask and records the request ([`crate::store::GrantStore::submit_request`]). [`form_link`] is
+//! the address of the portal's request form for a refused destination.
 
+use std::fmt::Write as _;
 use std::time::Duration;
 
 use access::{Scope, ScopeItem};
@@ -153,4 +155,30 @@ pub fn human(d: Duration) -> String {
     jiff::SignedDuration::try_from(d)
         .map(|s| format!("{s:#}"))
         .unwrap_or_else(|_| format!("{}s", d.as_secs()))
+}
+
+/// The portal's request form (`/requests/new`) prefilled with the host of `destination`
+/// (`host:port`, or `[v6]:port`), under `portal` (an empty `portal`: the path alone). Refusal
+/// pages and the person's page both link to it.
+pub fn form_link(portal: &str, destination: &str) -> String {
+    let host = match destination.rsplit_once(':') {
+        Some((h, port)) if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => h,
+        _ => destination,
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let mut query = String::with_capacity(host.len());
+    for b in host.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                query.push(b as char)
+            }
+            _ => {
+                let _ = write!(query, "%{b:02X}");
+            }
+        }
+    }
+    format!(
+        "{}/requests/new?destination={query}",
+        portal.trim_end_matches('/')
+    )
 }

@@ -64,7 +64,7 @@ impl EventView {
         let mut v = EventView::of(r);
         let about_account = r.rule == "principal-disabled" || r.rule.starts_with("auth");
         if r.decision == "deny" && !about_account {
-            v.ask = Some(crate::proxy::respond::ask_link("", &r.destination));
+            v.ask = Some(crate::asking::form_link("", &r.destination));
         }
         v
     }

@@ -280,7 +280,7 @@ fn outcome_page(outcome: &Outcome, allowed_by: Option<&str>, style: &Style<'_>) 
         if matches!(r.ask, Ask::Destination) {
             lines.push((
                 "ask in the portal",
-                Value::Link(ask_link(portal, &r.destination)),
+                Value::Link(crate::asking::form_link(portal, &r.destination)),
             ));
         }
     }
@@ -470,30 +470,6 @@ fn contact_html(contact: &str) -> String {
         ),
         _ => escape_html(contact),
     }
-}
-
-/// The portal's request form for the host of `destination` (`host:port`, or `[v6]:port`).
-pub fn ask_link(portal: &str, destination: &str) -> String {
-    let host = match destination.rsplit_once(':') {
-        Some((h, port)) if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => h,
-        _ => destination,
-    };
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    let mut query = String::with_capacity(host.len());
-    for b in host.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                query.push(b as char)
-            }
-            _ => {
-                let _ = write!(query, "%{b:02X}");
-            }
-        }
-    }
-    format!(
-        "{}/requests/new?destination={query}",
-        portal.trim_end_matches('/')
-    )
 }
 
 fn describe(outcome: &Outcome) -> (String, Vec<(&'static str, Value)>) {
@@ -706,7 +682,7 @@ how to ask: ask the help desk for access to this destination, quoting the rule a
         let text = String::from_utf8(page(&reply, &style(None)).0).unwrap();
         assert!(!text.contains("ask in the portal"), "{text}");
         assert_eq!(
-            ask_link("http://p", "[::1]:443"),
+            crate::asking::form_link("http://p", "[::1]:443"),
             "http://p/requests/new?destination=%3A%3A1"
         );
         let html = Style {
