@@ -19,12 +19,12 @@ use axum::Form;
 use serde::Deserialize;
 
 use super::login::{check_post, CsrfForm};
-use super::records::{grant_refusal, RequestView};
+use super::records::RequestView;
 use super::session::{Person, Viewer};
 use super::views::{notice, Nav};
-use super::{html, via, Portal, PortalError};
+use super::{html, Portal, PortalError};
 use crate::asking::{self, human};
-use crate::store::{Actor, Submitted};
+use crate::store::Submitted;
 
 /// The form's fields (also its query, to prefill it).
 #[derive(Deserialize, Default)]
@@ -169,20 +169,11 @@ pub(crate) async fn submit_for(
             Err(e) => return Ok(Err((StatusCode::BAD_REQUEST, e.to_string()))),
         }
     };
-    let (name, from, now) = (viewer.name().to_string(), via(client), portal.now_us());
-    let out = portal
-        .with_grants(move |s| {
-            let by = Actor {
-                name: &name,
-                via: &from,
-            };
+    portal
+        .act(viewer, client, move |s, by, now| {
             s.submit_request(&new, by, now)
         })
-        .await?;
-    Ok(out.map_err(|e| match grant_refusal(&e) {
-        Some(status) => (status, e.to_string()),
-        None => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
-    }))
+        .await
 }
 
 #[derive(Template)]
@@ -244,18 +235,9 @@ pub(crate) async fn withdraw_for(
     client: SocketAddr,
     id: i64,
 ) -> Result<Result<(), (StatusCode, String)>, PortalError> {
-    let (name, from, now) = (viewer.name().to_string(), via(client), portal.now_us());
-    let out = portal
-        .with_grants(move |s| {
-            let by = Actor {
-                name: &name,
-                via: &from,
-            };
+    portal
+        .act(viewer, client, move |s, by, now| {
             s.withdraw_request(id, by, now).map(|_| ())
         })
-        .await?;
-    Ok(out.map_err(|e| {
-        let status = grant_refusal(&e).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        (status, e.to_string())
-    }))
+        .await
 }

@@ -17,11 +17,11 @@ use axum::Form;
 use serde::Deserialize;
 
 use super::login::check_post;
-use super::records::{grant_refusal, GrantView};
+use super::records::GrantView;
 use super::session::{Person, Viewer};
 use super::views::{forbidden, notice, Nav};
-use super::{html, via, Portal, PortalError};
-use crate::store::{Actor, GrantRow};
+use super::{html, Portal, PortalError};
+use crate::store::GrantRow;
 
 #[derive(Template)]
 #[template(path = "grants.html")]
@@ -98,21 +98,13 @@ pub(crate) async fn revoke(
             &back,
         ));
     }
-    let (name, from, now) = (viewer.name().to_string(), via(client), portal.now_us());
     let out = portal
-        .with_grants(move |s| {
-            let by = Actor {
-                name: &name,
-                via: &from,
-            };
+        .act(&viewer, client, move |s, by, now| {
             s.revoke_grant(id, &reason, by, now)
         })
         .await?;
     Ok(match out {
         Ok(_) => Redirect::to("/grants").into_response(),
-        Err(e) => {
-            let status = grant_refusal(&e).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            notice(&viewer, status, "Not revoked", e.to_string(), &back)
-        }
+        Err((status, message)) => notice(&viewer, status, "Not revoked", message, &back),
     })
 }

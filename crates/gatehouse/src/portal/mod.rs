@@ -61,7 +61,7 @@ use tokio::sync::watch;
 use crate::config::PortalSettings;
 use crate::state::Gateway;
 use crate::store::{
-    AuditRow, AuditStore, GrantError, GrantStore, PortalStore, PrincipalStore, StoreError,
+    Actor, AuditRow, AuditStore, GrantError, GrantStore, PortalStore, PrincipalStore, StoreError,
 };
 
 /// What the portal needs of the store: its sessions, the principals, the audit trail, and
@@ -158,6 +158,35 @@ impl Portal {
             Err(e) => Ok(Err(e)),
         })
         .await
+    }
+
+    /// Change requests or grants as `viewer` (the store's [`Actor`], `via` `portal CLIENT`) at the
+    /// clock's time: what the store did, or its refusal by its rules with the status the answer
+    /// carries and the store's message.
+    pub(crate) async fn act<T, F>(
+        &self,
+        viewer: &session::Viewer,
+        client: SocketAddr,
+        work: F,
+    ) -> Result<Result<T, (StatusCode, String)>, PortalError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut dyn PortalBackend, Actor<'_>, i64) -> Result<T, GrantError> + Send + 'static,
+    {
+        let (name, from, now) = (viewer.name().to_string(), via(client), self.now_us());
+        let out = self
+            .with_grants(move |s| {
+                let by = Actor {
+                    name: &name,
+                    via: &from,
+                };
+                work(s, by, now)
+            })
+            .await?;
+        Ok(out.map_err(|e| {
+            let status = records::grant_refusal(&e).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            (status, e.to_string())
+        }))
     }
 
     /// Append an action's audit event (a login, a logout, a look at someone's records).

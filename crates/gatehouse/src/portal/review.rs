@@ -22,8 +22,8 @@ use super::login::check_post;
 use super::records::{grant_refusal, RequestView};
 use super::session::{Person, Viewer};
 use super::views::{forbidden, notice, Nav};
-use super::{html, via, Portal, PortalError};
-use crate::store::{Actor, RequestRow, Reviewed, Verdict};
+use super::{html, Portal, PortalError};
+use crate::store::{RequestRow, Reviewed, Verdict};
 
 /// A request in the queue, with the requester's other recent requests.
 pub(crate) struct QueuedView {
@@ -136,21 +136,12 @@ pub(crate) async fn decide_for(
             return Ok(Err((StatusCode::BAD_REQUEST, why)));
         }
     };
-    let (name, from, now) = (viewer.name().to_string(), via(client), portal.now_us());
     let comment = f.comment.trim().to_string();
-    let out = portal
-        .with_grants(move |s| {
-            let by = Actor {
-                name: &name,
-                via: &from,
-            };
+    portal
+        .act(viewer, client, move |s, by, now| {
             s.review(id, verdict, &comment, by, now)
         })
-        .await?;
-    Ok(out.map_err(|e| {
-        let status = grant_refusal(&e).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        (status, e.to_string())
-    }))
+        .await
 }
 
 /// `POST /review/{id}`: approve or deny, with a comment.

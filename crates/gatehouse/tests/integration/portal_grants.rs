@@ -371,3 +371,37 @@ async fn withdrawing_and_every_new_post_without_its_token_or_from_elsewhere_chan
     assert_eq!(actions(&gw, "grant.revoke").len(), 1);
     gw.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_form_refuses_bad_input_as_the_cli_does_and_asks_nothing() {
+    let origin = Origin::start("127.0.0.2").await;
+    let (gw, _clock) = start(&origin).await;
+    let ada = logged_in(&gw, "ada", PW).await;
+    let csrf = ada.csrf().await;
+    let headers = [("Origin", ada.origin())];
+    let cases = [
+        ("domain:other.test", "1h", "research", "is too short"),
+        ("domain:other.test", "9h", PURPOSE, "is longer than the 8h"),
+        ("category:nothing-here", "1h", PURPOSE, "names no category"),
+        ("domain:other.test", "soon", PURPOSE, "is not a duration"),
+    ];
+    for (scope_text, duration, purpose, why) in cases {
+        let body = format!(
+            "scope={}&duration={duration}&purpose={}&claim_by=&destination=&csrf={csrf}",
+            form_encode(scope_text),
+            form_encode(purpose)
+        );
+        let r = ada.post("/requests/new", &headers, &body).await;
+        assert_eq!(r.status(), 400, "{scope_text} {duration}: {}", r.text);
+        assert!(r.text.contains(why), "{why}: {}", r.text);
+        // The form comes back with what she wrote.
+        assert!(
+            r.text.contains(&format!("value=\"{scope_text}\"")),
+            "{}",
+            r.text
+        );
+    }
+    assert!(requests_of(&gw, "ada").is_empty(), "nothing was asked");
+    assert!(actions(&gw, "request.submit").is_empty());
+    gw.shutdown().await;
+}
