@@ -3,7 +3,7 @@
 //! person asks there, an approver approves in `/review`, and the refused page then loads through
 //! the proxy with its event carrying the grant; nobody approves their own request; `/review` is
 //! for approvers only; withdrawing; and every new POST refused without its CSRF token or from
-//! another origin, with nothing changed.
+//! another origin, with nothing changed; bad input in the form; a two-approval scope.
 
 use std::time::Duration;
 
@@ -404,4 +404,53 @@ async fn the_form_refuses_bad_input_as_the_cli_does_and_asks_nothing() {
     assert!(requests_of(&gw, "ada").is_empty(), "nothing was asked");
     assert!(actions(&gw, "request.submit").is_empty());
     gw.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_two_approval_scope_needs_two_different_approvers_in_the_portal() {
+    let origin = Origin::start("127.0.0.2").await;
+    let config = format!(
+        "{}\n[grants]\n[[grants.scopes]]\nscope = \"domain:other.test\"\napprovals = 2\n",
+        testkit::base_config(&origin)
+    );
+    let clock = gatehouse::clock::ManualClock::new("2026-12-07T09:00:00Z".parse().unwrap());
+    let gw = Gateway::start_with_clock(&config, clock.clone()).await;
+    gw.add_user("ada", Tier::Filtered, PW).await;
+    add_approver(&gw, "lib2", Role::Approver).await;
+    add_approver(&gw, "lib3", Role::Approver).await;
+    let ada = logged_in(&gw, "ada", PW).await;
+    let with_token = [("Origin", ada.origin()), ("X-CSRF-Token", ada.csrf().await)];
+    let body = format!(
+        "{{\"scope\":\"domain:other.test\",\"duration\":\"1h\",\"purpose\":\"{PURPOSE}\"}}"
+    );
+    let made = ada.post("/api/v1/requests", &with_token, &body).await;
+    assert_eq!(made.status(), 201, "{}", made.text);
+    let asked = json_body(&made);
+    assert_eq!(asked["request"]["approvals_needed"], 2);
+    let id = asked["request"]["id"].as_i64().unwrap();
+    let lib2 = logged_in(&gw, "lib2", LIB_PW).await;
+    let first = approve(&lib2, id).await;
+    assert!(first.text.contains("1 of 2 approvals"), "{}", first.text);
+    let again = approve(&lib2, id).await;
+    assert_eq!(again.status(), 409, "{}", again.text);
+    assert!(
+        gw.store().grants(Some("ada"), false).unwrap().is_empty(),
+        "no grant yet"
+    );
+    let lib3 = logged_in(&gw, "lib3", LIB_PW).await;
+    let queue = json_body(&lib3.get("/api/v1/review").await);
+    assert_eq!(queue["queue"][0]["request"]["id"], id);
+    let second = approve(&lib3, id).await;
+    assert_eq!(second.status(), 200, "{}", second.text);
+    let grant = gw.store().grants(Some("ada"), false).unwrap();
+    assert_eq!(grant.len(), 1);
+    assert_eq!(grant[0].approvers, "lib2,lib3");
+    gw.shutdown().await;
+}
+
+/// `v` approves request `id` in `/review`.
+async fn approve(v: &Visitor, id: i64) -> testkit::Reply {
+    let body = format!("verdict=approve&comment=ok&csrf={}", v.csrf().await);
+    v.post(&format!("/review/{id}"), &[("Origin", v.origin())], &body)
+        .await
 }
