@@ -178,6 +178,7 @@ pub(crate) async fn withdraw(
 )]
 pub(crate) async fn queue(
     State(portal): State<Arc<Portal>>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
     Caller(v): Caller,
 ) -> Result<Response, PortalError> {
     if !v.reviews() {
@@ -186,7 +187,7 @@ pub(crate) async fn queue(
             "only approvers and admins review requests",
         ));
     }
-    let queue = match review::queue_of(&portal, v.name()).await? {
+    let queue = match review::queue_of(&portal, &v, client).await? {
         Ok(q) => q,
         Err(e) => {
             let status = grant_refusal(&e).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);

@@ -2,7 +2,8 @@
 //! requester, scope, duration, purpose and the requester's recent requests, and the approve or
 //! deny form with a comment.
 //!
-//! Guarantees: only approvers and admins open it (`403` for everybody else); a verdict goes
+//! Guarantees: only approvers and admins open it (`403` for everybody else); each requester whose
+//! requests the queue shows is recorded as looked at (`audit.read`) before the page is sent; a verdict goes
 //! through [`crate::store::GrantStore::review`] with the approver as the one acting, so the store's
 //! rules hold as for the CLI (nobody approves their own request, a scope of theirs must cover the
 //! request, two-approval scopes need two different approvers) and the verdict is recorded; a
@@ -22,8 +23,8 @@ use super::login::check_post;
 use super::records::{grant_refusal, RequestView};
 use super::session::{Person, Viewer};
 use super::views::{forbidden, notice, Nav};
-use super::{html, Portal, PortalError};
-use crate::store::{RequestRow, Reviewed, Verdict};
+use super::{html, via, Portal, PortalError};
+use crate::store::{AuditRow, RequestRow, Reviewed, Verdict};
 
 /// A request in the queue, with the requester's other recent requests.
 pub(crate) struct QueuedView {
@@ -43,20 +44,42 @@ struct ReviewPage {
 /// How many of a requester's recent requests the queue shows beside each request.
 const RECENT: u64 = 6;
 
-/// The queue of `approver`, each request with its requester's recent requests.
+/// The queue of `viewer` (an approver or admin), each request with its requester's recent
+/// requests. Showing someone's requests to an approver is a look at their records: one
+/// `audit.read` per requester (subject `principal:NAME`, detail the request ids shown) is stored
+/// with the reading, before anything is sent.
 pub(crate) async fn queue_of(
     portal: &Portal,
-    approver: &str,
+    viewer: &Viewer,
+    client: SocketAddr,
 ) -> Result<Result<Vec<(RequestRow, Vec<RequestRow>)>, crate::store::GrantError>, PortalError> {
-    let (name, now) = (approver.to_string(), portal.now_us());
+    let (name, now, from) = (viewer.name().to_string(), portal.now_us(), via(client));
     portal
         .with_grants(move |s| {
             let queue = s.review_queue(&name, now)?;
-            let mut out = Vec::with_capacity(queue.len());
+            let mut out: Vec<(RequestRow, Vec<RequestRow>)> = Vec::with_capacity(queue.len());
+            let mut looks: Vec<AuditRow> = Vec::new();
             for r in queue {
                 let recent = s.requests(Some(&r.principal), None, RECENT)?;
-                let others = recent.into_iter().filter(|o| o.id != r.id).collect();
+                let others: Vec<RequestRow> = recent.into_iter().filter(|o| o.id != r.id).collect();
+                let ids: Vec<String> = std::iter::once(r.id)
+                    .chain(others.iter().map(|o| o.id))
+                    .map(|id| id.to_string())
+                    .collect();
+                let detail = format!("review queue: requests {}", ids.join(","));
+                let subject = format!("principal:{}", r.principal);
+                looks.push(AuditRow::action(
+                    now,
+                    &name,
+                    &from,
+                    "audit.read",
+                    &subject,
+                    Some(detail),
+                ));
                 out.push((r, others));
+            }
+            if !looks.is_empty() {
+                s.append_audit(&looks)?;
             }
             Ok(out)
         })
@@ -66,12 +89,13 @@ pub(crate) async fn queue_of(
 /// `GET /review`.
 pub(crate) async fn queue(
     State(portal): State<Arc<Portal>>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
     Person(viewer): Person,
 ) -> Result<Response, PortalError> {
     if !viewer.reviews() {
         return Ok(forbidden(&viewer));
     }
-    let queue = match queue_of(&portal, viewer.name()).await? {
+    let queue = match queue_of(&portal, &viewer, client).await? {
         Ok(q) => q,
         Err(e) => return Ok(refusal_notice(&viewer, &e)),
     };

@@ -160,6 +160,13 @@ async fn a_refused_person_asks_in_the_portal_an_approver_approves_and_the_page_l
         "{}",
         queue.text
     );
+    // Showing ada's requests to the approver is a look at her records, and recorded.
+    let looks = actions(&gw, "audit.read");
+    assert_eq!(looks.len(), 1, "{looks:?}");
+    assert_eq!(
+        (looks[0].principal.as_deref(), looks[0].destination.as_str()),
+        (Some("lib2"), "principal:ada")
+    );
     let body = format!("verdict=approve&comment=fine&csrf={}", csrf_field(&queue));
     let lib_headers = [("Origin", lib2.origin())];
     let done = lib2
