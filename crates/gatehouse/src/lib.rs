@@ -21,6 +21,8 @@
 //!   and `gatehouse policy`;
 //! - [`logcheck`]: the audit log's reader side: `audit verify`, exports, proofs, retention;
 //! - [`clock`]: the injected wall clock (opening hours, session timeouts);
+//! - [`asking`]: the checks a request for access passes before the store, shared by the CLI and
+//!   the portal;
 //! - [`grants`]: the active access grants as the decision reads them, kept current from the store;
 //! - [`notify`]: webhook notifications, following the audit trail's action events;
 //! - [`cli`]: the command line;
@@ -30,6 +32,7 @@
 #![forbid(unsafe_code)]
 
 pub mod admin;
+pub mod asking;
 pub mod audit;
 pub mod checkpoints;
 pub mod cli;

@@ -129,6 +129,7 @@ impl Server {
                 portal_settings,
                 bound,
             );
+            let _ = gateway.portal_url.set(portal.origin.clone());
             tasks.push(crate::portal::serve(
                 listener,
                 Arc::new(portal),

@@ -85,6 +85,10 @@ pub struct Gateway {
     /// minute turning, principals changing. Open relays watch it and decide again
     /// ([`Gateway::decisions_changed`]); kept-alive connections watch [`Changes::places`] only.
     pub changes: watch::Sender<Changes>,
+    /// The portal's address as people reach it (`[portal] public_url`, or `http://` and its bound
+    /// address), set once when the portal starts; unset without a portal. Refusal pages link to
+    /// its request form.
+    pub portal_url: std::sync::OnceLock<String>,
 }
 
 impl Gateway {
@@ -193,6 +197,7 @@ impl Gateway {
             seats,
             grants: Arc::new(grants),
             changes: watch::channel(Changes::default()).0,
+            portal_url: std::sync::OnceLock::new(),
         });
         Ok(Opened {
             gateway,

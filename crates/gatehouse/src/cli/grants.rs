@@ -17,21 +17,19 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use access::{GrantState, RequestState, Scope, ScopeItem};
+use access::{GrantState, RequestState, Scope};
 use anyhow::{anyhow, bail};
 use clap::{ArgGroup, Args, Subcommand};
 
 use super::accounts::{password, valid_name, TierArg};
 use super::common::{format_ts, load_config, print_table, Common, OutputFormat};
-use crate::config::{parse_duration, Config};
+use crate::asking;
+use crate::config::Config;
 use crate::identity::hash_password;
 use crate::store::{
-    now_us, Actor, GrantRow, GrantStore, NewGrant, NewGuest, NewRequest, RequestRow, Reviewed,
-    Store, Submitted, Verdict,
+    now_us, Actor, GrantRow, GrantStore, NewGrant, NewGuest, RequestRow, Reviewed, Store,
+    Submitted, Verdict,
 };
-
-/// The fewest words a purpose may have: a sentence, not a word.
-pub const MIN_PURPOSE_WORDS: usize = 3;
 
 #[derive(Subcommand, Debug)]
 pub(super) enum RequestCommand {
@@ -210,57 +208,22 @@ fn open(common: &Common, create: bool) -> anyhow::Result<(Config, Store)> {
     Ok((config, store))
 }
 
-/// A scope from `--scope` values, checked against the configuration: every tier exists and every
-/// category is one the lists have, so that a scope never names nothing.
+/// A scope from `--scope` values, checked against the configuration ([`asking::scope_of`]).
 fn scope_of(config: &Config, items: &[String]) -> anyhow::Result<Scope> {
-    let scope = Scope::parse(&items.join(" "))?;
-    for item in scope.items() {
-        match item {
-            ScopeItem::Tier(t) if policy::Tier::parse(t).is_none() => {
-                bail!("`tier:{t}` names no tier (one of `open`, `filtered`, `intranet`, `none`)")
-            }
-            ScopeItem::Category(c) if config.lists.category_id(c).is_none() => {
-                bail!("`category:{c}` names no category of this configuration's lists")
-            }
-            _ => {}
-        }
-    }
-    Ok(scope)
+    Ok(asking::scope_of(config, &items.join(" "))?)
 }
 
-fn duration_of(flag: &str, text: &str) -> anyhow::Result<Duration> {
-    parse_duration(text).ok_or_else(|| {
-        anyhow!("`{text}` is not a duration for {flag}: write it as `90s`, `15m`, `2h` or `3d`")
-    })
+fn duration_of(flag: &'static str, text: &str) -> anyhow::Result<Duration> {
+    Ok(asking::duration_of(flag, text)?)
 }
 
 fn check_purpose(purpose: &str) -> anyhow::Result<()> {
-    if purpose.split_whitespace().count() < MIN_PURPOSE_WORDS {
-        bail!(
-            "the purpose `{}` is too short: say why in a sentence of at least {MIN_PURPOSE_WORDS} words; it is recorded with everything the grant allows",
-            purpose.trim()
-        );
-    }
-    Ok(())
+    Ok(asking::check_purpose(purpose)?)
 }
 
 /// The duration asked for, within the maximum the configuration sets for this scope.
 fn checked_duration(config: &Config, scope: &Scope, text: &str) -> anyhow::Result<Duration> {
-    let d = duration_of("--duration", text)?;
-    let max = config.grants.limits(scope).max_duration;
-    if d > max {
-        bail!(
-            "`{text}` is longer than the {} a grant of `{scope}` may last (`[grants] max_duration`)",
-            human(max)
-        );
-    }
-    Ok(d)
-}
-
-fn human(d: Duration) -> String {
-    jiff::SignedDuration::try_from(d)
-        .map(|s| format!("{s:#}"))
-        .unwrap_or_else(|_| format!("{}s", d.as_secs()))
+    Ok(asking::checked_duration(config, scope, text, "--duration")?)
 }
 
 pub(super) fn request(common: Common, command: RequestCommand) -> anyhow::Result<ExitCode> {
@@ -275,20 +238,16 @@ pub(super) fn request(common: Common, command: RequestCommand) -> anyhow::Result
             claim_by,
             destination,
         } => {
-            let scope = scope_of(&config, &scope.scope)?;
-            check_purpose(&purpose)?;
-            let new = NewRequest {
-                principal: who.clone(),
-                duration: checked_duration(&config, &scope, &duration)?,
-                claim_by: claim_by
-                    .map(|c| duration_of("--claim-by", &c))
-                    .transpose()?,
-                purpose: purpose.trim().to_string(),
-                destination,
-                approvals_needed: config.grants.limits(&scope).approvals,
-                pending_for: config.grants.pending_expiry,
-                scope,
+            let asked = asking::Asked {
+                principal: &who,
+                scope: &scope.scope.join(" "),
+                duration: &duration,
+                purpose: &purpose,
+                claim_by: claim_by.as_deref().unwrap_or(""),
+                destination: destination.as_deref(),
+                fields: asking::FLAGS,
             };
+            let new = asking::new_request(&config, &asked)?;
             print_submitted(&store.submit_request(&new, cli_actor(&who), now)?);
         }
         RequestCommand::List {

@@ -21,7 +21,7 @@ use super::session::{self, Viewer};
 use super::trail::{self, TrailParams};
 use super::{Portal, PortalError};
 
-fn json(status: StatusCode, value: serde_json::Value) -> Response {
+pub(crate) fn json(status: StatusCode, value: serde_json::Value) -> Response {
     (
         status,
         [(header::CONTENT_TYPE, "application/json")],
@@ -30,12 +30,12 @@ fn json(status: StatusCode, value: serde_json::Value) -> Response {
         .into_response()
 }
 
-fn error(status: StatusCode, message: &str) -> Response {
+pub(crate) fn error(status: StatusCode, message: &str) -> Response {
     json(status, serde_json::json!({ "error": message }))
 }
 
 /// An API caller, as a handler argument: without a live session the answer is `401` JSON.
-pub(crate) struct Caller(Viewer);
+pub(crate) struct Caller(pub Viewer);
 
 impl FromRequestParts<Arc<Portal>> for Caller {
     type Rejection = Response;

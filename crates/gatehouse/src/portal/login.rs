@@ -53,7 +53,7 @@ pub(crate) struct LoginForm {
 #[derive(Deserialize)]
 pub(crate) struct CsrfForm {
     #[serde(default)]
-    csrf: String,
+    pub csrf: String,
 }
 
 /// Names longer than this are refused without a password check (no principal has one).

@@ -14,7 +14,12 @@
 //!   `api.rs`: `/api/v1`; `openapi.rs`: its OpenAPI 3.1 document (`utoipa`), with the answers'
 //!   schema types in `schema.rs`; `assets.rs`:
 //!   `/static/` (the vendored htmx and the style sheet);
-//!   `views.rs`: the navigation and the refusal page that several pages share.
+//!   `views.rs`: the navigation and the refusal page that several pages share;
+//! - `asks.rs`: asking for access (`/requests/new`, `/requests`, withdraw); `review.rs`: the
+//!   approvers' queue (`/review`); `granted.rs`: grants (`/grants`, revoke); `api_grants.rs`:
+//!   the same as JSON under `/api/v1`; `records.rs`: requests and grants as pages and the API
+//!   show them. Every change goes through [`GrantStore`] with the person as the one acting
+//!   (`via` `portal <client socket>`), so the store's rules and records are the CLI's.
 //!
 //! Guarantees:
 //! - no page or API answer shows one person's records to another, except to an admin, and each
@@ -26,14 +31,19 @@
 //!   `portal.logout`, `portal.login_failed`), written to the store before the answer;
 //! - the store work runs off the async workers (`spawn_blocking`), on the portal's own connection.
 //!
-//! The portal reads the running configuration (`Gateway::runtime`) and the store; it writes only
-//! portal sessions and audit events.
+//! The portal reads the running configuration (`Gateway::runtime`) and the store; it writes
+//! portal sessions, audit events, and requests, reviews and grants through [`GrantStore`].
 
 mod api;
+mod api_grants;
+mod asks;
 mod assets;
+mod granted;
 mod login;
 mod openapi;
 mod pages;
+mod records;
+mod review;
 mod schema;
 mod session;
 mod trail;
@@ -50,12 +60,15 @@ use tokio::sync::watch;
 
 use crate::config::PortalSettings;
 use crate::state::Gateway;
-use crate::store::{AuditRow, AuditStore, PortalStore, PrincipalStore, StoreError};
+use crate::store::{
+    Actor, AuditRow, AuditStore, GrantError, GrantStore, PortalStore, PrincipalStore, StoreError,
+};
 
-/// What the portal needs of the store: its sessions, the principals and the audit trail.
-pub trait PortalBackend: PortalStore + PrincipalStore + AuditStore {}
+/// What the portal needs of the store: its sessions, the principals, the audit trail, and
+/// requests, reviews and grants.
+pub trait PortalBackend: PortalStore + PrincipalStore + AuditStore + GrantStore {}
 
-impl<T: PortalStore + PrincipalStore + AuditStore> PortalBackend for T {}
+impl<T: PortalStore + PrincipalStore + AuditStore + GrantStore> PortalBackend for T {}
 
 /// Why a portal request failed (as opposed to being refused): the answer is a 500 page.
 #[derive(Debug, thiserror::Error)]
@@ -129,6 +142,53 @@ impl Portal {
         .map_err(|e| PortalError::Task(e.to_string()))?
     }
 
+    /// Run a change or a read of requests and grants: the store's refusals by its rules (who may
+    /// do what) come back as the inner error, a store failure as the outer one.
+    pub(crate) async fn with_grants<T, F>(
+        &self,
+        work: F,
+    ) -> Result<Result<T, GrantError>, PortalError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut dyn PortalBackend) -> Result<T, GrantError> + Send + 'static,
+    {
+        self.with_store(move |s| match work(s) {
+            Ok(v) => Ok(Ok(v)),
+            Err(GrantError::Store(e)) => Err(e),
+            Err(e) => Ok(Err(e)),
+        })
+        .await
+    }
+
+    /// Change requests or grants as `viewer` (the store's [`Actor`], `via` `portal CLIENT`) at the
+    /// clock's time: what the store did, or its refusal by its rules with the status the answer
+    /// carries and the store's message.
+    pub(crate) async fn act<T, F>(
+        &self,
+        viewer: &session::Viewer,
+        client: SocketAddr,
+        work: F,
+    ) -> Result<Result<T, (StatusCode, String)>, PortalError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut dyn PortalBackend, Actor<'_>, i64) -> Result<T, GrantError> + Send + 'static,
+    {
+        let (name, from, now) = (viewer.name().to_string(), via(client), self.now_us());
+        let out = self
+            .with_grants(move |s| {
+                let by = Actor {
+                    name: &name,
+                    via: &from,
+                };
+                work(s, by, now)
+            })
+            .await?;
+        Ok(out.map_err(|e| {
+            let status = records::grant_refusal(&e).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            (status, e.to_string())
+        }))
+    }
+
     /// Append an action's audit event (a login, a logout, a look at someone's records).
     pub(crate) async fn record(&self, row: AuditRow) -> Result<(), PortalError> {
         self.with_store(move |s| s.append_audit(std::slice::from_ref(&row)))
@@ -159,6 +219,21 @@ pub fn router(portal: Arc<Portal>) -> axum::Router {
         .route("/people/{name}/audit", get(pages::their_trail))
         .route("/people/{name}/audit.csv", get(trail::their_csv))
         .route("/people/{name}/audit.jsonl", get(trail::their_jsonl))
+        .route("/requests", get(asks::list))
+        .route("/requests/new", get(asks::form).post(asks::submit))
+        .route("/requests/{id}/withdraw", post(asks::withdraw))
+        .route("/review", get(review::queue))
+        .route("/review/{id}", post(review::decide))
+        .route("/grants", get(granted::list))
+        .route("/grants/{id}/revoke", post(granted::revoke))
+        .route(
+            "/api/v1/requests",
+            get(api_grants::my_requests).post(api_grants::submit),
+        )
+        .route("/api/v1/requests/{id}/withdraw", post(api_grants::withdraw))
+        .route("/api/v1/review", get(api_grants::queue))
+        .route("/api/v1/review/{id}", post(api_grants::decide))
+        .route("/api/v1/grants", get(api_grants::grants))
         .route("/api/v1/me", get(api::me))
         .route("/api/v1/me/audit", get(api::my_audit))
         .route("/api/v1/openapi.json", get(openapi::document))

@@ -1,14 +1,17 @@
 //! The API's OpenAPI 3.1 document, served at `/api/v1/openapi.json`, generated from the code with
 //! `utoipa`: the paths from the `#[utoipa::path]` attributes on the handlers of `api.rs`, the
 //! query parameters from [`super::trail::TrailParams`], and the bodies from the schema types of
-//! `schema.rs`.
+//! `schema.rs` (the paths of `api_grants.rs` too).
 
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::schema::{ApiError, AuditPage, Event, Me};
+use super::schema::{
+    ApiError, AuditPage, Event, Grant, Grants, Me, NewRequestBody, Queue, QueueItem, Request,
+    RequestAnswer, Requests, Review, ReviewAnswer, Submitted, VerdictBody,
+};
 use super::session::SESSION_COOKIE;
 
 /// The API, as an OpenAPI document.
@@ -16,10 +19,37 @@ use super::session::SESSION_COOKIE;
 #[openapi(
     info(
         title = "gatehouse portal API",
-        description = "A person's own records as JSON. Authenticated by the portal's session cookie (log in at `/login`)."
+        description = "A person's own records, requests and grants as JSON, and the approvers' queue; POSTs need the portal's origin and the session's CSRF token in `X-CSRF-Token`. Authenticated by the portal's session cookie (log in at `/login`)."
     ),
-    paths(super::api::me, super::api::my_audit, document),
-    components(schemas(Me, Event, AuditPage, ApiError)),
+    paths(
+        super::api::me,
+        super::api::my_audit,
+        super::api_grants::my_requests,
+        super::api_grants::submit,
+        super::api_grants::withdraw,
+        super::api_grants::queue,
+        super::api_grants::decide,
+        super::api_grants::grants,
+        document
+    ),
+    components(schemas(
+        Me,
+        Event,
+        AuditPage,
+        ApiError,
+        Review,
+        Request,
+        Requests,
+        RequestAnswer,
+        Grant,
+        Grants,
+        NewRequestBody,
+        Submitted,
+        QueueItem,
+        Queue,
+        VerdictBody,
+        ReviewAnswer
+    )),
     modifiers(&SessionCookie),
     security(("session" = []))
 )]

@@ -33,6 +33,8 @@ pub(crate) struct EventView {
     pub rule: String,
     pub status: String,
     pub place: String,
+    /// The request form for this destination: set on the person's own refusals.
+    pub ask: Option<String>,
 }
 
 impl EventView {
@@ -52,7 +54,19 @@ impl EventView {
                 (Some(t), Some(l)) => format!("{t} ({l})"),
                 _ => String::new(),
             },
+            ask: None,
         }
+    }
+
+    /// A refusal of the person's own, with the link that asks for its destination (not for a
+    /// refusal about the account or its sign-in, which no grant changes).
+    fn refusal(r: &AuditRow) -> EventView {
+        let mut v = EventView::of(r);
+        let about_account = r.rule == "principal-disabled" || r.rule.starts_with("auth");
+        if r.decision == "deny" && !about_account {
+            v.ask = Some(crate::asking::form_link("", &r.destination));
+        }
+        v
     }
 }
 
@@ -153,7 +167,7 @@ pub(crate) async fn home(
         me: viewer.principal,
         places,
         unregistered,
-        refusals: newest_first(refused),
+        refusals: refused.iter().rev().map(EventView::refusal).collect(),
         recent: newest_first(recent),
     };
     Ok(html(StatusCode::OK, &page))

@@ -78,3 +78,141 @@ pub(crate) struct AuditPage {
 pub(crate) struct ApiError {
     error: String,
 }
+
+/// One approver's verdict on a request.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct Review {
+    approver: String,
+    /// `approve` or `deny`.
+    verdict: String,
+    comment: String,
+    /// RFC 3339, UTC, milliseconds.
+    time: String,
+}
+
+/// An access request.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct Request {
+    id: i64,
+    principal: String,
+    /// Canonical: sorted items, space separated.
+    scope: String,
+    duration_s: i64,
+    /// The grant starts at its first use within this many seconds of the approval.
+    claim_by_s: Option<i64>,
+    purpose: String,
+    /// `submitted`, `approved`, `denied`, `expired` or `withdrawn`.
+    state: String,
+    approvals_needed: u32,
+    approvals: u32,
+    /// The destination the person was refused at.
+    destination: Option<String>,
+    created: String,
+    /// When it expires unreviewed.
+    expires: String,
+    reviews: Vec<Review>,
+}
+
+/// The person's requests, newest first.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct Requests {
+    requests: Vec<Request>,
+}
+
+/// One request.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct RequestAnswer {
+    request: Request,
+}
+
+/// A grant.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct Grant {
+    id: i64,
+    /// The request it came from; none for a grant an admin added.
+    request_id: Option<i64>,
+    principal: String,
+    scope: String,
+    purpose: String,
+    /// Who approved it (comma-separated), or who added it.
+    approvers: String,
+    /// `active`, `expired` or `revoked`.
+    state: String,
+    /// None while it waits for its first use.
+    starts: Option<String>,
+    expires: Option<String>,
+    claim_by: Option<String>,
+}
+
+/// Grants.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct Grants {
+    grants: Vec<Grant>,
+}
+
+/// A request to submit (the portal form's fields).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct NewRequestBody {
+    /// `domain:NAME`, `category:NAME`, `tier:NAME`, separated by spaces or commas.
+    scope: String,
+    /// `30m`, `2h`, `1d`: at most the scope's maximum.
+    duration: String,
+    /// At least a sentence.
+    purpose: String,
+    /// Optional: start at the first use within this time of the approval.
+    claim_by: Option<String>,
+    /// Optional: the destination the person was refused at.
+    destination: Option<String>,
+}
+
+/// What a submission did: a new request, or an identical live grant reused.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct Submitted {
+    request: Option<Request>,
+    reused_grant: Option<Grant>,
+}
+
+/// A request in the approver's queue, with the requester's other recent requests.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct QueueItem {
+    request: Request,
+    recent: Vec<Request>,
+}
+
+/// The approver's queue.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct Queue {
+    queue: Vec<QueueItem>,
+}
+
+/// A verdict.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct VerdictBody {
+    /// `approve` or `deny`.
+    verdict: String,
+    /// Required to deny.
+    comment: Option<String>,
+}
+
+/// What a verdict did.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct ReviewAnswer {
+    /// `pending` (more approvals needed), `approved` or `denied`.
+    outcome: String,
+    approvals: Option<u32>,
+    needed: Option<u32>,
+    /// The grant an approval created.
+    grant: Option<Grant>,
+}

@@ -40,6 +40,11 @@ impl Viewer {
         self.principal.role == Role::Admin
     }
 
+    /// An approver or an admin: who may open the review queue.
+    pub fn reviews(&self) -> bool {
+        matches!(self.principal.role, Role::Approver | Role::Admin)
+    }
+
     pub fn name(&self) -> &str {
         &self.principal.name
     }

@@ -169,6 +169,7 @@ fn style(rt: &Runtime, html: bool, close: bool) -> Style<'_> {
         close,
         via: &rt.config.proxy.via,
         contact: &rt.config.proxy.contact,
+        portal: None,
     }
 }
 
@@ -276,7 +277,7 @@ async fn handle_request(
         Some(Ok(done)) => done,
         // The grace period is over: the request ends where it is, recorded as far as it got.
         None => (End::CutShort, Next::Close),
-        Some(Err(outcome)) => answer(rt, client, &head, &rec, outcome, stop).await,
+        Some(Err(outcome)) => answer(gw, rt, client, &head, &rec, outcome, stop).await,
     };
     let tunnelled = match rec.progress.status() {
         200 => head.is_connect(),
@@ -293,6 +294,7 @@ async fn handle_request(
 /// without a body that asked for keep-alive, and never an HTTP/1.0 connection: they do not carry
 /// the `Connection: keep-alive` such a client needs to keep it.
 async fn answer(
+    gw: &Gateway,
     rt: &Runtime,
     client: &mut TcpStream,
     head: &RequestHead,
@@ -310,7 +312,10 @@ async fn answer(
         allowed_by: rec.allowed_rule(),
     };
     let idle = rt.config.proxy.idle_timeout;
-    let style = style(rt, html, close);
+    let style = Style {
+        portal: gw.portal_url.get().map(String::as_str),
+        ..style(rt, html, close)
+    };
     unless_stopped(
         stop,
         respond::send(client, &reply, &style, idle, &rec.progress),

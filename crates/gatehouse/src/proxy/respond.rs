@@ -203,6 +203,9 @@ pub struct Style<'a> {
     pub via: &'a str,
     /// `proxy.contact`: whom to ask.
     pub contact: &'a str,
+    /// The portal's address (`[portal] public_url`, or `http://` and its bound address) when the
+    /// portal runs: a refusal of a destination then links to its request form.
+    pub portal: Option<&'a str>,
 }
 
 /// What gatehouse answers itself.
@@ -272,7 +275,15 @@ pub async fn send<W: AsyncWrite + Unpin>(
 
 fn outcome_page(outcome: &Outcome, allowed_by: Option<&str>, style: &Style<'_>) -> (Vec<u8>, u64) {
     let status = outcome.status();
-    let (title, lines) = describe(outcome);
+    let (title, mut lines) = describe(outcome);
+    if let (Outcome::Refused(r), Some(portal)) = (outcome, style.portal) {
+        if matches!(r.ask, Ask::Destination) {
+            lines.push((
+                "ask in the portal",
+                Value::Link(crate::asking::form_link(portal, &r.destination)),
+            ));
+        }
+    }
     let body = if style.html && outcome.has_html_page() {
         html_page(status, &title, &lines, style.contact)
     } else {
@@ -410,6 +421,8 @@ enum Value {
     Text(String),
     /// `before`, the contact, `after`.
     WithContact(&'static str, &'static str),
+    /// An address gatehouse built (a link in HTML).
+    Link(String),
 }
 
 impl Value {
@@ -417,6 +430,7 @@ impl Value {
         match self {
             Value::Text(t) => t.clone(),
             Value::WithContact(before, after) => format!("{before}{contact}{after}"),
+            Value::Link(url) => url.clone(),
         }
     }
 
@@ -429,6 +443,7 @@ impl Value {
                 contact_html(contact),
                 escape_html(after)
             ),
+            Value::Link(url) => format!("<a href=\"{0}\">{0}</a>", escape_html(url)),
         }
     }
 }
@@ -579,6 +594,7 @@ mod tests {
             close,
             via,
             contact,
+            portal: None,
         };
         let reply = Reply::Outcome {
             outcome,
@@ -593,6 +609,7 @@ mod tests {
             close,
             via,
             contact: "-",
+            portal: None,
         };
         page(&Reply::Answer { answer, rule }, &style)
     }
@@ -641,6 +658,42 @@ how to ask: ask the help desk for access to this destination, quoting the rule a
         assert!(out.contains("a&quot;b"));
         assert!(!out.contains("<script>"));
         assert!(out.contains("Connection: close\r\n"));
+    }
+
+    #[test]
+    fn a_refusal_links_to_the_portals_form_for_its_host_when_the_portal_runs() {
+        let style = |portal| Style {
+            html: false,
+            close: true,
+            via: "gatehouse",
+            contact: "x",
+            portal,
+        };
+        let reply = Reply::Outcome {
+            outcome: &refused(),
+            allowed_by: None,
+        };
+        let text =
+            String::from_utf8(page(&reply, &style(Some("http://portal.test:8080/"))).0).unwrap();
+        assert!(
+            text.contains("ask in the portal: http://portal.test:8080/requests/new?destination=blocked.example\n"),
+            "{text}"
+        );
+        let text = String::from_utf8(page(&reply, &style(None)).0).unwrap();
+        assert!(!text.contains("ask in the portal"), "{text}");
+        assert_eq!(
+            crate::asking::form_link("http://p", "[::1]:443"),
+            "http://p/requests/new?destination=%3A%3A1"
+        );
+        let html = Style {
+            html: true,
+            ..style(Some("http://p"))
+        };
+        let out = String::from_utf8(page(&reply, &html).0).unwrap();
+        assert!(
+            out.contains("<a href=\"http://p/requests/new?destination=blocked.example\">"),
+            "{out}"
+        );
     }
 
     #[test]
@@ -786,6 +839,7 @@ Content-Length: 0\r\n\
             close: true,
             via: "gatehouse",
             contact: "-",
+            portal: None,
         };
         let allowed = Reply::Outcome {
             outcome: &outcome,

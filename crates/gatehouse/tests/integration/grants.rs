@@ -21,8 +21,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::cli::{cli_in, eventually};
 
-const PW: &str = "grants-test-pw";
-const CLI: Actor<'static> = Actor {
+pub(crate) const PW: &str = "grants-test-pw";
+pub(crate) const CLI: Actor<'static> = Actor {
     name: "cli",
     via: "cli",
 };
@@ -30,7 +30,7 @@ const CLI: Actor<'static> = Actor {
 /// A gateway on a `ManualClock` at Monday 7 December 2026, 09:00 UTC, with `ada` (tier `filtered`:
 /// `other.test` is in no allowed category, so she is refused there) and the approver `lib1`, who
 /// reviews requests for `domain:other.test`.
-async fn start(origin: &Origin) -> (Gateway, Arc<ManualClock>) {
+pub(crate) async fn start(origin: &Origin) -> (Gateway, Arc<ManualClock>) {
     let clock = ManualClock::new("2026-12-07T09:00:00Z".parse().unwrap());
     let gw = Gateway::start_with_clock(&base_config(origin), clock.clone()).await;
     gw.add_user("ada", Tier::Filtered, PW).await;
@@ -45,15 +45,15 @@ async fn start(origin: &Origin) -> (Gateway, Arc<ManualClock>) {
     (gw, clock)
 }
 
-fn scope(s: &str) -> Scope {
+pub(crate) fn scope(s: &str) -> Scope {
     Scope::parse(s).unwrap()
 }
 
-fn now(clock: &ManualClock) -> i64 {
+pub(crate) fn now(clock: &ManualClock) -> i64 {
     clock.now().as_microsecond()
 }
 
-fn other(origin: &Origin) -> String {
+pub(crate) fn other(origin: &Origin) -> String {
     format!("http://other.test:{}/", origin.port())
 }
 
@@ -69,12 +69,12 @@ fn grant_other(gw: &Gateway, clock: &ManualClock, claim_by: Option<Duration>) ->
     gw.store().add_grant(&new, CLI, now(clock)).unwrap().id
 }
 
-async fn get(gw: &Gateway, user: &str, url: &str) -> testkit::Reply {
+pub(crate) async fn get(gw: &Gateway, user: &str, url: &str) -> testkit::Reply {
     get_from("127.0.0.1", gw.proxy, (user, PW), url).await
 }
 
 /// Wait until `user` gets `status` at `url` through `gw` (a grant is honoured within a second).
-async fn until_status(gw: &Gateway, user: &str, url: &str, status: u16) {
+pub(crate) async fn until_status(gw: &Gateway, user: &str, url: &str, status: u16) {
     eventually(&format!("{user} gets {status} at {url}"), || async {
         get(gw, user, url).await.status() == status
     })

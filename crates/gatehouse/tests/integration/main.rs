@@ -25,6 +25,7 @@ mod notify;
 mod places_config;
 mod policy_cli;
 mod portal;
+mod portal_grants;
 mod protocol;
 mod response_framing;
 mod seats;

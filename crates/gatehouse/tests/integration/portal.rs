@@ -12,7 +12,7 @@ use policy::Tier;
 use testkit::{base_config, basic, exchange, get_from, Gateway, Origin, Reply};
 
 /// One request to the portal on a fresh connection; `headers` are added as given.
-async fn http(
+pub(crate) async fn http(
     addr: SocketAddr,
     method: &str,
     path: &str,
@@ -45,7 +45,7 @@ fn set_cookies(r: &Reply) -> Vec<String> {
 }
 
 /// The value a response sets for cookie `name`.
-fn cookie_value(r: &Reply, name: &str) -> Option<String> {
+pub(crate) fn cookie_value(r: &Reply, name: &str) -> Option<String> {
     set_cookies(r).iter().find_map(|c| {
         let (k, v) = c.split(';').next()?.split_once('=')?;
         (k == name).then(|| v.to_string())
@@ -53,12 +53,12 @@ fn cookie_value(r: &Reply, name: &str) -> Option<String> {
 }
 
 /// The `csrf` hidden field of a page.
-fn csrf_field(r: &Reply) -> String {
+pub(crate) fn csrf_field(r: &Reply) -> String {
     let at = r.text.find("name=\"csrf\" value=\"").expect("a csrf field") + 19;
     r.text[at..].split('"').next().unwrap().to_string()
 }
 
-fn form_encode(v: &str) -> String {
+pub(crate) fn form_encode(v: &str) -> String {
     v.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' => (b as char).to_string(),
@@ -68,36 +68,36 @@ fn form_encode(v: &str) -> String {
 }
 
 /// A person at the portal, with the cookies a browser would keep.
-struct Visitor {
-    portal: SocketAddr,
-    session: Option<String>,
+pub(crate) struct Visitor {
+    pub(crate) portal: SocketAddr,
+    pub(crate) session: Option<String>,
 }
 
 impl Visitor {
-    fn new(gw: &Gateway) -> Visitor {
+    pub(crate) fn new(gw: &Gateway) -> Visitor {
         Visitor {
             portal: gw.portal_addr(),
             session: None,
         }
     }
 
-    fn origin(&self) -> String {
+    pub(crate) fn origin(&self) -> String {
         format!("http://{}", self.portal)
     }
 
-    fn cookies(&self) -> Vec<(&str, String)> {
+    pub(crate) fn cookies(&self) -> Vec<(&str, String)> {
         match &self.session {
             Some(s) => vec![("Cookie", format!("gatehouse_session={s}"))],
             None => vec![],
         }
     }
 
-    async fn get(&self, path: &str) -> Reply {
+    pub(crate) async fn get(&self, path: &str) -> Reply {
         http(self.portal, "GET", path, &self.cookies(), None).await
     }
 
     /// Load the login form and post `name` and `password` from the portal's own origin.
-    async fn login(&mut self, name: &str, password: &str) -> Reply {
+    pub(crate) async fn login(&mut self, name: &str, password: &str) -> Reply {
         let form = self.get("/login").await;
         assert_eq!(form.status(), 200, "{}", form.text);
         let bound = cookie_value(&form, "gatehouse_login").expect("the login cookie");
@@ -125,20 +125,20 @@ impl Visitor {
     }
 
     /// The CSRF token of the session, as the person's page carries it.
-    async fn csrf(&self) -> String {
+    pub(crate) async fn csrf(&self) -> String {
         let home = self.get("/").await;
         assert_eq!(home.status(), 200, "{}", home.text);
         csrf_field(&home)
     }
 
-    async fn post(&self, path: &str, extra: &[(&str, String)], body: &str) -> Reply {
+    pub(crate) async fn post(&self, path: &str, extra: &[(&str, String)], body: &str) -> Reply {
         let mut headers = self.cookies();
         headers.extend(extra.iter().cloned());
         http(self.portal, "POST", path, &headers, Some(body)).await
     }
 }
 
-fn actions(gw: &Gateway, action: &str) -> Vec<AuditRow> {
+pub(crate) fn actions(gw: &Gateway, action: &str) -> Vec<AuditRow> {
     gw.store()
         .audit(&AuditQuery {
             rule: Some(action.into()),
@@ -753,13 +753,13 @@ async fn the_static_files_are_cached_and_the_default_portal_can_be_turned_off() 
 }
 
 /// The body of a reply as JSON.
-fn json_body(r: &Reply) -> serde_json::Value {
+pub(crate) fn json_body(r: &Reply) -> serde_json::Value {
     let body = r.text.split_once("\r\n\r\n").map_or("", |b| b.1);
     serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", r.text))
 }
 
 /// The property names of a schema of the document.
-fn properties(doc: &serde_json::Value, schema: &str) -> Vec<String> {
+pub(crate) fn properties(doc: &serde_json::Value, schema: &str) -> Vec<String> {
     let mut keys: Vec<String> = doc["components"]["schemas"][schema]["properties"]
         .as_object()
         .unwrap_or_else(|| panic!("no schema {schema}: {doc:#}"))
@@ -770,7 +770,7 @@ fn properties(doc: &serde_json::Value, schema: &str) -> Vec<String> {
     keys
 }
 
-fn keys(v: &serde_json::Value) -> Vec<String> {
+pub(crate) fn keys(v: &serde_json::Value) -> Vec<String> {
     let mut keys: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
     keys.sort();
     keys
@@ -798,23 +798,46 @@ async fn the_openapi_document_describes_every_api_route_and_what_it_answers() {
     // ada (a matrix generated from the document, so a new route is covered when it is described).
     let paths = doc["paths"].as_object().unwrap();
     assert!(paths.contains_key("/api/v1/me") && paths.contains_key("/api/v1/me/audit"));
+    // GETs answer ada (a user) unless they say `403` (the review queue); POSTs without the CSRF
+    // token are refused to her (`403`), and every route but the document refuses anonymous callers.
     let mut checked = 0;
     for (path, item) in paths {
-        let op = &item["get"];
-        let public = op["security"].as_array().is_some_and(|s| {
-            s.iter()
-                .all(|r| r.as_object().is_some_and(|o| o.is_empty()))
-        });
-        let expected_anonymous = if public { 200 } else { 401 };
-        assert_eq!(
-            anonymous.get(path).await.status(),
-            expected_anonymous,
-            "{path}"
-        );
-        assert_eq!(ada.get(path).await.status(), 200, "{path}");
-        checked += 1;
+        let concrete = path.replace("{id}", "1");
+        if let Some(op) = item.get("get") {
+            let public = op["security"].as_array().is_some_and(|s| {
+                s.iter()
+                    .all(|r| r.as_object().is_some_and(|o| o.is_empty()))
+            });
+            let expected_anonymous = if public { 200 } else { 401 };
+            assert_eq!(
+                anonymous.get(&concrete).await.status(),
+                expected_anonymous,
+                "{path}"
+            );
+            let expected_ada = if op["responses"]["403"].is_object() {
+                403
+            } else {
+                200
+            };
+            assert_eq!(ada.get(&concrete).await.status(), expected_ada, "{path}");
+            checked += 1;
+        }
+        if item.get("post").is_some() {
+            let origin = [("Origin", ada.origin())];
+            assert_eq!(
+                anonymous.post(&concrete, &origin, "{}").await.status(),
+                401,
+                "{path}"
+            );
+            assert_eq!(
+                ada.post(&concrete, &origin, "{}").await.status(),
+                403,
+                "{path}: no CSRF token"
+            );
+            checked += 1;
+        }
     }
-    assert_eq!(checked, 3);
+    assert_eq!(checked, 9);
     let params: Vec<&str> = paths["/api/v1/me/audit"]["get"]["parameters"]
         .as_array()
         .unwrap()

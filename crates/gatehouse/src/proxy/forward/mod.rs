@@ -313,6 +313,7 @@ async fn send_page(req: &Request<'_>, client: &mut TcpStream, outcome: &Outcome)
         close: true,
         via: &proxy.via,
         contact: &proxy.contact,
+        portal: None,
     };
     let reply = Reply::Outcome {
         outcome,
