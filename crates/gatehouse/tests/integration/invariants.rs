@@ -91,22 +91,30 @@ async fn one_password_check_serves_many_requests_on_many_connections() {
 async fn a_change_in_the_store_is_honoured_within_two_seconds() {
     let origin = Origin::start("127.0.0.2").await;
     let gw = Gateway::start(&base_config(&origin)).await;
-    gw.add_user("ada", Tier::Open, "pw-ada-tier").await;
+    // Added without waiting for the poller: the first request's unknown credentials make the
+    // gateway load the principals at once.
+    let hash = gatehouse::identity::hash_password("pw-ada-tier").unwrap();
+    let store = gw.store();
+    store
+        .add_principal("ada", gatehouse::store::Role::User, Tier::Open, &hash)
+        .unwrap();
     // `other.test` is in no list: the open tier reaches it, the filtered tier does not.
     let url = format!("http://other.test:{}/t", origin.port());
     let get = || get_from("127.0.0.20", gw.proxy, ("ada", "pw-ada-tier"), &url);
     assert_eq!(get().await.status(), 200);
     let verified = metric(&gw, VERIFICATIONS).await;
     // What `gatehouse user set-tier` does: one write to the store.
-    gw.store().set_tier("ada", Tier::Filtered).unwrap();
+    store.set_tier("ada", Tier::Filtered).unwrap();
     let changed = Instant::now();
     let deadline = changed + Duration::from_secs(2);
     let mut statuses = Vec::new();
-    let refused = loop {
+    loop {
         let reply = get().await;
         statuses.push(reply.status());
-        if reply.status() == 403 {
-            break reply;
+        // A request being forwarded when the poller loads the change is cut at once, with no
+        // answer (`proxy::revoke`): that too is the change honoured.
+        if reply.status() == 403 || (reply.status() == 0 && reply.text.is_empty()) {
+            break;
         }
         assert_eq!(reply.status(), 200, "{}", reply.head());
         assert!(
@@ -114,8 +122,10 @@ async fn a_change_in_the_store_is_honoured_within_two_seconds() {
             "the tier change was not honoured within 2 s: {statuses:?}"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    }
     let took = changed.elapsed();
+    let refused = get().await;
+    assert_eq!(refused.status(), 403, "{}", refused.head());
     assert_eq!(
         refused.decision().as_deref(),
         Some("deny"),
@@ -124,8 +134,6 @@ async fn a_change_in_the_store_is_honoured_within_two_seconds() {
     );
     // The request path did not find it out by checking the password again: the poller did.
     assert_eq!(metric(&gw, VERIFICATIONS).await, verified);
-    // Once honoured, it stays so.
-    assert_eq!(get().await.status(), 403);
     eprintln!("the tier change was honoured after {took:?}");
     gw.shutdown().await;
 }
