@@ -20,7 +20,8 @@
 //!   pauses (200 ms doubling to 5 s), while the writer takes nothing new from the queue: the queue
 //!   fills, requests are refused with 503, and `gatehouse_audit_store_failing` is 1 until the
 //!   batch is in. Nothing is dropped, except with `audit.on_backlog = "drop"`, where a batch
-//!   that failed twice is logged, counted in `gatehouse_audit_write_errors_total` and given up.
+//!   that failed twice is logged, counted in `gatehouse_audit_write_errors_total` and given up,
+//!   its events counted in `gatehouse_audit_lost_total`.
 //!
 //! The writer also writes Squid's native access.log line for each event when configured.
 
@@ -334,6 +335,7 @@ impl Audit {
             log: log.0,
             health: log.1,
             on_backlog: settings.on_backlog,
+            gave_up: false,
             rows: Vec::with_capacity(MAX_BATCH),
             lines: String::new(),
             flushes: Vec::new(),
@@ -469,6 +471,9 @@ struct Writer {
     log: Checkpointer,
     health: Arc<LogHealth>,
     on_backlog: OnBacklog,
+    /// A batch was given up (`on_backlog = "drop"`) and no commit has succeeded since: the store
+    /// still shows as failing until one does.
+    gave_up: bool,
     rows: Vec<AuditRow>,
     lines: String,
     flushes: Vec<std::sync::mpsc::Sender<()>>,
@@ -585,7 +590,7 @@ impl Writer {
                 Ok(()) => {
                     self.metrics.audit_written.inc_by(self.rows.len() as u64);
                     self.log.committed(self.rows.len() as u64);
-                    if failures > 0 {
+                    if failures > 0 || std::mem::take(&mut self.gave_up) {
                         self.health.set_store_failing(false);
                         tracing::info!(
                             events = self.rows.len(),
@@ -612,6 +617,9 @@ impl Writer {
                         );
                     }
                     if drop {
+                        // Given up: these events are lost, and the count says how many.
+                        self.metrics.audit_lost.inc_by(self.rows.len() as u64);
+                        self.gave_up = true;
                         break;
                     }
                     std::thread::sleep(pause);

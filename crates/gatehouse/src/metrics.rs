@@ -220,7 +220,7 @@ impl Metrics {
             upstream_response_seconds: reg(r, "upstream_response_duration_seconds", "Time from sending the request head to the origin's response head", Histogram::new(net_buckets)),
             audit_queue_depth: reg(r, "audit_queue_depth", "Audit events waiting for the writer", Gauge::default()),
             audit_dropped: reg(r, "audit_dropped", "Audit events lost because the queue stayed full (allowed requests only with audit.on_backlog = \"drop\"; refusals in either mode)", Counter::default()),
-            audit_lost: reg(r, "audit_lost", "Audit events lost for another reason than a full queue: requests still running when shutdown stopped waiting for them, events still queued when the shutdown flush timed out", Counter::default()),
+            audit_lost: reg(r, "audit_lost", "Audit events lost for another reason than a full queue: requests still running when shutdown stopped waiting for them, events still queued when the shutdown flush timed out, a batch the store refused twice with audit.on_backlog = \"drop\"", Counter::default()),
             audit_written: reg(r, "audit_written", "Audit events committed to the store", Counter::default()),
             audit_write_errors: reg(r, "audit_write_errors", "Failed audit batch commits", Counter::default()),
             audit_tree_size: reg(r, "audit_tree_size", "Leaves in the audit log's Merkle tree (one per audit event)", Gauge::default()),

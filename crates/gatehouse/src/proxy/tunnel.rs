@@ -20,7 +20,7 @@
 //! neither carried a byte for the tunnel idle timeout. Every byte written on is counted in the
 //! request's [`Progress`] as it goes, so a tunnel cut at shutdown is still recorded whole.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::BytesMut;
@@ -44,6 +44,20 @@ const BATCH_WAIT: Duration = Duration::from_millis(1);
 /// Whether batched reads are on: only once [`probe_batching`] found that this kernel signals
 /// queued bytes when the low-water mark is lowered, which the fallback relies on.
 static BATCHING: AtomicBool = AtomicBool::new(false);
+
+/// How many tunnel directions raised their mark (began a batched phase) since the process
+/// started: what shows from outside that batching did engage, not only that it was allowed.
+static BATCH_PHASES: AtomicU64 = AtomicU64::new(0);
+
+/// Whether batched tunnel reads are on (the verdict of the last [`probe_batching`]).
+pub fn batching() -> bool {
+    BATCHING.load(Ordering::Relaxed)
+}
+
+/// How many tunnel directions in this process have begun a batched phase so far.
+pub fn batch_phases() -> u64 {
+    BATCH_PHASES.load(Ordering::Relaxed)
+}
 
 /// The longest [`probe_batching`] may take.
 const PROBE_LIMIT: Duration = Duration::from_millis(500);
@@ -265,6 +279,7 @@ async fn copy_one_way(
                 batching = sockopt::set_recv_lowat(r.as_ref(), BATCH).is_ok();
                 if batching {
                     raised.store(true, Ordering::Relaxed);
+                    BATCH_PHASES.fetch_add(1, Ordering::Relaxed);
                 }
             }
         }
