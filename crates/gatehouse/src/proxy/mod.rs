@@ -123,7 +123,15 @@ pub async fn serve_connection(gw: Arc<Gateway>, mut client: TcpStream, peer: Soc
             HeadRead::Head(h) => h,
             HeadRead::Closed => return,
             HeadRead::Malformed(outcome) => {
-                refuse_unparsed(&gw, &rt, &mut client, peer, outcome, &mut stop).await;
+                Box::pin(refuse_unparsed(
+                    &gw,
+                    &rt,
+                    &mut client,
+                    peer,
+                    outcome,
+                    &mut stop,
+                ))
+                .await;
                 return;
             }
         };
@@ -684,7 +692,9 @@ async fn close_client(client: &mut TcpStream, client_may_send: bool) {
         LINGER_UNANNOUNCED
     };
     let deadline = tokio::time::Instant::now() + max;
-    let mut scratch = [0u8; 16 * 1024];
+    // On the heap, and only now: an array here would be part of every connection's task, idle
+    // ones included, for the connection's whole life.
+    let mut scratch = vec![0u8; 16 * 1024];
     let mut lingering = client_may_send;
     loop {
         match client.try_read(&mut scratch) {

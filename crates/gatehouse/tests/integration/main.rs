@@ -17,6 +17,7 @@ mod connect_ports;
 mod grants;
 mod grants_cli;
 mod hardening;
+mod idle_memory;
 mod kept_upstream;
 mod list_files;
 mod malformed;
