@@ -87,7 +87,8 @@ pub async fn serve_connection(gw: Arc<Gateway>, mut client: TcpStream, peer: Soc
     let _ = client.set_nodelay(true);
     let mut conn = Conn {
         peer,
-        buf: BytesMut::with_capacity(8 * 1024),
+        // Allocated when the first bytes arrive (`read_more`).
+        buf: BytesMut::new(),
         auth_memo: None,
         origin: None,
         client_may_send: false,
@@ -122,11 +123,29 @@ pub async fn serve_connection(gw: Arc<Gateway>, mut client: TcpStream, peer: Soc
             HeadRead::Head(h) => h,
             HeadRead::Closed => return,
             HeadRead::Malformed(outcome) => {
-                refuse_unparsed(&gw, &rt, &mut client, peer, outcome, &mut stop).await;
+                Box::pin(refuse_unparsed(
+                    &gw,
+                    &rt,
+                    &mut client,
+                    peer,
+                    outcome,
+                    &mut stop,
+                ))
+                .await;
                 return;
             }
         };
-        let next = handle_request(&gw, &rt, &mut conn, &mut client, head, &mut stop).await;
+        // Boxed: the request's future is large, and kept inline it would make every task, idle
+        // ones included, that large for the connection's whole life.
+        let next = Box::pin(handle_request(
+            &gw,
+            &rt,
+            &mut conn,
+            &mut client,
+            head,
+            &mut stop,
+        ))
+        .await;
         if next == Next::Abort {
             reset(&client);
             return;
@@ -134,6 +153,10 @@ pub async fn serve_connection(gw: Arc<Gateway>, mut client: TcpStream, peer: Soc
         if next == Next::Close || *draining.borrow() {
             unless_stopped(&mut stop, close_client(&mut client, conn.client_may_send)).await;
             return;
+        }
+        if conn.buf.is_empty() {
+            // A kept-alive connection waiting for its next request holds no read buffer either.
+            conn.buf = BytesMut::new();
         }
     }
 }
@@ -213,14 +236,11 @@ async fn read_head(
                 }
             }
         }
-        if buf.capacity() - buf.len() < 1024 {
-            buf.reserve(8 * 1024);
-        }
         let was_empty = buf.is_empty();
         let read = async {
             match deadline {
-                Some(d) => tokio::time::timeout_at(d, client.read_buf(buf)).await,
-                None => tokio::time::timeout(settings.idle_timeout, client.read_buf(buf)).await,
+                Some(d) => tokio::time::timeout_at(d, read_more(client, buf)).await,
+                None => tokio::time::timeout(settings.idle_timeout, read_more(client, buf)).await,
             }
         };
         let n = tokio::select! {
@@ -245,6 +265,19 @@ async fn read_head(
             }
         }
     }
+}
+
+/// Read what the client sent next into `buf`; 0 when it closed. An idle connection holds no read
+/// buffer: `buf` gets its capacity only once the socket is readable, so that thousands of idle
+/// connections cost their sockets and small tasks, not 8 KiB each.
+async fn read_more(client: &mut TcpStream, buf: &mut BytesMut) -> std::io::Result<usize> {
+    if buf.is_empty() && buf.capacity() == 0 {
+        client.readable().await?;
+    }
+    if buf.capacity() - buf.len() < 1024 {
+        buf.reserve(READ_BUF);
+    }
+    client.read_buf(buf).await
 }
 
 /// Run `work` unless the shutdown grace period ends first (then `None`; `work` is dropped).
@@ -633,6 +666,9 @@ fn reset(client: &TcpStream) {
     let _ = client.set_linger(Some(Duration::ZERO));
 }
 
+/// What a client connection's read buffer grows by (a typical request head fits).
+const READ_BUF: usize = 8 * 1024;
+
 /// The longest a closing connection keeps reading what the client still sends.
 const LINGER_MAX: Duration = Duration::from_secs(2);
 /// A lingering close ends once the client has sent nothing for this long.
@@ -661,7 +697,9 @@ async fn close_client(client: &mut TcpStream, client_may_send: bool) {
         LINGER_UNANNOUNCED
     };
     let deadline = tokio::time::Instant::now() + max;
-    let mut scratch = [0u8; 16 * 1024];
+    // On the heap, and only now: an array here would be part of every connection's task, idle
+    // ones included, for the connection's whole life.
+    let mut scratch = vec![0u8; 16 * 1024];
     let mut lingering = client_may_send;
     loop {
         match client.try_read(&mut scratch) {

@@ -121,6 +121,11 @@ impl Serve {
         format!("http://{}", self.proxy)
     }
 
+    /// The process id of the running binary (for reading `/proc/PID/…`).
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub(crate) fn cli(&self, args: &[&str], stdin: Option<&str>) -> (i32, String, String) {
         cli_in(&self.data_dir, &self.config, args, stdin)
     }

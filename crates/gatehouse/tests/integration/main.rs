@@ -18,6 +18,7 @@ mod grants;
 mod grants_cli;
 mod hardening;
 mod invariants;
+mod idle_memory;
 mod kept_upstream;
 mod list_files;
 mod malformed;
