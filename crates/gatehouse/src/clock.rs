@@ -67,6 +67,14 @@ impl Clock for ManualClock {
     }
 }
 
+/// A time in microseconds since the Unix epoch as RFC 3339 in UTC with milliseconds (the CLI's and
+/// the portal's form of an event's time); the bare number when it is out of range.
+pub fn format_ts(us: i64) -> String {
+    jiff::Timestamp::from_microsecond(us)
+        .map(|t| t.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
+        .unwrap_or_else(|_| us.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -55,11 +55,7 @@ pub(super) fn check_given_config(common: &Common) -> anyhow::Result<Option<Confi
     }
 }
 
-pub(super) fn format_ts(us: i64) -> String {
-    jiff::Timestamp::from_microsecond(us)
-        .map(|t| t.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
-        .unwrap_or_else(|_| us.to_string())
-}
+pub(super) use crate::clock::format_ts;
 
 pub(super) fn print_table(rows: &[Vec<String>]) {
     let cols = rows.first().map_or(0, Vec::len);

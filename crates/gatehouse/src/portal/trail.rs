@@ -214,11 +214,7 @@ pub(crate) fn parse_when(s: &str, now_us: i64) -> Result<i64, String> {
 }
 
 /// A time as the trail shows it: RFC 3339, UTC, milliseconds.
-pub(crate) fn format_ts(us: i64) -> String {
-    jiff::Timestamp::from_microsecond(us)
-        .map(|t| t.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
-        .unwrap_or_else(|_| us.to_string())
-}
+pub(crate) use crate::clock::format_ts;
 
 /// An event as the API and the JSON lines export give it. Field names are a stable format.
 pub(crate) fn event_json(r: &AuditRow) -> serde_json::Value {
