@@ -337,6 +337,7 @@ impl Audit {
             on_backlog: settings.on_backlog,
             gave_up: false,
             rows: Vec::with_capacity(MAX_BATCH),
+            hashes: Vec::with_capacity(MAX_BATCH),
             lines: String::new(),
             flushes: Vec::new(),
             sign_now: false,
@@ -475,6 +476,8 @@ struct Writer {
     /// still shows as failing until one does.
     gave_up: bool,
     rows: Vec<AuditRow>,
+    /// The leaf hashes of `rows`, computed once per batch.
+    hashes: Vec<auditlog::Hash>,
     lines: String,
     flushes: Vec<std::sync::mpsc::Sender<()>>,
     /// A flush asked for a checkpoint of everything committed (clean shutdown).
@@ -583,13 +586,17 @@ impl Writer {
         if self.rows.is_empty() {
             return;
         }
+        // Hashed before the write lock is taken (other writers wait less), once however often
+        // the batch is tried, and kept for the checkpointer's tree.
+        self.hashes
+            .extend(self.rows.iter().map(crate::store::event_leaf));
         let mut pause = RETRY_FIRST;
         let mut failures = 0u32;
         loop {
-            match self.store.append_audit(&self.rows) {
-                Ok(()) => {
+            match self.store.append_hashed(&self.rows, &self.hashes) {
+                Ok(first) => {
                     self.metrics.audit_written.inc_by(self.rows.len() as u64);
-                    self.log.committed(self.rows.len() as u64);
+                    self.log.committed(self.store.as_ref(), first, &self.hashes);
                     if failures > 0 || std::mem::take(&mut self.gave_up) {
                         self.health.set_store_failing(false);
                         tracing::info!(
@@ -628,6 +635,7 @@ impl Writer {
             }
         }
         self.rows.clear();
+        self.hashes.clear();
     }
 
     /// Write the batch's Squid lines, then reopen the file when asked.

@@ -33,7 +33,8 @@ use crate::clock::SharedClock;
 use crate::config::AuditSettings;
 use crate::metrics::Metrics;
 use crate::store::{
-    event_leaf, sign_checkpoint, AuditStore, LogStore, SessionStore, Store, StoreError, TailStore,
+    catch_up, current_tree, event_leaf, sign_checkpoint, sign_tree, AuditStore, LogStore,
+    SessionStore, Store, StoreError, TailStore,
 };
 
 /// The store the audit writer works on: the audit table, the log's tables, and the reads of the
@@ -155,6 +156,11 @@ pub struct Checkpointer {
     retry_at: Option<Instant>,
     /// The pause after the next failure.
     retry_pause: Duration,
+    /// The tree as this writer committed it, kept in memory so that a checkpoint costs no
+    /// re-reading of the leaves: the writer's own leaves are appended as they are committed, and
+    /// only leaves other writers added in between are read from the store. `None` after
+    /// something did not add up; the next checkpoint then rebuilds it from the store.
+    tree: Option<Tree>,
 }
 
 fn micros(clock: &SharedClock) -> i64 {
@@ -162,16 +168,47 @@ fn micros(clock: &SharedClock) -> i64 {
 }
 
 impl Checkpointer {
-    /// Leaves were committed (`n` of them).
-    pub fn committed(&mut self, n: u64) {
-        if n == 0 {
+    /// Leaves were committed: `hashes`, numbered from `first` on. Leaves other writers added
+    /// before them are read from `store` into the tree.
+    pub fn committed(&mut self, store: &dyn LogStore, first: u64, hashes: &[auditlog::Hash]) {
+        if hashes.is_empty() {
             return;
         }
-        self.tree_size += n;
+        self.tree = self.tree.take().and_then(|mut tree| {
+            if tree.size() > first {
+                tracing::warn!(
+                    tree = tree.size(),
+                    first,
+                    "the audit log's leaves were numbered below the writer's tree; rebuilding it"
+                );
+                return None;
+            }
+            if let Err(e) = catch_up(store, &mut tree, first) {
+                tracing::warn!(error = %e, "cannot read the leaves other writers added; rebuilding the tree");
+                return None;
+            }
+            for h in hashes {
+                tree.append(*h).ok()?;
+            }
+            Some(tree)
+        });
+        self.tree_size = self.tree_size.max(first + hashes.len() as u64);
         let now = micros(&self.clock);
         self.oldest_unsigned_us.get_or_insert(now);
         self.health
             .set_tree(self.tree_size, self.oldest_unsigned_us);
+    }
+
+    /// The tree with every stored leaf: the kept one brought up to the store's size, or one
+    /// rebuilt from the newest checkpoint.
+    fn tree_now(&mut self, store: &dyn LogStore) -> Result<Tree, StoreError> {
+        match self.tree.take() {
+            Some(mut tree) => {
+                catch_up(store, &mut tree, store.tree_size()?)?;
+                Ok(tree)
+            }
+            None => current_tree(store),
+        }
     }
 
     fn unsigned(&self) -> u64 {
@@ -211,7 +248,12 @@ impl Checkpointer {
             return;
         }
         let now = micros(&self.clock);
-        match sign_checkpoint(store, &self.signer, now) {
+        let signed = self.tree_now(store).and_then(|mut tree| {
+            let row = sign_tree(store, &self.signer, &mut tree, now);
+            self.tree = Some(tree);
+            row
+        });
+        match signed {
             Ok(row) => {
                 // `None`: a checkpoint already covers the tree (another process signed it).
                 let size = row.as_ref().map_or(self.tree_size, |r| r.size);
@@ -430,6 +472,7 @@ pub fn open(
         oldest_unsigned_us: unsigned_since,
         retry_at: None,
         retry_pause: SIGN_RETRY,
+        tree: current_tree(&store).ok(),
     };
     Ok((Box::new(store), checkpointer, health))
 }
@@ -580,6 +623,58 @@ mod tests {
         sql(&dir, "DELETE FROM audit_leaves WHERE leaf = 1");
         let problem = start_up(&mut store, &signer, 2).unwrap().problem.unwrap();
         assert!(problem.starts_with("tail cut:"), "{problem}");
+    }
+
+    /// The writer's kept tree: its own leaves appended as committed, leaves another writer (a
+    /// second gateway, the CLI) put in between read from the store, and every checkpoint it signs
+    /// the root of the whole stored tree.
+    #[test]
+    fn the_kept_tree_takes_in_other_writers_leaves_and_signs_the_stored_root() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = AuditSettings {
+            retention_days: None,
+            queue_size: 16,
+            on_backlog: crate::config::OnBacklog::Refuse,
+            backlog_wait: Duration::from_millis(10),
+            squid_log: None,
+            checkpoint_interval: Duration::from_secs(10),
+            checkpoint_events: 10_000,
+        };
+        let metrics = Arc::new(Metrics::new());
+        let clock: SharedClock = Arc::new(crate::clock::SystemClock);
+        let (mut mine, mut log, _health) = open(dir.path(), &settings, metrics, clock).unwrap();
+        let mut other = Store::open(dir.path()).unwrap();
+        let commit = |log: &mut Checkpointer, store: &mut Box<dyn LogWriterStore>, n: i64| {
+            let rows = [row(n), row(n + 1)];
+            let hashes: Vec<_> = rows.iter().map(event_leaf).collect();
+            let first = store.append_hashed(&rows, &hashes).unwrap();
+            log.committed(store.as_ref(), first, &hashes);
+            first
+        };
+        assert_eq!(commit(&mut log, &mut mine, 1), 0);
+        other.append_audit(&[row(10)]).unwrap();
+        assert_eq!(commit(&mut log, &mut mine, 3), 3);
+        other.append_audit(&[row(11), row(12)]).unwrap();
+        log.sign(mine.as_mut());
+        let stored: Vec<_> = other
+            .audit(&Default::default())
+            .unwrap()
+            .iter()
+            .map(event_leaf)
+            .collect();
+        let latest = other.latest_checkpoint().unwrap().unwrap();
+        assert_eq!((latest.size, latest.root), (7, auditlog::root_of(&stored)));
+        // The kept tree goes on from there: the next checkpoint extends this one.
+        commit(&mut log, &mut mine, 20);
+        log.sign(mine.as_mut());
+        let next = other.latest_checkpoint().unwrap().unwrap();
+        let mut all = stored;
+        all.extend([row(20), row(21)].iter().map(event_leaf));
+        assert_eq!((next.size, next.root), (9, auditlog::root_of(&all)));
+        assert_eq!(
+            start_up(&mut other, &log.signer, 1).unwrap(),
+            StartUp::default()
+        );
     }
 
     #[test]

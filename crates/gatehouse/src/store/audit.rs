@@ -16,7 +16,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use rusqlite::{params, Transaction};
+use rusqlite::Transaction;
 
 use super::audit_row::{audit_row, AuditRow, AUDIT_COLUMNS};
 use super::error::StoreError;
@@ -145,53 +145,96 @@ fn where_clause(q: &AuditQuery) -> (String, Vec<Box<dyn rusqlite::ToSql>>) {
     (sql, args)
 }
 
+/// The columns an event is inserted with, in the order [`bind_event`] binds them.
+const INSERT_COLUMNS: &str =
+    "ts_us, principal, tried_principal, client, method, destination, url, \
+    decision, rule, status, bytes_up, bytes_down, duration_us, stage, error, terminal, location, \
+    session_id, groups, tier, policy_version, role, revoked_by, grant_id";
+const INSERT_ARITY: usize = 24;
+
+/// Events and leaves are inserted this many to a statement: SQLite's fixed cost per statement
+/// run (starting, halting, resetting it) is most of what a one-row insert costs, and the audit
+/// writer inserts an event and a leaf for every request.
+pub(super) const ROWS_PER_INSERT: usize = 32;
+
+/// `INSERT INTO table (columns) VALUES (?, …), …` for `rows` rows of `arity` values.
+pub(super) fn insert_sql(table: &str, columns: &str, arity: usize, rows: usize) -> String {
+    let tuple = format!("({})", vec!["?"; arity].join(", "));
+    format!(
+        "INSERT INTO {table} ({columns}) VALUES {}",
+        vec![tuple; rows].join(", ")
+    )
+}
+
+/// The statements that insert events: one row, and [`ROWS_PER_INSERT`] rows (built once).
+fn events_sql(full: bool) -> &'static str {
+    static SQL: std::sync::LazyLock<[String; 2]> = std::sync::LazyLock::new(|| {
+        [1, ROWS_PER_INSERT].map(|n| insert_sql("audit_events", INSERT_COLUMNS, INSERT_ARITY, n))
+    });
+    &SQL[usize::from(full)]
+}
+
+/// Bind event `r` as the `k`th row of a multi-row insert.
+fn bind_event(stmt: &mut rusqlite::Statement<'_>, k: usize, r: &AuditRow) -> rusqlite::Result<()> {
+    let at = k * INSERT_ARITY;
+    let values: [&dyn rusqlite::ToSql; INSERT_ARITY] = [
+        &r.ts_us,
+        &r.principal,
+        &r.tried_principal,
+        &r.client,
+        &r.method,
+        &r.destination,
+        &r.url,
+        &r.decision,
+        &r.rule,
+        &r.status,
+        &(r.bytes_up as i64),
+        &(r.bytes_down as i64),
+        &(r.duration_us as i64),
+        &r.stage,
+        &r.error,
+        &r.terminal,
+        &r.location,
+        &r.session_id,
+        &r.groups,
+        &r.tier,
+        &r.policy_version,
+        &r.role,
+        &r.revoked_by,
+        &r.grant_id,
+    ];
+    for (i, v) in values.iter().enumerate() {
+        stmt.raw_bind_parameter(at + i + 1, v)?;
+    }
+    Ok(())
+}
+
 /// Insert `rows` with their leaves of the verifiable log (`hashes`, one per row, from
 /// `tlog::event_leaf`), inside the caller's transaction, which must hold the write lock (`BEGIN
-/// IMMEDIATE`, so that leaf numbers never collide): a batch of the audit writer, or the record of a
-/// state change written in the same transaction as the change (`grants.rs`).
+/// IMMEDIATE`, so that leaf numbers never collide and the rows of one statement get consecutive
+/// ids): a batch of the audit writer, or the record of a state change written in the same
+/// transaction as the change (`grants.rs`). Returns the first leaf's number.
 pub(super) fn insert_hashed(
     tx: &Transaction<'_>,
     rows: &[AuditRow],
     hashes: &[auditlog::Hash],
-) -> Result<(), StoreError> {
+) -> Result<u64, StoreError> {
     tlog::adopt(tx)?;
     let mut ids = Vec::with_capacity(rows.len());
-    let mut stmt = tx.prepare_cached(
-        "INSERT INTO audit_events (ts_us, principal, tried_principal, client, method,
-            destination, url, decision, rule, status, bytes_up, bytes_down, duration_us,
-            stage, error, terminal, location, session_id, groups, tier, policy_version, role,
-            revoked_by, grant_id)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
-            ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)",
-    )?;
-    for r in rows {
-        stmt.execute(params![
-            r.ts_us,
-            r.principal,
-            r.tried_principal,
-            r.client,
-            r.method,
-            r.destination,
-            r.url,
-            r.decision,
-            r.rule,
-            r.status,
-            r.bytes_up as i64,
-            r.bytes_down as i64,
-            r.duration_us as i64,
-            r.stage,
-            r.error,
-            r.terminal,
-            r.location,
-            r.session_id,
-            r.groups,
-            r.tier,
-            r.policy_version,
-            r.role,
-            r.revoked_by,
-            r.grant_id,
-        ])?;
-        ids.push(tx.last_insert_rowid());
+    for chunk in rows.chunks(ROWS_PER_INSERT) {
+        let n = chunk.len();
+        // Two statements cached: full chunks, and one row at a time for the rest.
+        let rows_in_statement = if n == ROWS_PER_INSERT { n } else { 1 };
+        let mut stmt = tx.prepare_cached(events_sql(rows_in_statement > 1))?;
+        for part in chunk.chunks(rows_in_statement) {
+            for (k, r) in part.iter().enumerate() {
+                bind_event(&mut stmt, k, r)?;
+            }
+            stmt.raw_execute()?;
+            // The rows of one insert get consecutive ids, the last one's reported.
+            let last = tx.last_insert_rowid();
+            ids.extend(last - part.len() as i64 + 1..=last);
+        }
     }
     tlog::append_leaves(tx, hashes, &ids)
 }
@@ -199,19 +242,14 @@ pub(super) fn insert_hashed(
 /// [`insert_hashed`], hashing the rows itself (a few records of state changes).
 pub(super) fn insert_rows(tx: &Transaction<'_>, rows: &[AuditRow]) -> Result<(), StoreError> {
     let hashes: Vec<auditlog::Hash> = rows.iter().map(tlog::event_leaf).collect();
-    insert_hashed(tx, rows, &hashes)
+    insert_hashed(tx, rows, &hashes).map(drop)
 }
 
 impl AuditStore for Store {
     fn append_audit(&mut self, rows: &[AuditRow]) -> Result<(), StoreError> {
         // Hashed before the write lock is taken: other writers (the CLI) wait less.
         let hashes: Vec<auditlog::Hash> = rows.iter().map(tlog::event_leaf).collect();
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        insert_hashed(&tx, rows, &hashes)?;
-        tx.commit()?;
-        Ok(())
+        tlog::LogStore::append_hashed(self, rows, &hashes).map(drop)
     }
 
     fn audit(&self, q: &AuditQuery) -> Result<Vec<AuditRow>, StoreError> {

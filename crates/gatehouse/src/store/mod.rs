@@ -75,8 +75,8 @@ pub use sessions::{
 };
 pub use sqlite::{create_private_file, existing_store_path, now_us, store_path, Store, STORE_FILE};
 pub use tlog::{
-    current_tree, event_leaf, frontier_bytes, leaf_bytes, sign_checkpoint, CheckpointRow, LeafRow,
-    LogState, LogStore, LEAF_FORMAT,
+    catch_up, current_tree, event_leaf, frontier_bytes, leaf_bytes, sign_checkpoint, sign_tree,
+    CheckpointRow, LeafRow, LogState, LogStore, LEAF_FORMAT,
 };
 pub use tlog_read::{leaf_from_row, LeafCheck, LogReadStore};
 pub use tlog_tail::TailStore;

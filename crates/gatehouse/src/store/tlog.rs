@@ -19,6 +19,7 @@
 use auditlog::{Checkpoint, Hash, Signer, Tree};
 use rusqlite::{params, OptionalExtension, Transaction};
 
+use super::audit::{insert_sql, ROWS_PER_INSERT};
 use super::audit_row::{audit_row, AuditRow, AUDIT_COLUMNS};
 use super::error::StoreError;
 use super::sqlite::Store;
@@ -150,6 +151,9 @@ pub trait LogStore: Send {
     fn add_checkpoint(&mut self, c: &CheckpointRow) -> Result<(), StoreError>;
     /// Adopt the events recorded before the log existed; returns how many became leaves.
     fn adopt_pending(&mut self) -> Result<u64, StoreError>;
+    /// Append `rows` with their leaves `hashes` ([`event_leaf`] of each, computed by the caller,
+    /// which keeps them for its tree) in one transaction; returns the first leaf's number.
+    fn append_hashed(&mut self, rows: &[AuditRow], hashes: &[Hash]) -> Result<u64, StoreError>;
 }
 
 fn hash_of(bytes: &[u8]) -> Result<Hash, StoreError> {
@@ -237,18 +241,42 @@ pub(super) fn adopt(tx: &Transaction<'_>) -> Result<u64, StoreError> {
     Ok(leaf - first)
 }
 
-/// Append the leaves `hashes` of the events just inserted as `ids` (same order), inside `tx`.
+/// The statements that insert leaves: one row, and [`ROWS_PER_INSERT`] rows (built once).
+fn leaves_sql(full: bool) -> &'static str {
+    static SQL: std::sync::LazyLock<[String; 2]> = std::sync::LazyLock::new(|| {
+        [1, ROWS_PER_INSERT].map(|n| insert_sql("audit_leaves", "leaf, event_id, hash", 3, n))
+    });
+    &SQL[usize::from(full)]
+}
+
+/// Append the leaves `hashes` of the events just inserted as `ids` (same order), inside `tx`,
+/// [`ROWS_PER_INSERT`] to a statement; returns the number of the first.
 pub(super) fn append_leaves(
     tx: &Transaction<'_>,
     hashes: &[Hash],
     ids: &[i64],
-) -> Result<(), StoreError> {
-    let mut stmt =
-        tx.prepare_cached("INSERT INTO audit_leaves (leaf, event_id, hash) VALUES (?1, ?2, ?3)")?;
-    for (leaf, (hash, id)) in (next_leaf(tx)?..).zip(hashes.iter().zip(ids)) {
-        stmt.execute(params![leaf as i64, id, &hash.0[..]])?;
+) -> Result<u64, StoreError> {
+    let first = next_leaf(tx)?;
+    let mut leaf = first as i64;
+    for (hashes, ids) in hashes
+        .chunks(ROWS_PER_INSERT)
+        .zip(ids.chunks(ROWS_PER_INSERT))
+    {
+        let n = hashes.len();
+        let rows_in_statement = if n == ROWS_PER_INSERT { n } else { 1 };
+        let mut stmt = tx.prepare_cached(leaves_sql(rows_in_statement > 1))?;
+        for start in (0..n).step_by(rows_in_statement) {
+            for k in 0..rows_in_statement {
+                let at = k * 3;
+                stmt.raw_bind_parameter(at + 1, leaf)?;
+                stmt.raw_bind_parameter(at + 2, ids[start + k])?;
+                stmt.raw_bind_parameter(at + 3, &hashes[start + k].0[..])?;
+                leaf += 1;
+            }
+            stmt.raw_execute()?;
+        }
     }
-    Ok(())
+    Ok(first)
 }
 
 impl LogStore for Store {
@@ -343,27 +371,35 @@ impl LogStore for Store {
         tx.commit()?;
         Ok(n)
     }
+
+    fn append_hashed(&mut self, rows: &[AuditRow], hashes: &[Hash]) -> Result<u64, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let first = super::audit::insert_hashed(&tx, rows, hashes)?;
+        tx.commit()?;
+        Ok(first)
+    }
 }
 
 /// The tree as of now, built from the newest checkpoint's frontier (or where the log starts) and
 /// the stored leaves after it.
 pub fn current_tree(store: &dyn LogStore) -> Result<Tree, StoreError> {
     let state = store.log_state()?;
-    let (mut tree, from) = match store.latest_checkpoint()? {
-        Some(c) if c.size >= state.first_leaf => (
-            Tree::resume(c.size, &c.frontier, &c.root)
-                .map_err(|e| StoreError::Log(e.to_string()))?,
-            c.size,
-        ),
-        _ => (
-            Tree::from_frontier(state.first_leaf, &state.frontier)
-                .map_err(|e| StoreError::Log(e.to_string()))?,
-            state.first_leaf,
-        ),
+    let mut tree = match store.latest_checkpoint()? {
+        Some(c) if c.size >= state.first_leaf => Tree::resume(c.size, &c.frontier, &c.root)
+            .map_err(|e| StoreError::Log(e.to_string()))?,
+        _ => Tree::from_frontier(state.first_leaf, &state.frontier)
+            .map_err(|e| StoreError::Log(e.to_string()))?,
     };
-    let size = store.tree_size()?;
+    catch_up(store, &mut tree, store.tree_size()?)?;
+    Ok(tree)
+}
+
+/// Append to `tree` the stored leaves from its size up to `size` (leaves other writers added).
+pub fn catch_up(store: &dyn LogStore, tree: &mut Tree, size: u64) -> Result<(), StoreError> {
     const CHUNK: u64 = 65_536;
-    let mut at = from;
+    let mut at = tree.size();
     while at < size {
         let to = (at + CHUNK).min(size);
         let leaves = store.leaves(at, to)?;
@@ -385,7 +421,7 @@ pub fn current_tree(store: &dyn LogStore) -> Result<Tree, StoreError> {
         }
         at = to;
     }
-    Ok(tree)
+    Ok(())
 }
 
 /// Sign and store a checkpoint of the tree as it is now, unless the newest checkpoint already
@@ -396,9 +432,34 @@ pub fn sign_checkpoint(
     signer: &Signer,
     ts_us: i64,
 ) -> Result<Option<CheckpointRow>, StoreError> {
-    let tree = current_tree(store)?;
+    let mut tree = current_tree(store)?;
+    sign_tree(store, signer, &mut tree, ts_us)
+}
+
+/// Sign and store a checkpoint of `tree` (which must be the stored tree up to its size), unless
+/// the newest checkpoint already covers it. A newest checkpoint at or beyond the tree's size must
+/// have the tree's root at its size (`tree` is brought up to it from the store): one that does not
+/// is an error, never taken as "already signed".
+pub fn sign_tree(
+    store: &mut dyn LogStore,
+    signer: &Signer,
+    tree: &mut Tree,
+    ts_us: i64,
+) -> Result<Option<CheckpointRow>, StoreError> {
     if let Some(latest) = store.latest_checkpoint()? {
         if latest.size >= tree.size() {
+            // Another writer signed beyond what this one has seen: take in the leaves it covers.
+            catch_up(store, tree, latest.size)?;
+            if tree.size() != latest.size || tree.root() != latest.root {
+                return Err(StoreError::Log(format!(
+                    "the newest checkpoint (size {}, root {}) is not the stored tree's (size {}, \
+                     root {})",
+                    latest.size,
+                    latest.root,
+                    tree.size(),
+                    tree.root()
+                )));
+            }
             return Ok(None);
         }
     }
@@ -470,6 +531,27 @@ mod tests {
         let opened = Checkpoint::open(&second.note, &signer.verifier()).unwrap();
         assert_eq!((opened.size(), *opened.root()), (4, second.root));
         assert_eq!(opened.extensions(), ["time 1970-01-01T00:00:03Z"]);
+    }
+
+    /// Batches larger than one multi-row insert, and not a multiple of it: every event keeps
+    /// its own fields, id and leaf, in order.
+    #[test]
+    fn large_batches_are_inserted_whole_with_each_event_its_own_leaf() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(dir.path()).unwrap();
+        let n = 2 * ROWS_PER_INSERT as i64 + 7;
+        let batch: Vec<AuditRow> = (1..=n).map(row).collect();
+        store.append_audit(&batch[..5]).unwrap();
+        store.append_audit(&batch[5..]).unwrap();
+        let events = store.audit(&Default::default()).unwrap();
+        let leaves = store.leaves(0, n as u64).unwrap();
+        assert_eq!((events.len(), leaves.len()), (n as usize, n as usize));
+        for (i, ((leaf, event), written)) in leaves.iter().zip(&events).zip(&batch).enumerate() {
+            assert_eq!(event.ts_us, written.ts_us);
+            assert_eq!(event.destination, written.destination);
+            assert_eq!((leaf.leaf, leaf.event_id), (i as u64, event.id));
+            assert_eq!(leaf.hash, event_leaf(written));
+        }
     }
 
     #[test]
