@@ -36,7 +36,7 @@ pub const LEAF_FORMAT: &str = "gatehouse-audit-event/1";
 /// what orders events, so two rows whose contents were swapped show as reordered, not as edited.
 pub fn leaf_bytes(r: &AuditRow) -> Vec<u8> {
     let mut out = Vec::with_capacity(320);
-    encode(r, &mut |piece| out.extend_from_slice(piece));
+    encode(r, &mut out);
     out
 }
 
@@ -50,33 +50,33 @@ pub fn event_leaf(r: &AuditRow) -> Hash {
     }
     BUF.with_borrow_mut(|buf| {
         buf.clear();
-        encode(r, &mut |piece| buf.extend_from_slice(piece));
+        encode(r, buf);
         auditlog::leaf_hash(buf)
     })
 }
 
-/// Feed the leaf bytes of `r` to `out`, piece by piece.
-fn encode(r: &AuditRow, out: &mut dyn FnMut(&[u8])) {
-    fn text(out: &mut dyn FnMut(&[u8]), v: Option<&str>) {
+/// Append the leaf bytes of `r` to `out` (a plain buffer: the writer encodes every event).
+fn encode(r: &AuditRow, out: &mut Vec<u8>) {
+    fn text(out: &mut Vec<u8>, v: Option<&str>) {
         match v {
-            None => out(&[0xFF]),
+            None => out.push(0xFF),
             Some(s) => {
-                out(&[0]);
-                out(&(s.len() as u32).to_be_bytes());
-                out(s.as_bytes());
+                out.push(0);
+                out.extend_from_slice(&(s.len() as u32).to_be_bytes());
+                out.extend_from_slice(s.as_bytes());
             }
         }
     }
-    fn num(out: &mut dyn FnMut(&[u8]), n: Option<i64>) {
+    fn num(out: &mut Vec<u8>, n: Option<i64>) {
         let mut buf = itoa::Buffer::new();
         text(out, n.map(|n| buf.format(n)));
     }
-    fn count(out: &mut dyn FnMut(&[u8]), n: u64) {
+    fn count(out: &mut Vec<u8>, n: u64) {
         let mut buf = itoa::Buffer::new();
         text(out, Some(buf.format(n)));
     }
-    out(LEAF_FORMAT.as_bytes());
-    out(b"\n");
+    out.extend_from_slice(LEAF_FORMAT.as_bytes());
+    out.push(b'\n');
     num(out, Some(r.ts_us));
     text(out, r.principal.as_deref());
     text(out, r.tried_principal.as_deref());
