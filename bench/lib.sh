@@ -53,6 +53,11 @@ listen = "127.0.0.1:$admin"
 [network]
 allow = ["127.0.0.1/32"]
 TOML
+  # A portal of its own per binary (two builds side by side must not share its port); a build
+  # from before the portal has no `[portal]` section and refuses it.
+  printf '[portal]\nlisten = "127.0.0.1:%s"\n' $((admin + 2000)) >> "$dir/gatehouse.toml"
+  "$bin" check-config "$dir/gatehouse.toml" > /dev/null 2>&1 ||
+    sed -i '/^\[portal\]$/,$d' "$dir/gatehouse.toml"
   echo bench-password | "$bin" user add bench --tier open --password-stdin --data-dir "$dir/data" > /dev/null
 }
 
