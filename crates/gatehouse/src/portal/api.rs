@@ -59,6 +59,7 @@ impl FromRequestParts<Arc<Portal>> for Caller {
 #[utoipa::path(
     get,
     path = "/api/v1/me",
+    extensions(("x-gatehouse-access" = json!("self"))),
     tag = "me",
     responses(
         (status = 200, description = "The logged-in person", body = super::schema::Me),
@@ -82,6 +83,7 @@ pub(crate) async fn me(Caller(v): Caller) -> Response {
 #[utoipa::path(
     get,
     path = "/api/v1/me/audit",
+    extensions(("x-gatehouse-access" = json!("self"))),
     tag = "me",
     params(TrailParams),
     responses(
