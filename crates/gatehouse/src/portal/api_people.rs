@@ -15,7 +15,7 @@ use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 
-use super::api::{error, json, Caller};
+use super::api::{error, json, trail_page, Caller};
 use super::pages::{askable, refusals_of, refusals_since};
 use super::trail::{self, Reading, TrailParams};
 use super::{Portal, PortalError};
@@ -86,10 +86,6 @@ pub(crate) async fn their_audit(
     Path(name): Path<String>,
     Query(params): Query<TrailParams>,
 ) -> Result<Response, PortalError> {
-    let filters = match params.check(portal.now_us()) {
-        Ok(f) => f,
-        Err(message) => return Ok(error(StatusCode::BAD_REQUEST, &message)),
-    };
     match trail::reading(&portal, &v, &name).await? {
         Reading::Own => {}
         Reading::Look => trail::record_look(&portal, &v, &name, &params, client, "api").await?,
@@ -102,10 +98,5 @@ pub(crate) async fn their_audit(
             return Ok(error(StatusCode::NOT_FOUND, &why));
         }
     }
-    let (rows, more) = trail::page_of(&portal, &name, &filters).await?;
-    let events: Vec<serde_json::Value> = rows.iter().map(trail::event_json).collect();
-    Ok(json(
-        StatusCode::OK,
-        serde_json::json!({ "events": events, "page": filters.page, "more": more }),
-    ))
+    trail_page(&portal, &name, &params).await
 }

@@ -1085,8 +1085,10 @@ async fn the_pages_answer_as_their_api_twins_and_record_the_same_looks() {
         )
         .await;
     assert_eq!(r.status(), 404, "{}", r.text);
+    let unseen = format!("no access request with id {id}");
+    assert!(r.text.contains(&unseen), "{}", r.text);
     assert!(
-        !r.text.contains("ada"),
+        !r.text.contains("belongs to"),
         "the owner is not named: {}",
         r.text
     );
@@ -1098,6 +1100,7 @@ async fn the_pages_answer_as_their_api_twins_and_record_the_same_looks() {
         )
         .await;
     assert_eq!(r.status(), 404, "{}", r.text);
+    assert!(r.text.contains(&unseen), "{}", r.text);
     assert!(
         !r.text.contains("other.test"),
         "the scope is not named: {}",
