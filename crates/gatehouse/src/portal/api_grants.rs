@@ -325,7 +325,7 @@ pub(crate) struct RevokeInput {
         (status = 409, description = "The grant has already ended", body = super::schema::ApiError),
     )
 )]
-pub(crate) async fn revoke(
+pub(crate) async fn revoke_grant(
     State(portal): State<Arc<Portal>>,
     ConnectInfo(client): ConnectInfo<SocketAddr>,
     Caller(v): Caller,

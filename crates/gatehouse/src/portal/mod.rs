@@ -244,7 +244,7 @@ pub fn router(portal: Arc<Portal>) -> axum::Router {
         .route("/api/v1/me/audit", get(api::my_audit))
         .route("/api/v1/openapi.json", get(openapi::document))
         // API twins of page actions, each with its access class (the authorisation matrix).
-        .route("/api/v1/grants/{id}/revoke", post(api_grants::revoke))
+        .route("/api/v1/grants/{id}/revoke", post(api_grants::revoke_grant))
         .route("/api/v1/me/refusals", get(api_people::my_refusals))
         .route("/api/v1/people/{name}/audit", get(api_people::their_audit))
         .route("/static/{file}", get(assets::file))

@@ -34,7 +34,7 @@ use super::session::SESSION_COOKIE;
         super::api_grants::decide,
         super::api_grants::grants,
         // The access classes' twins of page actions (issue 12: the authorisation matrix).
-        super::api_grants::revoke,
+        super::api_grants::revoke_grant,
         super::api_people::my_refusals,
         super::api_people::their_audit,
         document

@@ -105,7 +105,8 @@ impl Expect {
     }
 }
 
-/// The object an operation's path names, made fresh for each call that may change it.
+/// The object an operation's path names, made fresh for each call that may change it. A new kind
+/// of object (a principal, a token …) is a new variant here and its arm in [`World::make`].
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Object {
     /// No path parameter.
@@ -235,7 +236,7 @@ const CASES: &[Case] = &[
         check: Some(check_approved),
     },
     Case {
-        op: "revoke",
+        op: "revoke_grant",
         row: "the user's grant",
         object: Object::UsersGrant,
         body: r#"{"reason":"the matrix is done with it"}"#,
