@@ -1109,6 +1109,44 @@ async fn the_pages_answer_as_their_api_twins_and_record_the_same_looks() {
     );
     assert_eq!(w.snapshot(), before, "nothing changed");
 
+    // Not even an expired request says it exists to an approver outside its scope.
+    let new = NewRequest {
+        principal: "ada".into(),
+        scope: scope("domain:expired.other.test"),
+        duration: Duration::from_secs(3600),
+        claim_by: None,
+        purpose: format!("{PURPOSE}, expired"),
+        destination: None,
+        approvals_needed: 1,
+        pending_for: Duration::ZERO,
+    };
+    let by = Actor {
+        name: "ada",
+        via: "test",
+    };
+    let expired = match w
+        .gw
+        .store()
+        .submit_request(&new, by, now(&w.clock))
+        .unwrap()
+    {
+        Submitted::Request(r) => r.id,
+        Submitted::Reused(g) => panic!("reused grant {}", g.id),
+    };
+    let token = lib3_csrf.unwrap().to_string();
+    let with_token = [("Origin", lib3.origin()), ("X-CSRF-Token", token)];
+    let body = r#"{"verdict":"approve","comment":"ok"}"#;
+    let r = send(
+        lib3.portal,
+        "POST",
+        &format!("/api/v1/review/{expired}"),
+        &[lib3.cookies(), with_token.to_vec()].concat(),
+        body,
+    )
+    .await;
+    assert_eq!(r.status(), 404, "{}", r.text);
+    assert!(!r.text.contains("expired"), "{}", r.text);
+
     // An admin's grants page shows everybody's, and the look at each person's is recorded.
     let grants = boss.get("/grants").await;
     assert_eq!(grants.status(), 200, "{}", grants.text);
