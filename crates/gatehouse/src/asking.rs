@@ -157,15 +157,21 @@ pub fn human(d: Duration) -> String {
         .unwrap_or_else(|_| format!("{}s", d.as_secs()))
 }
 
-/// The portal's request form (`/requests/new`) prefilled with the host of `destination`
-/// (`host:port`, or `[v6]:port`), under `portal` (an empty `portal`: the path alone). Refusal
-/// pages and the person's page both link to it.
-pub fn form_link(portal: &str, destination: &str) -> String {
+/// The host of a refused `destination` (`host:port`, or `[v6]:port`): what the request form asks
+/// for (`domain:HOST`).
+pub fn refused_host(destination: &str) -> &str {
     let host = match destination.rsplit_once(':') {
         Some((h, port)) if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => h,
         _ => destination,
     };
-    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.trim_start_matches('[').trim_end_matches(']')
+}
+
+/// The portal's request form (`/requests/new`) prefilled with the host of `destination`
+/// (`host:port`, or `[v6]:port`), under `portal` (an empty `portal`: the path alone). Refusal
+/// pages and the person's page both link to it.
+pub fn form_link(portal: &str, destination: &str) -> String {
+    let host = refused_host(destination);
     let mut query = String::with_capacity(host.len());
     for b in host.bytes() {
         match b {

@@ -59,6 +59,7 @@ impl FromRequestParts<Arc<Portal>> for Caller {
 #[utoipa::path(
     get,
     path = "/api/v1/me",
+    extensions(("x-gatehouse-access" = json!("self"))),
     tag = "me",
     responses(
         (status = 200, description = "The logged-in person", body = super::schema::Me),
@@ -82,6 +83,7 @@ pub(crate) async fn me(Caller(v): Caller) -> Response {
 #[utoipa::path(
     get,
     path = "/api/v1/me/audit",
+    extensions(("x-gatehouse-access" = json!("self"))),
     tag = "me",
     params(TrailParams),
     responses(
@@ -95,11 +97,21 @@ pub(crate) async fn my_audit(
     Caller(v): Caller,
     Query(params): Query<TrailParams>,
 ) -> Result<Response, PortalError> {
+    trail_page(&portal, v.name(), &params).await
+}
+
+/// One page of `whose`'s trail under the filters `params`, newest first, as the API gives it (a
+/// filter that does not parse is `400`). The caller has decided that the reader may see it.
+pub(crate) async fn trail_page(
+    portal: &Portal,
+    whose: &str,
+    params: &TrailParams,
+) -> Result<Response, PortalError> {
     let filters = match params.check(portal.now_us()) {
         Ok(f) => f,
         Err(message) => return Ok(error(StatusCode::BAD_REQUEST, &message)),
     };
-    let (rows, more) = trail::page_of(&portal, v.name(), &filters).await?;
+    let (rows, more) = trail::page_of(portal, whose, &filters).await?;
     let events: Vec<serde_json::Value> = rows.iter().map(trail::event_json).collect();
     Ok(json(
         StatusCode::OK,

@@ -1,13 +1,15 @@
 //! `/api/v1` for asking, reviewing and grants: the person's requests (`GET`, and `POST` to
-//! submit one), withdrawing one, the approver's queue and verdicts, and the grants the person may
-//! see. The same handlers' logic as the pages (`asks.rs`, `review.rs`, `granted.rs`), so the
+//! submit one), withdrawing one, the approver's queue and verdicts, the grants the person may
+//! see, and an admin's revocation. The same handlers' logic as the pages (`asks.rs`, `review.rs`, `granted.rs`), so the
 //! same checks and the same store rules answer.
 //!
 //! Guarantees: authenticated by the portal's session cookie (`401` JSON without one); a POST
 //! changes nothing unless it comes from the portal's origin (`Origin`, or `Sec-Fetch-Site:
 //! same-origin`) and carries the session's CSRF token in the `X-CSRF-Token` header (`403`
 //! JSON); a POST's body is JSON; a refusal by the checks or the store's rules is
-//! `{"error": …}` with `400`, `403`, `404` or `409`.
+//! `{"error": …}` with `400`, `403`, `404` or `409`; another person's request (withdrawn) or one
+//! outside the approver's scopes (reviewed) is `404`, as if it did not exist. Each operation's
+//! access class is its `x-gatehouse-access` extension in the OpenAPI document.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -17,6 +19,7 @@ use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::de::DeserializeOwned;
+use serde::Deserialize;
 
 use super::api::{error, json, Caller};
 use super::asks::{self, AskForm};
@@ -61,6 +64,7 @@ fn body_of<T: DeserializeOwned>(body: &Bytes) -> Result<T, Box<Response>> {
 #[utoipa::path(
     get,
     path = "/api/v1/requests",
+    extensions(("x-gatehouse-access" = json!("self"))),
     tag = "requests",
     responses(
         (status = 200, description = "The person's requests, newest first", body = super::schema::Requests),
@@ -87,6 +91,7 @@ pub(crate) async fn my_requests(
 #[utoipa::path(
     post,
     path = "/api/v1/requests",
+    extensions(("x-gatehouse-access" = json!("self"))),
     tag = "requests",
     request_body(content = super::schema::NewRequestBody, content_type = "application/json"),
     params(("X-CSRF-Token" = String, Header, description = "The session's CSRF token")),
@@ -129,6 +134,7 @@ pub(crate) async fn submit(
 #[utoipa::path(
     post,
     path = "/api/v1/requests/{id}/withdraw",
+    extensions(("x-gatehouse-access" = json!("self"))),
     tag = "requests",
     params(
         ("id" = i64, Path, description = "The request"),
@@ -169,6 +175,7 @@ pub(crate) async fn withdraw(
 #[utoipa::path(
     get,
     path = "/api/v1/review",
+    extensions(("x-gatehouse-access" = json!("reviewer"))),
     tag = "review",
     responses(
         (status = 200, description = "The requests waiting for this approver, each with the requester's recent requests", body = super::schema::Queue),
@@ -209,6 +216,7 @@ pub(crate) async fn queue(
 #[utoipa::path(
     post,
     path = "/api/v1/review/{id}",
+    extensions(("x-gatehouse-access" = json!("reviewer"))),
     tag = "review",
     request_body(content = super::schema::VerdictBody, content_type = "application/json"),
     params(
@@ -264,11 +272,12 @@ pub(crate) async fn decide(
     )
 }
 
-/// The active grants the person may see: their own, or everybody's for an admin
-/// (`GET /api/v1/grants`).
+/// The active grants the person may see: their own, or everybody's for an admin, whose look at
+/// other people's is recorded (`GET /api/v1/grants`).
 #[utoipa::path(
     get,
     path = "/api/v1/grants",
+    extensions(("x-gatehouse-access" = json!("self"))),
     tag = "grants",
     responses(
         (status = 200, description = "Active grants: the person's own, or all for an admin", body = super::schema::Grants),
@@ -277,12 +286,70 @@ pub(crate) async fn decide(
 )]
 pub(crate) async fn grants(
     State(portal): State<Arc<Portal>>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
     Caller(v): Caller,
 ) -> Result<Response, PortalError> {
-    let rows = granted::visible(&portal, &v).await?;
+    let rows = granted::visible(&portal, &v, client).await?;
     let grants: Vec<serde_json::Value> = rows.iter().map(grant_json).collect();
     Ok(json(
         StatusCode::OK,
         serde_json::json!({ "grants": grants }),
     ))
+}
+
+/// The body of a revocation.
+#[derive(Deserialize)]
+pub(crate) struct RevokeInput {
+    #[serde(default)]
+    reason: String,
+}
+
+/// End a grant, saying why (`POST /api/v1/grants/{id}/revoke`, body `{"reason": …}`): admins only,
+/// as on the grants page; the running gateways close what depended on it within a second.
+#[utoipa::path(
+    post,
+    path = "/api/v1/grants/{id}/revoke",
+    extensions(("x-gatehouse-access" = json!("admin"))),
+    tag = "grants",
+    request_body(content = super::schema::RevokeBody, content_type = "application/json"),
+    params(
+        ("id" = i64, Path, description = "The grant"),
+        ("X-CSRF-Token" = String, Header, description = "The session's CSRF token"),
+    ),
+    responses(
+        (status = 200, description = "The grant revoked", body = super::schema::GrantAnswer),
+        (status = 400, description = "No reason", body = super::schema::ApiError),
+        (status = 401, description = "No live portal session", body = super::schema::ApiError),
+        (status = 403, description = "Another origin, no CSRF token, or not an admin", body = super::schema::ApiError),
+        (status = 404, description = "No such grant", body = super::schema::ApiError),
+        (status = 409, description = "The grant has already ended", body = super::schema::ApiError),
+    )
+)]
+pub(crate) async fn revoke_grant(
+    State(portal): State<Arc<Portal>>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    Caller(v): Caller,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, PortalError> {
+    if let Some(refusal) = refused_post(&portal, &headers, &v) {
+        return Ok(refusal);
+    }
+    if !v.is_admin() {
+        return Ok(error(StatusCode::FORBIDDEN, "only admins revoke grants"));
+    }
+    let f: RevokeInput = match body_of(&body) {
+        Ok(f) => f,
+        Err(r) => return Ok(*r),
+    };
+    Ok(
+        match granted::revoke_for(&portal, &v, client, id, &f.reason).await? {
+            Ok(g) => json(
+                StatusCode::OK,
+                serde_json::json!({ "grant": grant_json(&g) }),
+            ),
+            Err((status, message)) => error(status, &message),
+        },
+    )
 }

@@ -19,7 +19,7 @@ use axum::Form;
 use serde::Deserialize;
 
 use super::login::{check_post, CsrfForm};
-use super::records::RequestView;
+use super::records::{unseen_request, RequestView};
 use super::session::{Person, Viewer};
 use super::views::{notice, Nav};
 use super::{html, Portal, PortalError};
@@ -228,7 +228,8 @@ pub(crate) async fn withdraw(
     }
 }
 
-/// Withdraw request `id` as `viewer` (the store allows its requester, or an admin).
+/// Withdraw request `id` as `viewer` (the store allows its requester, or an admin); another
+/// person's request is answered as no such request (`404`).
 pub(crate) async fn withdraw_for(
     portal: &Portal,
     viewer: &Viewer,
@@ -237,7 +238,9 @@ pub(crate) async fn withdraw_for(
 ) -> Result<Result<(), (StatusCode, String)>, PortalError> {
     portal
         .act(viewer, client, move |s, by, now| {
-            s.withdraw_request(id, by, now).map(|_| ())
+            s.withdraw_request(id, by, now)
+                .map(|_| ())
+                .map_err(unseen_request(id))
         })
         .await
 }

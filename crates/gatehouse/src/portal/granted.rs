@@ -1,11 +1,13 @@
 //! Grants in the portal (`/grants`): the person's active grants with the time they have left and
 //! their purpose; an admin sees everybody's and can revoke one with a reason.
 //!
-//! Guarantees: a person sees only their own grants unless they are an admin; a revocation goes
+//! Guarantees: a person sees only their own grants unless they are an admin, whose look at other
+//! people's grants is recorded (`audit.read`) before they are sent; a revocation goes
 //! through [`crate::store::GrantStore::revoke_grant`] with the admin as the one acting (recorded
 //! `grant.revoke` with the reason; the running gateways close what depended on it within a
 //! second), needs a reason, and needs the portal's origin and the session's CSRF token.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -20,8 +22,8 @@ use super::login::check_post;
 use super::records::GrantView;
 use super::session::{Person, Viewer};
 use super::views::{forbidden, notice, Nav};
-use super::{html, Portal, PortalError};
-use crate::store::GrantRow;
+use super::{html, via, Portal, PortalError};
+use crate::store::{AuditRow, GrantRow};
 
 #[derive(Template)]
 #[template(path = "grants.html")]
@@ -32,24 +34,51 @@ struct GrantsPage {
     grants: Vec<GrantView>,
 }
 
-/// The active grants `viewer` may see: their own, or everybody's for an admin.
+/// The active grants `viewer` may see: their own, or everybody's for an admin. An admin's look at
+/// other people's grants is a look at their records: one `audit.read` per person shown (subject
+/// `principal:NAME`, detail the grant ids) is stored with the reading, before anything is sent.
 pub(crate) async fn visible(
     portal: &Portal,
     viewer: &Viewer,
+    client: SocketAddr,
 ) -> Result<Vec<GrantRow>, PortalError> {
-    let whose = (!viewer.is_admin()).then(|| viewer.name().to_string());
+    let me = viewer.name().to_string();
+    let all = viewer.is_admin();
+    let (now, from) = (portal.now_us(), via(client));
     portal
-        .with_store(move |s| s.grants(whose.as_deref(), false))
+        .with_store(move |s| {
+            let rows = s.grants((!all).then_some(me.as_str()), false)?;
+            let mut shown: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+            for g in rows.iter().filter(|g| g.principal != me) {
+                shown
+                    .entry(&g.principal)
+                    .or_default()
+                    .push(g.id.to_string());
+            }
+            let looks: Vec<AuditRow> = shown
+                .iter()
+                .map(|(whose, ids)| {
+                    let detail = format!("grants: {}", ids.join(","));
+                    let subject = format!("principal:{whose}");
+                    AuditRow::action(now, &me, &from, "audit.read", &subject, Some(detail))
+                })
+                .collect();
+            if !looks.is_empty() {
+                s.append_audit(&looks)?;
+            }
+            Ok(rows)
+        })
         .await
 }
 
 /// `GET /grants`.
 pub(crate) async fn list(
     State(portal): State<Arc<Portal>>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
     Person(viewer): Person,
 ) -> Result<Response, PortalError> {
     let now = portal.now_us();
-    let grants = visible(&portal, &viewer)
+    let grants = visible(&portal, &viewer, client)
         .await?
         .iter()
         .map(|g| GrantView::of(g, now))
@@ -83,28 +112,37 @@ pub(crate) async fn revoke(
     if let Some(refusal) = check_post(&portal, &headers, &viewer, &f.csrf) {
         return Ok(refusal);
     }
-    if !viewer.is_admin() {
-        return Ok(forbidden(&viewer));
-    }
     let back = [("/grants", "Grants")];
-    let reason = f.reason.trim().to_string();
+    Ok(
+        match revoke_for(&portal, &viewer, client, id, &f.reason).await? {
+            Ok(_) => Redirect::to("/grants").into_response(),
+            Err((StatusCode::FORBIDDEN, _)) if !viewer.is_admin() => forbidden(&viewer),
+            Err((status, message)) => notice(&viewer, status, "Not revoked", message, &back),
+        },
+    )
+}
+
+/// Revoke grant `id` as `viewer`, who must be an admin (`403`), with `reason` (required, `400`):
+/// the grant ended, or a refusal with its status and message.
+pub(crate) async fn revoke_for(
+    portal: &Portal,
+    viewer: &Viewer,
+    client: SocketAddr,
+    id: i64,
+    reason: &str,
+) -> Result<Result<GrantRow, (StatusCode, String)>, PortalError> {
+    if !viewer.is_admin() {
+        let why = "only admins revoke grants".to_string();
+        return Ok(Err((StatusCode::FORBIDDEN, why)));
+    }
+    let reason = reason.trim().to_string();
     if reason.is_empty() {
         let why = "say why the grant is revoked (a reason): it is recorded".to_string();
-        return Ok(notice(
-            &viewer,
-            StatusCode::BAD_REQUEST,
-            "Not revoked",
-            why,
-            &back,
-        ));
+        return Ok(Err((StatusCode::BAD_REQUEST, why)));
     }
-    let out = portal
-        .act(&viewer, client, move |s, by, now| {
+    portal
+        .act(viewer, client, move |s, by, now| {
             s.revoke_grant(id, &reason, by, now)
         })
-        .await?;
-    Ok(match out {
-        Ok(_) => Redirect::to("/grants").into_response(),
-        Err((status, message)) => notice(&viewer, status, "Not revoked", message, &back),
-    })
+        .await
 }

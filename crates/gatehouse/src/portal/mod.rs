@@ -17,13 +17,18 @@
 //!   `views.rs`: the navigation and the refusal page that several pages share;
 //! - `asks.rs`: asking for access (`/requests/new`, `/requests`, withdraw); `review.rs`: the
 //!   approvers' queue (`/review`); `granted.rs`: grants (`/grants`, revoke); `api_grants.rs`:
-//!   the same as JSON under `/api/v1`; `records.rs`: requests and grants as pages and the API
+//!   the same as JSON under `/api/v1`; `api_people.rs`: the person's refusals and someone's
+//!   trail under `/api/v1`; `records.rs`: requests and grants as pages and the API
 //!   show them. Every change goes through [`GrantStore`] with the person as the one acting
 //!   (`via` `portal <client socket>`), so the store's rules and records are the CLI's.
 //!
 //! Guarantees:
-//! - no page or API answer shows one person's records to another, except to an admin, and each
-//!   such look is recorded as an `audit.read` event before the records are sent;
+//! - no page or API answer shows one person's records to another, except to an admin or to an
+//!   approver reviewing that person's request, and each such look is recorded as an `audit.read`
+//!   event before the records are sent;
+//! - every API operation has an access class (`x-gatehouse-access` in the OpenAPI document:
+//!   `public`, `self`, `reviewer`, `admin`) and answers as it says; an anonymous API call gets
+//!   `401` JSON, never a redirect;
 //! - no POST changes anything unless it came from the portal's own origin (`Origin`, or
 //!   `Sec-Fetch-Site: same-origin`) and carries the session's CSRF token (at login: the login
 //!   form's token, bound to a cookie);
@@ -36,6 +41,7 @@
 
 mod api;
 mod api_grants;
+mod api_people;
 mod asks;
 mod assets;
 mod granted;
@@ -237,6 +243,10 @@ pub fn router(portal: Arc<Portal>) -> axum::Router {
         .route("/api/v1/me", get(api::me))
         .route("/api/v1/me/audit", get(api::my_audit))
         .route("/api/v1/openapi.json", get(openapi::document))
+        // API twins of page actions, each with its access class (the authorisation matrix).
+        .route("/api/v1/grants/{id}/revoke", post(api_grants::revoke_grant))
+        .route("/api/v1/me/refusals", get(api_people::my_refusals))
+        .route("/api/v1/people/{name}/audit", get(api_people::their_audit))
         .route("/static/{file}", get(assets::file))
         .fallback(pages::not_found)
         .layer(axum::middleware::map_response(protect))

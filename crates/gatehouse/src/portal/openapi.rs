@@ -1,7 +1,9 @@
 //! The API's OpenAPI 3.1 document, served at `/api/v1/openapi.json`, generated from the code with
 //! `utoipa`: the paths from the `#[utoipa::path]` attributes on the handlers of `api.rs`, the
 //! query parameters from [`super::trail::TrailParams`], and the bodies from the schema types of
-//! `schema.rs` (the paths of `api_grants.rs` too).
+//! `schema.rs` (the paths of `api_grants.rs` and `api_people.rs` too). Every operation carries
+//! its access class as the extension `x-gatehouse-access` (`public`, `self`, `reviewer`,
+//! `admin`; `docs/portal.md`), which the authorisation matrix test reads.
 
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -9,8 +11,9 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::schema::{
-    ApiError, AuditPage, Event, Grant, Grants, Me, NewRequestBody, Queue, QueueItem, Request,
-    RequestAnswer, Requests, Review, ReviewAnswer, Submitted, VerdictBody,
+    ApiError, Ask, AuditPage, Event, Grant, GrantAnswer, Grants, Me, NewRequestBody, Queue,
+    QueueItem, Refusal, Refusals, Request, RequestAnswer, Requests, Review, ReviewAnswer,
+    RevokeBody, Submitted, VerdictBody,
 };
 use super::session::SESSION_COOKIE;
 
@@ -30,6 +33,10 @@ use super::session::SESSION_COOKIE;
         super::api_grants::queue,
         super::api_grants::decide,
         super::api_grants::grants,
+        // The access classes' twins of page actions (issue 12: the authorisation matrix).
+        super::api_grants::revoke_grant,
+        super::api_people::my_refusals,
+        super::api_people::their_audit,
         document
     ),
     components(schemas(
@@ -48,7 +55,12 @@ use super::session::SESSION_COOKIE;
         QueueItem,
         Queue,
         VerdictBody,
-        ReviewAnswer
+        ReviewAnswer,
+        Ask,
+        Refusal,
+        Refusals,
+        RevokeBody,
+        GrantAnswer
     )),
     modifiers(&SessionCookie),
     security(("session" = []))
@@ -73,6 +85,7 @@ impl Modify for SessionCookie {
     get,
     path = "/api/v1/openapi.json",
     tag = "api",
+    extensions(("x-gatehouse-access" = json!("public"))),
     security(()),
     responses((status = 200, description = "This document", content_type = "application/json"))
 )]

@@ -2,9 +2,9 @@
 //! people list (`/people`) and someone's trail (`/people/NAME/audit`).
 //!
 //! Guarantees: a page that is not the login page answers a visitor without a live session with
-//! a redirect to `/login` and shows nothing; `/people…` answers `403` to everybody but admins
-//! (a person may open `/people/THEIR-NAME/audit`, which is their own trail); an admin's look at
-//! someone else's trail is recorded (`audit.read`, subject `principal:NAME`, the filters as its
+//! a redirect to `/login` and shows nothing; `/people` answers `403` to everybody but admins, and
+//! `/people/NAME/audit` to everybody but admins, NAME, and an approver with a request of NAME's
+//! in their review queue; an admin's or approver's look at someone else's trail is recorded (`audit.read`, subject `principal:NAME`, the filters as its
 //! detail; [`super::trail::may_read`]) before the page is sent, and a look that cannot be recorded
 //! is not shown.
 
@@ -62,12 +62,18 @@ impl EventView {
     /// refusal about the account or its sign-in, which no grant changes).
     fn refusal(r: &AuditRow) -> EventView {
         let mut v = EventView::of(r);
-        let about_account = r.rule == "principal-disabled" || r.rule.starts_with("auth");
-        if r.decision == "deny" && !about_account {
+        if askable(r) {
             v.ask = Some(crate::asking::form_link("", &r.destination));
         }
         v
     }
+}
+
+/// Whether a grant could change refusal `r`: a refusal of its destination, not one about the
+/// account or its sign-in.
+pub(crate) fn askable(r: &AuditRow) -> bool {
+    let about_account = r.rule == "principal-disabled" || r.rule.starts_with("auth");
+    r.decision == "deny" && !about_account
 }
 
 /// A location as the person's page shows it.
@@ -130,8 +136,34 @@ pub(crate) struct PersonView {
     pub trail: String,
 }
 
-/// How far back the person's page lists refusals.
-const REFUSALS_SINCE_HOURS: i64 = 6;
+/// How far back the person's page (and `GET /api/v1/me/refusals`) lists refusals.
+pub(crate) const REFUSALS_SINCE_HOURS: i64 = 6;
+
+/// `name`'s newest 20 refusals of the last [`REFUSALS_SINCE_HOURS`] hours before `now`, oldest
+/// first.
+pub(crate) async fn refusals_of(
+    portal: &Portal,
+    name: &str,
+    now: i64,
+) -> Result<Vec<AuditRow>, PortalError> {
+    let name = name.to_string();
+    portal
+        .with_store(move |s| {
+            s.audit(&AuditQuery {
+                principal: Some(name),
+                decision: Some("deny".into()),
+                since_us: Some(refusals_since(now)),
+                limit: Some(20),
+                ..AuditQuery::default()
+            })
+        })
+        .await
+}
+
+/// Where the refusals listed at `now` start.
+pub(crate) fn refusals_since(now: i64) -> i64 {
+    now - REFUSALS_SINCE_HOURS * 3_600_000_000
+}
 
 /// `GET /`: who the person is, where and when they may browse, their recent refusals and trail.
 pub(crate) async fn home(
@@ -140,21 +172,14 @@ pub(crate) async fn home(
 ) -> Result<Response, PortalError> {
     let now = portal.now_us();
     let name = viewer.name().to_string();
-    let (refused, recent) = portal
+    let refused = refusals_of(&portal, &name, now).await?;
+    let recent = portal
         .with_store(move |s| {
-            let refused = s.audit(&AuditQuery {
-                principal: Some(name.clone()),
-                decision: Some("deny".into()),
-                since_us: Some(now - REFUSALS_SINCE_HOURS * 3_600_000_000),
-                limit: Some(20),
-                ..AuditQuery::default()
-            })?;
-            let recent = s.audit(&AuditQuery {
+            s.audit(&AuditQuery {
                 principal: Some(name),
                 limit: Some(20),
                 ..AuditQuery::default()
-            })?;
-            Ok((refused, recent))
+            })
         })
         .await?;
     let newest_first = |rows: Vec<AuditRow>| rows.iter().rev().map(EventView::of).collect();
@@ -242,7 +267,8 @@ pub(crate) async fn my_trail(
     trail_page(&portal, &viewer, whose, params).await
 }
 
-/// `GET /people/NAME/audit`: someone's trail, for an admin (the look is recorded) or for NAME.
+/// `GET /people/NAME/audit`: someone's trail, for an admin or an approver reviewing NAME's
+/// request (the look is recorded), or for NAME.
 pub(crate) async fn their_trail(
     State(portal): State<Arc<Portal>>,
     ConnectInfo(client): ConnectInfo<SocketAddr>,

@@ -1,7 +1,9 @@
 //! Requests and grants as the portal's pages and its API show them: [`RequestView`] and
 //! [`GrantView`] for the templates, [`request_json`] and [`grant_json`] for `/api/v1` (field names
-//! are a stable format, built by hand: the API owns its format), and [`grant_refusal`], which
-//! turns a refusal of the store's rules into the status a page or answer carries.
+//! are a stable format, built by hand: the API owns its format), [`grant_refusal`], which
+//! turns a refusal of the store's rules into the status a page or answer carries, and
+//! [`unseen_request`], which answers a refusal that would reveal another person's request as if
+//! the request did not exist.
 
 use access::RequestState;
 use axum::http::StatusCode;
@@ -159,4 +161,16 @@ pub(crate) fn grant_refusal(e: &GrantError) -> Option<StatusCode> {
         | GrantError::Disabled(_) => StatusCode::FORBIDDEN,
         _ => StatusCode::CONFLICT,
     })
+}
+
+/// A refusal of the store's rules about request `id` that would tell the caller the request exists
+/// and whose it is (another person's request withdrawn, a request outside an approver's scopes
+/// reviewed) turned into "no such request": the caller learns nothing of records they may not see.
+pub(crate) fn unseen_request(id: i64) -> impl FnOnce(GrantError) -> GrantError {
+    move |e| match e {
+        GrantError::NotRequester { .. } | GrantError::OutOfScope { .. } => {
+            GrantError::NoSuchRequest(id)
+        }
+        e => e,
+    }
 }

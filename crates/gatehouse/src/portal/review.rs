@@ -20,7 +20,7 @@ use axum::Form;
 use serde::Deserialize;
 
 use super::login::check_post;
-use super::records::{grant_refusal, RequestView};
+use super::records::{grant_refusal, unseen_request, RequestView};
 use super::session::{Person, Viewer};
 use super::views::{forbidden, notice, Nav};
 use super::{html, via, Portal, PortalError};
@@ -140,7 +140,8 @@ pub(crate) struct VerdictForm {
     pub csrf: String,
 }
 
-/// Record `viewer`'s verdict on request `id`: what the store did, or a refusal with its status.
+/// Record `viewer`'s verdict on request `id`: what the store did, or a refusal with its status (a
+/// request outside the approver's scopes is answered as no such request, `404`).
 pub(crate) async fn decide_for(
     portal: &Portal,
     viewer: &Viewer,
@@ -164,6 +165,7 @@ pub(crate) async fn decide_for(
     portal
         .act(viewer, client, move |s, by, now| {
             s.review(id, verdict, &comment, by, now)
+                .map_err(unseen_request(id))
         })
         .await
 }

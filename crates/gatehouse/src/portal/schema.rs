@@ -216,3 +216,48 @@ pub(crate) struct ReviewAnswer {
     /// The grant an approval created.
     grant: Option<Grant>,
 }
+
+/// What to ask for to be let through where a refusal happened.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct Ask {
+    /// `domain:HOST`: the scope of a request for the refused host.
+    scope: String,
+    /// The refused host.
+    destination: String,
+    /// The portal's request form for it, prefilled (a path on the portal).
+    form: String,
+}
+
+/// A refusal of the person's, with what to ask for.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct Refusal {
+    event: Event,
+    /// None for a refusal that no grant changes (about the account or its sign-in).
+    ask: Option<Ask>,
+}
+
+/// The person's recent refusals, newest first.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct Refusals {
+    /// RFC 3339, UTC: the list starts here (6 hours ago).
+    since: String,
+    refusals: Vec<Refusal>,
+}
+
+/// A revocation.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct RevokeBody {
+    /// Why the grant ends: required, and recorded.
+    reason: String,
+}
+
+/// One grant.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct GrantAnswer {
+    grant: Grant,
+}

@@ -111,8 +111,13 @@ pub(crate) fn tokens_match(a: &str, b: &str) -> bool {
 /// Whether a state-changing request comes from the portal's own pages: its `Origin` is the
 /// portal's origin (or `http://` and the `Host` it was sent to); without `Origin`, the browser
 /// says `Sec-Fetch-Site: same-origin`. Anything else (another site, `null`, neither header) is
-/// refused.
+/// refused, and so is a request whose browser says it came from elsewhere (`Sec-Fetch-Site`
+/// other than `same-origin`), whatever its `Origin`.
 pub(crate) fn same_origin(portal: &Portal, headers: &HeaderMap) -> bool {
+    let fetch_site = headers.get("sec-fetch-site");
+    if fetch_site.is_some_and(|v| v.as_bytes() != b"same-origin") {
+        return false;
+    }
     if let Some(origin) = headers.get(header::ORIGIN) {
         let Ok(origin) = origin.to_str() else {
             return false;
@@ -123,9 +128,7 @@ pub(crate) fn same_origin(portal: &Portal, headers: &HeaderMap) -> bool {
             .is_some_and(|h| origin.strip_prefix("http://") == Some(h));
         return origin == portal.origin || by_host;
     }
-    headers
-        .get("sec-fetch-site")
-        .is_some_and(|v| v.as_bytes() == b"same-origin")
+    fetch_site.is_some()
 }
 
 /// The `Set-Cookie` value of a new session (or, with `None`, of a session ended).

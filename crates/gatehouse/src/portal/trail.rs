@@ -5,7 +5,7 @@
 //! it), CSV and JSON lines.
 //!
 //! Guarantees: every query this file builds names exactly one principal, the viewer's or the one
-//! [`may_read`] let an admin read (after recording the look); an export holds exactly the events
+//! [`reading`] let an admin or an approver read (after recording the look, [`record_look`]); an export holds exactly the events
 //! the filters match, oldest first, up to the newest [`EXPORT_MAX`]; a CSV cell that a spreadsheet
 //! would run as a formula is prefixed with `'`.
 
@@ -323,26 +323,67 @@ enum Export {
     Jsonl,
 }
 
-/// Whether `viewer` may read `whose`'s records: their own, or anyone's for an admin, whose look
-/// (`what`: `page`, `csv`, `jsonl`) is recorded as `audit.read` first. `Some` is the answer
-/// instead: `403` for anybody else.
-pub(crate) async fn may_read(
+/// What `viewer` may do with `whose`'s records.
+pub(crate) enum Reading {
+    /// They are the viewer's own.
+    Own,
+    /// A look at someone else's, to be recorded first: an admin's, or an approver's at a person
+    /// whose request waits in their review queue.
+    Look,
+    /// Neither an admin nor an approver: `403`.
+    NotReviewer,
+    /// An approver with no request of `whose` in their queue: answered as if nothing were there
+    /// (the API's `404`), so the answer does not tell whether `whose` exists.
+    Unseen,
+}
+
+/// Whether `viewer` may read `whose`'s trail: their own; anyone's for an admin; for an approver,
+/// the trail of a person with a request in the approver's review queue (a request in their
+/// approver scopes, waiting, not their own, not reviewed by them yet).
+pub(crate) async fn reading(
+    portal: &Portal,
+    viewer: &Viewer,
+    whose: &str,
+) -> Result<Reading, PortalError> {
+    if whose == viewer.name() {
+        return Ok(Reading::Own);
+    }
+    if viewer.is_admin() {
+        return Ok(Reading::Look);
+    }
+    if !viewer.reviews() {
+        return Ok(Reading::NotReviewer);
+    }
+    let (name, now, whose) = (
+        viewer.name().to_string(),
+        portal.now_us(),
+        whose.to_string(),
+    );
+    let queued = portal
+        .with_grants(move |s| s.review_queue(&name, now))
+        .await?
+        .unwrap_or_default();
+    Ok(match queued.iter().any(|r| r.principal == whose) {
+        true => Reading::Look,
+        false => Reading::Unseen,
+    })
+}
+
+/// Record `viewer`'s look at `whose`'s trail (`what`: `page`, `csv`, `jsonl`, `api`) as
+/// `audit.read`, with the filters of `params` in its detail, before anything is sent.
+pub(crate) async fn record_look(
     portal: &Portal,
     viewer: &Viewer,
     whose: &str,
     params: &TrailParams,
     client: SocketAddr,
     what: &str,
-) -> Result<Option<Response>, PortalError> {
-    if whose == viewer.name() {
-        return Ok(None);
-    }
-    if !viewer.is_admin() {
-        return Ok(Some(forbidden(viewer)));
-    }
+) -> Result<(), PortalError> {
     let filters = params.check(portal.now_us()).map(|f| f.query_string()).ok();
     let detail = match (what, filters.filter(|f| !f.is_empty())) {
         ("page", f) => f,
+        ("api", Some(f)) => Some(format!("api {f}")),
+        ("api", None) => Some("api".to_string()),
         (what, Some(f)) => Some(format!("{what} export {f}")),
         (what, None) => Some(format!("{what} export")),
     };
@@ -354,8 +395,28 @@ pub(crate) async fn may_read(
         &format!("principal:{whose}"),
         detail,
     );
-    portal.record(row).await?;
-    Ok(None)
+    portal.record(row).await
+}
+
+/// Whether `viewer` may read `whose`'s records on a page or an export ([`reading`]); a look at
+/// someone else's (`what`: `page`, `csv`, `jsonl`) is recorded as `audit.read` first. `Some` is
+/// the answer instead: `403` for anybody else.
+pub(crate) async fn may_read(
+    portal: &Portal,
+    viewer: &Viewer,
+    whose: &str,
+    params: &TrailParams,
+    client: SocketAddr,
+    what: &str,
+) -> Result<Option<Response>, PortalError> {
+    match reading(portal, viewer, whose).await? {
+        Reading::Own => Ok(None),
+        Reading::Look => {
+            record_look(portal, viewer, whose, params, client, what).await?;
+            Ok(None)
+        }
+        Reading::NotReviewer | Reading::Unseen => Ok(Some(forbidden(viewer))),
+    }
 }
 
 /// `GET /me/audit.csv`.

@@ -932,14 +932,6 @@ impl GrantStore for Store {
     ) -> Result<Reviewed, GrantError> {
         let tx = self.write_lock()?;
         let r = load_request(&tx, id)?;
-        if r.state == RequestState::Submitted && r.expires_us <= now_us {
-            // Expired while waiting: written down now, and the review refused.
-            Store::expire_request(&tx, &r, now_us)?;
-            tx.commit()?;
-            let at = jiff::Timestamp::from_microsecond(r.expires_us)
-                .map_or_else(|_| r.expires_us.to_string(), |t| t.to_string());
-            return Err(GrantError::RequestExpired { id, at });
-        }
         if r.principal == by.name {
             return Err(GrantError::OwnRequest(by.name.to_string(), id));
         }
@@ -950,11 +942,21 @@ impl GrantStore for Store {
             "review requests",
         )?;
         let scope = Scope::parse(&r.scope).map_err(|_| GrantError::NoSuchRequest(id))?;
+        // Who may review it is checked before anything else is said about the request, so that an
+        // approver outside its scope learns nothing of it (not even that it expired).
         if !covers(&tx, by.name, &w, &scope)? {
             return Err(GrantError::OutOfScope {
                 who: by.name.to_string(),
                 scope: r.scope.clone(),
             });
+        }
+        if r.state == RequestState::Submitted && r.expires_us <= now_us {
+            // Expired while waiting: written down now, and the review refused.
+            Store::expire_request(&tx, &r, now_us)?;
+            tx.commit()?;
+            let at = jiff::Timestamp::from_microsecond(r.expires_us)
+                .map_or_else(|_| r.expires_us.to_string(), |t| t.to_string());
+            return Err(GrantError::RequestExpired { id, at });
         }
         if r.reviews.iter().any(|v| v.approver == by.name) {
             return Err(GrantError::AlreadyReviewed {

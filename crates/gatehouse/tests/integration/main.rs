@@ -28,6 +28,7 @@ mod places_config;
 mod policy_cli;
 mod portal;
 mod portal_grants;
+mod portal_matrix;
 mod protocol;
 mod reload_load;
 mod response_framing;
