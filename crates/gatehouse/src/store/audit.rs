@@ -2,6 +2,9 @@
 //! SQLite implementation.
 //!
 //! Guarantees:
+//! - [`AuditStore::audit_trail`] gives each event with the purpose of the grant that allowed it,
+//!   joined in the same query (one read for a page or an export, never one per event); the event
+//!   itself is unchanged, so nothing of the verifiable log depends on the purpose;
 //! - the table is append-only: nothing here updates or deletes an event, and deleting a principal
 //!   leaves its events (they name it as text); only retention deletes events, the oldest, up to a
 //!   signed checkpoint (`LogReadStore::prune`, `tlog_read.rs`);
@@ -18,7 +21,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use rusqlite::{params, Transaction};
 
-use super::audit_row::{audit_row, AuditRow, AUDIT_COLUMNS};
+use super::audit_row::{audit_row, AuditRow, AUDIT_COLUMNS, AUDIT_COLUMN_COUNT};
 use super::error::StoreError;
 use super::sqlite::Store;
 use super::tlog;
@@ -72,12 +75,24 @@ pub struct AuditQuery {
     pub limit: Option<u64>,
 }
 
+/// An audit event as a person's trail shows it: the event, and the purpose of the access grant
+/// that allowed it (its `grant_id`), so that the purpose is read next to the traffic.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TrailEvent {
+    pub row: AuditRow,
+    /// The purpose of grant `row.grant_id`; `None` for an event no grant allowed (or, never in
+    /// practice, a grant no longer in the store).
+    pub purpose: Option<String>,
+}
+
 /// Appending and reading the audit trail.
 pub trait AuditStore: Send {
     /// Append a batch of rows in one transaction (their `id` is ignored and assigned).
     fn append_audit(&mut self, rows: &[AuditRow]) -> Result<(), StoreError>;
     /// Read events, oldest first, filtered.
     fn audit(&self, q: &AuditQuery) -> Result<Vec<AuditRow>, StoreError>;
+    /// [`AuditStore::audit`], each event with its grant's purpose, in one query.
+    fn audit_trail(&self, q: &AuditQuery) -> Result<Vec<TrailEvent>, StoreError>;
 }
 
 /// Escape `LIKE`'s wildcards (with `\` as the escape character).
@@ -215,16 +230,40 @@ impl AuditStore for Store {
     }
 
     fn audit(&self, q: &AuditQuery) -> Result<Vec<AuditRow>, StoreError> {
-        let (filter, args) = where_clause(q);
-        let mut sql = format!("SELECT {AUDIT_COLUMNS} FROM audit_events{filter} ORDER BY id");
-        if let Some(l) = q.limit {
-            // The newest `limit` events, still printed oldest first.
-            sql = format!("SELECT * FROM ({sql} DESC LIMIT {l}) AS newest ORDER BY id");
-        }
+        let (sql, args) = select(q);
         let mut stmt = self.conn.prepare(&sql)?;
         let rows = stmt.query_map(rusqlite::params_from_iter(args.iter()), audit_row)?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
+
+    fn audit_trail(&self, q: &AuditQuery) -> Result<Vec<TrailEvent>, StoreError> {
+        let (events, args) = select(q);
+        // The filters and the limit apply to the events alone (the grants table has columns of
+        // the same names); the grant's purpose is joined onto what they selected, by primary key.
+        let sql = format!(
+            "SELECT e.*, g.purpose FROM ({events}) AS e \
+             LEFT JOIN grants AS g ON g.id = e.grant_id ORDER BY e.id"
+        );
+        let mut stmt = self.conn.prepare(&sql)?;
+        let rows = stmt.query_map(rusqlite::params_from_iter(args.iter()), |r| {
+            Ok(TrailEvent {
+                row: audit_row(r)?,
+                purpose: r.get(AUDIT_COLUMN_COUNT)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+}
+
+/// The `SELECT` of the events `q` matches, oldest first, and its arguments.
+fn select(q: &AuditQuery) -> (String, Vec<Box<dyn rusqlite::ToSql>>) {
+    let (filter, args) = where_clause(q);
+    let mut sql = format!("SELECT {AUDIT_COLUMNS} FROM audit_events{filter} ORDER BY id");
+    if let Some(l) = q.limit {
+        // The newest `limit` events, still printed oldest first.
+        sql = format!("SELECT * FROM ({sql} DESC LIMIT {l}) AS newest ORDER BY id");
+    }
+    (sql, args)
 }
 
 #[cfg(test)]
