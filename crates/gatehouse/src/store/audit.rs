@@ -329,6 +329,54 @@ mod tests {
     }
 
     #[test]
+    fn the_trail_joins_each_events_grant_purpose_under_the_same_filters_and_limit() {
+        use crate::store::{Actor, GrantStore, NewGrant, PrincipalStore, Role};
+        assert_eq!(AUDIT_COLUMNS.split(',').count(), AUDIT_COLUMN_COUNT);
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(dir.path()).unwrap();
+        s.add_principal("ada", Role::User, policy::Tier::Filtered, "h")
+            .unwrap();
+        let new = NewGrant {
+            principal: "ada".into(),
+            scope: access::Scope::parse("domain:example.com").unwrap(),
+            duration: std::time::Duration::from_secs(60),
+            claim_by: None,
+            purpose: "reading the minutes of the board".into(),
+        };
+        let cli = Actor {
+            name: "cli",
+            via: "cli",
+        };
+        let g = s.add_grant(&new, cli, 1).unwrap();
+        let granted = |id| AuditRow {
+            grant_id: Some(g.id),
+            rule: "grant".into(),
+            ..row(id, "example.com:80")
+        };
+        s.append_audit(&[row(10, "example.com:80"), granted(11), granted(12)])
+            .unwrap();
+        let q = AuditQuery {
+            principal: Some("ada".into()),
+            destination: Some("example.com".into()),
+            limit: Some(2),
+            ..Default::default()
+        };
+        let trail = s.audit_trail(&q).unwrap();
+        let plain = s.audit(&q).unwrap();
+        assert_eq!(trail.iter().map(|e| e.row.clone()).collect::<Vec<_>>(), plain);
+        let purposes: Vec<_> = trail.iter().map(|e| e.purpose.as_deref()).collect();
+        assert_eq!(purposes, [Some(new.purpose.as_str()); 2]);
+        let all = s
+            .audit_trail(&AuditQuery {
+                destination: Some("example.com".into()),
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!((all[0].row.ts_us, all[0].purpose.as_deref()), (10, None));
+        assert_eq!(all.len(), 3);
+    }
+
+    #[test]
     fn audit_filters_by_rule_status_and_client() {
         let dir = tempfile::tempdir().unwrap();
         let mut s = Store::open(dir.path()).unwrap();
