@@ -12,11 +12,11 @@
 # `approver`, scope `domain:other.test`, set up here with the CLI) approves, through the store as
 # `gatehouse review approve` does; from the return of that commit each gateway is polled every
 # MS milliseconds (default 5) on a fresh connection until it answers 200. Then the grant is revoked
-# and each gateway polled until it refuses again. A random pause of 0–300 ms between rounds. It
+# and each gateway polled until it refuses again. A random pause of 0–300 ms before each. It
 # prints every round, then per gateway p50/p99/max of both delays. Default 100 rounds.
 #
 # The driver is built here (`cargo build --release -p gatehouse --example grant_latency`, with the
-# caller's CARGO_TARGET_DIR). gatehouse listens on 24240 (and 24241) for the proxy, 24250 (24251)
+# caller's CARGO_TARGET_DIR) unless DRIVER names it. gatehouse listens on 24240 (and 24241) for the proxy, 24250 (24251)
 # for admin, 24260 (24261) for the portal. Everything started is stopped by PID on exit. Only
 # loopback addresses are used.
 set -euo pipefail
@@ -40,8 +40,10 @@ done
 # shellcheck source=bench/lib.sh
 source "$REPO/bench/lib.sh"
 
-(cd "$REPO" && cargo build --release -q -p gatehouse --example grant_latency)
-DRIVER=${CARGO_TARGET_DIR:-$REPO/target}/release/examples/grant_latency
+if [[ -z ${DRIVER:-} ]]; then
+  (cd "$REPO" && cargo build --release -q -p gatehouse --example grant_latency)
+  DRIVER=${CARGO_TARGET_DIR:-$REPO/target}/release/examples/grant_latency
+fi
 
 rm -rf "$RUN"; mkdir -p "$RUN"
 DATA=$RUN/data

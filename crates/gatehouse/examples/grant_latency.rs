@@ -7,13 +7,13 @@
 //! grants' change counter); from the moment that commit returned, each proxy is polled every
 //! `--interval-ms` (default 5) on a fresh connection until it answers 200: that delay is the
 //! round's *honoured* time for that proxy. Then the grant is revoked the same way and each proxy is
-//! polled until it refuses again (the *ended* time). A random pause of 0–300 ms between rounds
-//! puts the approval at a random point of the gateways' 250 ms poll.
+//! polled until it refuses again (the *ended* time). A random pause of 0–300 ms before the approval
+//! and before the revocation puts each at a random point of the gateways' 250 ms poll.
 //!
 //! The origin is this program's own (`--origin 127.0.0.3`, any port; the gateway's `[dns] hosts`
 //! must map `other.test` there and allow that address): it answers every request `200`. It prints
-//! every round, then per proxy p50, p99 and max of both delays, and exits with status 1 if any
-//! poll saw something other than 403 before or 200 after (nothing is counted then).
+//! every round, then per proxy p50, p99 and max of both delays, and exits with status 1 if a poll
+//! got an answer other than 200 or 403 (nothing is counted then).
 //!
 //!   cargo run --release -p gatehouse --example grant_latency -- --data-dir DIR \
 //!       --proxy 127.0.0.1:24240 [--proxy 127.0.0.1:24241] [--rounds 100] [--interval-ms 5] \
@@ -75,7 +75,7 @@ async fn serve_origin(listener: tokio::net::TcpListener) {
 }
 
 /// Poll `proxy` every `every` until it answers `want`: the time from `from`, or the unexpected
-/// status it answered instead (anything but 200 or 403).
+/// status it answered instead (anything but 200, 403 or no answer).
 async fn until(
     proxy: SocketAddr,
     url: &str,
@@ -94,7 +94,9 @@ async fn until(
         if status == want {
             return Ok(from.elapsed());
         }
-        if status != 200 && status != 403 {
+        // 0: no answer at all, a request in flight when the gateway closed the connections a
+        // revocation refuses; the next poll asks again.
+        if ![0, 200, 403].contains(&status) {
             return Err(status);
         }
     }
@@ -133,9 +135,23 @@ async fn all_until(
     Ok(out)
 }
 
+/// A pause of 0–300 ms (xorshift), so that a change falls anywhere in the gateways' poll period.
+async fn pause(seed: &mut u64) {
+    *seed ^= *seed << 13;
+    *seed ^= *seed >> 7;
+    *seed ^= *seed << 17;
+    tokio::time::sleep(Duration::from_millis(*seed % 300)).await;
+}
+
 /// One round: refused, approved, honoured, revoked, refused. The delays (honoured, ended) per proxy.
-async fn round(args: &Args, store: &Store, url: &str) -> Result<Vec<(Duration, Duration)>, String> {
+async fn round(
+    args: &Args,
+    store: &Store,
+    url: &str,
+    seed: &mut u64,
+) -> Result<Vec<(Duration, Duration)>, String> {
     all_until(args, url, 403, Instant::now()).await?;
+    pause(seed).await;
     let ask = NewRequest {
         principal: "ada".into(),
         scope: Scope::parse("domain:other.test").unwrap(),
@@ -163,6 +179,7 @@ async fn round(args: &Args, store: &Store, url: &str) -> Result<Vec<(Duration, D
         return Err(format!("not approved: {approved:?}"));
     };
     let honoured = all_until(args, url, 200, committed).await?;
+    pause(seed).await;
     store
         .revoke_grant(g.id, "bench round over", lib, now_us())
         .map_err(|e| e.to_string())?;
@@ -204,12 +221,7 @@ async fn main() -> ExitCode {
     let mut delays = Vec::new();
     let mut seed = now_us() as u64 | 1;
     for i in 0..args.rounds {
-        // xorshift: a pause of 0–300 ms, so that approvals fall anywhere in the poll period.
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        tokio::time::sleep(Duration::from_millis(seed % 300)).await;
-        match round(&args, &store, &url).await {
+        match round(&args, &store, &url, &mut seed).await {
             Ok(d) => {
                 let line: Vec<String> = d
                     .iter()
