@@ -363,7 +363,10 @@ mod tests {
         };
         let trail = s.audit_trail(&q).unwrap();
         let plain = s.audit(&q).unwrap();
-        assert_eq!(trail.iter().map(|e| e.row.clone()).collect::<Vec<_>>(), plain);
+        assert_eq!(
+            trail.iter().map(|e| e.row.clone()).collect::<Vec<_>>(),
+            plain
+        );
         let purposes: Vec<_> = trail.iter().map(|e| e.purpose.as_deref()).collect();
         assert_eq!(purposes, [Some(new.purpose.as_str()); 2]);
         let all = s
