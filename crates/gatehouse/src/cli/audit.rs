@@ -3,9 +3,8 @@
 //! Reads through [`AuditStore`]; only opening it picks the SQLite backend. Times are parsed here
 //! into microseconds, client addresses into a [`ClientFilter`]: the store sees typed filters only.
 //! The JSON field names are a stable format. An event allowed by an access grant shows the grant
-//! and its purpose (read through [`GrantStore`]) next to the traffic.
+//! and its purpose next to the traffic (joined by the store's read, [`AuditStore::audit_trail`]).
 
-use std::collections::HashMap;
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;
@@ -14,7 +13,7 @@ use anyhow::bail;
 use clap::Args;
 
 use super::common::{check_given_config, format_ts, print_table, Common, OutputFormat};
-use crate::store::{AuditQuery, AuditRow, AuditStore, ClientFilter, GrantError, GrantStore, Store};
+use crate::store::{AuditQuery, AuditStore, ClientFilter, Store, TrailEvent};
 
 #[derive(Args, Debug)]
 pub(super) struct AuditFilter {
@@ -165,38 +164,20 @@ pub(super) fn audit(common: Common, f: AuditFilter) -> anyhow::Result<ExitCode> 
             );
         }
     }
-    let rows = store.audit(&q)?;
-    let purposes = purposes(&Store::open_existing(&common.data_dir)?, &rows)?;
+    let events = store.audit_trail(&q)?;
     match f.format {
         OutputFormat::Json => {
             let mut out = std::io::stdout().lock();
-            for r in rows {
-                writeln!(out, "{}", audit_json(&r, &purposes))?;
+            for e in &events {
+                writeln!(out, "{}", audit_json(e))?;
             }
         }
-        OutputFormat::Table => print_table(&audit_table(rows, &purposes)),
+        OutputFormat::Table => print_table(&audit_table(events)),
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// The purpose of every grant the rows name: it is shown next to the traffic it allowed.
-fn purposes(store: &dyn GrantStore, rows: &[AuditRow]) -> anyhow::Result<HashMap<i64, String>> {
-    let mut out = HashMap::new();
-    for id in rows.iter().filter_map(|r| r.grant_id) {
-        if let std::collections::hash_map::Entry::Vacant(e) = out.entry(id) {
-            match store.grant(id) {
-                Ok(g) => {
-                    e.insert(g.purpose);
-                }
-                Err(GrantError::NoSuchGrant(_)) => {}
-                Err(other) => return Err(other.into()),
-            }
-        }
-    }
-    Ok(out)
-}
-
-fn audit_table(rows: Vec<AuditRow>, purposes: &HashMap<i64, String>) -> Vec<Vec<String>> {
+fn audit_table(events: Vec<TrailEvent>) -> Vec<Vec<String>> {
     let head = [
         "TIME",
         "PRINCIPAL",
@@ -214,7 +195,7 @@ fn audit_table(rows: Vec<AuditRow>, purposes: &HashMap<i64, String>) -> Vec<Vec<
         "GRANT",
     ];
     let mut table = vec![head.map(String::from).to_vec()];
-    for r in rows {
+    for TrailEvent { row: r, purpose } in events {
         table.push(vec![
             format_ts(r.ts_us),
             r.principal.unwrap_or_else(|| "-".into()),
@@ -230,7 +211,7 @@ fn audit_table(rows: Vec<AuditRow>, purposes: &HashMap<i64, String>) -> Vec<Vec<
             r.bytes_down.to_string(),
             format!("{:.1}", r.duration_us as f64 / 1000.0),
             match r.grant_id {
-                Some(id) => format!("{id} ({})", purposes.get(&id).map_or("-", String::as_str)),
+                Some(id) => format!("{id} ({})", purpose.as_deref().unwrap_or("-")),
                 None => "-".into(),
             },
         ]);
@@ -239,7 +220,8 @@ fn audit_table(rows: Vec<AuditRow>, purposes: &HashMap<i64, String>) -> Vec<Vec<
 }
 
 /// The JSON form of an audit event (one object per line). Field names are a stable format.
-fn audit_json(r: &AuditRow, purposes: &HashMap<i64, String>) -> serde_json::Value {
+fn audit_json(e: &TrailEvent) -> serde_json::Value {
+    let r = &e.row;
     serde_json::json!({
         "id": r.id,
         "time": format_ts(r.ts_us),
@@ -266,7 +248,7 @@ fn audit_json(r: &AuditRow, purposes: &HashMap<i64, String>) -> serde_json::Valu
         "role": r.role,
         "revoked_by": r.revoked_by,
         "grant_id": r.grant_id,
-        "purpose": r.grant_id.and_then(|id| purposes.get(&id)),
+        "purpose": e.purpose,
     })
 }
 

@@ -20,7 +20,7 @@ use super::pages::{askable, refusals_of, refusals_since};
 use super::trail::{self, Reading, TrailParams};
 use super::{Portal, PortalError};
 use crate::asking::{form_link, refused_host};
-use crate::store::AuditRow;
+use crate::store::{AuditRow, TrailEvent};
 
 /// A refusal as the API gives it: the event, and what to ask for to be let through.
 fn refusal_json(r: &AuditRow) -> serde_json::Value {
@@ -32,7 +32,12 @@ fn refusal_json(r: &AuditRow) -> serde_json::Value {
             "form": form_link("", &r.destination),
         })
     });
-    serde_json::json!({ "event": trail::event_json(r), "ask": ask })
+    // A refusal was allowed by no grant: it has no purpose to show.
+    let event = TrailEvent {
+        row: r.clone(),
+        purpose: None,
+    };
+    serde_json::json!({ "event": trail::event_json(&event), "ask": ask })
 }
 
 /// The person's refusals of the last hours, newest first, each with what to ask for

@@ -22,7 +22,7 @@ use super::session::{Person, Viewer};
 use super::trail::{self, Filters, TrailParams, DECISIONS};
 use super::views::{forbidden, Nav};
 use super::{html, Portal, PortalError};
-use crate::store::{AuditQuery, AuditRow, PrincipalRow};
+use crate::store::{AuditQuery, AuditRow, PrincipalRow, TrailEvent};
 
 /// An event as a row of a page's table.
 pub(crate) struct EventView {
@@ -35,6 +35,8 @@ pub(crate) struct EventView {
     pub place: String,
     /// The request form for this destination: set on the person's own refusals.
     pub ask: Option<String>,
+    /// The access grant that allowed the event, and its purpose: `(id, purpose)`.
+    pub grant: Option<(i64, String)>,
 }
 
 impl EventView {
@@ -55,6 +57,18 @@ impl EventView {
                 _ => String::new(),
             },
             ask: None,
+            grant: None,
+        }
+    }
+
+    /// An event with the purpose of the grant that allowed it, shown next to the traffic.
+    pub(crate) fn traced(e: &TrailEvent) -> EventView {
+        EventView {
+            grant: e
+                .row
+                .grant_id
+                .map(|id| (id, e.purpose.clone().unwrap_or_default())),
+            ..EventView::of(&e.row)
         }
     }
 
@@ -175,14 +189,14 @@ pub(crate) async fn home(
     let refused = refusals_of(&portal, &name, now).await?;
     let recent = portal
         .with_store(move |s| {
-            s.audit(&AuditQuery {
+            s.audit_trail(&AuditQuery {
                 principal: Some(name),
                 limit: Some(20),
                 ..AuditQuery::default()
             })
         })
         .await?;
-    let newest_first = |rows: Vec<AuditRow>| rows.iter().rev().map(EventView::of).collect();
+    let newest_first = |rows: Vec<TrailEvent>| rows.iter().rev().map(EventView::traced).collect();
     let runtime = portal.gw.runtime.load();
     let (places, unregistered) = places_of(&runtime.config.places, portal.gw.clock.now());
     let page = Home {
@@ -316,7 +330,7 @@ async fn trail_page(
         params,
         decisions: DECISIONS,
         error,
-        events: rows.iter().map(EventView::of).collect(),
+        events: rows.iter().map(EventView::traced).collect(),
         query: filters.query_string(),
         page: filters.page,
         more,

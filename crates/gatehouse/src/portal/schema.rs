@@ -59,6 +59,8 @@ pub(crate) struct Event {
     revoked_by: Option<String>,
     /// The access grant that allowed the request.
     grant_id: Option<i64>,
+    /// That grant's purpose, as its request stated it; none for an event no grant allowed.
+    purpose: Option<String>,
 }
 
 /// One page of the trail, newest first.

@@ -2,7 +2,8 @@
 //! `decision`, `page`) read from a query string, the store query they make, who may read whose
 //! trail ([`may_read`]), the exports (`/me/audit.csv|.jsonl`, `/people/NAME/audit.csv|.jsonl`),
 //! and the trail's forms — an event as JSON (the API's own format, built by hand: the portal owns
-//! it), CSV and JSON lines.
+//! it), CSV and JSON lines. Every form shows an event allowed by an access grant with the grant's
+//! id and purpose (read in the same store query as the events, [`AuditStore::audit_trail`]).
 //!
 //! Guarantees: every query this file builds names exactly one principal, the viewer's or the one
 //! [`reading`] let an admin or an approver read (after recording the look, [`record_look`]); an export holds exactly the events
@@ -20,7 +21,9 @@ use serde::Deserialize;
 use super::session::{Person, Viewer};
 use super::views::forbidden;
 use super::{via, Portal, PortalError};
-use crate::store::{AuditQuery, AuditRow};
+#[cfg(doc)]
+use crate::store::AuditStore;
+use crate::store::{AuditQuery, AuditRow, TrailEvent};
 
 /// Events on one page of the trail.
 pub(crate) const PAGE: u64 = 50;
@@ -160,14 +163,14 @@ pub(crate) async fn page_of(
     portal: &Portal,
     principal: &str,
     filters: &Filters,
-) -> Result<(Vec<AuditRow>, bool), PortalError> {
+) -> Result<(Vec<TrailEvent>, bool), PortalError> {
     // The newest `page × PAGE + 1` events, of which this page is the oldest `PAGE` (plus one to
     // know whether an older page exists).
     let q = filters.query(
         principal,
         filters.page.saturating_mul(PAGE).saturating_add(1),
     );
-    let mut rows = portal.with_store(move |s| s.audit(&q)).await?;
+    let mut rows = portal.with_store(move |s| s.audit_trail(&q)).await?;
     rows.reverse();
     let skip = ((filters.page - 1) * PAGE) as usize;
     let more = rows.len() as u64 > filters.page * PAGE;
@@ -217,7 +220,8 @@ pub(crate) fn parse_when(s: &str, now_us: i64) -> Result<i64, String> {
 pub(crate) use crate::clock::format_ts;
 
 /// An event as the API and the JSON lines export give it. Field names are a stable format.
-pub(crate) fn event_json(r: &AuditRow) -> serde_json::Value {
+pub(crate) fn event_json(e: &TrailEvent) -> serde_json::Value {
+    let r = &e.row;
     serde_json::json!({
         "id": r.id,
         "time": format_ts(r.ts_us),
@@ -242,11 +246,12 @@ pub(crate) fn event_json(r: &AuditRow) -> serde_json::Value {
         "role": r.role,
         "revoked_by": r.revoked_by,
         "grant_id": r.grant_id,
+        "purpose": e.purpose,
     })
 }
 
 /// The CSV export's columns, in order.
-const CSV_HEAD: [&str; 14] = [
+const CSV_HEAD: [&str; 16] = [
     "id",
     "time",
     "client",
@@ -261,10 +266,13 @@ const CSV_HEAD: [&str; 14] = [
     "error",
     "terminal",
     "location",
+    "grant_id",
+    "purpose",
 ];
 
-fn csv_row(r: &AuditRow) -> [String; 14] {
+fn csv_row(e: &TrailEvent) -> [String; 16] {
     let opt = |v: &Option<String>| v.clone().unwrap_or_default();
+    let r = &e.row;
     [
         r.id.to_string(),
         format_ts(r.ts_us),
@@ -280,6 +288,8 @@ fn csv_row(r: &AuditRow) -> [String; 14] {
         opt(&r.error),
         opt(&r.terminal),
         opt(&r.location),
+        r.grant_id.map(|g| g.to_string()).unwrap_or_default(),
+        opt(&e.purpose),
     ]
 }
 
@@ -298,7 +308,7 @@ fn csv_cell(v: &str) -> String {
 }
 
 /// The CSV form of `rows` (a head line, then one line per event, CRLF line ends).
-pub(crate) fn csv(rows: &[AuditRow]) -> String {
+pub(crate) fn csv(rows: &[TrailEvent]) -> String {
     let mut out = CSV_HEAD.join(",");
     out.push_str("\r\n");
     for r in rows {
@@ -310,7 +320,7 @@ pub(crate) fn csv(rows: &[AuditRow]) -> String {
 }
 
 /// The JSON lines form of `rows`.
-pub(crate) fn jsonl(rows: &[AuditRow]) -> String {
+pub(crate) fn jsonl(rows: &[TrailEvent]) -> String {
     rows.iter()
         .map(|r| format!("{}\n", event_json(r)))
         .collect()
@@ -481,7 +491,7 @@ async fn export(
         }
     };
     let q = filters.query(whose, EXPORT_MAX);
-    let rows = portal.with_store(move |s| s.audit(&q)).await?;
+    let rows = portal.with_store(move |s| s.audit_trail(&q)).await?;
     let (body, kind, ext) = match form {
         Export::Csv => (csv(&rows), "text/csv; charset=utf-8", "csv"),
         Export::Jsonl => (jsonl(&rows), "application/x-ndjson", "jsonl"),

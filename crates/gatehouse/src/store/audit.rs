@@ -2,6 +2,9 @@
 //! SQLite implementation.
 //!
 //! Guarantees:
+//! - [`AuditStore::audit_trail`] gives each event with the purpose of the grant that allowed it,
+//!   joined in the same query (one read for a page or an export, never one per event); the event
+//!   itself is unchanged, so nothing of the verifiable log depends on the purpose;
 //! - the table is append-only: nothing here updates or deletes an event, and deleting a principal
 //!   leaves its events (they name it as text); only retention deletes events, the oldest, up to a
 //!   signed checkpoint (`LogReadStore::prune`, `tlog_read.rs`);
@@ -18,7 +21,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use rusqlite::Transaction;
 
-use super::audit_row::{audit_row, AuditRow, AUDIT_COLUMNS};
+use super::audit_row::{audit_row, AuditRow, AUDIT_COLUMNS, AUDIT_COLUMN_COUNT};
 use super::error::StoreError;
 use super::sqlite::Store;
 use super::tlog;
@@ -72,12 +75,24 @@ pub struct AuditQuery {
     pub limit: Option<u64>,
 }
 
+/// An audit event as a person's trail shows it: the event, and the purpose of the access grant
+/// that allowed it (its `grant_id`), so that the purpose is read next to the traffic.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TrailEvent {
+    pub row: AuditRow,
+    /// The purpose of grant `row.grant_id`; `None` for an event no grant allowed (or, never in
+    /// practice, a grant no longer in the store).
+    pub purpose: Option<String>,
+}
+
 /// Appending and reading the audit trail.
 pub trait AuditStore: Send {
     /// Append a batch of rows in one transaction (their `id` is ignored and assigned).
     fn append_audit(&mut self, rows: &[AuditRow]) -> Result<(), StoreError>;
     /// Read events, oldest first, filtered.
     fn audit(&self, q: &AuditQuery) -> Result<Vec<AuditRow>, StoreError>;
+    /// [`AuditStore::audit`], each event with its grant's purpose, in one query.
+    fn audit_trail(&self, q: &AuditQuery) -> Result<Vec<TrailEvent>, StoreError>;
 }
 
 /// Escape `LIKE`'s wildcards (with `\` as the escape character).
@@ -253,16 +268,40 @@ impl AuditStore for Store {
     }
 
     fn audit(&self, q: &AuditQuery) -> Result<Vec<AuditRow>, StoreError> {
-        let (filter, args) = where_clause(q);
-        let mut sql = format!("SELECT {AUDIT_COLUMNS} FROM audit_events{filter} ORDER BY id");
-        if let Some(l) = q.limit {
-            // The newest `limit` events, still printed oldest first.
-            sql = format!("SELECT * FROM ({sql} DESC LIMIT {l}) AS newest ORDER BY id");
-        }
+        let (sql, args) = select(q);
         let mut stmt = self.conn.prepare(&sql)?;
         let rows = stmt.query_map(rusqlite::params_from_iter(args.iter()), audit_row)?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
+
+    fn audit_trail(&self, q: &AuditQuery) -> Result<Vec<TrailEvent>, StoreError> {
+        let (events, args) = select(q);
+        // The filters and the limit apply to the events alone (the grants table has columns of
+        // the same names); the grant's purpose is joined onto what they selected, by primary key.
+        let sql = format!(
+            "SELECT e.*, g.purpose FROM ({events}) AS e \
+             LEFT JOIN grants AS g ON g.id = e.grant_id ORDER BY e.id"
+        );
+        let mut stmt = self.conn.prepare(&sql)?;
+        let rows = stmt.query_map(rusqlite::params_from_iter(args.iter()), |r| {
+            Ok(TrailEvent {
+                row: audit_row(r)?,
+                purpose: r.get(AUDIT_COLUMN_COUNT)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+}
+
+/// The `SELECT` of the events `q` matches, oldest first, and its arguments.
+fn select(q: &AuditQuery) -> (String, Vec<Box<dyn rusqlite::ToSql>>) {
+    let (filter, args) = where_clause(q);
+    let mut sql = format!("SELECT {AUDIT_COLUMNS} FROM audit_events{filter} ORDER BY id");
+    if let Some(l) = q.limit {
+        // The newest `limit` events, still printed oldest first.
+        sql = format!("SELECT * FROM ({sql} DESC LIMIT {l}) AS newest ORDER BY id");
+    }
+    (sql, args)
 }
 
 #[cfg(test)]
@@ -325,6 +364,57 @@ mod tests {
         };
         assert_eq!(ts(&s, q), vec![3, 4]);
         assert_eq!(ts(&s, AuditQuery::default()), vec![1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn the_trail_joins_each_events_grant_purpose_under_the_same_filters_and_limit() {
+        use crate::store::{Actor, GrantStore, NewGrant, PrincipalStore, Role};
+        assert_eq!(AUDIT_COLUMNS.split(',').count(), AUDIT_COLUMN_COUNT);
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(dir.path()).unwrap();
+        s.add_principal("ada", Role::User, policy::Tier::Filtered, "h")
+            .unwrap();
+        let new = NewGrant {
+            principal: "ada".into(),
+            scope: access::Scope::parse("domain:example.com").unwrap(),
+            duration: std::time::Duration::from_secs(60),
+            claim_by: None,
+            purpose: "reading the minutes of the board".into(),
+        };
+        let cli = Actor {
+            name: "cli",
+            via: "cli",
+        };
+        let g = s.add_grant(&new, cli, 1).unwrap();
+        let granted = |id| AuditRow {
+            grant_id: Some(g.id),
+            rule: "grant".into(),
+            ..row(id, "example.com:80")
+        };
+        s.append_audit(&[row(10, "example.com:80"), granted(11), granted(12)])
+            .unwrap();
+        let q = AuditQuery {
+            principal: Some("ada".into()),
+            destination: Some("example.com".into()),
+            limit: Some(2),
+            ..Default::default()
+        };
+        let trail = s.audit_trail(&q).unwrap();
+        let plain = s.audit(&q).unwrap();
+        assert_eq!(
+            trail.iter().map(|e| e.row.clone()).collect::<Vec<_>>(),
+            plain
+        );
+        let purposes: Vec<_> = trail.iter().map(|e| e.purpose.as_deref()).collect();
+        assert_eq!(purposes, [Some(new.purpose.as_str()); 2]);
+        let all = s
+            .audit_trail(&AuditQuery {
+                destination: Some("example.com".into()),
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!((all[0].row.ts_us, all[0].purpose.as_deref()), (10, None));
+        assert_eq!(all.len(), 3);
     }
 
     #[test]

@@ -81,6 +81,9 @@ pub(super) const AUDIT_COLUMNS: &str = "id, ts_us, principal, tried_principal, c
     destination, url, decision, rule, status, bytes_up, bytes_down, duration_us, stage, error, \
     terminal, location, session_id, groups, tier, policy_version, role, revoked_by, grant_id";
 
+/// How many columns [`AUDIT_COLUMNS`] names (a query may select more after them).
+pub(super) const AUDIT_COLUMN_COUNT: usize = 25;
+
 pub(super) fn audit_row(r: &rusqlite::Row) -> rusqlite::Result<AuditRow> {
     Ok(AuditRow {
         id: r.get(0)?,

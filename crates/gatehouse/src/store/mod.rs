@@ -6,7 +6,8 @@
 //! the audit writer or the CLI:
 //! - [`PrincipalStore`] (`principals.rs`): principals, roles, tiers, passwords, groups and their
 //!   members, and the change counter `generation` that the gateway polls;
-//! - [`AuditStore`] (`audit.rs`): appending batches of audit rows and reading them back filtered;
+//! - [`AuditStore`] (`audit.rs`): appending batches of audit rows and reading them back filtered,
+//!   also as [`TrailEvent`]s, each with the purpose of the grant that allowed it;
 //! - [`SessionStore`] (`sessions.rs`): sessions (a principal at a terminal), taking a seat in one
 //!   transaction, touching, ending and listing them, and their change counter;
 //! - [`LogStore`] (`tlog.rs`): the verifiable audit log — each event's leaf (appended with the
@@ -58,7 +59,7 @@ mod tlog;
 mod tlog_read;
 mod tlog_tail;
 
-pub use audit::{AuditQuery, AuditStore, ClientFilter};
+pub use audit::{AuditQuery, AuditStore, ClientFilter, TrailEvent};
 pub use audit_row::AuditRow;
 pub use error::StoreError;
 pub use grants::{

@@ -17,11 +17,11 @@ use tokio::io::AsyncWriteExt;
 use crate::grants::{get, now, other, scope, start, until_status, CLI, PW};
 use crate::portal::{actions, csrf_field, form_encode, json_body, Visitor};
 
-const LIB_PW: &str = "librarian-password-2";
+pub(crate) const LIB_PW: &str = "librarian-password-2";
 const PURPOSE: &str = "comparing the two catalogues today";
 
 /// An approver with a password (`grants::start`'s `lib1` has none), reviewing `domain:other.test`.
-async fn add_approver(gw: &Gateway, name: &str, role: Role) {
+pub(crate) async fn add_approver(gw: &Gateway, name: &str, role: Role) {
     let store = gw.store();
     store
         .add_principal(name, role, Tier::None, &hash_password(LIB_PW).unwrap())
@@ -35,7 +35,7 @@ async fn add_approver(gw: &Gateway, name: &str, role: Role) {
     gw.wait_for_principals().await;
 }
 
-async fn logged_in(gw: &Gateway, name: &str, password: &str) -> Visitor {
+pub(crate) async fn logged_in(gw: &Gateway, name: &str, password: &str) -> Visitor {
     let mut v = Visitor::new(gw);
     assert_eq!(
         v.login(name, password).await.status(),
