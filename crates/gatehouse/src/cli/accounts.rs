@@ -165,24 +165,12 @@ pub(super) enum GroupCommand {
 }
 
 pub(super) fn valid_name(name: &str) -> anyhow::Result<()> {
-    let ok = !name.is_empty()
-        && name.len() <= 64
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'));
-    if !ok {
-        bail!("`{name}` is not a valid name: use 1 to 64 letters, digits, `.`, `_`, `-` or `@`");
-    }
-    Ok(())
+    Ok(crate::accounts::valid_name(name)?)
 }
 
 /// Refuse a password with fewer than `min_chars` Unicode scalar values (never echoing it).
 pub fn check_password_length(password: &str, min_chars: usize) -> anyhow::Result<()> {
-    let n = password.chars().count();
-    if n < min_chars {
-        bail!("the password is too short: it has {n} characters, the minimum is {min_chars}");
-    }
-    Ok(())
+    Ok(crate::accounts::check_password_length(password, min_chars)?)
 }
 
 fn read_password_stdin() -> anyhow::Result<String> {

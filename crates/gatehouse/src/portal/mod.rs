@@ -34,6 +34,7 @@
 //! The portal reads the running configuration (`Gateway::runtime`) and the store; it writes
 //! portal sessions, audit events, and requests, reviews and grants through [`GrantStore`].
 
+mod admin;
 mod api;
 mod api_grants;
 mod asks;
@@ -61,14 +62,18 @@ use tokio::sync::watch;
 use crate::config::PortalSettings;
 use crate::state::Gateway;
 use crate::store::{
-    Actor, AuditRow, AuditStore, GrantError, GrantStore, PortalStore, PrincipalStore, StoreError,
+    AccountStore, Actor, AuditRow, AuditStore, GrantError, GrantStore, PortalStore, PrincipalStore,
+    StoreError,
 };
 
 /// What the portal needs of the store: its sessions, the principals, the audit trail, and
 /// requests, reviews and grants.
-pub trait PortalBackend: PortalStore + PrincipalStore + AuditStore + GrantStore {}
+pub trait PortalBackend:
+    PortalStore + PrincipalStore + AuditStore + GrantStore + AccountStore
+{
+}
 
-impl<T: PortalStore + PrincipalStore + AuditStore + GrantStore> PortalBackend for T {}
+impl<T: PortalStore + PrincipalStore + AuditStore + GrantStore + AccountStore> PortalBackend for T {}
 
 /// Why a portal request failed (as opposed to being refused): the answer is a 500 page.
 #[derive(Debug, thiserror::Error)]
