@@ -56,7 +56,7 @@ pub(crate) fn refused_post(
 }
 
 /// A POST's JSON body, or the `400` that says why it is not one.
-fn body_of<T: DeserializeOwned>(body: &Bytes) -> Result<T, Box<Response>> {
+pub(crate) fn body_of<T: DeserializeOwned>(body: &Bytes) -> Result<T, Box<Response>> {
     serde_json::from_slice(body).map_err(|e| {
         Box::new(error(
             StatusCode::BAD_REQUEST,
