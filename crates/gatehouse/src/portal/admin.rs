@@ -23,8 +23,8 @@ use crate::accounts::{self, AccountCheck};
 use crate::asking::{self, AskError};
 use crate::identity::{hash_password, random_password_of, GENERATED_CHARS};
 use crate::store::{
-    AccountError, Actor, GuestRow, NewGuest, NewPrincipal, PrincipalChange, PrincipalRow,
-    StoreError, TokenRow,
+    AccountError, Actor, GrantError, GuestRow, NewGuest, NewPrincipal, PrincipalChange,
+    PrincipalRow, StoreError, TokenRow,
 };
 
 /// An action refused by a check or the store's rules: the answer's status and the message.
@@ -57,7 +57,9 @@ async fn hashed(password: String) -> Result<String, PortalError> {
 /// The status of a refusal by the store's rules; `None`: a failure of the store (`500`).
 fn status_of(e: &AccountError) -> Option<StatusCode> {
     Some(match e {
-        AccountError::Store(StoreError::NoSuchPrincipal(_)) | AccountError::NoSuchToken(_) => {
+        AccountError::Store(StoreError::NoSuchPrincipal(_))
+        | AccountError::NoSuchToken(_)
+        | AccountError::Actor(GrantError::NoSuchPrincipal(_) | GrantError::NoSuchApprover(_)) => {
             StatusCode::NOT_FOUND
         }
         AccountError::Store(StoreError::NoSuchGroup(_)) => StatusCode::BAD_REQUEST,

@@ -8,33 +8,26 @@
 //! token in `X-CSRF-Token` (a bearer call carries no cookie and needs neither); a refusal is
 //! `{"error": …}` with `400`, `403`, `404` or `409`, and nothing changed.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::response::Response;
 use serde::de::DeserializeOwned;
 
 use super::admin::{self, ApproverScope, Change, NewGuestForm, NewToken, NewUser, Outcome};
-use super::admin_views::{self as views, AdminCaller};
+use super::admin_views::{self as views, AdminCaller, ApiAct};
 use super::api::{error, json};
 use super::api_grants::{body_of, refused_post};
-use super::session::Viewer;
 use super::{Portal, PortalError};
 
 /// The checks every admin POST passes, and its body: the refusal to answer instead.
-fn posted<T: DeserializeOwned>(
-    portal: &Portal,
-    headers: &HeaderMap,
-    viewer: &Viewer,
-    body: &Bytes,
-) -> Result<T, Response> {
-    if let Some(r) = refused_post(portal, headers, viewer) {
-        return Err(r);
+fn posted<T: DeserializeOwned>(a: &ApiAct, body: &Bytes) -> Result<T, Box<Response>> {
+    if let Some(r) = refused_post(&a.portal, &a.headers, &a.viewer) {
+        return Err(Box::new(r));
     }
-    body_of(body).map_err(|r| *r)
+    body_of(body)
 }
 
 /// An action's answer: `status` with `done`'s body, or the refusal as `{"error": …}`.
@@ -48,9 +41,6 @@ async fn reply<T>(
         Err((status, message)) => error(status, &message),
     })
 }
-
-/// A request that carries the admin, the client, the headers and the body.
-type Call = (SocketAddr, Viewer, HeaderMap, Bytes);
 
 /// Every principal, guests with their sponsor and expiry (`GET /api/v1/admin/principals`).
 #[utoipa::path(get, path = "/api/v1/admin/principals", tag = "admin",
@@ -73,21 +63,6 @@ pub(crate) async fn principals(
         StatusCode::OK,
         serde_json::json!({ "principals": list }),
     ))
-}
-
-async fn create_principal(
-    portal: Arc<Portal>,
-    (client, v, headers, body): Call,
-) -> Result<Response, PortalError> {
-    let f: NewUser = match posted(&portal, &headers, &v, &body) {
-        Ok(f) => f,
-        Err(r) => return Ok(r),
-    };
-    let name = f.name.trim().to_string();
-    match admin::create_user(&portal, &v, client, &f).await? {
-        Ok(_) => principal_answer(&portal, &name, StatusCode::CREATED, &[]).await,
-        Err((status, message)) => Ok(error(status, &message)),
-    }
 }
 
 /// A principal as listed, with the actions just recorded.
@@ -121,14 +96,16 @@ async fn principal_answer(
         (status = 403, description = "Not an admin, another origin, or no CSRF token", body = super::schema::ApiError),
         (status = 409, description = "The name is taken", body = super::schema::ApiError),
     ))]
-pub(crate) async fn create(
-    State(portal): State<Arc<Portal>>,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
-    AdminCaller(v): AdminCaller,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, PortalError> {
-    create_principal(portal, (client, v, headers, body)).await
+pub(crate) async fn create(a: ApiAct, body: Bytes) -> Result<Response, PortalError> {
+    let f: NewUser = match posted(&a, &body) {
+        Ok(f) => f,
+        Err(r) => return Ok(*r),
+    };
+    let name = f.name.trim().to_string();
+    match admin::create_user(&a.portal, &a.viewer, a.client, &f).await? {
+        Ok(_) => principal_answer(&a.portal, &name, StatusCode::CREATED, &[]).await,
+        Err((status, message)) => Ok(error(status, &message)),
+    }
 }
 
 /// Change a principal's tier, role, groups or enabled (`POST /api/v1/admin/principals/{name}`).
@@ -148,19 +125,16 @@ pub(crate) async fn create(
         (status = 409, description = "The last enabled admin would go", body = super::schema::ApiError),
     ))]
 pub(crate) async fn change(
-    State(portal): State<Arc<Portal>>,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
-    AdminCaller(v): AdminCaller,
+    a: ApiAct,
     Path(name): Path<String>,
-    headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, PortalError> {
-    let f: Change = match posted(&portal, &headers, &v, &body) {
+    let f: Change = match posted(&a, &body) {
         Ok(f) => f,
-        Err(r) => return Ok(r),
+        Err(r) => return Ok(*r),
     };
-    match admin::change_user(&portal, &v, client, name.clone(), &f).await? {
-        Ok(done) => principal_answer(&portal, &name, StatusCode::OK, &done).await,
+    match admin::change_user(&a.portal, &a.viewer, a.client, name.clone(), &f).await? {
+        Ok(done) => principal_answer(&a.portal, &name, StatusCode::OK, &done).await,
         Err((status, message)) => Ok(error(status, &message)),
     }
 }
@@ -188,26 +162,20 @@ pub(crate) async fn approvers(
     ))
 }
 
-async fn approver_scope(
-    portal: Arc<Portal>,
-    (client, v, headers, body): Call,
-    add: bool,
-) -> Result<Response, PortalError> {
-    let f: ApproverScope = match posted(&portal, &headers, &v, &body) {
+async fn approver_scope(a: ApiAct, body: Bytes, add: bool) -> Result<Response, PortalError> {
+    let f: ApproverScope = match posted(&a, &body) {
         Ok(f) => f,
-        Err(r) => return Ok(r),
+        Err(r) => return Ok(*r),
     };
     let approver = f.approver.trim().to_string();
-    let status = if add {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
+    let status = match add {
+        true => StatusCode::CREATED,
+        false => StatusCode::OK,
     };
-    reply(
-        admin::approver(&portal, &v, client, &f, add),
-        status,
-        |scope| views::approver_json(&(approver, scope)),
-    )
+    let out = admin::approver(&a.portal, &a.viewer, a.client, &f, add);
+    reply(out, status, |scope| {
+        views::approver_json(&(approver, scope))
+    })
     .await
 }
 
@@ -221,17 +189,10 @@ async fn approver_scope(
         (status = 400, description = "A scope that names nothing", body = super::schema::ApiError),
         (status = 401, description = "No live portal session or token", body = super::schema::ApiError),
         (status = 403, description = "Not an admin, another origin, no CSRF token, or an approver without the role", body = super::schema::ApiError),
-        (status = 404, description = "No such principal", body = super::schema::ApiError),
-        (status = 409, description = "No such approver or group", body = super::schema::ApiError),
+        (status = 404, description = "No such principal or group", body = super::schema::ApiError),
     ))]
-pub(crate) async fn add_approver(
-    State(portal): State<Arc<Portal>>,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
-    AdminCaller(v): AdminCaller,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, PortalError> {
-    approver_scope(portal, (client, v, headers, body), true).await
+pub(crate) async fn add_approver(a: ApiAct, body: Bytes) -> Result<Response, PortalError> {
+    approver_scope(a, body, true).await
 }
 
 /// Take an approver scope back (`POST /api/v1/admin/approvers/remove`).
@@ -246,14 +207,8 @@ pub(crate) async fn add_approver(
         (status = 403, description = "Not an admin, another origin, or no CSRF token", body = super::schema::ApiError),
         (status = 409, description = "No such approver scope", body = super::schema::ApiError),
     ))]
-pub(crate) async fn remove_approver(
-    State(portal): State<Arc<Portal>>,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
-    AdminCaller(v): AdminCaller,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, PortalError> {
-    approver_scope(portal, (client, v, headers, body), false).await
+pub(crate) async fn remove_approver(a: ApiAct, body: Bytes) -> Result<Response, PortalError> {
+    approver_scope(a, body, false).await
 }
 
 /// Every guest (`GET /api/v1/admin/guests`).
@@ -288,18 +243,12 @@ pub(crate) async fn guests(
         (status = 403, description = "Not an admin, another origin, no CSRF token, or a sponsor without the role", body = super::schema::ApiError),
         (status = 409, description = "The name is taken", body = super::schema::ApiError),
     ))]
-pub(crate) async fn create_guest(
-    State(portal): State<Arc<Portal>>,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
-    AdminCaller(v): AdminCaller,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, PortalError> {
-    let f: NewGuestForm = match posted(&portal, &headers, &v, &body) {
+pub(crate) async fn create_guest(a: ApiAct, body: Bytes) -> Result<Response, PortalError> {
+    let f: NewGuestForm = match posted(&a, &body) {
         Ok(f) => f,
-        Err(r) => return Ok(r),
+        Err(r) => return Ok(*r),
     };
-    reply(admin::create_guest(&portal, &v, client, &f), StatusCode::CREATED, |c| {
+    reply(admin::create_guest(&a.portal, &a.viewer, a.client, &f), StatusCode::CREATED, |c| {
         serde_json::json!({ "guest": views::guest_json(&views::guest_view(&c.guest)), "password": c.password })
     })
     .await
@@ -337,19 +286,13 @@ pub(crate) async fn tokens(
         (status = 403, description = "Not an admin, another origin, or no CSRF token", body = super::schema::ApiError),
         (status = 404, description = "No such principal", body = super::schema::ApiError),
     ))]
-pub(crate) async fn create_token(
-    State(portal): State<Arc<Portal>>,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
-    AdminCaller(v): AdminCaller,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, PortalError> {
-    let f: NewToken = match posted(&portal, &headers, &v, &body) {
+pub(crate) async fn create_token(a: ApiAct, body: Bytes) -> Result<Response, PortalError> {
+    let f: NewToken = match posted(&a, &body) {
         Ok(f) => f,
-        Err(r) => return Ok(r),
+        Err(r) => return Ok(*r),
     };
-    let now = portal.now_us();
-    reply(admin::create_token(&portal, &v, client, &f), StatusCode::CREATED, |(t, secret)| {
+    let now = a.portal.now_us();
+    reply(admin::create_token(&a.portal, &a.viewer, a.client, &f), StatusCode::CREATED, |(t, secret)| {
         serde_json::json!({ "token": views::token_json(&views::token_view(&t, now)), "secret": secret })
     })
     .await
@@ -369,19 +312,13 @@ pub(crate) async fn create_token(
         (status = 404, description = "No such token", body = super::schema::ApiError),
         (status = 409, description = "Already revoked", body = super::schema::ApiError),
     ))]
-pub(crate) async fn revoke_token(
-    State(portal): State<Arc<Portal>>,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
-    AdminCaller(v): AdminCaller,
-    Path(id): Path<i64>,
-    headers: HeaderMap,
-) -> Result<Response, PortalError> {
-    if let Some(r) = refused_post(&portal, &headers, &v) {
+pub(crate) async fn revoke_token(a: ApiAct, Path(id): Path<i64>) -> Result<Response, PortalError> {
+    if let Some(r) = refused_post(&a.portal, &a.headers, &a.viewer) {
         return Ok(r);
     }
-    let now = portal.now_us();
+    let now = a.portal.now_us();
     reply(
-        admin::revoke_token(&portal, &v, client, id),
+        admin::revoke_token(&a.portal, &a.viewer, a.client, id),
         StatusCode::OK,
         |t| serde_json::json!({ "token": views::token_json(&views::token_view(&t, now)) }),
     )

@@ -9,19 +9,18 @@
 //! what happened, or why nothing was changed (a check's or the store's message, the CLI's words).
 //! A generated password or a new token is shown once, on the answer to the POST that made it.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use askama::Template;
-use axum::extract::{ConnectInfo, Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use serde::Deserialize;
 
 use super::admin::{self, ApproverScope, Change, NewGuestForm, NewToken, NewUser, Refusal};
 use super::admin_views::{
-    self as views, AdminPerson, ConfigView, GuestView, PrincipalView, TokenView,
+    self as views, AdminPerson, ConfigView, GuestView, PageAct, PrincipalView, TokenView,
 };
 use super::login::{check_post, CsrfForm};
 use super::session::Viewer;
@@ -58,13 +57,8 @@ fn answer<T>(
 }
 
 /// `check_post`'s refusal of a POST from another origin or without the session's token.
-fn refused<T>(
-    portal: &Portal,
-    headers: &HeaderMap,
-    viewer: &Viewer,
-    f: &Posted<T>,
-) -> Option<Response> {
-    check_post(portal, headers, viewer, &f.csrf)
+fn refused(a: &PageAct, csrf: &str) -> Option<Response> {
+    check_post(&a.portal, &a.headers, &a.viewer, csrf)
 }
 
 #[derive(Template)]
@@ -122,17 +116,17 @@ pub(crate) async fn principal(
 
 /// `POST /admin/principals`: create a user with an initial password.
 pub(crate) async fn create(
-    State(portal): State<Arc<Portal>>,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
-    AdminPerson(viewer): AdminPerson,
-    headers: HeaderMap,
+    a: PageAct,
     Form(f): Form<Posted<NewUser>>,
 ) -> Result<Response, PortalError> {
-    if let Some(r) = refused(&portal, &headers, &viewer, &f) {
+    if let Some(r) = refused(&a, &f.csrf) {
         return Ok(r);
     }
-    let out = admin::create_user(&portal, &viewer, client, &f.form).await?;
-    Ok(answer(&viewer, out, "/admin", |p| {
+    let (viewer, out) = (
+        &a.viewer,
+        admin::create_user(&a.portal, &a.viewer, a.client, &f.form).await?,
+    );
+    Ok(answer(viewer, out, "/admin", |p| {
         let message = format!(
             "`{}` can log in now (role {}, tier {}).",
             p.name,
@@ -140,7 +134,7 @@ pub(crate) async fn create(
             p.tier
         );
         notice(
-            &viewer,
+            viewer,
             StatusCode::CREATED,
             "Principal created",
             message,
@@ -165,16 +159,14 @@ pub(crate) struct ChangeForm {
 
 /// `POST /admin/principals/{name}`: change tier, role, groups, or enable or disable.
 pub(crate) async fn change(
-    State(portal): State<Arc<Portal>>,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
-    AdminPerson(viewer): AdminPerson,
+    a: PageAct,
     Path(name): Path<String>,
-    headers: HeaderMap,
     Form(f): Form<ChangeForm>,
 ) -> Result<Response, PortalError> {
-    if let Some(r) = check_post(&portal, &headers, &viewer, &f.csrf) {
+    if let Some(r) = refused(&a, &f.csrf) {
         return Ok(r);
     }
+    let viewer = &a.viewer;
     let enabled = match f.enabled.as_deref() {
         None | Some("") => None,
         Some(e) => Some(e == "true"),
@@ -186,11 +178,11 @@ pub(crate) async fn change(
         enabled,
     };
     let back = format!("/admin/principals/{}", super::pages::path_segment(&name));
-    let out = admin::change_user(&portal, &viewer, client, name.clone(), &change).await?;
-    Ok(answer(&viewer, out, "/admin", |done| {
+    let out = admin::change_user(&a.portal, viewer, a.client, name.clone(), &change).await?;
+    Ok(answer(viewer, out, "/admin", |done| {
         match done.is_empty() {
             true => notice(
-                &viewer,
+                viewer,
                 StatusCode::OK,
                 "Nothing to change",
                 format!("`{name}` already is as the form says."),
@@ -222,40 +214,23 @@ pub(crate) async fn approvers(
     Ok(html(StatusCode::OK, &page))
 }
 
-/// `POST /admin/approvers` (add) and `POST /admin/approvers/remove`.
-async fn approver_scope(
-    portal: Arc<Portal>,
-    (client, viewer, headers): (SocketAddr, Viewer, HeaderMap),
-    f: Posted<ApproverScope>,
-    add: bool,
+/// `POST /admin/approvers` (give a scope) and `POST /admin/approvers/remove` (take it back).
+pub(crate) async fn approver_scope(
+    a: PageAct,
+    uri: Uri,
+    Form(f): Form<Posted<ApproverScope>>,
 ) -> Result<Response, PortalError> {
-    if let Some(r) = refused(&portal, &headers, &viewer, &f) {
+    if let Some(r) = refused(&a, &f.csrf) {
         return Ok(r);
     }
-    let out = admin::approver(&portal, &viewer, client, &f.form, add).await?;
-    Ok(answer(&viewer, out, "/admin/approvers", |_| {
+    let add = !uri.path().ends_with("/remove");
+    let (viewer, out) = (
+        &a.viewer,
+        admin::approver(&a.portal, &a.viewer, a.client, &f.form, add).await?,
+    );
+    Ok(answer(viewer, out, "/admin/approvers", |_| {
         Redirect::to("/admin/approvers").into_response()
     }))
-}
-
-pub(crate) async fn add_approver(
-    State(portal): State<Arc<Portal>>,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
-    AdminPerson(viewer): AdminPerson,
-    headers: HeaderMap,
-    Form(f): Form<Posted<ApproverScope>>,
-) -> Result<Response, PortalError> {
-    approver_scope(portal, (client, viewer, headers), f, true).await
-}
-
-pub(crate) async fn remove_approver(
-    State(portal): State<Arc<Portal>>,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
-    AdminPerson(viewer): AdminPerson,
-    headers: HeaderMap,
-    Form(f): Form<Posted<ApproverScope>>,
-) -> Result<Response, PortalError> {
-    approver_scope(portal, (client, viewer, headers), f, false).await
 }
 
 #[derive(Template)]
@@ -281,17 +256,17 @@ pub(crate) async fn guests(
 
 /// `POST /admin/guests`: create a guest; a generated password is shown once.
 pub(crate) async fn create_guest(
-    State(portal): State<Arc<Portal>>,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
-    AdminPerson(viewer): AdminPerson,
-    headers: HeaderMap,
+    a: PageAct,
     Form(f): Form<Posted<NewGuestForm>>,
 ) -> Result<Response, PortalError> {
-    if let Some(r) = refused(&portal, &headers, &viewer, &f) {
+    if let Some(r) = refused(&a, &f.csrf) {
         return Ok(r);
     }
-    let out = admin::create_guest(&portal, &viewer, client, &f.form).await?;
-    Ok(answer(&viewer, out, "/admin/guests", |c| {
+    let (viewer, out) = (
+        &a.viewer,
+        admin::create_guest(&a.portal, &a.viewer, a.client, &f.form).await?,
+    );
+    Ok(answer(viewer, out, "/admin/guests", |c| {
         let g = &c.guest;
         let mut message = format!(
             "`{}` (tier {}), sponsored by `{}`, is disabled at {}.",
@@ -304,7 +279,7 @@ pub(crate) async fn create_guest(
             message.push_str(&format!(" Their password, shown only this once: {pw}"));
         }
         notice(
-            &viewer,
+            viewer,
             StatusCode::CREATED,
             "Guest created",
             message,
@@ -336,23 +311,23 @@ pub(crate) async fn tokens(
 
 /// `POST /admin/tokens`: create a token, shown once.
 pub(crate) async fn create_token(
-    State(portal): State<Arc<Portal>>,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
-    AdminPerson(viewer): AdminPerson,
-    headers: HeaderMap,
+    a: PageAct,
     Form(f): Form<Posted<NewToken>>,
 ) -> Result<Response, PortalError> {
-    if let Some(r) = refused(&portal, &headers, &viewer, &f) {
+    if let Some(r) = refused(&a, &f.csrf) {
         return Ok(r);
     }
-    let out = admin::create_token(&portal, &viewer, client, &f.form).await?;
-    Ok(answer(&viewer, out, "/admin/tokens", |(t, token)| {
+    let (viewer, out) = (
+        &a.viewer,
+        admin::create_token(&a.portal, &a.viewer, a.client, &f.form).await?,
+    );
+    Ok(answer(viewer, out, "/admin/tokens", |(t, token)| {
         let message = format!(
             "Token {} acts as `{}` on /api/v1. Copy it now, it is shown only this once: {token}",
             t.id, t.principal
         );
         notice(
-            &viewer,
+            viewer,
             StatusCode::CREATED,
             "Token created",
             message,
@@ -363,18 +338,18 @@ pub(crate) async fn create_token(
 
 /// `POST /admin/tokens/{id}/revoke`.
 pub(crate) async fn revoke_token(
-    State(portal): State<Arc<Portal>>,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
-    AdminPerson(viewer): AdminPerson,
+    a: PageAct,
     Path(id): Path<i64>,
-    headers: HeaderMap,
     Form(f): Form<CsrfForm>,
 ) -> Result<Response, PortalError> {
-    if let Some(r) = check_post(&portal, &headers, &viewer, &f.csrf) {
+    if let Some(r) = refused(&a, &f.csrf) {
         return Ok(r);
     }
-    let out = admin::revoke_token(&portal, &viewer, client, id).await?;
-    Ok(answer(&viewer, out, "/admin/tokens", |_| {
+    let (viewer, out) = (
+        &a.viewer,
+        admin::revoke_token(&a.portal, &a.viewer, a.client, id).await?,
+    );
+    Ok(answer(viewer, out, "/admin/tokens", |_| {
         Redirect::to("/admin/tokens").into_response()
     }))
 }

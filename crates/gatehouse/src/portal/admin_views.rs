@@ -3,15 +3,18 @@
 //! configuration's locations, terminals and rules (shown, never edited: they live in files). The
 //! views feed the templates; the `*_json` functions build the API's bodies by hand (the API owns
 //! its format). Also the extractors [`AdminPerson`] (a page: `403` page for a non-admin) and
-//! [`AdminCaller`] (the API: `403` JSON), so no admin handler runs for anybody else.
+//! [`AdminCaller`] (the API: `403` JSON), so no admin handler runs for anybody else, and
+//! [`Acting`], what an admin action needs (the portal, the client, the admin, the headers).
 
 use std::collections::HashMap;
+use std::marker::PhantomData;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::FromRequestParts;
+use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
-use axum::http::StatusCode;
-use axum::response::Response;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 
 use super::admin::ADMINS_ONLY;
 use super::api::{error, Caller};
@@ -55,6 +58,63 @@ impl FromRequestParts<Arc<Portal>> for AdminCaller {
             true => Ok(AdminCaller(v)),
             false => Err(error(StatusCode::FORBIDDEN, ADMINS_ONLY)),
         }
+    }
+}
+
+/// What the extractors give: the admin.
+pub(crate) trait AdminViewer {
+    fn viewer(self) -> Viewer;
+}
+
+impl AdminViewer for AdminPerson {
+    fn viewer(self) -> Viewer {
+        self.0
+    }
+}
+
+impl AdminViewer for AdminCaller {
+    fn viewer(self) -> Viewer {
+        self.0
+    }
+}
+
+/// An admin's state-changing request: the portal, the client's address (for `via`), the admin
+/// (through `A`, which refuses anybody else: [`AdminPerson`] for a page, [`AdminCaller`] for the
+/// API) and the headers (for the origin and CSRF checks).
+pub(crate) struct Acting<A> {
+    pub portal: Arc<Portal>,
+    pub client: SocketAddr,
+    pub viewer: Viewer,
+    pub headers: HeaderMap,
+    admin: PhantomData<A>,
+}
+
+/// A page's admin action.
+pub(crate) type PageAct = Acting<AdminPerson>;
+/// An API admin action.
+pub(crate) type ApiAct = Acting<AdminCaller>;
+
+impl<A> FromRequestParts<Arc<Portal>> for Acting<A>
+where
+    A: FromRequestParts<Arc<Portal>, Rejection = Response> + AdminViewer + Send,
+{
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        portal: &Arc<Portal>,
+    ) -> Result<Acting<A>, Response> {
+        let viewer = A::from_request_parts(parts, portal).await?.viewer();
+        let ConnectInfo(client) = ConnectInfo::<SocketAddr>::from_request_parts(parts, portal)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        Ok(Acting {
+            portal: portal.clone(),
+            client,
+            viewer,
+            headers: parts.headers.clone(),
+            admin: PhantomData,
+        })
     }
 }
 

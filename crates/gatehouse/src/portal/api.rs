@@ -46,7 +46,7 @@ impl FromRequestParts<Arc<Portal>> for Caller {
         portal: &Arc<Portal>,
     ) -> Result<Caller, Response> {
         match session::api_viewer(portal, &parts.headers).await {
-            Ok(ApiAuth::Viewer(v)) => Ok(Caller(v)),
+            Ok(ApiAuth::Viewer(v)) => Ok(Caller(*v)),
             Ok(ApiAuth::Anonymous) => Err(error(
                 StatusCode::UNAUTHORIZED,
                 "log in to the portal first: this API uses the portal's session cookie or a service-account token",

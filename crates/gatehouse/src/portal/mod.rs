@@ -258,12 +258,9 @@ pub fn router(portal: Arc<Portal>) -> axum::Router {
         )
         .route(
             "/admin/approvers",
-            get(admin_pages::approvers).post(admin_pages::add_approver),
+            get(admin_pages::approvers).post(admin_pages::approver_scope),
         )
-        .route(
-            "/admin/approvers/remove",
-            post(admin_pages::remove_approver),
-        )
+        .route("/admin/approvers/remove", post(admin_pages::approver_scope))
         .route(
             "/admin/guests",
             get(admin_pages::guests).post(admin_pages::create_guest),

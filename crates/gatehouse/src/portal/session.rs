@@ -203,7 +203,7 @@ pub(crate) async fn viewer(
 /// Who an `/api/v1` call is from: a portal session's cookie or a service-account token
 /// (`Authorization: Bearer gh_…`), never both.
 pub(crate) enum ApiAuth {
-    Viewer(Viewer),
+    Viewer(Box<Viewer>),
     /// Neither a cookie nor a bearer token (or a cookie of no live session).
     Anonymous,
     /// A bearer token that names no live token of an enabled principal.
@@ -229,7 +229,7 @@ pub(crate) async fn api_viewer(
     let Some(token) = bearer_token(headers) else {
         return Ok(viewer(portal, headers)
             .await?
-            .map_or(ApiAuth::Anonymous, ApiAuth::Viewer));
+            .map_or(ApiAuth::Anonymous, |v| ApiAuth::Viewer(Box::new(v))));
     };
     if cookie(headers, SESSION_COOKIE).is_some() {
         return Ok(ApiAuth::Both);
@@ -242,13 +242,13 @@ pub(crate) async fn api_viewer(
         .with_store(move |s| s.token_principal(&hash, now))
         .await?;
     Ok(match found {
-        Some((t, principal)) => ApiAuth::Viewer(Viewer {
+        Some((t, principal)) => ApiAuth::Viewer(Box::new(Viewer {
             principal,
             session: None,
             token: Some(t.id),
             token_hash: String::new(),
             csrf: String::new(),
-        }),
+        })),
         None => ApiAuth::BadToken,
     })
 }

@@ -9,7 +9,7 @@
 use gatehouse::identity::hash_password;
 use gatehouse::store::{AccountStore, PrincipalStore, Role};
 use policy::Tier;
-use testkit::{basic, closed, connect_from, get_from, Gateway, Origin, SAFETY};
+use testkit::{basic, closed, connect_from, curl, get_from, Gateway, Origin, SAFETY};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::cli::{cli_in, eventually};
@@ -358,12 +358,20 @@ async fn admin_posts_without_the_csrf_token_or_from_another_origin_change_nothin
     gw.shutdown().await;
 }
 
+/// A form's path, its fields, the status and the message expected.
+type BadCase = (
+    &'static str,
+    &'static [(&'static str, &'static str)],
+    u16,
+    &'static str,
+);
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_gets_a_clear_message_and_changes_nothing() {
     let origin = Origin::start("127.0.0.2").await;
     let (gw, root) = with_admin(&origin).await;
     let before = state(&gw);
-    let cases: &[(&str, &[(&str, &str)], u16, &str)] = &[
+    let cases: &[BadCase] = &[
         (
             "/admin/principals",
             &[("name", "bea"), ("password", BEA_PW), ("tier", "wide")],
@@ -603,9 +611,16 @@ async fn a_cli_token_works_as_a_bearer_on_the_api_only_until_revoked_or_disabled
     let token = created_token(&out);
     assert!(token.starts_with("gh_") && token.len() == 46, "{token}");
 
-    let me = bearer(&gw, "/api/v1/me", &token, &[]).await;
-    assert_eq!(me.status(), 200, "{}", me.text);
-    assert_eq!(json_body(&me)["name"], "ada");
+    // As a program would call it: curl with the bearer header, no cookie, no CSRF token.
+    let auth = format!("Authorization: Bearer {token}");
+    let url = format!("http://{}/api/v1/me", gw.portal_addr());
+    let me = curl(&["--noproxy", "*", "-H", &auth, &url]).await;
+    assert_eq!(me.status, 200, "{me:?}");
+    let me: serde_json::Value = serde_json::from_slice(&me.body).unwrap();
+    assert_eq!(
+        (me["name"].as_str(), me["role"].as_str()),
+        (Some("ada"), Some("user"))
+    );
     // Pages ignore it; a cookie with it is refused; an admin route is not hers.
     let page = bearer(&gw, "/", &token, &[]).await;
     assert_eq!(page.status(), 303, "{}", page.text);
