@@ -54,22 +54,31 @@ async fn hashed(password: String) -> Result<String, PortalError> {
         .map_err(|e| PortalError::Task(e.to_string()))
 }
 
-/// The status of a refusal by the store's rules; `None`: a failure of the store (`500`).
-fn status_of(e: &AccountError) -> Option<StatusCode> {
+/// The status of a refusal by the store's own rules; `None`: a failure of the store (`500`).
+fn status_of_store(e: &StoreError) -> Option<StatusCode> {
     Some(match e {
-        AccountError::Store(StoreError::NoSuchPrincipal(_))
-        | AccountError::NoSuchToken(_)
+        StoreError::NoSuchPrincipal(_) => StatusCode::NOT_FOUND,
+        StoreError::NoSuchGroup(_) => StatusCode::BAD_REQUEST,
+        StoreError::PrincipalExists(_) | StoreError::GroupExists(_) | StoreError::LastAdmin(_) => {
+            StatusCode::CONFLICT
+        }
+        _ => return None,
+    })
+}
+
+/// The status of a refusal (a store failure is never one: see [`act`]).
+fn status_of(e: &AccountError) -> StatusCode {
+    match e {
+        AccountError::Store(s) => status_of_store(s).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        AccountError::NoSuchToken(_)
         | AccountError::Actor(GrantError::NoSuchPrincipal(_) | GrantError::NoSuchApprover(_)) => {
             StatusCode::NOT_FOUND
         }
-        AccountError::Store(StoreError::NoSuchGroup(_)) => StatusCode::BAD_REQUEST,
-        AccountError::Store(
-            StoreError::PrincipalExists(_) | StoreError::GroupExists(_) | StoreError::LastAdmin(_),
-        )
-        | AccountError::AlreadyRevoked(_) => StatusCode::CONFLICT,
-        AccountError::Store(_) => return None,
-        AccountError::Actor(g) => return records::grant_refusal(g),
-    })
+        AccountError::AlreadyRevoked(_) => StatusCode::CONFLICT,
+        AccountError::Actor(g) => {
+            records::grant_refusal(g).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+        }
+    }
 }
 
 /// Run `work` as `viewer` (an admin; `via` `portal CLIENT`) at the clock's time on the portal's
@@ -94,15 +103,11 @@ where
                 name: &name,
                 via: &from,
             };
+            // A refusal by the store's rules is the answer; a failure of the store is a 500.
             match work(s, by, now) {
                 Ok(v) => Ok(Ok(v)),
-                Err(e) => match status_of(&e) {
-                    Some(status) => Ok(Err((status, e.to_string()))),
-                    None => match e {
-                        AccountError::Store(s) => Err(s),
-                        other => Ok(Err((StatusCode::INTERNAL_SERVER_ERROR, other.to_string()))),
-                    },
-                },
+                Err(AccountError::Store(e)) if status_of_store(&e).is_none() => Err(e),
+                Err(e) => Ok(Err((status_of(&e), e.to_string()))),
             }
         })
         .await?;
