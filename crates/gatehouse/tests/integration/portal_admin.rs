@@ -671,6 +671,15 @@ async fn a_cli_token_works_as_a_bearer_on_the_api_only_until_revoked_or_disabled
         .iter()
         .all(|r| r.principal.as_deref() == Some("cli") && r.client == "cli"));
     assert_eq!(actions(&gw, "token.revoke").len(), 1);
+    // The CLI's own account changes are recorded the same way, as `cli`.
+    let (code, _, err) = cli(&["user", "set-tier", "ada", "open"]);
+    assert_eq!(code, 0, "{err}");
+    let by_cli: Vec<_> = actions(&gw, "principal.update")
+        .into_iter()
+        .filter(|r| r.client == "cli")
+        .collect();
+    assert_eq!(by_cli.len(), 1, "{by_cli:?}");
+    assert_eq!(by_cli[0].url.as_deref(), Some("tier=open (was filtered)"));
     gw.shutdown().await;
 }
 
