@@ -1,5 +1,6 @@
 //! The command line: `serve`, `check-config`, `user`, `group`, `session`, `policy`, `audit`, and
-//! access requests and grants (`request`, `review`, `grant`, `revoke`, `guest`, `approver`).
+//! access requests and grants (`request`, `review`, `grant`, `revoke`, `guest`, `approver`), and service-account tokens
+//! (`token`).
 //!
 //! Every command that touches the store takes the same `--config` and `--data-dir` as `serve` (a
 //! given `--config` is validated as `serve` would, even where only the store is needed) and
@@ -9,7 +10,7 @@
 //! This file parses the command line and runs `serve` and `check-config`; `accounts.rs` holds
 //! `user` and `group`, `sessions.rs` holds `session`, `audit.rs` holds `audit` (the listing), `auditlog.rs` its
 //! subcommands `verify`, `export`, `prove`, `pubkey` and `prune`, `grants.rs` holds `request`, `review`,
-//! `grant`, `revoke`, `guest` and `approver`. Those reach the
+//! `grant`, `revoke`, `guest` and `approver`, `tokens.rs` holds `token`. Those reach the
 //! store through its traits (`PrincipalStore`, `SessionStore`, `AuditStore`). `common.rs` holds what they all share (the common options,
 //! loading the configuration, printing times and tables); no part imports from this file.
 
@@ -30,6 +31,7 @@ mod common;
 mod grants;
 mod policy;
 mod sessions;
+mod tokens;
 
 pub use accounts::{check_password_length, MIN_PASSWORD_CHARS};
 use accounts::{GroupCommand, UserCommand};
@@ -151,6 +153,13 @@ enum Command {
         #[command(subcommand)]
         command: grants::ApproverCommand,
     },
+    /// Service-account tokens for the API: `create`, `list`, `revoke`.
+    Token {
+        #[command(flatten)]
+        common: Common,
+        #[command(subcommand)]
+        command: tokens::TokenCommand,
+    },
 }
 
 /// The most lines of one error printed (a configuration's problems, with their heading).
@@ -224,6 +233,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => grants::revoke(common, id, reason, who),
         Command::Guest { common, command } => grants::guest(common, command),
         Command::Approver { common, command } => grants::approver(common, command),
+        Command::Token { common, command } => tokens::token(common, command),
     }
 }
 

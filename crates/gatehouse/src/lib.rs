@@ -21,6 +21,8 @@
 //!   and `gatehouse policy`;
 //! - [`logcheck`]: the audit log's reader side: `audit verify`, exports, proofs, retention;
 //! - [`clock`]: the injected wall clock (opening hours, session timeouts);
+//! - [`accounts`]: the checks an account change passes before the store (names, passwords,
+//!   tiers, roles, groups, expiries) and service-account tokens, shared by the CLI and the portal;
 //! - [`asking`]: the checks a request for access passes before the store, shared by the CLI and
 //!   the portal;
 //! - [`grants`]: the active access grants as the decision reads them, kept current from the store;
@@ -31,6 +33,7 @@
 #![allow(clippy::disallowed_methods)]
 #![forbid(unsafe_code)]
 
+pub mod accounts;
 pub mod admin;
 pub mod asking;
 pub mod audit;

@@ -1,6 +1,9 @@
 //! `gatehouse user …` and `gatehouse group …`: principals and groups in the store.
 //!
-//! Every command works on any [`PrincipalStore`]; only opening it picks the SQLite backend. Only
+//! Every command works through the store's interfaces ([`PrincipalStore`], and [`AccountStore`]
+//! for the changes an admin also makes in the portal: `user add`, `set-tier`, `set-role`,
+//! `disable`, `enable`, each recorded in the audit trail as done by `cli`); only opening it picks
+//! the SQLite backend. Only
 //! `user add` and `group add` create a store: the others need one, so that a mistyped `--data-dir`
 //! is an error rather than an empty store. A change bumps the store's change counter, so a running
 //! gateway applies it to the next request within a second.
@@ -18,7 +21,10 @@ use policy::Tier;
 
 use super::common::{check_given_config, format_ts, print_table, Common, OutputFormat};
 use crate::identity::{hash_password, random_password_of, GENERATED_CHARS};
-use crate::store::{PrincipalRow, PrincipalStore, Role, Store};
+use crate::store::{
+    now_us, AccountStore, Actor, NewPrincipal, PrincipalChange, PrincipalRow, PrincipalStore, Role,
+    Store,
+};
 
 /// The fewest characters a password read with `--password-stdin` may have, unless configured
 /// otherwise. Generated passwords (20 random characters) are always longer.
@@ -165,24 +171,12 @@ pub(super) enum GroupCommand {
 }
 
 pub(super) fn valid_name(name: &str) -> anyhow::Result<()> {
-    let ok = !name.is_empty()
-        && name.len() <= 64
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'));
-    if !ok {
-        bail!("`{name}` is not a valid name: use 1 to 64 letters, digits, `.`, `_`, `-` or `@`");
-    }
-    Ok(())
+    Ok(crate::accounts::valid_name(name)?)
 }
 
 /// Refuse a password with fewer than `min_chars` Unicode scalar values (never echoing it).
 pub fn check_password_length(password: &str, min_chars: usize) -> anyhow::Result<()> {
-    let n = password.chars().count();
-    if n < min_chars {
-        bail!("the password is too short: it has {n} characters, the minimum is {min_chars}");
-    }
-    Ok(())
+    Ok(crate::accounts::check_password_length(password, min_chars)?)
 }
 
 fn read_password_stdin() -> anyhow::Result<String> {
@@ -215,25 +209,37 @@ pub(super) fn password(from_stdin: bool, min_chars: usize) -> anyhow::Result<(St
 fn open_store(
     common: &Common,
     create: bool,
-) -> anyhow::Result<(Box<dyn PrincipalStore>, Option<crate::config::Config>)> {
+) -> anyhow::Result<(Store, Option<crate::config::Config>)> {
     let config = check_given_config(common)?;
-    let store: Box<dyn PrincipalStore> = if create {
-        Box::new(Store::open(&common.data_dir)?)
+    let store = if create {
+        Store::open(&common.data_dir)?
     } else {
-        Box::new(Store::open_existing(&common.data_dir)?)
+        Store::open_existing(&common.data_dir)?
     };
     Ok((store, config))
+}
+
+/// Whoever runs the command line (which holds the store file), recorded as `cli`.
+const CLI: Actor<'static> = Actor {
+    name: "cli",
+    via: "cli",
+};
+
+/// Change `name` as the command line, recorded like the portal's changes.
+fn change(store: &Store, name: &str, change: PrincipalChange) -> anyhow::Result<()> {
+    store.change_principal(name, &change, CLI, now_us())?;
+    Ok(())
 }
 
 pub(super) fn user(common: Common, command: UserCommand) -> anyhow::Result<ExitCode> {
     let (store, config) = open_store(&common, matches!(command, UserCommand::Add { .. }))?;
     // `[accounts] min_password_length` of the given configuration; the built-in one's otherwise.
     let min = config.map_or(MIN_PASSWORD_CHARS, |c| c.accounts.min_password_length);
-    run_user(&*store, command, min)?;
+    run_user(&store, command, min)?;
     Ok(ExitCode::SUCCESS)
 }
 
-fn run_user(store: &dyn PrincipalStore, command: UserCommand, min: usize) -> anyhow::Result<()> {
+fn run_user(store: &Store, command: UserCommand, min: usize) -> anyhow::Result<()> {
     match command {
         UserCommand::Add {
             name,
@@ -244,7 +250,13 @@ fn run_user(store: &dyn PrincipalStore, command: UserCommand, min: usize) -> any
             valid_name(&name)?;
             let (pw, generated) = password(password_stdin, min)?;
             let (role, tier): (Role, Tier) = (role.into(), tier.into());
-            store.add_principal(&name, role, tier, &hash_password(&pw)?)?;
+            let new = NewPrincipal {
+                name: name.clone(),
+                role,
+                tier,
+                password_hash: hash_password(&pw)?,
+            };
+            store.create_principal(&new, CLI, now_us())?;
             println!(
                 "added the principal `{name}` (role {}, tier {tier})",
                 role.as_str()
@@ -256,12 +268,20 @@ fn run_user(store: &dyn PrincipalStore, command: UserCommand, min: usize) -> any
         UserCommand::List { format } => list_users(store.principals()?, format)?,
         UserCommand::SetTier { name, tier } => {
             let tier: Tier = tier.into();
-            store.set_tier(&name, tier)?;
+            let tier_only = PrincipalChange {
+                tier: Some(tier),
+                ..PrincipalChange::default()
+            };
+            change(store, &name, tier_only)?;
             println!("the principal `{name}` now has the tier {tier}");
         }
         UserCommand::SetRole { name, role } => {
             let role: Role = role.into();
-            store.set_role(&name, role)?;
+            let role_only = PrincipalChange {
+                role: Some(role),
+                ..PrincipalChange::default()
+            };
+            change(store, &name, role_only)?;
             println!("the principal `{name}` now has the role {}", role.as_str());
         }
         UserCommand::Passwd {
@@ -276,11 +296,19 @@ fn run_user(store: &dyn PrincipalStore, command: UserCommand, min: usize) -> any
             }
         }
         UserCommand::Disable { name } => {
-            store.set_disabled(&name, true)?;
+            let off = PrincipalChange {
+                enabled: Some(false),
+                ..PrincipalChange::default()
+            };
+            change(store, &name, off)?;
             println!("disabled the principal `{name}`");
         }
         UserCommand::Enable { name } => {
-            store.set_disabled(&name, false)?;
+            let on = PrincipalChange {
+                enabled: Some(true),
+                ..PrincipalChange::default()
+            };
+            change(store, &name, on)?;
             println!("enabled the principal `{name}`");
         }
         UserCommand::Delete { name } => {
@@ -334,7 +362,7 @@ fn list_users(rows: Vec<PrincipalRow>, format: OutputFormat) -> anyhow::Result<(
 
 pub(super) fn group(common: Common, command: GroupCommand) -> anyhow::Result<ExitCode> {
     let (store, _) = open_store(&common, matches!(command, GroupCommand::Add { .. }))?;
-    run_group(&*store, command)?;
+    run_group(&store, command)?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -591,16 +591,18 @@ pub(super) fn guest(common: Common, command: GuestCommand) -> anyhow::Result<Exi
         false => Some(scope_of(&config, &scope)?),
     };
     let (pw, generated) = password(password_stdin, config.accounts.min_password_length)?;
+    let now = now_us();
+    let ends = crate::accounts::expiry_of("--expires", &expires, now)?;
     let new = NewGuest {
         name: name.clone(),
         sponsor: sponsor.clone(),
         tier: tier.map_or(policy::Tier::None, Into::into),
         password_hash: hash_password(&pw)?,
-        lasts: duration_of("--expires", &expires)?,
+        lasts: crate::accounts::lasting(now, ends),
         scope,
         purpose,
     };
-    let g = store.add_guest(&new, cli_actor(&sponsor), now_us())?;
+    let g = store.add_guest(&new, cli_actor(&sponsor), now)?;
     println!(
         "added the guest `{}` (tier {}), sponsored by `{}`; disabled at {}",
         g.name,

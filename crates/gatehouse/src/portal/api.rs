@@ -17,7 +17,7 @@ use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use super::session::{self, Viewer};
+use super::session::{self, ApiAuth, Viewer};
 use super::trail::{self, TrailParams};
 use super::{Portal, PortalError};
 
@@ -34,7 +34,8 @@ pub(crate) fn error(status: StatusCode, message: &str) -> Response {
     json(status, serde_json::json!({ "error": message }))
 }
 
-/// An API caller, as a handler argument: without a live session the answer is `401` JSON.
+/// An API caller, as a handler argument: a live portal session's cookie or a service-account
+/// token (`Authorization: Bearer`); without either the answer is `401` JSON, with both `400`.
 pub(crate) struct Caller(pub Viewer);
 
 impl FromRequestParts<Arc<Portal>> for Caller {
@@ -44,11 +45,19 @@ impl FromRequestParts<Arc<Portal>> for Caller {
         parts: &mut Parts,
         portal: &Arc<Portal>,
     ) -> Result<Caller, Response> {
-        match session::viewer(portal, &parts.headers).await {
-            Ok(Some(v)) => Ok(Caller(v)),
-            Ok(None) => Err(error(
+        match session::api_viewer(portal, &parts.headers).await {
+            Ok(ApiAuth::Viewer(v)) => Ok(Caller(*v)),
+            Ok(ApiAuth::Anonymous) => Err(error(
                 StatusCode::UNAUTHORIZED,
-                "log in to the portal first: this API uses the portal's session cookie",
+                "log in to the portal first: this API uses the portal's session cookie or a service-account token",
+            )),
+            Ok(ApiAuth::BadToken) => Err(error(
+                StatusCode::UNAUTHORIZED,
+                "the bearer token is not a live service-account token of an enabled principal",
+            )),
+            Ok(ApiAuth::Both) => Err(error(
+                StatusCode::BAD_REQUEST,
+                "send either the session cookie or a bearer token, not both",
             )),
             Err(e) => Err(e.into_response()),
         }

@@ -233,7 +233,10 @@ pub(crate) async fn logout(
         &via(client),
         "portal.logout",
         &format!("principal:{}", viewer.name()),
-        Some(format!("portal session {}", viewer.session.id)),
+        viewer
+            .session
+            .as_ref()
+            .map(|s| format!("portal session {}", s.id)),
     );
     portal.record(row).await?;
     Ok((

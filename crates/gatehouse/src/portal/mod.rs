@@ -19,7 +19,11 @@
 //!   approvers' queue (`/review`); `granted.rs`: grants (`/grants`, revoke); `api_grants.rs`:
 //!   the same as JSON under `/api/v1`; `api_people.rs`: the person's refusals and someone's
 //!   trail under `/api/v1`; `records.rs`: requests and grants as pages and the API
-//!   show them. Every change goes through [`GrantStore`] with the person as the one acting
+//!   show them;
+//! - `admin.rs`: the admin actions (principals, approver scopes, guests, service-account
+//!   tokens) with their checks, shared by `admin_pages.rs` (`/admin/…`) and `admin_api.rs`
+//!   (`/api/v1/admin/…`); `admin_views.rs`: what they show, and the admins-only extractors;
+//!   `admin_schema.rs`: the admin API's schema types. Every change goes through [`GrantStore`] with the person as the one acting
 //!   (`via` `portal <client socket>`), so the store's rules and records are the CLI's.
 //!
 //! Guarantees:
@@ -39,6 +43,11 @@
 //! The portal reads the running configuration (`Gateway::runtime`) and the store; it writes
 //! portal sessions, audit events, and requests, reviews and grants through [`GrantStore`].
 
+mod admin;
+mod admin_api;
+mod admin_pages;
+mod admin_schema;
+mod admin_views;
 mod api;
 mod api_grants;
 mod api_people;
@@ -67,14 +76,18 @@ use tokio::sync::watch;
 use crate::config::PortalSettings;
 use crate::state::Gateway;
 use crate::store::{
-    Actor, AuditRow, AuditStore, GrantError, GrantStore, PortalStore, PrincipalStore, StoreError,
+    AccountStore, Actor, AuditRow, AuditStore, GrantError, GrantStore, PortalStore, PrincipalStore,
+    StoreError,
 };
 
 /// What the portal needs of the store: its sessions, the principals, the audit trail, and
 /// requests, reviews and grants.
-pub trait PortalBackend: PortalStore + PrincipalStore + AuditStore + GrantStore {}
+pub trait PortalBackend:
+    PortalStore + PrincipalStore + AuditStore + GrantStore + AccountStore
+{
+}
 
-impl<T: PortalStore + PrincipalStore + AuditStore + GrantStore> PortalBackend for T {}
+impl<T: PortalStore + PrincipalStore + AuditStore + GrantStore + AccountStore> PortalBackend for T {}
 
 /// Why a portal request failed (as opposed to being refused): the answer is a 500 page.
 #[derive(Debug, thiserror::Error)]
@@ -242,6 +255,54 @@ pub fn router(portal: Arc<Portal>) -> axum::Router {
         .route("/api/v1/grants", get(api_grants::grants))
         .route("/api/v1/me", get(api::me))
         .route("/api/v1/me/audit", get(api::my_audit))
+        // Administration: principals, approver scopes, guests, tokens, the configuration shown.
+        .route("/admin", get(admin_pages::principals))
+        .route("/admin/principals", post(admin_pages::create))
+        .route(
+            "/admin/principals/{name}",
+            get(admin_pages::principal).post(admin_pages::change),
+        )
+        .route(
+            "/admin/approvers",
+            get(admin_pages::approvers).post(admin_pages::approver_scope),
+        )
+        .route("/admin/approvers/remove", post(admin_pages::approver_scope))
+        .route(
+            "/admin/guests",
+            get(admin_pages::guests).post(admin_pages::create_guest),
+        )
+        .route(
+            "/admin/tokens",
+            get(admin_pages::tokens).post(admin_pages::create_token),
+        )
+        .route("/admin/tokens/{id}/revoke", post(admin_pages::revoke_token))
+        .route("/admin/config", get(admin_pages::config))
+        .route(
+            "/api/v1/admin/principals",
+            get(admin_api::principals).post(admin_api::create),
+        )
+        .route("/api/v1/admin/principals/{name}", post(admin_api::change))
+        .route(
+            "/api/v1/admin/approvers",
+            get(admin_api::approvers).post(admin_api::add_approver),
+        )
+        .route(
+            "/api/v1/admin/approvers/remove",
+            post(admin_api::remove_approver),
+        )
+        .route(
+            "/api/v1/admin/guests",
+            get(admin_api::guests).post(admin_api::create_guest),
+        )
+        .route(
+            "/api/v1/admin/tokens",
+            get(admin_api::tokens).post(admin_api::create_token),
+        )
+        .route(
+            "/api/v1/admin/tokens/{id}/revoke",
+            post(admin_api::revoke_token),
+        )
+        .route("/api/v1/admin/config", get(admin_api::config))
         .route("/api/v1/openapi.json", get(openapi::document))
         // API twins of page actions, each with its access class (the authorisation matrix).
         .route("/api/v1/grants/{id}/revoke", post(api_grants::revoke_grant))

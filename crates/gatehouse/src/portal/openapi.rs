@@ -1,15 +1,17 @@
 //! The API's OpenAPI 3.1 document, served at `/api/v1/openapi.json`, generated from the code with
 //! `utoipa`: the paths from the `#[utoipa::path]` attributes on the handlers of `api.rs`, the
 //! query parameters from [`super::trail::TrailParams`], and the bodies from the schema types of
-//! `schema.rs` (the paths of `api_grants.rs` and `api_people.rs` too). Every operation carries
-//! its access class as the extension `x-gatehouse-access` (`public`, `self`, `reviewer`,
-//! `admin`; `docs/portal.md`), which the authorisation matrix test reads.
+//! `schema.rs` (the paths of `api_grants.rs`, `api_people.rs` and `admin_api.rs` too, with
+//! `admin_schema.rs`). Every operation carries its access class as the extension
+//! `x-gatehouse-access` (`public`, `self`, `reviewer`, `admin`; `docs/portal.md`), which the
+//! authorisation matrix test reads.
 
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
+use super::admin_schema;
 use super::schema::{
     ApiError, Ask, AuditPage, Event, Grant, GrantAnswer, Grants, Me, NewRequestBody, Queue,
     QueueItem, Refusal, Refusals, Request, RequestAnswer, Requests, Review, ReviewAnswer,
@@ -22,7 +24,7 @@ use super::session::SESSION_COOKIE;
 #[openapi(
     info(
         title = "gatehouse portal API",
-        description = "A person's own records, requests and grants as JSON, and the approvers' queue; POSTs need the portal's origin and the session's CSRF token in `X-CSRF-Token`. Authenticated by the portal's session cookie (log in at `/login`)."
+        description = "A person's own records, requests and grants as JSON, and the approvers' queue; POSTs need the portal's origin and the session's CSRF token in `X-CSRF-Token`. Authenticated by the portal's session cookie (log in at `/login`), or by a service-account token (`Authorization: Bearer gh_…`, no CSRF token needed). `/api/v1/admin/…` is for admins."
     ),
     paths(
         super::api::me,
@@ -37,6 +39,18 @@ use super::session::SESSION_COOKIE;
         super::api_grants::revoke_grant,
         super::api_people::my_refusals,
         super::api_people::their_audit,
+        super::admin_api::principals,
+        super::admin_api::create,
+        super::admin_api::change,
+        super::admin_api::approvers,
+        super::admin_api::add_approver,
+        super::admin_api::remove_approver,
+        super::admin_api::guests,
+        super::admin_api::create_guest,
+        super::admin_api::tokens,
+        super::admin_api::create_token,
+        super::admin_api::revoke_token,
+        super::admin_api::config,
         document
     ),
     components(schemas(
@@ -60,10 +74,31 @@ use super::session::SESSION_COOKIE;
         Refusal,
         Refusals,
         RevokeBody,
-        GrantAnswer
+        GrantAnswer,
+        admin_schema::Principal,
+        admin_schema::Principals,
+        admin_schema::PrincipalAnswer,
+        admin_schema::NewUserBody,
+        admin_schema::ChangeBody,
+        admin_schema::ApproverScope,
+        admin_schema::Approvers,
+        admin_schema::ApproverBody,
+        admin_schema::Guest,
+        admin_schema::Guests,
+        admin_schema::NewGuestBody,
+        admin_schema::GuestAnswer,
+        admin_schema::Token,
+        admin_schema::Tokens,
+        admin_schema::TokenAnswer,
+        admin_schema::NewTokenBody,
+        admin_schema::TokenCreated,
+        admin_schema::Location,
+        admin_schema::Terminal,
+        admin_schema::RuleShown,
+        admin_schema::ConfigShown
     )),
-    modifiers(&SessionCookie),
-    security(("session" = []))
+    modifiers(&SessionCookie, &BearerToken),
+    security(("session" = []), ("token" = []))
 )]
 pub struct ApiDoc;
 
@@ -76,6 +111,22 @@ impl Modify for SessionCookie {
         components.add_security_scheme(
             "session",
             SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(SESSION_COOKIE))),
+        );
+    }
+}
+
+/// The second security scheme: a service-account token (`Authorization: Bearer gh_…`), made by
+/// an admin (`gatehouse token create`, `/admin/tokens`); accepted on `/api/v1` only.
+struct BearerToken;
+
+impl Modify for BearerToken {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "token",
+            SecurityScheme::Http(utoipa::openapi::security::Http::new(
+                utoipa::openapi::security::HttpAuthScheme::Bearer,
+            )),
         );
     }
 }

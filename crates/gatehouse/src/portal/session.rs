@@ -8,7 +8,10 @@
 //!   holds; it is compared in constant time;
 //! - [`Person`] is how a page handler gets its viewer (a redirect to `/login` otherwise);
 //! - a request is a viewer's only while its session is in the store, unexpired, and its principal
-//!   exists and is enabled, all read from the store at that request (not from a snapshot).
+//!   exists and is enabled, all read from the store at that request (not from a snapshot);
+//! - an `/api/v1` call may instead carry a service-account token ([`api_viewer`]), found the same
+//!   way (unrevoked, unexpired, its principal enabled, at that request); a call with both a cookie
+//!   and a token is refused, and pages never accept a token.
 
 use std::sync::Arc;
 
@@ -28,7 +31,10 @@ pub(crate) const LOGIN_COOKIE: &str = "gatehouse_login";
 /// The logged-in person a request acts for.
 pub(crate) struct Viewer {
     pub principal: PrincipalRow,
-    pub session: PortalSessionRow,
+    /// The portal session; `None` for an API call authenticated by a service-account token.
+    pub session: Option<PortalSessionRow>,
+    /// The service-account token the call was authenticated by (`/api/v1` only).
+    pub token: Option<i64>,
     /// The hash of the session's token (the store's key of the session).
     pub token_hash: String,
     /// The token forms of this session must carry.
@@ -47,6 +53,11 @@ impl Viewer {
 
     pub fn name(&self) -> &str {
         &self.principal.name
+    }
+
+    /// Authenticated by a service-account token (no cookie, so no CSRF to guard against).
+    pub fn bearer(&self) -> bool {
+        self.token.is_some()
     }
 }
 
@@ -185,10 +196,64 @@ pub(crate) async fn viewer(
         .await?;
     Ok(found.map(|(session, principal)| Viewer {
         principal,
-        session,
+        session: Some(session),
+        token: None,
         token_hash: hash,
         csrf,
     }))
+}
+
+/// Who an `/api/v1` call is from: a portal session's cookie or a service-account token
+/// (`Authorization: Bearer gh_…`), never both.
+pub(crate) enum ApiAuth {
+    Viewer(Box<Viewer>),
+    /// Neither a cookie nor a bearer token (or a cookie of no live session).
+    Anonymous,
+    /// A bearer token that names no live token of an enabled principal.
+    BadToken,
+    /// A cookie and a bearer token at once: ambiguous, refused (`400`).
+    Both,
+}
+
+/// The bearer token of an `Authorization: Bearer …` header, if the request has one.
+fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+/// The caller of an API route: [`viewer`] for a cookie, or the principal of a live
+/// service-account token, read from the store at this request (its `last_used` moved at most
+/// once a minute). Page routes use [`viewer`] and never look at bearer tokens.
+pub(crate) async fn api_viewer(
+    portal: &Portal,
+    headers: &HeaderMap,
+) -> Result<ApiAuth, PortalError> {
+    let Some(token) = bearer_token(headers) else {
+        return Ok(viewer(portal, headers)
+            .await?
+            .map_or(ApiAuth::Anonymous, |v| ApiAuth::Viewer(Box::new(v))));
+    };
+    if cookie(headers, SESSION_COOKIE).is_some() {
+        return Ok(ApiAuth::Both);
+    }
+    if !token.starts_with(crate::accounts::TOKEN_PREFIX) {
+        return Ok(ApiAuth::BadToken);
+    }
+    let (hash, now) = (crate::accounts::token_hash(token), portal.now_us());
+    let found = portal
+        .with_store(move |s| s.token_principal(&hash, now))
+        .await?;
+    Ok(match found {
+        Some((t, principal)) => ApiAuth::Viewer(Box::new(Viewer {
+            principal,
+            session: None,
+            token: Some(t.id),
+            token_hash: String::new(),
+            csrf: String::new(),
+        })),
+        None => ApiAuth::BadToken,
+    })
 }
 
 #[cfg(test)]

@@ -457,7 +457,11 @@ fn with_role(
 
 /// An administrator's action: `cli` (whoever runs the command line, which holds the store) or an
 /// enabled admin.
-fn admin_actor(tx: &Transaction, by: Actor<'_>, what: &'static str) -> Result<(), GrantError> {
+pub(super) fn admin_actor(
+    tx: &Transaction,
+    by: Actor<'_>,
+    what: &'static str,
+) -> Result<(), GrantError> {
     if by.name == "cli" && by.via == "cli" {
         return Ok(());
     }
@@ -504,7 +508,7 @@ fn approver_exists(tx: &Transaction, approver: &str) -> Result<(), GrantError> {
     }
 }
 
-fn record(tx: &Transaction, row: AuditRow) -> Result<(), StoreError> {
+pub(super) fn record(tx: &Transaction, row: AuditRow) -> Result<(), StoreError> {
     insert_rows(tx, &[row])
 }
 

@@ -21,6 +21,9 @@
 //! - [`GrantStore`] (`grants.rs`): access requests and their reviews, grants, approver scopes and
 //!   guests; every change of state in one transaction with its audit record, and the grants'
 //!   change counter;
+//! - [`AccountStore`] (`accounts.rs`): an administrator's changes to principals (created; tier,
+//!   role, groups, enabled), each with its audit record, and service-account tokens (stored as
+//!   hashes; created, listed, revoked, and found at use);
 //! - [`NotifyStore`] (`notify.rs`): what webhook notifications need — each webhook's cursor in the
 //!   audit trail's action events, those events, and the once-per-grant `grant.expiring` record.
 //!
@@ -45,6 +48,7 @@
 //! Keep the SQL portable where that costs nothing (plain types, `?` parameters, no `REPLACE`);
 //! what is SQLite's own (pragmas, triggers, `rowid` order) stays in this backend.
 
+mod accounts;
 mod audit;
 mod audit_row;
 mod error;
@@ -59,6 +63,9 @@ mod tlog;
 mod tlog_read;
 mod tlog_tail;
 
+pub use accounts::{
+    AccountError, AccountStore, NewPrincipal, PrincipalChange, TokenRow, LAST_USED_EVERY_US,
+};
 pub use audit::{AuditQuery, AuditStore, ClientFilter, TrailEvent};
 pub use audit_row::AuditRow;
 pub use error::StoreError;

@@ -114,7 +114,7 @@ const PRINCIPAL_COLUMNS: &str =
 const MEMBERSHIPS: &str = "SELECT m.principal_id, g.name FROM group_members m
      JOIN groups g ON g.id = m.group_id JOIN principals p ON p.id = m.principal_id";
 
-fn is_constraint(e: &rusqlite::Error) -> bool {
+pub(super) fn is_constraint(e: &rusqlite::Error) -> bool {
     matches!(e, rusqlite::Error::SqliteFailure(f, _)
         if f.code == rusqlite::ErrorCode::ConstraintViolation)
 }
@@ -141,18 +141,7 @@ impl Store {
         change: impl FnOnce(&Transaction) -> rusqlite::Result<usize>,
     ) -> Result<(), StoreError> {
         let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
-        let admin = Role::Admin.as_str();
-        let last: bool = tx
-            .query_row(
-                "SELECT role = ?2 AND disabled = 0
-                    AND (SELECT COUNT(*) FROM principals WHERE role = ?2 AND disabled = 0) = 1
-                 FROM principals WHERE name = ?1",
-                params![name, admin],
-                |r| r.get(0),
-            )
-            .optional()?
-            .ok_or_else(|| StoreError::NoSuchPrincipal(name.to_string()))?;
-        if last {
+        if is_last_admin(&tx, name)? {
             return Err(StoreError::LastAdmin(name.to_string()));
         }
         change(&tx)?;
@@ -215,6 +204,19 @@ impl Store {
             .ok_or_else(|| StoreError::NoSuchPrincipal(principal.to_string()))?;
         Ok((g, p))
     }
+}
+
+/// Whether `name` is the last enabled admin (read in `tx`, which should hold the write lock).
+pub(super) fn is_last_admin(tx: &Transaction, name: &str) -> Result<bool, StoreError> {
+    tx.query_row(
+        "SELECT role = ?2 AND disabled = 0
+            AND (SELECT COUNT(*) FROM principals WHERE role = ?2 AND disabled = 0) = 1
+         FROM principals WHERE name = ?1",
+        params![name, Role::Admin.as_str()],
+        |r| r.get(0),
+    )
+    .optional()?
+    .ok_or_else(|| StoreError::NoSuchPrincipal(name.to_string()))
 }
 
 fn principal_row(r: &rusqlite::Row) -> rusqlite::Result<PrincipalRow> {

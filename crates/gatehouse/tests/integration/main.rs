@@ -27,6 +27,7 @@ mod notify;
 mod places_config;
 mod policy_cli;
 mod portal;
+mod portal_admin;
 mod portal_e2e;
 mod portal_grants;
 mod portal_matrix;

@@ -23,8 +23,8 @@ use std::time::Duration;
 use gatehouse::clock::ManualClock;
 use gatehouse::identity::hash_password;
 use gatehouse::store::{
-    Actor, AuditQuery, AuditStore, GrantStore, NewGrant, NewRequest, PrincipalStore, Role,
-    Submitted,
+    AccountStore, Actor, AuditQuery, AuditStore, GrantStore, NewGrant, NewRequest, PrincipalStore,
+    Role, Submitted,
 };
 use policy::Tier;
 use serde_json::Value;
@@ -119,6 +119,14 @@ enum Object {
     UsersGrant,
     /// `{name}`: the user, with a fresh request of hers waiting in the in-scope approver's queue.
     UsersName,
+    /// No path parameter; `{fresh}` in the body: a name nothing in the store has yet.
+    Fresh,
+    /// `{name}`: a fresh user principal.
+    FreshPrincipal,
+    /// `{fresh}` in the body: `domain:{fresh}.test` is a fresh approver scope of lib3's.
+    FreshScope,
+    /// `{id}`: a fresh live service-account token of the user's.
+    FreshToken,
 }
 
 impl Object {
@@ -252,6 +260,63 @@ const CASES: &[Case] = &[
         except: &[(Who::User, Expect::Success)],
         check: Some(check_their_audit),
     },
+    // The admin API: only an admin's call succeeds; each acts on something made for it.
+    Case {
+        op: "create",
+        row: "",
+        object: Object::Fresh,
+        body: r#"{"name":"{fresh}","password":"a password long enough","tier":"filtered"}"#,
+        except: &[],
+        check: Some(check_created),
+    },
+    Case {
+        op: "change",
+        row: "a fresh principal",
+        object: Object::FreshPrincipal,
+        body: r#"{"tier":"open"}"#,
+        except: &[],
+        check: Some(check_changed),
+    },
+    Case {
+        op: "add_approver",
+        row: "",
+        object: Object::Fresh,
+        body: r#"{"approver":"lib3","scope":"domain:{fresh}.test"}"#,
+        except: &[],
+        check: None,
+    },
+    Case {
+        op: "remove_approver",
+        row: "a fresh scope of lib3's",
+        object: Object::FreshScope,
+        body: r#"{"approver":"lib3","scope":"domain:{fresh}.test"}"#,
+        except: &[],
+        check: None,
+    },
+    Case {
+        op: "create_guest",
+        row: "",
+        object: Object::Fresh,
+        body: r#"{"name":"{fresh}","tier":"filtered","expires":"3d"}"#,
+        except: &[],
+        check: None,
+    },
+    Case {
+        op: "create_token",
+        row: "for the user",
+        object: Object::Fresh,
+        body: r#"{"principal":"ada","label":"{fresh}"}"#,
+        except: &[],
+        check: Some(check_token_created),
+    },
+    Case {
+        op: "revoke_token",
+        row: "a token of the user's",
+        object: Object::FreshToken,
+        body: "",
+        except: &[],
+        check: None,
+    },
 ];
 
 /// The case of an operation without a row in [`CASES`]: a parameterless `GET` of class `admin`
@@ -347,6 +412,34 @@ impl World {
                 self.request_of("ada");
                 vec![("name", "ada".to_string())]
             }
+            Object::Fresh => vec![("fresh", format!("m{}", self.next()))],
+            Object::FreshPrincipal => {
+                let name = format!("p{}", self.next());
+                let store = self.gw.store();
+                let hash = hash_password(PW).unwrap();
+                store
+                    .add_principal(&name, Role::User, Tier::Filtered, &hash)
+                    .unwrap();
+                vec![("name", name)]
+            }
+            Object::FreshScope => {
+                let fresh = format!("s{}", self.next());
+                let scope = scope(&format!("domain:{fresh}.test"));
+                let store = self.gw.store();
+                store
+                    .add_approver_scope("lib3", &scope, CLI, now(&self.clock))
+                    .unwrap();
+                vec![("fresh", fresh)]
+            }
+            Object::FreshToken => {
+                let n = self.next();
+                let (label, hash) = (format!("t{n}"), format!("matrix-token-{n}"));
+                let store = self.gw.store();
+                let token = store
+                    .create_token("ada", (&label, &hash), None, CLI, now(&self.clock))
+                    .unwrap();
+                vec![("id", token.id.to_string())]
+            }
         }
     }
 
@@ -362,11 +455,12 @@ impl World {
             .unwrap()
             .len();
         format!(
-            "{:?}\n{:?}\n{:?}\n{:?}\nactions: {recorded}",
+            "{:?}\n{:?}\n{:?}\n{:?}\n{:?}\nactions: {recorded}",
             s.requests(None, None, u64::MAX).unwrap(),
             s.grants(None, true).unwrap(),
             s.principals().unwrap(),
             s.approver_scopes().unwrap(),
+            s.tokens(None).unwrap(),
         )
     }
 }
@@ -478,6 +572,13 @@ impl Operation {
 
     fn changes(&self) -> bool {
         self.method != "get"
+    }
+
+    /// `body` with `params` filled in (`{fresh}` and the like).
+    fn body(body: &str, params: &[(&str, String)]) -> String {
+        params.iter().fold(body.to_string(), |b, (k, v)| {
+            b.replace(&format!("{{{k}}}"), v)
+        })
     }
 
     /// The path with `params` filled in.
@@ -610,7 +711,9 @@ async fn cell(
             return "?".into();
         }
     };
-    let path = match op.concrete(&w.make(case.object, who)) {
+    let params = w.make(case.object, who);
+    let body = Operation::body(case.body, &params);
+    let path = match op.concrete(&params) {
         Ok(p) => p,
         Err(e) => {
             failures.push(e);
@@ -626,14 +729,7 @@ async fn cell(
         }
     }
     let before = w.snapshot();
-    let r = send(
-        v.portal,
-        &op.method.to_uppercase(),
-        &path,
-        &headers,
-        case.body,
-    )
-    .await;
+    let r = send(v.portal, &op.method.to_uppercase(), &path, &headers, &body).await;
     let status = r.status();
     let ok = want.holds(status);
     if !ok {
@@ -754,7 +850,9 @@ async fn cross_site(
             ],
         ),
     ];
-    let path = match op.concrete(&w.make(case.object, who)) {
+    let params = w.make(case.object, who);
+    let body = Operation::body(case.body, &params);
+    let path = match op.concrete(&params) {
         Ok(p) => p,
         Err(e) => {
             failures.push(e);
@@ -767,14 +865,7 @@ async fn cross_site(
         let mut headers = v.cookies();
         headers.extend(extra);
         let before = w.snapshot();
-        let r = send(
-            v.portal,
-            &op.method.to_uppercase(),
-            &path,
-            &headers,
-            case.body,
-        )
-        .await;
+        let r = send(v.portal, &op.method.to_uppercase(), &path, &headers, &body).await;
         let label = format!("{title}, {} with {name}", who.label());
         if r.status() != 403 {
             failures.push(format!(
@@ -791,14 +882,7 @@ async fn cross_site(
         h.extend([("Origin", portal), ("X-CSRF-Token", token)]);
         h
     };
-    let r = send(
-        v.portal,
-        &op.method.to_uppercase(),
-        &path,
-        &headers,
-        case.body,
-    )
-    .await;
+    let r = send(v.portal, &op.method.to_uppercase(), &path, &headers, &body).await;
     if !(200..300).contains(&r.status()) {
         failures.push(format!(
             "{title}, {}: the same call from the portal with the token got {}: {}",
@@ -974,6 +1058,27 @@ fn check_approved(_: &World, _: Who, v: &Value) -> Result<(), String> {
     match v["outcome"] == "approved" && v["grant"]["principal"] == "ada" {
         true => Ok(()),
         false => Err(format!("not approved: {v}")),
+    }
+}
+
+fn check_created(_: &World, _: Who, v: &Value) -> Result<(), String> {
+    match v["principal"]["tier"] == "filtered" {
+        true => Ok(()),
+        false => Err(format!("no principal in the answer: {v}")),
+    }
+}
+
+fn check_changed(_: &World, _: Who, v: &Value) -> Result<(), String> {
+    match v["principal"]["tier"] == "open" {
+        true => Ok(()),
+        false => Err(format!("the tier did not change: {v}")),
+    }
+}
+
+fn check_token_created(_: &World, _: Who, v: &Value) -> Result<(), String> {
+    match v["secret"].as_str().is_some_and(|s| s.starts_with("gh_")) {
+        true => Ok(()),
+        false => Err(format!("no token in the answer: {v}")),
     }
 }
 

@@ -162,6 +162,9 @@ fn a_store_made_before_versions_keeps_every_row_and_takes_the_migrations() {
             "notify_cursor",
             "sqlite_autoindex_notify_cursor_1",
             "notify_warned",
+            "service_tokens",
+            "service_tokens_principal",
+            "sqlite_autoindex_service_tokens_1",
         ])
     );
     assert_eq!(removed, BTreeSet::from(["audit_events", "principals"]));
