@@ -20,6 +20,8 @@
 //!   the same as JSON under `/api/v1`; `records.rs`: requests and grants as pages and the API
 //!   show them. Every change goes through [`GrantStore`] with the person as the one acting
 //!   (`via` `portal <client socket>`), so the store's rules and records are the CLI's.
+//! - `dashboard.rs`: the admins' dashboard (`/dashboard`, `/api/v1/dashboard`), its SVG charts'
+//!   geometry in `dashboard_chart.rs` and its API schema in `dashboard_schema.rs`.
 //!
 //! Guarantees:
 //! - no page or API answer shows one person's records to another, except to an admin, and each
@@ -38,6 +40,9 @@ mod api;
 mod api_grants;
 mod asks;
 mod assets;
+mod dashboard;
+mod dashboard_chart;
+mod dashboard_schema;
 mod granted;
 mod login;
 mod openapi;
@@ -61,14 +66,21 @@ use tokio::sync::watch;
 use crate::config::PortalSettings;
 use crate::state::Gateway;
 use crate::store::{
-    Actor, AuditRow, AuditStore, GrantError, GrantStore, PortalStore, PrincipalStore, StoreError,
+    Actor, AuditRow, AuditStore, DashboardStore, GrantError, GrantStore, PortalStore,
+    PrincipalStore, StoreError,
 };
 
-/// What the portal needs of the store: its sessions, the principals, the audit trail, and
-/// requests, reviews and grants.
-pub trait PortalBackend: PortalStore + PrincipalStore + AuditStore + GrantStore {}
+/// What the portal needs of the store: its sessions, the principals, the audit trail,
+/// requests, reviews and grants, and the dashboard's rollup.
+pub trait PortalBackend:
+    PortalStore + PrincipalStore + AuditStore + GrantStore + DashboardStore
+{
+}
 
-impl<T: PortalStore + PrincipalStore + AuditStore + GrantStore> PortalBackend for T {}
+impl<T: PortalStore + PrincipalStore + AuditStore + GrantStore + DashboardStore> PortalBackend
+    for T
+{
+}
 
 /// Why a portal request failed (as opposed to being refused): the answer is a 500 page.
 #[derive(Debug, thiserror::Error)]
@@ -237,6 +249,9 @@ pub fn router(portal: Arc<Portal>) -> axum::Router {
         .route("/api/v1/me", get(api::me))
         .route("/api/v1/me/audit", get(api::my_audit))
         .route("/api/v1/openapi.json", get(openapi::document))
+        // The dashboard (issue 12, `dash`).
+        .route("/dashboard", get(dashboard::page))
+        .route("/api/v1/dashboard", get(dashboard::api))
         .route("/static/{file}", get(assets::file))
         .fallback(pages::not_found)
         .layer(axum::middleware::map_response(protect))

@@ -12,6 +12,11 @@ use super::schema::{
     ApiError, AuditPage, Event, Grant, Grants, Me, NewRequestBody, Queue, QueueItem, Request,
     RequestAnswer, Requests, Review, ReviewAnswer, Submitted, VerdictBody,
 };
+use super::dashboard_schema::{
+    Dashboard, DashboardBucket, DashboardCategory, DashboardGrants, DashboardLocation,
+    DashboardPending, DashboardRefusals, DashboardRequest, DashboardRule, DashboardSeries,
+    DashboardSession, DashboardTraffic,
+};
 use super::session::SESSION_COOKIE;
 
 /// The API, as an OpenAPI document.
@@ -30,6 +35,7 @@ use super::session::SESSION_COOKIE;
         super::api_grants::queue,
         super::api_grants::decide,
         super::api_grants::grants,
+        super::dashboard::api,
         document
     ),
     components(schemas(
@@ -48,7 +54,19 @@ use super::session::SESSION_COOKIE;
         QueueItem,
         Queue,
         VerdictBody,
-        ReviewAnswer
+        ReviewAnswer,
+        Dashboard,
+        DashboardLocation,
+        DashboardSession,
+        DashboardPending,
+        DashboardRequest,
+        DashboardGrants,
+        DashboardRefusals,
+        DashboardRule,
+        DashboardTraffic,
+        DashboardSeries,
+        DashboardCategory,
+        DashboardBucket
     )),
     modifiers(&SessionCookie),
     security(("session" = []))

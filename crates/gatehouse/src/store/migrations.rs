@@ -36,6 +36,8 @@ const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!("migrations/0006_grants.sql")),
     M::up(include_str!("migrations/0007_portal_sessions.sql")),
     M::up(include_str!("migrations/0008_notify_cursor.sql")),
+    // 0009 is the service-account tokens' (another branch); the dashboard's rollup follows it.
+    M::up(include_str!("migrations/0010_dashboard_rollup.sql")),
 ];
 
 /// The schema version this gatehouse writes and reads.

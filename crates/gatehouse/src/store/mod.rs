@@ -20,6 +20,9 @@
 //! - [`GrantStore`] (`grants.rs`): access requests and their reviews, grants, approver scopes and
 //!   guests; every change of state in one transaction with its audit record, and the grants'
 //!   change counter;
+//! - [`DashboardStore`] (`dashboard.rs`): the dashboard's hourly rollup of the audit trail,
+//!   folded from the events above its mark by whoever shows the dashboard (never by the audit
+//!   writer), and summaries of pending requests and active grants;
 //! - [`NotifyStore`] (`notify.rs`): what webhook notifications need — each webhook's cursor in the
 //!   audit trail's action events, those events, and the once-per-grant `grant.expiring` record.
 //!
@@ -46,6 +49,7 @@
 
 mod audit;
 mod audit_row;
+mod dashboard;
 mod error;
 mod grants;
 mod migrations;
@@ -60,6 +64,9 @@ mod tlog_tail;
 
 pub use audit::{AuditQuery, AuditStore, ClientFilter};
 pub use audit_row::AuditRow;
+pub use dashboard::{
+    DashboardStore, FoldEvent, GrantSummary, PendingRequest, PendingSummary, RollupRow, KEEP_HOURS,
+};
 pub use error::StoreError;
 pub use grants::{
     Actor, GrantError, GrantRow, GrantStore, GuestRow, NewGrant, NewGuest, NewRequest, RequestRow,

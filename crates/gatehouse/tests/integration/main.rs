@@ -27,6 +27,7 @@ mod notify;
 mod places_config;
 mod policy_cli;
 mod portal;
+mod portal_dashboard;
 mod portal_grants;
 mod protocol;
 mod reload_load;

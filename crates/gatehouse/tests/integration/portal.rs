@@ -837,7 +837,7 @@ async fn the_openapi_document_describes_every_api_route_and_what_it_answers() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 9);
+    assert_eq!(checked, 10);
     let params: Vec<&str> = paths["/api/v1/me/audit"]["get"]["parameters"]
         .as_array()
         .unwrap()
