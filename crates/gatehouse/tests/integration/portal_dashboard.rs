@@ -174,16 +174,18 @@ async fn the_dashboard_shows_the_gateway_s_seats_requests_grants_refusals_and_tr
     assert_eq!(rules, expected);
     let all = &d["traffic"]["all"];
     assert_eq!((all["requests"].as_u64(), all["bytes"].as_u64()), (Some(3), Some(bytes)));
-    assert!(bytes > 1000, "the allowed answer's body is counted: {bytes}");
+    assert!(bytes >= 1000, "the allowed answer's body is counted: {bytes}");
     let buckets = all["buckets"].as_array().unwrap();
     assert_eq!(buckets.len(), 24);
     assert_eq!(buckets[23]["start"], "2026-12-07T09:00:00.000Z");
     assert_eq!(buckets[23]["requests"], 3);
+    // `denied.origin.test` is in `ads` and, as a name under `origin.test`, in `research` too: it
+    // counts in both, so the categories add up to more than all traffic.
     assert_eq!(
         per_category(&d),
         [
+            ("research".to_string(), 2),
             ("ads".to_string(), 1),
-            ("research".to_string(), 1),
             ("uncategorised".to_string(), 1)
         ]
     );
@@ -200,7 +202,7 @@ async fn the_dashboard_shows_the_gateway_s_seats_requests_grants_refusals_and_tr
         "<strong>1</strong> active.",
         "<strong>2</strong> refused in the last 24 hours.",
         format!("<tr><td>{ads_rule}</td><td>1</td></tr>").as_str(),
-        "<tr data-category=\"research\"><td>research</td><td>1</td>",
+        "<tr data-category=\"research\"><td>research</td><td>2</td>",
         "<title id=\"requests-t\">Requests per hour</title>",
         "<title>09:00: 3</title>",
         "href=\"/review\"",
