@@ -95,7 +95,10 @@ fn event(n: u64, ts_us: i64) -> AuditRow {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let data = Path::new(args.first().expect("usage: dashboard_fill DATA_DIR [EVENTS]"));
+    let data = Path::new(
+        args.first()
+            .expect("usage: dashboard_fill DATA_DIR [EVENTS]"),
+    );
     let events: u64 = args.get(1).map_or(1_000_000, |s| s.parse().unwrap());
     let signer = logkey::load_or_create(data).unwrap();
     let mut store = Store::open(data).unwrap();

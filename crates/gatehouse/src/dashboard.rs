@@ -55,7 +55,10 @@ pub fn roll_up(events: &[crate::store::FoldEvent], lists: &Lists) -> Vec<RollupR
         e.0 += 1;
         e.1 = e.1.saturating_add(bytes);
     };
-    for e in events.iter().filter(|e| e.method != AuditRow::ACTION_METHOD) {
+    for e in events
+        .iter()
+        .filter(|e| e.method != AuditRow::ACTION_METHOD)
+    {
         let bucket = bucket_of(e.ts_us);
         add(bucket, "all", "", e.bytes);
         let cats = categories.entry(&e.destination).or_insert_with(|| {

@@ -120,9 +120,9 @@ fn figures_json(f: &Figures) -> serde_json::Value {
             })
         })
         .collect();
-    let oldest = f.pending.oldest.as_ref().map(|r| {
-        serde_json::json!({ "id": r.id, "scope": r.scope, "created": format_ts(r.created_us) })
-    });
+    let oldest = f.pending.oldest.as_ref().map(
+        |r| serde_json::json!({ "id": r.id, "scope": r.scope, "created": format_ts(r.created_us) }),
+    );
     let ending: Vec<serde_json::Value> = f.grants.ending.iter().map(grant_json).collect();
     let rules: Vec<serde_json::Value> = f
         .refusals
@@ -224,7 +224,13 @@ impl DashboardPage {
                 bytes: bytes_text(s.total_bytes()),
                 chart: (i < CHARTED_CATEGORIES).then(|| {
                     let title = format!("Requests to {name}, per hour");
-                    chart::columns(&format!("cat{i}"), &title, &s.requests, f.since_us, count_text)
+                    chart::columns(
+                        &format!("cat{i}"),
+                        &title,
+                        &s.requests,
+                        f.since_us,
+                        count_text,
+                    )
                 }),
             })
             .collect();
@@ -235,9 +241,11 @@ impl DashboardPage {
             sessions: f.locations.iter().map(|l| l.sessions.len()).sum(),
             locations: f.locations.iter().map(LocationView::of).collect(),
             pending: f.pending.count,
-            oldest: f.pending.oldest.as_ref().map(|r| {
-                (r.id, r.scope.clone(), format_ts(r.created_us))
-            }),
+            oldest: f
+                .pending
+                .oldest
+                .as_ref()
+                .map(|r| (r.id, r.scope.clone(), format_ts(r.created_us))),
             grants: f.grants.count,
             ending: f
                 .grants
@@ -252,10 +260,28 @@ impl DashboardPage {
                 .iter()
                 .map(|(r, n)| (r.clone(), count_text(*n)))
                 .collect(),
-            requests: chart::columns("requests", "Requests per hour", &f.all.requests, f.since_us, count_text),
-            bytes: chart::columns("bytes", "Bytes per hour", &f.all.bytes, f.since_us, bytes_text),
+            requests: chart::columns(
+                "requests",
+                "Requests per hour",
+                &f.all.requests,
+                f.since_us,
+                count_text,
+            ),
+            bytes: chart::columns(
+                "bytes",
+                "Bytes per hour",
+                &f.all.bytes,
+                f.since_us,
+                bytes_text,
+            ),
             hours: (0..f.all.requests.len())
-                .map(|i| (hour(i), count_text(f.all.requests[i]), bytes_text(f.all.bytes[i])))
+                .map(|i| {
+                    (
+                        hour(i),
+                        count_text(f.all.requests[i]),
+                        bytes_text(f.all.bytes[i]),
+                    )
+                })
                 .collect(),
             categories,
         }

@@ -195,7 +195,11 @@ mod tests {
         assert_eq!(c.columns[2].y, 0);
         assert_eq!(c.columns[1].label, "01:00: 5");
         assert_eq!(c.max, "10");
-        assert!(c.desc.contains("16 in all, 10 in the busiest hour"), "{}", c.desc);
+        assert!(
+            c.desc.contains("16 in all, 10 in the busiest hour"),
+            "{}",
+            c.desc
+        );
         let b = bars("r", "Refusals", &[("deny-ads".into(), 4), ("x".into(), 1)]);
         assert_eq!((b.bars[0].width, b.bars[1].width), (390, 97));
         assert_eq!(b.desc, "deny-ads 4; x 1");

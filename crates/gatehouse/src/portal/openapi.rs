@@ -8,14 +8,14 @@ use axum::response::{IntoResponse, Response};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::schema::{
-    ApiError, AuditPage, Event, Grant, Grants, Me, NewRequestBody, Queue, QueueItem, Request,
-    RequestAnswer, Requests, Review, ReviewAnswer, Submitted, VerdictBody,
-};
 use super::dashboard_schema::{
     Dashboard, DashboardBucket, DashboardCategory, DashboardGrants, DashboardLocation,
     DashboardPending, DashboardRefusals, DashboardRequest, DashboardRule, DashboardSeries,
     DashboardSession, DashboardTraffic,
+};
+use super::schema::{
+    ApiError, AuditPage, Event, Grant, Grants, Me, NewRequestBody, Queue, QueueItem, Request,
+    RequestAnswer, Requests, Review, ReviewAnswer, Submitted, VerdictBody,
 };
 use super::session::SESSION_COOKIE;
 

@@ -132,7 +132,11 @@ async fn the_dashboard_shows_the_gateway_s_seats_requests_grants_refusals_and_tr
     assert_eq!(ads.status(), 403);
     let other = get(&gw, "ada", &format!("http://other.test:{port}/")).await;
     assert_eq!(other.status(), 403);
-    assert_eq!(origin.requests(), 1, "the origin saw the allowed request only");
+    assert_eq!(
+        origin.requests(),
+        1,
+        "the origin saw the allowed request only"
+    );
     gw.flush_audit().await;
     let (request_id, grant_id) = pending_and_granted(&gw, now(&clock));
     let events = requests(&gw);
@@ -154,7 +158,10 @@ async fn the_dashboard_shows_the_gateway_s_seats_requests_grants_refusals_and_tr
         (&"reading-room".into(), &2.into(), &1.into())
     );
     assert_eq!(
-        (&room["sessions"][0]["principal"], &room["sessions"][0]["terminal"]),
+        (
+            &room["sessions"][0]["principal"],
+            &room["sessions"][0]["terminal"]
+        ),
         (&"ada".into(), &"desk-1".into())
     );
     assert_eq!(d["pending_requests"]["count"], 1);
@@ -166,15 +173,26 @@ async fn the_dashboard_shows_the_gateway_s_seats_requests_grants_refusals_and_tr
         .as_array()
         .unwrap()
         .iter()
-        .map(|r| (r["rule"].as_str().unwrap().into(), r["count"].as_u64().unwrap()))
+        .map(|r| {
+            (
+                r["rule"].as_str().unwrap().into(),
+                r["count"].as_u64().unwrap(),
+            )
+        })
         .collect();
     rules.sort();
     let mut expected = vec![(ads_rule.clone(), 1), (other_rule.clone(), 1)];
     expected.sort();
     assert_eq!(rules, expected);
     let all = &d["traffic"]["all"];
-    assert_eq!((all["requests"].as_u64(), all["bytes"].as_u64()), (Some(3), Some(bytes)));
-    assert!(bytes >= 1000, "the allowed answer's body is counted: {bytes}");
+    assert_eq!(
+        (all["requests"].as_u64(), all["bytes"].as_u64()),
+        (Some(3), Some(bytes))
+    );
+    assert!(
+        bytes >= 1000,
+        "the allowed answer's body is counted: {bytes}"
+    );
     let buckets = all["buckets"].as_array().unwrap();
     assert_eq!(buckets.len(), 24);
     assert_eq!(buckets[23]["start"], "2026-12-07T09:00:00.000Z");
@@ -215,7 +233,10 @@ async fn the_dashboard_shows_the_gateway_s_seats_requests_grants_refusals_and_tr
     let doc = json_body(&Visitor::new(&gw).get("/api/v1/openapi.json").await);
     assert_eq!(keys(&d), properties(&doc, "Dashboard"));
     assert_eq!(keys(room), properties(&doc, "DashboardLocation"));
-    assert_eq!(keys(&d["traffic"]["categories"][0]), properties(&doc, "DashboardCategory"));
+    assert_eq!(
+        keys(&d["traffic"]["categories"][0]),
+        properties(&doc, "DashboardCategory")
+    );
     assert_eq!(keys(&buckets[0]), properties(&doc, "DashboardBucket"));
     assert_eq!(
         doc["paths"]["/api/v1/dashboard"]["get"]["x-gatehouse-access"],
@@ -230,7 +251,9 @@ async fn only_admins_see_the_dashboard() {
     let (gw, _clock) = start(&origin).await;
     let port = origin.port();
     assert_eq!(
-        get(&gw, "ada", &format!("http://origin.test:{port}/")).await.status(),
+        get(&gw, "ada", &format!("http://origin.test:{port}/"))
+            .await
+            .status(),
         200
     );
     gw.flush_audit().await;
@@ -248,15 +271,25 @@ async fn only_admins_see_the_dashboard() {
     let page = ada.get("/dashboard").await;
     assert_eq!(page.status(), 403);
     for secret in ["reading-room", "desk-1", "Sessions and seats", "research"] {
-        assert!(!page.text.contains(secret), "{secret} shown to ada:\n{}", page.text);
+        assert!(
+            !page.text.contains(secret),
+            "{secret} shown to ada:\n{}",
+            page.text
+        );
     }
-    assert!(!ada.get("/").await.text.contains("href=\"/dashboard\""), "no link for ada");
+    assert!(
+        !ada.get("/").await.text.contains("href=\"/dashboard\""),
+        "no link for ada"
+    );
     let api = ada.get("/api/v1/dashboard").await;
     assert_eq!(api.status(), 403);
     assert_eq!(keys(&json_body(&api)), ["error"]);
 
     let root = admin(&gw).await;
-    assert!(root.get("/").await.text.contains("href=\"/dashboard\""), "the admin's link");
+    assert!(
+        root.get("/").await.text.contains("href=\"/dashboard\""),
+        "the admin's link"
+    );
     assert_eq!(root.get("/dashboard").await.status(), 200);
     gw.shutdown().await;
 }
@@ -291,8 +324,14 @@ async fn the_rollup_counts_each_event_once_however_often_and_by_whom_it_is_folde
         .lists
         .clone();
     let other = gw.store();
-    assert_eq!(gatehouse::dashboard::fold(&other, &lists, now(&clock)).unwrap(), 2);
-    assert_eq!(gatehouse::dashboard::fold(&other, &lists, now(&clock)).unwrap(), 0);
+    assert_eq!(
+        gatehouse::dashboard::fold(&other, &lists, now(&clock)).unwrap(),
+        2
+    );
+    assert_eq!(
+        gatehouse::dashboard::fold(&other, &lists, now(&clock)).unwrap(),
+        0
+    );
     assert_eq!(get(&gw, "ada", &url).await.status(), 200);
     gw.flush_audit().await;
     let third = json_body(&root.get("/api/v1/dashboard").await);
@@ -306,6 +345,9 @@ async fn the_rollup_counts_each_event_once_however_often_and_by_whom_it_is_folde
     clock.advance(Duration::from_secs(3600));
     let later = json_body(&root.get("/api/v1/dashboard").await);
     let buckets = later["traffic"]["all"]["buckets"].as_array().unwrap();
-    assert_eq!((&buckets[22]["requests"], &buckets[23]["requests"]), (&4.into(), &0.into()));
+    assert_eq!(
+        (&buckets[22]["requests"], &buckets[23]["requests"]),
+        (&4.into(), &0.into())
+    );
     gw.shutdown().await;
 }
