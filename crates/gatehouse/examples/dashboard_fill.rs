@@ -64,7 +64,7 @@ fn event(n: u64, ts_us: i64) -> AuditRow {
     } else {
         "tier-open"
     };
-    let connect = n % 4 != 0;
+    let connect = !n.is_multiple_of(4);
     AuditRow {
         ts_us,
         principal: Some(format!("reader{}", n % 300)),
