@@ -100,8 +100,9 @@ fn main() {
             .expect("usage: dashboard_fill DATA_DIR [EVENTS]"),
     );
     let events: u64 = args.get(1).map_or(1_000_000, |s| s.parse().unwrap());
-    let signer = logkey::load_or_create(data).unwrap();
+    // The store first: it creates the data directory the key goes in.
     let mut store = Store::open(data).unwrap();
+    let signer = logkey::load_or_create(data).unwrap();
     let now_us = jiff::Timestamp::now().as_microsecond();
     let day_us: i64 = 24 * 3_600_000_000;
     let step = day_us / events.max(1) as i64;
