@@ -7,8 +7,11 @@
 //! and the page shows the same numbers in a table. Coordinates are in the SVG's `viewBox` units;
 //! the picture scales to the width of the screen.
 
-/// The width of every chart's `viewBox`.
+/// The width of a column chart's `viewBox`.
 pub(crate) const WIDTH: u32 = 480;
+/// The width of a bar chart's `viewBox`: narrower, so that its names stay legible on a phone (the
+/// style sheet caps its width on a wide screen).
+pub(crate) const BARS_WIDTH: u32 = 320;
 /// The height of a column chart's plot area (the hour labels go below it).
 const PLOT: u32 = 100;
 
@@ -38,6 +41,8 @@ pub(crate) struct Bars {
     pub id: String,
     pub title: String,
     pub desc: String,
+    /// The `viewBox`'s width and height.
+    pub width: u32,
     pub height: u32,
     pub bars: Vec<Bar>,
 }
@@ -143,7 +148,7 @@ pub(crate) fn columns(
 
 /// A bar chart of `items` (name, value), in the order given.
 pub(crate) fn bars(id: &str, title: &str, items: &[(String, u64)]) -> Bars {
-    const ROW: u32 = 30;
+    const ROW: u32 = 36;
     let max = items.iter().map(|(_, n)| *n).max().unwrap_or(0);
     let bars = items
         .iter()
@@ -151,7 +156,7 @@ pub(crate) fn bars(id: &str, title: &str, items: &[(String, u64)]) -> Bars {
         .map(|(i, (name, n))| Bar {
             y: i as u32 * ROW,
             // Room to the right of the longest bar for its number.
-            width: scaled(*n, max, WIDTH - 90),
+            width: scaled(*n, max, BARS_WIDTH - 80),
             name: name.clone(),
             value: count_text(*n),
         })
@@ -168,6 +173,7 @@ pub(crate) fn bars(id: &str, title: &str, items: &[(String, u64)]) -> Bars {
         } else {
             listed.join("; ")
         },
+        width: BARS_WIDTH,
         height: (items.len() as u32 * ROW).max(ROW),
         bars,
     }
@@ -201,7 +207,7 @@ mod tests {
             c.desc
         );
         let b = bars("r", "Refusals", &[("deny-ads".into(), 4), ("x".into(), 1)]);
-        assert_eq!((b.bars[0].width, b.bars[1].width), (390, 97));
+        assert_eq!((b.bars[0].width, b.bars[1].width), (240, 60));
         assert_eq!(b.desc, "deny-ads 4; x 1");
     }
 }
