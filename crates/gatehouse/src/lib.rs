@@ -26,6 +26,8 @@
 //! - [`asking`]: the checks a request for access passes before the store, shared by the CLI and
 //!   the portal;
 //! - [`grants`]: the active access grants as the decision reads them, kept current from the store;
+//! - [`dashboard`]: the admins' dashboard figures (seats, pending requests, grants, refusals and
+//!   traffic per category from the store's hourly rollup, folded when shown);
 //! - [`notify`]: webhook notifications, following the audit trail's action events;
 //! - [`cli`]: the command line;
 //! - [`printable`]: messages that quote input, bounded and escaped for a terminal or a log.
@@ -42,6 +44,7 @@ pub mod cli;
 pub mod clock;
 pub mod codes;
 pub mod config;
+pub mod dashboard;
 pub mod facts;
 pub mod grants;
 pub mod identity;

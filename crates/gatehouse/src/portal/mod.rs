@@ -25,6 +25,8 @@
 //!   (`/api/v1/admin/…`); `admin_views.rs`: what they show, and the admins-only extractors;
 //!   `admin_schema.rs`: the admin API's schema types. Every change goes through [`GrantStore`] with the person as the one acting
 //!   (`via` `portal <client socket>`), so the store's rules and records are the CLI's.
+//! - `dashboard.rs`: the admins' dashboard (`/dashboard`, `/api/v1/dashboard`), its SVG charts'
+//!   geometry in `dashboard_chart.rs` and its API schema in `dashboard_schema.rs`.
 //!
 //! Guarantees:
 //! - no page or API answer shows one person's records to another, except to an admin or to an
@@ -53,6 +55,9 @@ mod api_grants;
 mod api_people;
 mod asks;
 mod assets;
+mod dashboard;
+mod dashboard_chart;
+mod dashboard_schema;
 mod granted;
 mod login;
 mod openapi;
@@ -76,18 +81,21 @@ use tokio::sync::watch;
 use crate::config::PortalSettings;
 use crate::state::Gateway;
 use crate::store::{
-    AccountStore, Actor, AuditRow, AuditStore, GrantError, GrantStore, PortalStore, PrincipalStore,
-    StoreError,
+    AccountStore, Actor, AuditRow, AuditStore, DashboardStore, GrantError, GrantStore, PortalStore,
+    PrincipalStore, StoreError,
 };
 
-/// What the portal needs of the store: its sessions, the principals, the audit trail, and
-/// requests, reviews and grants.
+/// What the portal needs of the store: its sessions, the principals, the audit trail, requests,
+/// reviews and grants, the administrators' account changes, and the dashboard's rollup.
 pub trait PortalBackend:
-    PortalStore + PrincipalStore + AuditStore + GrantStore + AccountStore
+    PortalStore + PrincipalStore + AuditStore + GrantStore + AccountStore + DashboardStore
 {
 }
 
-impl<T: PortalStore + PrincipalStore + AuditStore + GrantStore + AccountStore> PortalBackend for T {}
+impl<T> PortalBackend for T where
+    T: PortalStore + PrincipalStore + AuditStore + GrantStore + AccountStore + DashboardStore
+{
+}
 
 /// Why a portal request failed (as opposed to being refused): the answer is a 500 page.
 #[derive(Debug, thiserror::Error)]
@@ -308,6 +316,9 @@ pub fn router(portal: Arc<Portal>) -> axum::Router {
         .route("/api/v1/grants/{id}/revoke", post(api_grants::revoke_grant))
         .route("/api/v1/me/refusals", get(api_people::my_refusals))
         .route("/api/v1/people/{name}/audit", get(api_people::their_audit))
+        // The dashboard (issue 12, `dash`).
+        .route("/dashboard", get(dashboard::page))
+        .route("/api/v1/dashboard", get(dashboard::api))
         .route("/static/{file}", get(assets::file))
         .fallback(pages::not_found)
         .layer(axum::middleware::map_response(protect))

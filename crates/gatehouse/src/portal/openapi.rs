@@ -12,6 +12,11 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::admin_schema;
+use super::dashboard_schema::{
+    Dashboard, DashboardBucket, DashboardCategory, DashboardGrants, DashboardLocation,
+    DashboardPending, DashboardRefusals, DashboardRequest, DashboardRule, DashboardSeries,
+    DashboardSession, DashboardTraffic,
+};
 use super::schema::{
     ApiError, Ask, AuditPage, Event, Grant, GrantAnswer, Grants, Me, NewRequestBody, Queue,
     QueueItem, Refusal, Refusals, Request, RequestAnswer, Requests, Review, ReviewAnswer,
@@ -51,6 +56,7 @@ use super::session::SESSION_COOKIE;
         super::admin_api::create_token,
         super::admin_api::revoke_token,
         super::admin_api::config,
+        super::dashboard::api,
         document
     ),
     components(schemas(
@@ -95,7 +101,19 @@ use super::session::SESSION_COOKIE;
         admin_schema::Location,
         admin_schema::Terminal,
         admin_schema::RuleShown,
-        admin_schema::ConfigShown
+        admin_schema::ConfigShown,
+        Dashboard,
+        DashboardLocation,
+        DashboardSession,
+        DashboardPending,
+        DashboardRequest,
+        DashboardGrants,
+        DashboardRefusals,
+        DashboardRule,
+        DashboardTraffic,
+        DashboardSeries,
+        DashboardCategory,
+        DashboardBucket
     )),
     modifiers(&SessionCookie, &BearerToken),
     security(("session" = []), ("token" = []))

@@ -37,6 +37,7 @@ const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!("migrations/0007_portal_sessions.sql")),
     M::up(include_str!("migrations/0008_notify_cursor.sql")),
     M::up(include_str!("migrations/0009_service_tokens.sql")),
+    M::up(include_str!("migrations/0010_dashboard_rollup.sql")),
 ];
 
 /// The schema version this gatehouse writes and reads.

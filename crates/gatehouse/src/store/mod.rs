@@ -24,6 +24,9 @@
 //! - [`AccountStore`] (`accounts.rs`): an administrator's changes to principals (created; tier,
 //!   role, groups, enabled), each with its audit record, and service-account tokens (stored as
 //!   hashes; created, listed, revoked, and found at use);
+//! - [`DashboardStore`] (`dashboard.rs`): the dashboard's hourly rollup of the audit trail,
+//!   folded from the events above its mark by whoever shows the dashboard (never by the audit
+//!   writer), and summaries of pending requests and active grants;
 //! - [`NotifyStore`] (`notify.rs`): what webhook notifications need — each webhook's cursor in the
 //!   audit trail's action events, those events, and the once-per-grant `grant.expiring` record.
 //!
@@ -51,6 +54,7 @@
 mod accounts;
 mod audit;
 mod audit_row;
+mod dashboard;
 mod error;
 mod grants;
 mod migrations;
@@ -68,6 +72,9 @@ pub use accounts::{
 };
 pub use audit::{AuditQuery, AuditStore, ClientFilter, TrailEvent};
 pub use audit_row::AuditRow;
+pub use dashboard::{
+    DashboardStore, FoldEvent, GrantSummary, PendingRequest, PendingSummary, RollupRow, KEEP_HOURS,
+};
 pub use error::StoreError;
 pub use grants::{
     Actor, GrantError, GrantRow, GrantStore, GuestRow, NewGrant, NewGuest, NewRequest, RequestRow,

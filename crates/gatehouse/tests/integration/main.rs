@@ -28,6 +28,7 @@ mod places_config;
 mod policy_cli;
 mod portal;
 mod portal_admin;
+mod portal_dashboard;
 mod portal_e2e;
 mod portal_grants;
 mod portal_matrix;

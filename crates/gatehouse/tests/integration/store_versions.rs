@@ -109,7 +109,8 @@ fn a_store_made_before_versions_keeps_every_row_and_takes_the_migrations() {
     // Version 1 adopted the old schema as it was: the only changes are those of the later
     // migrations (2: audit and group triggers; 3: sessions; 5: the audit log's tables; 6: access
     // requests, reviews, grants, approver scopes, and the guests' columns of `principals`; 7: portal
-    // sessions; 8: the webhook's cursor and the grants announced as about to expire).
+    // sessions; 8: the webhook's cursor and the grants announced as about to expire; 10: the
+    // dashboard's rollup).
     let schema_after = schema_of(&raw);
     let added: BTreeSet<&str> = schema_after
         .difference(&schema_before)
@@ -165,6 +166,9 @@ fn a_store_made_before_versions_keeps_every_row_and_takes_the_migrations() {
             "service_tokens",
             "service_tokens_principal",
             "sqlite_autoindex_service_tokens_1",
+            "dashboard_rollup",
+            "sqlite_autoindex_dashboard_rollup_1",
+            "dashboard_fold",
         ])
     );
     assert_eq!(removed, BTreeSet::from(["audit_events", "principals"]));
