@@ -23,7 +23,7 @@ use rusqlite::Transaction;
 
 use super::audit_row::{audit_row, AuditRow, AUDIT_COLUMNS, AUDIT_COLUMN_COUNT};
 use super::error::StoreError;
-use super::sqlite::Store;
+use super::sqlite::{insert_sql, Store, ROWS_PER_INSERT};
 use super::tlog;
 
 /// Which client's events to read.
@@ -89,6 +89,13 @@ pub struct TrailEvent {
 pub trait AuditStore: Send {
     /// Append a batch of rows in one transaction (their `id` is ignored and assigned).
     fn append_audit(&mut self, rows: &[AuditRow]) -> Result<(), StoreError>;
+    /// Append `rows` with their leaves `hashes` (`tlog::event_leaf` of each, computed by the
+    /// caller, which keeps them for its tree) in one transaction; returns the first leaf's number.
+    fn append_hashed(
+        &mut self,
+        rows: &[AuditRow],
+        hashes: &[auditlog::Hash],
+    ) -> Result<u64, StoreError>;
     /// Read events, oldest first, filtered.
     fn audit(&self, q: &AuditQuery) -> Result<Vec<AuditRow>, StoreError>;
     /// [`AuditStore::audit`], each event with its grant's purpose, in one query.
@@ -166,20 +173,6 @@ const INSERT_COLUMNS: &str =
     decision, rule, status, bytes_up, bytes_down, duration_us, stage, error, terminal, location, \
     session_id, groups, tier, policy_version, role, revoked_by, grant_id";
 const INSERT_ARITY: usize = 24;
-
-/// Events and leaves are inserted this many to a statement: SQLite's fixed cost per statement
-/// run (starting, halting, resetting it) is most of what a one-row insert costs, and the audit
-/// writer inserts an event and a leaf for every request.
-pub(super) const ROWS_PER_INSERT: usize = 32;
-
-/// `INSERT INTO table (columns) VALUES (?, …), …` for `rows` rows of `arity` values.
-pub(super) fn insert_sql(table: &str, columns: &str, arity: usize, rows: usize) -> String {
-    let tuple = format!("({})", vec!["?"; arity].join(", "));
-    format!(
-        "INSERT INTO {table} ({columns}) VALUES {}",
-        vec![tuple; rows].join(", ")
-    )
-}
 
 /// The statements that insert events: one row, and [`ROWS_PER_INSERT`] rows (built once).
 fn events_sql(full: bool) -> &'static str {
@@ -264,7 +257,20 @@ impl AuditStore for Store {
     fn append_audit(&mut self, rows: &[AuditRow]) -> Result<(), StoreError> {
         // Hashed before the write lock is taken: other writers (the CLI) wait less.
         let hashes: Vec<auditlog::Hash> = rows.iter().map(tlog::event_leaf).collect();
-        tlog::LogStore::append_hashed(self, rows, &hashes).map(drop)
+        self.append_hashed(rows, &hashes).map(drop)
+    }
+
+    fn append_hashed(
+        &mut self,
+        rows: &[AuditRow],
+        hashes: &[auditlog::Hash],
+    ) -> Result<u64, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let first = insert_hashed(&tx, rows, hashes)?;
+        tx.commit()?;
+        Ok(first)
     }
 
     fn audit(&self, q: &AuditQuery) -> Result<Vec<AuditRow>, StoreError> {

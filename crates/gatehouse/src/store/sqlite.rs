@@ -148,3 +148,17 @@ fn set_wal(conn: &Connection) -> rusqlite::Result<()> {
         }
     }
 }
+
+/// Events and leaves are inserted this many to a statement: SQLite's fixed cost per statement
+/// run (starting, halting, resetting it) is most of what a one-row insert costs, and the audit
+/// writer inserts an event and a leaf for every request.
+pub(super) const ROWS_PER_INSERT: usize = 32;
+
+/// `INSERT INTO table (columns) VALUES (?, …), …` for `rows` rows of `arity` values.
+pub(super) fn insert_sql(table: &str, columns: &str, arity: usize, rows: usize) -> String {
+    let tuple = format!("({})", vec!["?"; arity].join(", "));
+    format!(
+        "INSERT INTO {table} ({columns}) VALUES {}",
+        vec![tuple; rows].join(", ")
+    )
+}

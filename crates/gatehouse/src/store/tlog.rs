@@ -19,10 +19,9 @@
 use auditlog::{Checkpoint, Hash, Signer, Tree};
 use rusqlite::{params, OptionalExtension, Transaction};
 
-use super::audit::{insert_sql, ROWS_PER_INSERT};
 use super::audit_row::{audit_row, AuditRow, AUDIT_COLUMNS};
 use super::error::StoreError;
-use super::sqlite::Store;
+use super::sqlite::{insert_sql, Store, ROWS_PER_INSERT};
 
 /// The first line of every leaf's bytes: names the encoding, so that a later one can differ.
 pub const LEAF_FORMAT: &str = "gatehouse-audit-event/1";
@@ -151,9 +150,6 @@ pub trait LogStore: Send {
     fn add_checkpoint(&mut self, c: &CheckpointRow) -> Result<(), StoreError>;
     /// Adopt the events recorded before the log existed; returns how many became leaves.
     fn adopt_pending(&mut self) -> Result<u64, StoreError>;
-    /// Append `rows` with their leaves `hashes` ([`event_leaf`] of each, computed by the caller,
-    /// which keeps them for its tree) in one transaction; returns the first leaf's number.
-    fn append_hashed(&mut self, rows: &[AuditRow], hashes: &[Hash]) -> Result<u64, StoreError>;
 }
 
 fn hash_of(bytes: &[u8]) -> Result<Hash, StoreError> {
@@ -370,15 +366,6 @@ impl LogStore for Store {
         let n = adopt(&tx)?;
         tx.commit()?;
         Ok(n)
-    }
-
-    fn append_hashed(&mut self, rows: &[AuditRow], hashes: &[Hash]) -> Result<u64, StoreError> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let first = super::audit::insert_hashed(&tx, rows, hashes)?;
-        tx.commit()?;
-        Ok(first)
     }
 }
 
