@@ -39,6 +39,7 @@ pub mod accounts;
 pub mod admin;
 pub mod asking;
 pub mod audit;
+pub mod bursts;
 pub mod checkpoints;
 pub mod cli;
 pub mod clock;

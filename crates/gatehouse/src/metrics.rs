@@ -105,6 +105,8 @@ pub struct Metrics {
     /// Connections the admin listener accepted: what proves that no request through the proxy
     /// ever reached the gateway's own admin socket.
     pub admin_connections: Counter,
+    /// Times freed memory was handed back to the system after a burst of connections ended.
+    pub memory_trims: Counter,
     pub bytes: Family<DirectionLabels, Counter>,
     /// The two members of `bytes`, resolved once (a family lookup takes a lock per call).
     bytes_up: Counter,
@@ -212,6 +214,7 @@ impl Metrics {
             active_connections: reg(r, "active_connections", "Client connections open now", Gauge::default()),
             connections: reg(r, "connections", "Client connections accepted", Counter::default()),
             admin_connections: reg(r, "admin_connections", "Connections accepted by the admin listener", Counter::default()),
+            memory_trims: reg(r, "memory_trims", "Times freed memory was handed back to the system after a burst of client connections ended", Counter::default()),
             bytes,
             bytes_up,
             bytes_down,

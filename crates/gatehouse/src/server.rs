@@ -96,11 +96,17 @@ impl Server {
         .await?;
         let connections = Arc::new(Semaphore::new(max_connections as usize));
         let (admin_stop_tx, admin_stop) = watch::channel(false);
+        let bursts = Arc::new(crate::bursts::Bursts::default());
         let mut tasks = vec![
             tokio::spawn(accept_loop(
                 gateway.clone(),
                 proxy_listener,
-                connections.clone(),
+                (connections.clone(), bursts.clone()),
+                controls.drain.subscribe(),
+            )),
+            tokio::spawn(crate::bursts::give_back(
+                gateway.clone(),
+                bursts,
                 controls.drain.subscribe(),
             )),
             tokio::spawn(poll_principals(gateway.clone(), controls.drain.subscribe())),
@@ -352,7 +358,7 @@ fn own_sockets(listeners: &[SocketAddr]) -> Vec<SocketAddr> {
 async fn accept_loop(
     gw: Arc<Gateway>,
     listener: TcpListener,
-    connections: Arc<Semaphore>,
+    (connections, bursts): (Arc<Semaphore>, Arc<crate::bursts::Bursts>),
     mut drain: watch::Receiver<bool>,
 ) {
     loop {
@@ -371,7 +377,7 @@ async fn accept_loop(
             Ok((stream, peer)) => {
                 let gw = gw.clone();
                 gw.metrics.connections.inc();
-                gw.metrics.active_connections.inc();
+                bursts.opened(gw.metrics.active_connections.inc() + 1);
                 tokio::spawn(async move {
                     // The connection watches `Gateway::stop` itself, so that a request cut at the
                     // end of the grace period still records its event before the socket closes.
