@@ -11,6 +11,8 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+pub mod gate;
+
 use gatehouse::config::Config;
 use gatehouse::identity::hash_password;
 use gatehouse::server::{Server, ServerOptions};
@@ -419,6 +421,8 @@ pub struct Gateway {
     pub admin: SocketAddr,
     pub data_dir: tempfile::TempDir,
     pub config_dir: tempfile::TempDir,
+    /// Held while the gateway runs: a heavy test waits for it ([`gate`]).
+    _light: gate::Light,
 }
 
 /// The configuration tests start from: ports 0, origins on 127.0.0.2–127.0.0.9 reachable by rule
@@ -501,6 +505,7 @@ impl Gateway {
         config_text: &str,
         clock: gatehouse::clock::SharedClock,
     ) -> Gateway {
+        let light = gate::light();
         let config_dir = tempfile::tempdir().unwrap();
         let path = config_dir.path().join("gatehouse.toml");
         std::fs::write(&path, config_text).unwrap();
@@ -521,6 +526,7 @@ impl Gateway {
             server: Some(server),
             data_dir,
             config_dir,
+            _light: light,
         }
     }
 
@@ -549,6 +555,31 @@ impl Gateway {
 
     pub fn store(&self) -> Store {
         Store::open(self.data_dir.path()).unwrap()
+    }
+
+    /// One value of this gateway's `/metrics` by its full series name (labels included).
+    pub async fn metric(&self, series: &str) -> f64 {
+        metric_at(&self.admin.to_string(), series)
+            .await
+            .unwrap_or_else(|| panic!("no `{series}` in the gateway's /metrics"))
+    }
+
+    /// Wait (bounded by [`SAFETY`]) until the audit trail holds a row matching `pred`: events of
+    /// tunnels are written when the tunnel ends, which the client does not observe.
+    pub async fn wait_for_audit(&self, pred: impl Fn(&gatehouse::store::AuditRow) -> bool) {
+        let deadline = tokio::time::Instant::now() + SAFETY;
+        loop {
+            self.flush_audit().await;
+            let rows = self.audit();
+            if rows.iter().any(&pred) {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no matching audit row in {rows:#?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     /// Add a principal directly in the store and wait until the gateway has loaded it.
@@ -638,6 +669,23 @@ impl CurlOutput {
         )
         .map(str::to_string)
     }
+}
+
+/// One value of a gateway's `/metrics` by its full series name (labels included), read from its
+/// admin address (`127.0.0.1:PORT` or `http://127.0.0.1:PORT`); `None` when the series is absent.
+pub async fn metric_at(admin: &str, series: &str) -> Option<f64> {
+    let base = match admin.starts_with("http://") {
+        true => admin.to_string(),
+        false => format!("http://{admin}"),
+    };
+    let text = curl(&[&format!("{base}/metrics")]).await.text();
+    text.lines().find_map(|l| {
+        l.strip_prefix(series)?
+            .strip_prefix(' ')?
+            .trim()
+            .parse()
+            .ok()
+    })
 }
 
 /// Run curl with the given arguments (blocking, on a helper thread). `-s -S`, a 30 s limit, headers

@@ -6,7 +6,6 @@
 //! see nothing.
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use policy::Tier;
 use testkit::Edit;
@@ -79,24 +78,6 @@ fn assert_refused(r: &Reply, status: u16, rule: &str, ctx: &str) {
     assert_eq!(r.rule().as_deref(), Some(rule), "{ctx}: {}", r.text);
     assert!(r.closed, "{ctx}: {}", r.text);
     assert!(!r.text.contains("hello from origin"), "{ctx}: {}", r.text);
-}
-
-/// Wait (bounded) until the audit trail holds a row matching `pred`; events of tunnels are written
-/// when the tunnel ends, which the client does not observe.
-async fn wait_for_audit(gw: &Gateway, pred: impl Fn(&gatehouse::store::AuditRow) -> bool) {
-    let deadline = tokio::time::Instant::now() + SAFETY;
-    loop {
-        gw.flush_audit().await;
-        let rows = gw.audit();
-        if rows.iter().any(&pred) {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no matching audit row in {rows:#?}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -715,10 +696,8 @@ async fn connect_is_limited_to_configured_ports_and_checked_addresses() {
     assert!(!origin.seen().contains("/secret"));
     assert!(!origin.seen().contains("after-refused-connect"));
     let want = format!("origin.test:{p}");
-    wait_for_audit(&gw, |r| {
-        r.method == "CONNECT" && r.decision == "allow" && r.destination == want
-    })
-    .await;
+    gw.wait_for_audit(|r| r.method == "CONNECT" && r.decision == "allow" && r.destination == want)
+        .await;
     gw.shutdown().await;
 }
 

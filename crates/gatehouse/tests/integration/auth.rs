@@ -15,10 +15,9 @@ use crate::cli::start_serve;
 
 /// One value of the gateway's `/metrics`.
 async fn metric(admin: &str, name: &str) -> u64 {
-    let text = curl(&[&format!("http://{admin}/metrics")]).await.text();
-    text.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
-        .unwrap_or_else(|| panic!("no `{name}` in:\n{text}"))
+    testkit::metric_at(admin, name)
+        .await
+        .unwrap_or_else(|| panic!("no `{name}` in /metrics")) as u64
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,8 +5,6 @@
 //! checked from both sides: what the client got, and that the listener the spelling points at (which
 //! would have answered had the rule been bypassed) saw nothing.
 
-use std::time::Duration;
-
 use policy::Tier;
 use testkit::Edit;
 use testkit::{base_config, basic, exchange, Gateway, Origin, SAFETY};
@@ -33,24 +31,6 @@ fn with_hosts(config: &str, extra: &[(&str, &str)]) -> String {
     let out = config.edit("hosts = { ", &format!("hosts = {{ {entries}"));
     assert_ne!(out, config, "the base configuration changed shape");
     out
-}
-
-/// Wait (bounded) until the audit trail holds a row matching `pred`; events of tunnels are written
-/// when the tunnel ends, which the client does not observe.
-async fn wait_for_audit(gw: &Gateway, pred: impl Fn(&gatehouse::store::AuditRow) -> bool) {
-    let deadline = tokio::time::Instant::now() + SAFETY;
-    loop {
-        gw.flush_audit().await;
-        let rows = gw.audit();
-        if rows.iter().any(&pred) {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no matching audit row in {rows:#?}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 /// The origin's bytes received since `mark`.
@@ -653,9 +633,7 @@ async fn connect_with_a_disagreeing_host_is_refused_and_an_agreeing_one_tunnels(
     assert!(origin.seen().starts_with("GET /through HTTP/1.1\r\n"));
     // The tunnel's event is written when both directions have ended, after our close.
     let want = format!("origin.test:{p}");
-    wait_for_audit(&gw, |r| {
-        r.method == "CONNECT" && r.decision == "allow" && r.destination == want
-    })
-    .await;
+    gw.wait_for_audit(|r| r.method == "CONNECT" && r.decision == "allow" && r.destination == want)
+        .await;
     gw.shutdown().await;
 }

@@ -24,6 +24,8 @@ pub(crate) struct Serve {
     pub(crate) data_dir: PathBuf,
     pub(crate) config: PathBuf,
     _config_dir: tempfile::TempDir,
+    /// Held while `serve` runs: a heavy test waits for it (`testkit::gate`).
+    _light: testkit::gate::Light,
 }
 
 impl Drop for Serve {
@@ -58,6 +60,7 @@ fn spawn_serve(
     data_dir: PathBuf,
     data: tempfile::TempDir,
 ) -> Serve {
+    let light = testkit::gate::light();
     let mut child = Command::new(BIN)
         .args(["serve", "--config"])
         .arg(&config)
@@ -113,6 +116,7 @@ fn spawn_serve(
         data_dir,
         config,
         _config_dir: config_dir,
+        _light: light,
     }
 }
 
@@ -737,6 +741,7 @@ async fn sigterm_drains_and_flushes_every_audit_event() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_gigabyte_up_and_down_streams_in_constant_memory() {
+    let _heavy = testkit::gate::heavy();
     let origin = Origin::start("127.0.0.2").await;
     let s = start_serve(&base_config(&origin));
     let (proxy, _) = add_ada_and_wait(&s, &origin).await;

@@ -754,6 +754,7 @@ pub(crate) const CHROMIUM: &str = "/usr/bin/chromium";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn headless_chromium_through_playwright() {
+    let _heavy = testkit::gate::heavy();
     let browser = browser_dir();
     assert!(
         Path::new(CHROMIUM).exists(),

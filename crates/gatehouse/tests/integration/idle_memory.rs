@@ -93,6 +93,7 @@ fn open_files_limit() -> u64 {
 
 #[test]
 fn idle_connections_cost_little() {
+    let _heavy = testkit::gate::heavy();
     assert!(
         open_files_limit() >= (CONNS + 200) as u64,
         "this test holds {CONNS} sockets: raise `ulimit -n` (it is {})",

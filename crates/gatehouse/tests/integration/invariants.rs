@@ -12,24 +12,8 @@ use std::time::{Duration, Instant};
 
 use gatehouse::store::PrincipalStore;
 use policy::Tier;
-use testkit::{base_config, curl, get_from, within, Edit, Gateway, Origin, SAFETY};
+use testkit::{base_config, get_from, within, Edit, Gateway, Origin, SAFETY};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-/// One value of the gateway's `/metrics`, by its full series name (labels included).
-pub async fn metric(gw: &Gateway, series: &str) -> f64 {
-    let text = curl(&[&format!("http://{}/metrics", gw.admin)])
-        .await
-        .text();
-    text.lines()
-        .find_map(|l| {
-            l.strip_prefix(series)?
-                .strip_prefix(' ')?
-                .trim()
-                .parse()
-                .ok()
-        })
-        .unwrap_or_else(|| panic!("no `{series}` in:\n{text}"))
-}
 
 const VERIFICATIONS: &str = "gatehouse_auth_verifications_total";
 
@@ -41,15 +25,11 @@ async fn one_password_check_serves_many_requests_on_many_connections() {
     let origin = Origin::start("127.0.0.2").await;
     let gw = Gateway::start(&base_config(&origin)).await;
     gw.add_user("ada", Tier::Open, "pw-ada-argon").await;
-    assert_eq!(
-        metric(&gw, VERIFICATIONS).await,
-        0.0,
-        "nothing verified yet"
-    );
+    assert_eq!(gw.metric(VERIFICATIONS).await, 0.0, "nothing verified yet");
     let url = format!("http://origin.test:{}/v", origin.port());
     let first = get_from("127.0.0.20", gw.proxy, ("ada", "pw-ada-argon"), &url).await;
     assert_eq!(first.status(), 200, "{}", first.head());
-    assert_eq!(metric(&gw, VERIFICATIONS).await, 1.0);
+    assert_eq!(gw.metric(VERIFICATIONS).await, 1.0);
     // 8 rounds of 8 concurrent connections, each from its own client address.
     const ROUNDS: usize = 8;
     const WIDE: usize = 8;
@@ -73,14 +53,14 @@ async fn one_password_check_serves_many_requests_on_many_connections() {
         "every request reached the origin"
     );
     assert_eq!(
-        metric(&gw, VERIFICATIONS).await,
+        gw.metric(VERIFICATIONS).await,
         1.0,
         "a request with verified credentials ran argon2 again"
     );
     // The counter does count: a different password is verified (and refused).
     let wrong = get_from("127.0.0.20", gw.proxy, ("ada", "pw-ada-wrong"), &url).await;
     assert_eq!(wrong.status(), 407);
-    assert_eq!(metric(&gw, VERIFICATIONS).await, 2.0);
+    assert_eq!(gw.metric(VERIFICATIONS).await, 2.0);
     gw.shutdown().await;
 }
 
@@ -102,7 +82,7 @@ async fn a_change_in_the_store_is_honoured_within_two_seconds() {
     let url = format!("http://other.test:{}/t", origin.port());
     let get = || get_from("127.0.0.20", gw.proxy, ("ada", "pw-ada-tier"), &url);
     assert_eq!(get().await.status(), 200);
-    let verified = metric(&gw, VERIFICATIONS).await;
+    let verified = gw.metric(VERIFICATIONS).await;
     // What `gatehouse user set-tier` does: one write to the store.
     store.set_tier("ada", Tier::Filtered).unwrap();
     let changed = Instant::now();
@@ -133,7 +113,7 @@ async fn a_change_in_the_store_is_honoured_within_two_seconds() {
         refused.head()
     );
     // The request path did not find it out by checking the password again: the poller did.
-    assert_eq!(metric(&gw, VERIFICATIONS).await, verified);
+    assert_eq!(gw.metric(VERIFICATIONS).await, verified);
     eprintln!("the tier change was honoured after {took:?}");
     gw.shutdown().await;
 }
@@ -181,19 +161,19 @@ async fn a_failing_store_under_drop_counts_every_event_it_loses() {
     // The writer gives a batch up after its second failed commit (each waits out the store's
     // 2 s busy timeout): the lost events are counted.
     let deadline = Instant::now() + SAFETY;
-    while metric(&gw, LOST).await < 1.0 {
+    while gw.metric(LOST).await < 1.0 {
         assert!(
             Instant::now() < deadline,
             "no event counted lost while the store refused every commit (write errors: {})",
-            metric(&gw, "gatehouse_audit_write_errors_total").await
+            gw.metric("gatehouse_audit_write_errors_total").await
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(metric(&gw, "gatehouse_audit_write_errors_total").await >= 2.0);
+    assert!(gw.metric("gatehouse_audit_write_errors_total").await >= 2.0);
     lock.execute_batch("ROLLBACK").unwrap();
     drop(lock);
     gw.flush_audit().await;
-    let (lost, dropped) = (metric(&gw, LOST).await, metric(&gw, DROPPED).await);
+    let (lost, dropped) = (gw.metric(LOST).await, gw.metric(DROPPED).await);
     let stored = gw.audit().len();
     assert!(
         stored < answered,
@@ -204,7 +184,7 @@ async fn a_failing_store_under_drop_counts_every_event_it_loses() {
         answered,
         "events stored {stored} + lost {lost} + dropped {dropped} != responses {answered}"
     );
-    assert_eq!(metric(&gw, "gatehouse_audit_store_failing").await, 0.0);
+    assert_eq!(gw.metric("gatehouse_audit_store_failing").await, 0.0);
     gw.shutdown().await;
 }
 

@@ -19,7 +19,7 @@ use gatehouse::store::{
 };
 use policy::Tier;
 use serde_json::Value;
-use testkit::{base_config, curl, get_from, Gateway, Origin};
+use testkit::{base_config, get_from, Gateway, Origin};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -230,12 +230,10 @@ fn ask(gw: &Gateway, clock: &ManualClock, purpose: &str) -> i64 {
     }
 }
 
+/// A webhook counter, 0 before it first moves.
 async fn metric(gw: &Gateway, name: &str) -> f64 {
-    let text = curl(&[&format!("http://{}/metrics", gw.admin)])
+    testkit::metric_at(&gw.admin.to_string(), name)
         .await
-        .text();
-    text.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
         .unwrap_or(0.0)
 }
 

@@ -864,6 +864,7 @@ async fn the_openapi_document_describes_every_api_route_and_what_it_answers() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_person_uses_the_portal_in_a_real_browser_on_a_phone() {
+    let _heavy = testkit::gate::heavy();
     use crate::clients::{browser_dir, run, CHROMIUM};
     let browser = browser_dir();
     assert!(

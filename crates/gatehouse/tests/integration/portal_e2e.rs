@@ -219,6 +219,7 @@ fn artefacts(name: &str) -> PathBuf {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_person_asks_an_approver_approves_and_the_page_loads_in_a_real_browser() {
+    let _heavy = testkit::gate::heavy();
     use crate::clients::{browser_dir, run, CHROMIUM};
     let browser = browser_dir();
     assert!(

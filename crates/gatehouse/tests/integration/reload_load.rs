@@ -14,8 +14,6 @@ use std::time::Duration;
 use policy::Tier;
 use testkit::{base_config, get_from, within, Edit, Gateway, Origin};
 
-use crate::invariants::metric;
-
 /// What a response says about the configuration that decided it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Answer {
@@ -48,6 +46,7 @@ const EACH: usize = 15;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reloads_under_load_switch_whole_and_fail_nothing() {
+    let _heavy = testkit::gate::heavy();
     let origin = Origin::start("127.0.0.2").await;
     let allowing = base_config(&origin);
     // The same URL refused by a rule of its own: `origin.test` added to the denied list.
@@ -76,7 +75,9 @@ async fn reloads_under_load_switch_whole_and_fail_nothing() {
     assert_ne!(expected[0], expected[1]);
     std::fs::write(gw.config_path(), &configs[0]).unwrap();
     gw.reload().await.unwrap();
-    let reloads_before = metric(&gw, "gatehouse_config_reloads_total{code=\"ok\"}").await;
+    let reloads_before = gw
+        .metric("gatehouse_config_reloads_total{code=\"ok\"}")
+        .await;
     let origin_before = origin.requests();
 
     let seq = Arc::new(AtomicU64::new(0));
@@ -220,7 +221,9 @@ async fn reloads_under_load_switch_whole_and_fail_nothing() {
         "only {spanning} of {RELOADS} reloads had a request in flight across them"
     );
     assert_eq!(
-        metric(&gw, "gatehouse_config_reloads_total{code=\"ok\"}").await - reloads_before,
+        gw.metric("gatehouse_config_reloads_total{code=\"ok\"}")
+            .await
+            - reloads_before,
         RELOADS as f64
     );
     eprintln!(

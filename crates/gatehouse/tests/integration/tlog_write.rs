@@ -64,13 +64,9 @@ fn assert_covered(data_dir: &Path) -> u64 {
 
 /// The value of a metric without labels in `/metrics`.
 async fn metric(admin: &str, name: &str) -> f64 {
-    let text = curl(&[&format!("{admin}/metrics")]).await.text();
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name} ")))
-        .unwrap_or_else(|| panic!("no `{name}` in\n{text}"))
-        .trim()
-        .parse()
-        .unwrap()
+    testkit::metric_at(admin, name)
+        .await
+        .unwrap_or_else(|| panic!("no `{name}` in /metrics"))
 }
 
 async fn readyz(admin: &str) -> (u16, String) {
