@@ -476,6 +476,35 @@ networks = ["127.0.0.5/32"]
     )
 }
 
+/// `configuration` with names added to its static hosts table (`base_config`'s `[dns] hosts`):
+/// each `(name, "ip[,ip…]")`.
+pub fn with_hosts(configuration: &str, extra: &[(&str, &str)]) -> String {
+    let mut entries = String::new();
+    for (name, ips) in extra {
+        let list: Vec<String> = ips.split(',').map(|ip| format!("\"{ip}\"")).collect();
+        entries.push_str(&format!("\"{name}\" = [{}], ", list.join(", ")));
+    }
+    let out = configuration.edit("hosts = { ", &format!("hosts = {{ {entries}"));
+    assert_ne!(out, configuration, "the base configuration changed shape");
+    out
+}
+
+/// The bytes of a proxy request `GET target` with `Host: host`, authenticated, closing after it.
+pub fn get_head(target: &str, host: &str, auth: &str) -> Vec<u8> {
+    format!(
+        "GET {target} HTTP/1.1\r\nHost: {host}\r\nProxy-Authorization: {auth}\r\nConnection: close\r\n\r\n"
+    )
+    .into_bytes()
+}
+
+/// The bytes of `CONNECT authority`, authenticated.
+pub fn connect_head(authority: &str, auth: &str) -> Vec<u8> {
+    format!(
+        "CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\nProxy-Authorization: {auth}\r\n\r\n"
+    )
+    .into_bytes()
+}
+
 /// Editing configuration and rule text in tests: an edit that finds nothing to replace is a test
 /// that runs on a configuration it did not mean to write, so it fails instead.
 pub trait Edit {

@@ -8,38 +8,18 @@
 use std::net::SocketAddr;
 
 use policy::Tier;
+use testkit::connect_head as connect;
 use testkit::Edit;
 use testkit::{
     base_config, basic, exchange, read_one_or_eof, read_to_close, Gateway, Origin, Reply, SAFETY,
 };
+use testkit::{get_head, with_hosts};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 /// `GET http://authority/path` with the same `Host`, closing after the response.
 fn get(authority: &str, path: &str, auth: &str) -> Vec<u8> {
-    format!(
-        "GET http://{authority}{path} HTTP/1.1\r\nHost: {authority}\r\nProxy-Authorization: {auth}\r\nConnection: close\r\n\r\n"
-    )
-    .into_bytes()
-}
-
-fn connect(authority: &str, auth: &str) -> Vec<u8> {
-    format!(
-        "CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\nProxy-Authorization: {auth}\r\n\r\n"
-    )
-    .into_bytes()
-}
-
-/// Add names to the static hosts table of a configuration.
-fn with_hosts(config: &str, extra: &[(&str, &str)]) -> String {
-    let mut entries = String::new();
-    for (name, ips) in extra {
-        let list: Vec<String> = ips.split(',').map(|ip| format!("\"{ip}\"")).collect();
-        entries.push_str(&format!("\"{name}\" = [{}], ", list.join(", ")));
-    }
-    let out = config.edit("hosts = { ", &format!("hosts = {{ {entries}"));
-    assert_ne!(out, config, "the base configuration changed shape");
-    out
+    get_head(&format!("http://{authority}{path}"), authority, auth)
 }
 
 /// Add ports to the CONNECT port list of a configuration.

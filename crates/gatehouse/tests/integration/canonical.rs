@@ -6,31 +6,15 @@
 //! would have answered had the rule been bypassed) saw nothing.
 
 use policy::Tier;
+use testkit::get_head as get;
 use testkit::Edit;
-use testkit::{base_config, basic, exchange, Gateway, Origin, SAFETY};
+use testkit::{base_config, basic, exchange, with_hosts, Gateway, Origin, SAFETY};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-
-/// `GET target` with the given Host header, closing after the response.
-fn get(target: &str, host: &str, auth: &str) -> Vec<u8> {
-    format!("GET {target} HTTP/1.1\r\nHost: {host}\r\nProxy-Authorization: {auth}\r\nConnection: close\r\n\r\n")
-        .into_bytes()
-}
 
 /// `GET http://authority/path` with `Host: authority`, spelled exactly the same way.
 fn get_as_spelled(authority: &str, path: &str, auth: &str) -> Vec<u8> {
     get(&format!("http://{authority}{path}"), authority, auth)
-}
-
-/// Add names to the static hosts table of a configuration.
-fn with_hosts(config: &str, extra: &[(&str, &str)]) -> String {
-    let mut entries = String::new();
-    for (name, ip) in extra {
-        entries.push_str(&format!("\"{name}\" = [\"{ip}\"], "));
-    }
-    let out = config.edit("hosts = { ", &format!("hosts = {{ {entries}"));
-    assert_ne!(out, config, "the base configuration changed shape");
-    out
 }
 
 /// The origin's bytes received since `mark`.

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use policy::Tier;
+use testkit::connect_head as connect;
 use testkit::Edit;
 use testkit::{base_config, basic, exchange, Gateway, Origin, SAFETY};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -56,13 +57,6 @@ async fn origin_and_watcher_on_one_port() -> (Origin, Watcher) {
         }
     }
     panic!("no port free on both 127.0.0.3 and 127.0.0.4");
-}
-
-fn connect(authority: &str, auth: &str) -> Vec<u8> {
-    format!(
-        "CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\nProxy-Authorization: {auth}\r\n\r\n"
-    )
-    .into_bytes()
 }
 
 /// CONNECT and send one request through the tunnel; the origin's answer must come back.
