@@ -580,6 +580,63 @@ mod tests {
     }
 
     #[test]
+    fn groups_are_created_and_deleted_by_an_admin_recorded_and_move_the_generation() {
+        use crate::store::AuditStore;
+        let (_dir, s) = store();
+        s.create_principal(&new("root", Role::Admin), CLI, 1)
+            .unwrap();
+        s.create_principal(&new("ada", Role::User), CLI, 1).unwrap();
+        let by = Actor {
+            name: "root",
+            via: "portal 127.0.0.1:1",
+        };
+        let g0 = s.generation().unwrap();
+        s.create_group("staff", by, 2).unwrap();
+        assert!(s.generation().unwrap() > g0);
+        assert!(matches!(
+            s.create_group("staff", by, 3),
+            Err(AccountError::Store(StoreError::GroupExists(_)))
+        ));
+        s.add_member("staff", "ada").unwrap();
+        let ada_acts = Actor {
+            name: "ada",
+            via: "portal 127.0.0.1:2",
+        };
+        assert!(matches!(
+            s.remove_group("staff", ada_acts, 4),
+            Err(AccountError::Actor(GrantError::Role { .. }))
+        ));
+        assert!(matches!(
+            s.create_group("desk", ada_acts, 4),
+            Err(AccountError::Actor(GrantError::Role { .. }))
+        ));
+        assert_eq!(s.groups().unwrap().len(), 1);
+        let g1 = s.generation().unwrap();
+        assert_eq!(s.remove_group("staff", by, 5).unwrap(), ["ada"]);
+        assert!(s.generation().unwrap() > g1);
+        assert!(s.principal("ada").unwrap().groups.is_empty());
+        assert!(matches!(
+            s.remove_group("staff", by, 6),
+            Err(AccountError::Store(StoreError::NoSuchGroup(_)))
+        ));
+        let recorded: Vec<_> = s
+            .audit(&crate::store::AuditQuery::default())
+            .unwrap()
+            .into_iter()
+            .filter(|r| r.rule.starts_with("group."))
+            .map(|r| (r.rule, r.destination, r.url.unwrap_or_default()))
+            .collect();
+        let row = |a: &str, d: &str| (a.to_string(), "group:staff".to_string(), d.to_string());
+        assert_eq!(
+            recorded,
+            [
+                row("group.create", "name=staff"),
+                row("group.delete", "members=ada")
+            ]
+        );
+    }
+
+    #[test]
     fn tokens_work_until_revoked_expired_or_their_principal_is_disabled() {
         let (_dir, s) = store();
         s.create_principal(&new("root", Role::Admin), CLI, 1)
