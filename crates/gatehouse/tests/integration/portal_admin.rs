@@ -5,6 +5,9 @@
 //! the CSRF token or from another origin change nothing; bad input is refused with the CLI's
 //! words; service-account tokens made by the CLI work as bearer tokens on `/api/v1` only, until
 //! revoked or their principal is disabled; and every action is in the audit trail with its actor.
+//! Groups: an admin creates one, gives it a member, and deletes it (each recorded); a rule on the
+//! group opens a destination to the member and closes it again once the group is deleted. An
+//! approver creates guests sponsored by themself within their approver scopes only; a user cannot.
 
 use gatehouse::identity::hash_password;
 use gatehouse::store::{AccountStore, GrantStore, PrincipalStore, Role};
@@ -1001,5 +1004,64 @@ async fn an_approver_creates_a_guest_within_their_scopes_only_and_sponsored_by_t
     );
     assert!(!ada.get("/").await.text.contains("href=\"/guests\""));
     assert_eq!(state(&gw), before, "nothing changed");
+    gw.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rule_on_a_group_follows_the_group_made_and_deleted_in_the_portal() {
+    let origin = Origin::start("127.0.0.2").await;
+    let rules = tempfile::tempdir().unwrap();
+    let rules_path = rules.path().join("rules.cedar");
+    std::fs::write(
+        &rules_path,
+        "@id(\"staff-open\")\n@tier(\"open\")\npermit (principal in Gatehouse::Group::\"staff\", action, resource);\n",
+    )
+    .unwrap();
+    let config = format!(
+        "{}\n[rules]\nfiles = [\"{}\"]\n",
+        testkit::base_config(&origin),
+        rules_path.display()
+    );
+    let gw = Gateway::start(&config).await;
+    gw.add_user("ada", Tier::Filtered, crate::grants::PW).await;
+    gw.store()
+        .add_principal(
+            "root",
+            Role::Admin,
+            Tier::None,
+            &hash_password(ROOT_PW).unwrap(),
+        )
+        .unwrap();
+    gw.wait_for_principals().await;
+    let mut root = Visitor::new(&gw);
+    assert_eq!(root.login("root", ROOT_PW).await.status(), 303);
+    let url = other(&origin);
+    let ada = |want: u16| {
+        let (gw, url) = (&gw, &url);
+        async move { crate::grants::get(gw, "ada", url).await.status() == want }
+    };
+    assert!(ada(403).await, "filtered: other.test is refused");
+
+    let r = post_form(&root, "/admin/groups", &[("name", "staff")]).await;
+    assert_eq!(r.status(), 303, "{}", r.text);
+    let fields = [("tier", ""), ("role", ""), ("groups", "staff")];
+    let r = post_form(&root, "/admin/principals/ada", &fields).await;
+    assert_eq!(r.status(), 303, "{}", r.text);
+    eventually("the rule on `staff` opens other.test to ada", || ada(200)).await;
+    assert!(origin.seen().contains("other.test"), "the origin saw her");
+
+    let r = post_form(&root, "/admin/groups/staff/delete", &[("confirm", "staff")]).await;
+    assert_eq!(r.status(), 200, "{}", r.text);
+    eventually("the group gone, the rule no longer matches her", || {
+        ada(403)
+    })
+    .await;
+    let seen = origin.requests();
+    assert!(ada(403).await);
+    assert_eq!(
+        origin.requests(),
+        seen,
+        "a refused request reaches no origin"
+    );
     gw.shutdown().await;
 }
