@@ -6,7 +6,8 @@
 //! same words and record the same audit events.
 //!
 //! Guarantees: every action here is refused (`403`) unless the person is an admin, before any
-//! input is read; a refusal by a check or by the store's rules changes nothing and comes back as
+//! input is read (except [`sponsor_guest`]: an approver's guest, within the limits the store
+//! checks); a refusal by a check or by the store's rules changes nothing and comes back as
 //! a [`Refusal`] (a status and the message); the store changes a principal and records it in one
 //! transaction, and moves the principals' change counter, so the running gateway applies a tier,
 //! role or group change, or a disable (ending the person's portal sessions and open tunnels),
@@ -96,6 +97,16 @@ where
     if let Some(r) = not_admin(viewer) {
         return Ok(Err(r));
     }
+    run(portal, viewer, client, work).await
+}
+
+/// [`act`] without its admins-only check: for an action whose own check (the store's) decides
+/// who may do it.
+async fn run<T, F>(portal: &Portal, viewer: &Viewer, client: SocketAddr, work: F) -> Outcome<T>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut dyn PortalBackend, Actor<'_>, i64) -> Result<T, AccountError> + Send + 'static,
+{
     let (name, from, now) = (viewer.name().to_string(), via(client), portal.now_us());
     let out = portal
         .with_store(move |s| {
@@ -344,13 +355,39 @@ pub(crate) async fn create_guest(
     if let Some(r) = not_admin(viewer) {
         return Ok(Err(r));
     }
+    add_guest(portal, viewer, client, f).await
+}
+
+/// The refusal of anybody but an approver or admin creating a guest.
+pub(crate) const SPONSORS_ONLY: &str = "only approvers and admins create guests";
+
+/// Create a guest as an approver (or admin) on `/guests`: the store refuses an approver a guest
+/// sponsored by anybody else, or whose tier or scope lies outside their approver scopes.
+pub(crate) async fn sponsor_guest(
+    portal: &Portal,
+    viewer: &Viewer,
+    client: SocketAddr,
+    f: &NewGuestForm,
+) -> Outcome<CreatedGuest> {
+    if !viewer.reviews() {
+        return Ok(Err((StatusCode::FORBIDDEN, SPONSORS_ONLY.to_string())));
+    }
+    add_guest(portal, viewer, client, f).await
+}
+
+async fn add_guest(
+    portal: &Portal,
+    viewer: &Viewer,
+    client: SocketAddr,
+    f: &NewGuestForm,
+) -> Outcome<CreatedGuest> {
     let (mut new, password, generated) = match guest_of(portal, viewer, f, portal.now_us()) {
         Ok(g) => g,
         Err(r) => return Ok(Err(r)),
     };
     new.password_hash = hashed(password.clone()).await?;
     let shown = generated.then_some(password);
-    act(portal, viewer, client, move |s, by, now| {
+    run(portal, viewer, client, move |s, by, now| {
         let guest = s.add_guest(&new, by, now)?;
         Ok(CreatedGuest {
             guest,
@@ -406,6 +443,47 @@ pub(crate) async fn revoke_token(
 ) -> Outcome<TokenRow> {
     act(portal, viewer, client, move |s, by, now| {
         s.revoke_token(id, by, now)
+    })
+    .await
+}
+
+/// A group to create.
+#[derive(Deserialize, Default)]
+pub(crate) struct NewGroup {
+    #[serde(default)]
+    pub name: String,
+}
+
+/// Create an empty group (`group.create`), after the command line's name check.
+pub(crate) async fn create_group(
+    portal: &Portal,
+    viewer: &Viewer,
+    client: SocketAddr,
+    f: &NewGroup,
+) -> Outcome<String> {
+    if let Some(r) = not_admin(viewer) {
+        return Ok(Err(r));
+    }
+    let name = f.name.trim().to_string();
+    if let Err(e) = accounts::valid_name(&name) {
+        return Ok(Err(bad(e)));
+    }
+    act(portal, viewer, client, move |s, by, now| {
+        s.create_group(&name, by, now)?;
+        Ok(name)
+    })
+    .await
+}
+
+/// Delete group `name` and its memberships (`group.delete`): the members it had.
+pub(crate) async fn delete_group(
+    portal: &Portal,
+    viewer: &Viewer,
+    client: SocketAddr,
+    name: String,
+) -> Outcome<Vec<String>> {
+    act(portal, viewer, client, move |s, by, now| {
+        s.remove_group(&name, by, now)
     })
     .await
 }

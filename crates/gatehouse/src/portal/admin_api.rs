@@ -1,5 +1,5 @@
 //! `/api/v1/admin/…`: the admin pages' twins as JSON (access class `admin`): principals (list,
-//! create, change), approver scopes (list, add, remove), guests (list, create), service-account
+//! create, change), groups (list, create, delete), approver scopes (list, add, remove), guests (list, create), service-account
 //! tokens (list, create, revoke) and the running configuration's locations, terminals and rules
 //! (read-only). The actions are `admin.rs`'s, the same as the pages'.
 //!
@@ -16,7 +16,9 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde::de::DeserializeOwned;
 
-use super::admin::{self, ApproverScope, Change, NewGuestForm, NewToken, NewUser, Outcome};
+use super::admin::{
+    self, ApproverScope, Change, NewGroup, NewGuestForm, NewToken, NewUser, Outcome,
+};
 use super::admin_views::{self as views, AdminCaller, ApiAct};
 use super::api::{error, json};
 use super::api_grants::{body_of, refused_post};
@@ -31,7 +33,7 @@ fn posted<T: DeserializeOwned>(a: &ApiAct, body: &Bytes) -> Result<T, Box<Respon
 }
 
 /// An action's answer: `status` with `done`'s body, or the refusal as `{"error": …}`.
-async fn reply<T>(
+pub(crate) async fn reply<T>(
     out: impl std::future::Future<Output = Outcome<T>>,
     status: StatusCode,
     done: impl FnOnce(T) -> serde_json::Value,
@@ -341,4 +343,80 @@ pub(crate) async fn config(
         StatusCode::OK,
         views::config_json(&views::config_view(&portal)),
     )
+}
+
+/// Every group with its members (`GET /api/v1/admin/groups`).
+#[utoipa::path(get, path = "/api/v1/admin/groups", tag = "admin",
+    extensions(("x-gatehouse-access" = json!("admin"))),
+    responses(
+        (status = 200, description = "Every group with its members", body = super::admin_schema::Groups),
+        (status = 401, description = "No live portal session or token", body = super::schema::ApiError),
+        (status = 403, description = "Not an admin", body = super::schema::ApiError),
+    ))]
+pub(crate) async fn groups(
+    State(portal): State<Arc<Portal>>,
+    AdminCaller(_): AdminCaller,
+) -> Result<Response, PortalError> {
+    let list: Vec<_> = views::groups(&portal)
+        .await?
+        .iter()
+        .map(views::group_json)
+        .collect();
+    Ok(json(StatusCode::OK, serde_json::json!({ "groups": list })))
+}
+
+/// Create an empty group (`POST /api/v1/admin/groups`).
+#[utoipa::path(post, path = "/api/v1/admin/groups", tag = "admin",
+    extensions(("x-gatehouse-access" = json!("admin"))),
+    request_body(content = super::admin_schema::NewGroupBody, content_type = "application/json"),
+    params(("X-CSRF-Token" = Option<String>, Header, description = "The session's CSRF token (not with a bearer token)")),
+    responses(
+        (status = 201, description = "The group created", body = super::admin_schema::GroupAnswer),
+        (status = 400, description = "A name the command line refuses too", body = super::schema::ApiError),
+        (status = 401, description = "No live portal session or token", body = super::schema::ApiError),
+        (status = 403, description = "Not an admin, another origin, or no CSRF token", body = super::schema::ApiError),
+        (status = 409, description = "The name is taken", body = super::schema::ApiError),
+    ))]
+pub(crate) async fn create_group(a: ApiAct, body: Bytes) -> Result<Response, PortalError> {
+    let f: NewGroup = match posted(&a, &body) {
+        Ok(f) => f,
+        Err(r) => return Ok(*r),
+    };
+    let out = admin::create_group(&a.portal, &a.viewer, a.client, &f);
+    reply(out, StatusCode::CREATED, |name| {
+        let g = views::GroupView {
+            name,
+            members: vec![],
+        };
+        serde_json::json!({ "group": views::group_json(&g) })
+    })
+    .await
+}
+
+/// Delete a group and its memberships (`POST /api/v1/admin/groups/{name}/delete`).
+#[utoipa::path(post, path = "/api/v1/admin/groups/{name}/delete", tag = "admin",
+    extensions(("x-gatehouse-access" = json!("admin"))),
+    params(
+        ("name" = String, Path, description = "The group"),
+        ("X-CSRF-Token" = Option<String>, Header, description = "The session's CSRF token (not with a bearer token)"),
+    ),
+    responses(
+        (status = 200, description = "The group deleted, with the members it had", body = super::admin_schema::GroupAnswer),
+        (status = 400, description = "No such group", body = super::schema::ApiError),
+        (status = 401, description = "No live portal session or token", body = super::schema::ApiError),
+        (status = 403, description = "Not an admin, another origin, or no CSRF token", body = super::schema::ApiError),
+    ))]
+pub(crate) async fn delete_group(
+    a: ApiAct,
+    Path(name): Path<String>,
+) -> Result<Response, PortalError> {
+    if let Some(r) = refused_post(&a.portal, &a.headers, &a.viewer) {
+        return Ok(r);
+    }
+    let out = admin::delete_group(&a.portal, &a.viewer, a.client, name.clone());
+    reply(out, StatusCode::OK, |members| {
+        let g = views::GroupView { name, members };
+        serde_json::json!({ "group": views::group_json(&g) })
+    })
+    .await
 }

@@ -1,5 +1,5 @@
 //! The admin pages (admins only; `403` for anybody else): principals (`/admin`, one principal at
-//! `/admin/principals/NAME`), approver scopes (`/admin/approvers`), guests (`/admin/guests`),
+//! `/admin/principals/NAME`), groups (`/admin/groups`), approver scopes (`/admin/approvers`), guests (`/admin/guests`),
 //! service-account tokens (`/admin/tokens`) and the running configuration's locations, terminals
 //! and rules (`/admin/config`, read-only). Server-rendered forms that work without JavaScript.
 //!
@@ -7,6 +7,7 @@
 //! carries the session's CSRF token (`check_post`, as every portal form), and the person is an
 //! admin; the action itself is `admin.rs`'s, shared with the API; after an action the page shows
 //! what happened, or why nothing was changed (a check's or the store's message, the CLI's words).
+//! Deleting a group needs its name typed again in the form's `confirm` field.
 //! A generated password or a new token is shown once, on the answer to the POST that made it.
 
 use std::sync::Arc;
@@ -18,9 +19,11 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use serde::Deserialize;
 
-use super::admin::{self, ApproverScope, Change, NewGuestForm, NewToken, NewUser, Refusal};
+use super::admin::{
+    self, ApproverScope, Change, CreatedGuest, NewGroup, NewGuestForm, NewToken, NewUser, Refusal,
+};
 use super::admin_views::{
-    self as views, AdminPerson, ConfigView, GuestView, PageAct, PrincipalView, TokenView,
+    self as views, AdminPerson, ConfigView, GroupView, GuestView, PageAct, PrincipalView, TokenView,
 };
 use super::login::{check_post, CsrfForm};
 use super::session::Viewer;
@@ -38,7 +41,7 @@ pub(crate) struct Posted<T> {
 
 /// The answer to an admin POST: `done`'s page or redirect, or a notice saying why nothing was
 /// changed, with a link back to `back`.
-fn answer<T>(
+pub(crate) fn answer<T>(
     viewer: &Viewer,
     out: Result<T, Refusal>,
     back: &'static str,
@@ -267,25 +270,30 @@ pub(crate) async fn create_guest(
         admin::create_guest(&a.portal, &a.viewer, a.client, &f.form).await?,
     );
     Ok(answer(viewer, out, "/admin/guests", |c| {
-        let g = &c.guest;
-        let mut message = format!(
-            "`{}` (tier {}), sponsored by `{}`, is disabled at {}.",
-            g.name,
-            g.tier,
-            g.sponsor,
-            super::trail::format_ts(g.expires_us)
-        );
-        if let Some(pw) = c.password {
-            message.push_str(&format!(" Their password, shown only this once: {pw}"));
-        }
-        notice(
-            viewer,
-            StatusCode::CREATED,
-            "Guest created",
-            message,
-            &[("/admin/guests", "Guests")],
-        )
+        guest_created(viewer, c, "/admin/guests")
     }))
+}
+
+/// The page after a guest was created (`back`: the guests page), a generated password shown once.
+pub(crate) fn guest_created(viewer: &Viewer, c: CreatedGuest, back: &str) -> Response {
+    let g = &c.guest;
+    let mut message = format!(
+        "`{}` (tier {}), sponsored by `{}`, is disabled at {}.",
+        g.name,
+        g.tier,
+        g.sponsor,
+        super::trail::format_ts(g.expires_us)
+    );
+    if let Some(pw) = c.password {
+        message.push_str(&format!(" Their password, shown only this once: {pw}"));
+    }
+    notice(
+        viewer,
+        StatusCode::CREATED,
+        "Guest created",
+        message,
+        &[(back, "Guests")],
+    )
 }
 
 #[derive(Template)]
@@ -371,4 +379,86 @@ pub(crate) async fn config(
         c: views::config_view(&portal),
     };
     Ok(html(StatusCode::OK, &page))
+}
+
+#[derive(Template)]
+#[template(path = "admin_groups.html")]
+struct GroupsPage {
+    nav: Option<Nav>,
+    csrf: String,
+    groups: Vec<GroupView>,
+}
+
+/// `GET /admin/groups`: every group with its member count, the forms to create and delete one.
+pub(crate) async fn groups(
+    State(portal): State<Arc<Portal>>,
+    AdminPerson(viewer): AdminPerson,
+) -> Result<Response, PortalError> {
+    let page = GroupsPage {
+        nav: Nav::of(&viewer),
+        csrf: viewer.csrf.clone(),
+        groups: views::groups(&portal).await?,
+    };
+    Ok(html(StatusCode::OK, &page))
+}
+
+/// `POST /admin/groups`: create an empty group.
+pub(crate) async fn create_group(
+    a: PageAct,
+    Form(f): Form<Posted<NewGroup>>,
+) -> Result<Response, PortalError> {
+    if let Some(r) = refused(&a, &f.csrf) {
+        return Ok(r);
+    }
+    let (viewer, out) = (
+        &a.viewer,
+        admin::create_group(&a.portal, &a.viewer, a.client, &f.form).await?,
+    );
+    Ok(answer(viewer, out, "/admin/groups", |_| {
+        Redirect::to("/admin/groups").into_response()
+    }))
+}
+
+/// The delete form: the group's name typed again.
+#[derive(Deserialize, Default)]
+pub(crate) struct DeleteGroup {
+    #[serde(default)]
+    confirm: String,
+}
+
+/// `POST /admin/groups/{name}/delete`: delete a group and its memberships, once confirmed.
+pub(crate) async fn delete_group(
+    a: PageAct,
+    Path(name): Path<String>,
+    Form(f): Form<Posted<DeleteGroup>>,
+) -> Result<Response, PortalError> {
+    if let Some(r) = refused(&a, &f.csrf) {
+        return Ok(r);
+    }
+    let viewer = &a.viewer;
+    if f.form.confirm.trim() != name {
+        let message = format!("type the group's name `{name}` to confirm deleting it");
+        let back = [("/admin/groups", "Back")];
+        return Ok(notice(
+            viewer,
+            StatusCode::BAD_REQUEST,
+            "Nothing was changed",
+            message,
+            &back,
+        ));
+    }
+    let out = admin::delete_group(&a.portal, viewer, a.client, name.clone()).await?;
+    Ok(answer(viewer, out, "/admin/groups", |members| {
+        let message = match members.is_empty() {
+            true => format!("`{name}` had no members."),
+            false => format!("`{name}` had members {}.", members.join(", ")),
+        };
+        notice(
+            viewer,
+            StatusCode::OK,
+            "Group deleted",
+            message,
+            &[("/admin/groups", "Groups")],
+        )
+    }))
 }

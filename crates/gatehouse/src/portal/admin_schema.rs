@@ -215,3 +215,34 @@ pub(crate) struct ConfigShown {
     rules: Vec<RuleShown>,
     note: String,
 }
+
+/// A group and its members.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct Group {
+    name: String,
+    member_count: usize,
+    /// Sorted; of a deleted group, the members it had.
+    members: Vec<String>,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct Groups {
+    groups: Vec<Group>,
+}
+
+/// A group created or deleted.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct GroupAnswer {
+    group: Group,
+}
+
+/// A group to create.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct NewGroupBody {
+    /// 1 to 64 letters, digits, `.`, `_`, `-` or `@` (as `gatehouse group add`).
+    name: String,
+}

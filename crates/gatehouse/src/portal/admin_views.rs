@@ -222,6 +222,28 @@ pub(crate) fn guest_json(g: &GuestView) -> serde_json::Value {
     })
 }
 
+/// A group as the admin pages list it.
+pub(crate) struct GroupView {
+    pub name: String,
+    pub members: Vec<String>,
+}
+
+/// Every group with its members, sorted by name.
+pub(crate) async fn groups(portal: &Portal) -> Result<Vec<GroupView>, PortalError> {
+    let rows = portal.with_store(|s| s.groups()).await?;
+    Ok(rows
+        .into_iter()
+        .map(|g| GroupView {
+            name: g.name,
+            members: g.members,
+        })
+        .collect())
+}
+
+pub(crate) fn group_json(g: &GroupView) -> serde_json::Value {
+    serde_json::json!({ "name": g.name, "member_count": g.members.len(), "members": g.members })
+}
+
 /// A service-account token as listed (never the token itself).
 pub(crate) struct TokenView {
     pub id: i64,

@@ -23,7 +23,8 @@
 //! - `admin.rs`: the admin actions (principals, approver scopes, guests, service-account
 //!   tokens) with their checks, shared by `admin_pages.rs` (`/admin/…`) and `admin_api.rs`
 //!   (`/api/v1/admin/…`); `admin_views.rs`: what they show, and the admins-only extractors;
-//!   `admin_schema.rs`: the admin API's schema types. Every change goes through [`GrantStore`] with the person as the one acting
+//!   `admin_schema.rs`: the admin API's schema types; `sponsor.rs`: approvers' guests (`/guests`,
+//!   `/api/v1/guests`, through `admin.rs`'s action, within the approver's scopes). Every change goes through [`GrantStore`] with the person as the one acting
 //!   (`via` `portal <client socket>`), so the store's rules and records are the CLI's.
 //! - `dashboard.rs`: the admins' dashboard (`/dashboard`, `/api/v1/dashboard`), its SVG charts'
 //!   geometry in `dashboard_chart.rs` and its API schema in `dashboard_schema.rs`.
@@ -66,6 +67,7 @@ mod records;
 mod review;
 mod schema;
 mod session;
+mod sponsor;
 mod trail;
 mod views;
 
@@ -316,6 +318,25 @@ pub fn router(portal: Arc<Portal>) -> axum::Router {
         .route("/api/v1/grants/{id}/revoke", post(api_grants::revoke_grant))
         .route("/api/v1/me/refusals", get(api_people::my_refusals))
         .route("/api/v1/people/{name}/audit", get(api_people::their_audit))
+        // Groups in the portal, and approvers' guests (issue 12, `groups`).
+        .route(
+            "/admin/groups",
+            get(admin_pages::groups).post(admin_pages::create_group),
+        )
+        .route(
+            "/admin/groups/{name}/delete",
+            post(admin_pages::delete_group),
+        )
+        .route(
+            "/api/v1/admin/groups",
+            get(admin_api::groups).post(admin_api::create_group),
+        )
+        .route(
+            "/api/v1/admin/groups/{name}/delete",
+            post(admin_api::delete_group),
+        )
+        .route("/guests", get(sponsor::page).post(sponsor::create_page))
+        .route("/api/v1/guests", post(sponsor::create))
         // The dashboard (issue 12, `dash`).
         .route("/dashboard", get(dashboard::page))
         .route("/api/v1/dashboard", get(dashboard::api))

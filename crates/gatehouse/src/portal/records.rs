@@ -158,6 +158,8 @@ pub(crate) fn grant_refusal(e: &GrantError) -> Option<StatusCode> {
         | GrantError::OwnRequest(..)
         | GrantError::OutOfScope { .. }
         | GrantError::NotRequester { .. }
+        | GrantError::GuestOutOfScope { .. }
+        | GrantError::OtherSponsor { .. }
         | GrantError::Disabled(_) => StatusCode::FORBIDDEN,
         _ => StatusCode::CONFLICT,
     })

@@ -1,5 +1,6 @@
 //! An administrator's changes to accounts, each with its audit record: principals created and
-//! changed (tier, role, groups, enabled) and service-account tokens created, revoked and used.
+//! changed (tier, role, groups, enabled), groups created and deleted, and service-account tokens
+//! created, revoked and used.
 //! The [`AccountStore`] interface and its SQLite implementation; the portal's admin pages and API
 //! and the CLI's `gatehouse token` go through it.
 //!
@@ -7,10 +8,12 @@
 //! - every change is one transaction that holds the write lock from its first statement, checks
 //!   who acts (`cli`, or an enabled admin), makes the change and writes its audit record
 //!   (`principal.create`, `principal.update` with what changed, `principal.disable`,
-//!   `principal.enable`, `token.create`, `token.revoke`): no change without its record;
+//!   `principal.enable`, `group.create`, `group.delete`, `token.create`, `token.revoke`): no
+//!   change without its record;
 //! - the last enabled admin is never demoted or disabled ([`StoreError::LastAdmin`]);
 //! - a change to a principal bumps the principals' change counter (the triggers of the
-//!   `principals` and `group_members` tables), so a running gateway applies it within a second;
+//!   `principals`, `groups` and `group_members` tables), so a running gateway applies it within a
+//!   second (a group deleted: the rules that name it no longer match its former members);
 //!   disabling deletes the principal's portal sessions in the same transaction (migration 7);
 //! - a token is stored as its hash only; [`AccountStore::token_principal`] finds it only while it
 //!   is unrevoked, unexpired and its principal exists and is enabled, all read at that call, and
@@ -140,6 +143,16 @@ pub trait AccountStore: Send {
         token_hash: &str,
         now_us: i64,
     ) -> Result<Option<(TokenRow, PrincipalRow)>, StoreError>;
+    /// Create an empty group, recorded `group.create` (subject `group:NAME`).
+    fn create_group(&self, name: &str, by: Actor<'_>, now_us: i64) -> Result<(), AccountError>;
+    /// Delete a group and its memberships, recorded `group.delete` with the members it had
+    /// (sorted); those members.
+    fn remove_group(
+        &self,
+        name: &str,
+        by: Actor<'_>,
+        now_us: i64,
+    ) -> Result<Vec<String>, AccountError>;
 }
 
 const TOKEN_COLUMNS: &str = "SELECT t.id, p.name, t.label, t.created_by, t.created_us, \
@@ -278,6 +291,58 @@ fn apply(
 }
 
 impl AccountStore for Store {
+    fn create_group(&self, name: &str, by: Actor<'_>, now_us: i64) -> Result<(), AccountError> {
+        let tx = Transaction::new_unchecked(&self.conn, rusqlite::TransactionBehavior::Immediate)?;
+        admin_actor(&tx, by, "create groups")?;
+        // The `groups_ins` trigger (migration 2) moves the principals' change counter.
+        match tx.execute(
+            "INSERT INTO groups (name, created_at) VALUES (?1, ?2)",
+            params![name, now_us],
+        ) {
+            Err(e) if is_constraint(&e) => {
+                return Err(StoreError::GroupExists(name.to_string()).into())
+            }
+            other => other?,
+        };
+        let row = act(
+            now_us,
+            by,
+            "group.create",
+            &format!("group:{name}"),
+            format!("name={name}"),
+        );
+        record(&tx, row)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn remove_group(
+        &self,
+        name: &str,
+        by: Actor<'_>,
+        now_us: i64,
+    ) -> Result<Vec<String>, AccountError> {
+        let tx = Transaction::new_unchecked(&self.conn, rusqlite::TransactionBehavior::Immediate)?;
+        admin_actor(&tx, by, "delete groups")?;
+        let members: Vec<String> = tx
+            .prepare(
+                "SELECT p.name FROM group_members m JOIN groups g ON g.id = m.group_id
+                 JOIN principals p ON p.id = m.principal_id WHERE g.name = ?1 ORDER BY p.name",
+            )?
+            .query_map([name], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        // Memberships go by `ON DELETE CASCADE`; the `groups_del` and `members_del` triggers
+        // move the principals' change counter, so the gateway's rules stop seeing the group.
+        if tx.execute("DELETE FROM groups WHERE name = ?1", [name])? == 0 {
+            return Err(StoreError::NoSuchGroup(name.to_string()).into());
+        }
+        let detail = format!("members={}", members.join(","));
+        let row = act(now_us, by, "group.delete", &format!("group:{name}"), detail);
+        record(&tx, row)?;
+        tx.commit()?;
+        Ok(members)
+    }
+
     fn create_principal(
         &self,
         new: &NewPrincipal,
@@ -512,6 +577,63 @@ mod tests {
             s.create_principal(&new("ada", Role::User), CLI, 7),
             Err(AccountError::Store(StoreError::PrincipalExists(_)))
         ));
+    }
+
+    #[test]
+    fn groups_are_created_and_deleted_by_an_admin_recorded_and_move_the_generation() {
+        use crate::store::AuditStore;
+        let (_dir, s) = store();
+        s.create_principal(&new("root", Role::Admin), CLI, 1)
+            .unwrap();
+        s.create_principal(&new("ada", Role::User), CLI, 1).unwrap();
+        let by = Actor {
+            name: "root",
+            via: "portal 127.0.0.1:1",
+        };
+        let g0 = s.generation().unwrap();
+        s.create_group("staff", by, 2).unwrap();
+        assert!(s.generation().unwrap() > g0);
+        assert!(matches!(
+            s.create_group("staff", by, 3),
+            Err(AccountError::Store(StoreError::GroupExists(_)))
+        ));
+        s.add_member("staff", "ada").unwrap();
+        let ada_acts = Actor {
+            name: "ada",
+            via: "portal 127.0.0.1:2",
+        };
+        assert!(matches!(
+            s.remove_group("staff", ada_acts, 4),
+            Err(AccountError::Actor(GrantError::Role { .. }))
+        ));
+        assert!(matches!(
+            s.create_group("desk", ada_acts, 4),
+            Err(AccountError::Actor(GrantError::Role { .. }))
+        ));
+        assert_eq!(s.groups().unwrap().len(), 1);
+        let g1 = s.generation().unwrap();
+        assert_eq!(s.remove_group("staff", by, 5).unwrap(), ["ada"]);
+        assert!(s.generation().unwrap() > g1);
+        assert!(s.principal("ada").unwrap().groups.is_empty());
+        assert!(matches!(
+            s.remove_group("staff", by, 6),
+            Err(AccountError::Store(StoreError::NoSuchGroup(_)))
+        ));
+        let recorded: Vec<_> = s
+            .audit(&crate::store::AuditQuery::default())
+            .unwrap()
+            .into_iter()
+            .filter(|r| r.rule.starts_with("group."))
+            .map(|r| (r.rule, r.destination, r.url.unwrap_or_default()))
+            .collect();
+        let row = |a: &str, d: &str| (a.to_string(), "group:staff".to_string(), d.to_string());
+        assert_eq!(
+            recorded,
+            [
+                row("group.create", "name=staff"),
+                row("group.delete", "members=ada")
+            ]
+        );
     }
 
     #[test]

@@ -257,6 +257,10 @@ pub enum GrantError {
     NoSuchApprover(String),
     #[error("`{approver}` holds no approver scope `{scope}`")]
     NoSuchApproverScope { approver: String, scope: String },
+    #[error("`{who}` cannot give a guest `{scope}`: no approver scope of theirs covers it (`gatehouse approver list`)")]
+    GuestOutOfScope { who: String, scope: String },
+    #[error("`{who}` sponsors only their own guests, not `{sponsor}`'s: leave the sponsor empty (an admin can name another)")]
+    OtherSponsor { who: String, sponsor: String },
 }
 
 impl From<rusqlite::Error> for GrantError {
@@ -489,6 +493,40 @@ fn covers(tx: &Transaction, name: &str, w: &Who, scope: &Scope) -> Result<bool, 
         }
     }
     Ok(false)
+}
+
+/// Who may create `new`: the command line (`via` `cli`: it holds the store; `gatehouse guest add`
+/// acts as the sponsor it names) or an enabled admin, any guest; an enabled approver (the portal),
+/// only a guest they sponsor themself whose tier (`tier:NAME`, unless `none`) and scope each lie
+/// within their approver scopes.
+fn guest_actor(tx: &Transaction, new: &NewGuest, by: Actor<'_>) -> Result<(), GrantError> {
+    if by.via == "cli" {
+        return Ok(());
+    }
+    let roles = [Role::Approver, Role::Admin];
+    let w = with_role(tx, by.name, &roles, "create guests")?;
+    if w.role == Role::Admin {
+        return Ok(());
+    }
+    if new.sponsor != by.name {
+        return Err(GrantError::OtherSponsor {
+            who: by.name.to_string(),
+            sponsor: new.sponsor.clone(),
+        });
+    }
+    let tier = match new.tier {
+        policy::Tier::None => None,
+        t => Scope::parse(&format!("tier:{t}")).ok(),
+    };
+    for scope in tier.iter().chain(new.scope.iter()) {
+        if !covers(tx, by.name, &w, scope)? {
+            return Err(GrantError::GuestOutOfScope {
+                who: by.name.to_string(),
+                scope: scope.to_string(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// `approver` is an enabled approver or admin, or `group:NAME` of an existing group.
@@ -1215,6 +1253,7 @@ impl GrantStore for Store {
         now_us: i64,
     ) -> Result<GuestRow, GrantError> {
         let tx = self.write_lock()?;
+        guest_actor(&tx, new, by)?;
         with_role(
             &tx,
             &new.sponsor,

@@ -838,8 +838,8 @@ async fn the_openapi_document_describes_every_api_route_and_what_it_answers() {
         }
     }
     assert_eq!(
-        checked, 25,
-        "12 routes of a person or reviewer, 12 of the admin API, the dashboard"
+        checked, 29,
+        "13 routes of a person or reviewer, 15 of the admin API, the dashboard"
     );
     let params: Vec<&str> = paths["/api/v1/me/audit"]["get"]["parameters"]
         .as_array()

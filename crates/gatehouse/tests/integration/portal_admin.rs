@@ -5,9 +5,12 @@
 //! the CSRF token or from another origin change nothing; bad input is refused with the CLI's
 //! words; service-account tokens made by the CLI work as bearer tokens on `/api/v1` only, until
 //! revoked or their principal is disabled; and every action is in the audit trail with its actor.
+//! Groups: an admin creates one, gives it a member, and deletes it (each recorded); a rule on the
+//! group opens a destination to the member and closes it again once the group is deleted. An
+//! approver creates guests sponsored by themself within their approver scopes only; a user cannot.
 
 use gatehouse::identity::hash_password;
-use gatehouse::store::{AccountStore, PrincipalStore, Role};
+use gatehouse::store::{AccountStore, GrantStore, PrincipalStore, Role};
 use policy::Tier;
 use testkit::{basic, closed, connect_from, curl, get_from, Gateway, Origin, SAFETY};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -241,6 +244,12 @@ const ROUTES: &[(&str, &str, &str)] = &[
     ("POST", "/admin/guests", "name=gus&tier=open&expires=3d"),
     ("POST", "/admin/tokens", "principal=ada"),
     ("POST", "/admin/tokens/1/revoke", ""),
+    ("GET", "/admin/groups", ""),
+    ("POST", "/admin/groups", "name=staff2"),
+    ("POST", "/admin/groups/staff/delete", "confirm=staff"),
+    ("GET", "/api/v1/admin/groups", ""),
+    ("POST", "/api/v1/admin/groups", r#"{"name":"staff2"}"#),
+    ("POST", "/api/v1/admin/groups/staff/delete", ""),
     ("GET", "/api/v1/admin/principals", ""),
     ("GET", "/api/v1/admin/approvers", ""),
     ("GET", "/api/v1/admin/guests", ""),
@@ -275,13 +284,15 @@ const ROUTES: &[(&str, &str, &str)] = &[
     ("POST", "/api/v1/admin/tokens/1/revoke", ""),
 ];
 
-/// What an admin action could change: principals, approver scopes, tokens, and the change counter.
+/// What an admin action could change: principals, groups, approver scopes, tokens, and the
+/// change counter.
 fn state(gw: &Gateway) -> String {
     let s = gw.store();
     format!(
-        "{:?} {:?} {:?} {}",
+        "{:?} {:?} {:?} {:?} {}",
         s.principals().unwrap(),
-        gatehouse::store::GrantStore::approver_scopes(&s).unwrap(),
+        s.groups().unwrap(),
+        s.approver_scopes().unwrap(),
         s.tokens(None).unwrap(),
         s.generation().unwrap()
     )
@@ -307,6 +318,7 @@ async fn send(v: &Visitor, (method, path, body): (&str, &str, &str), csrf: &str)
 async fn non_admins_get_403_on_every_admin_page_and_api_route_and_nothing_changes() {
     let origin = Origin::start("127.0.0.2").await;
     let (gw, _root) = with_admin(&origin).await;
+    gw.store().add_group("staff").unwrap();
     let mut ada = Visitor::new(&gw);
     assert_eq!(ada.login("ada", crate::grants::PW).await.status(), 303);
     let csrf = ada.csrf().await;
@@ -335,6 +347,7 @@ async fn non_admins_get_403_on_every_admin_page_and_api_route_and_nothing_change
 async fn admin_posts_without_the_csrf_token_or_from_another_origin_change_nothing() {
     let origin = Origin::start("127.0.0.2").await;
     let (gw, root) = with_admin(&origin).await;
+    gw.store().add_group("staff").unwrap();
     let csrf = root.csrf().await;
     let before = state(&gw);
     for &(method, path, body) in ROUTES.iter().filter(|r| r.0 == "POST") {
@@ -746,6 +759,309 @@ async fn an_admin_token_administers_through_the_api_without_csrf_and_the_portal_
     assert_eq!(
         doc["components"]["securitySchemes"]["token"]["scheme"],
         "bearer"
+    );
+    gw.shutdown().await;
+}
+
+/// `POST path` with a JSON body as `v`, from the portal's origin with the session's CSRF token.
+async fn post_json(v: &Visitor, path: &str, body: &str) -> testkit::Reply {
+    let mut headers = v.cookies();
+    headers.push(("Origin", v.origin()));
+    headers.push(("X-CSRF-Token", v.csrf().await));
+    http(v.portal, "POST", path, &headers, Some(body)).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_creates_a_group_gives_it_a_member_and_deletes_it_each_recorded() {
+    let origin = Origin::start("127.0.0.2").await;
+    let (gw, root) = with_admin(&origin).await;
+    let generation = gw.store().generation().unwrap();
+    let r = post_form(&root, "/admin/groups", &[("name", "staff")]).await;
+    assert_eq!(r.status(), 303, "{}", r.text);
+    let fields = [
+        ("tier", ""),
+        ("role", ""),
+        ("groups", "staff"),
+        ("enabled", ""),
+    ];
+    let r = post_form(&root, "/admin/principals/ada", &fields).await;
+    assert_eq!(r.status(), 303, "{}", r.text);
+    assert_eq!(gw.store().principal("ada").unwrap().groups, ["staff"]);
+    let page = root.get("/admin/groups").await;
+    assert!(page.text.contains("1 (ada)"), "{}", page.text);
+    let (code, out, err) = cli_in(gw.data_path(), &gw.config_path(), &["group", "list"], None);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("staff") && l.contains("ada")),
+        "{out}"
+    );
+    let mut headers = root.cookies();
+    headers.push(("Origin", root.origin()));
+    let r = http(root.portal, "GET", "/api/v1/admin/groups", &headers, None).await;
+    assert_eq!(json_body(&r)["groups"][0]["member_count"], 1, "{}", r.text);
+
+    // Deleting needs the name typed again; a wrong one changes nothing.
+    let before = state(&gw);
+    let r = post_form(&root, "/admin/groups/staff/delete", &[("confirm", "staf")]).await;
+    assert_eq!(r.status(), 400, "{}", r.text);
+    assert!(r.text.contains("to confirm deleting it"), "{}", r.text);
+    assert_eq!(state(&gw), before, "nothing changed");
+    let r = post_form(&root, "/admin/groups/staff/delete", &[("confirm", "staff")]).await;
+    assert_eq!(r.status(), 200, "{}", r.text);
+    assert!(r.text.contains("had members ada"), "{}", r.text);
+    assert!(gw.store().groups().unwrap().is_empty());
+    assert!(gw.store().principal("ada").unwrap().groups.is_empty());
+    assert!(
+        gw.store().generation().unwrap() > generation,
+        "the gateway's change counter moved, so its rules stop seeing the group"
+    );
+    assert_eq!(recorded_by(&gw, "group.create", "root"), ["name=staff"]);
+    assert_eq!(recorded_by(&gw, "group.delete", "root"), ["members=ada"]);
+    let subjects: Vec<_> = actions(&gw, "group.delete")
+        .into_iter()
+        .map(|r| r.destination)
+        .collect();
+    assert_eq!(subjects, ["group:staff"]);
+
+    // The API: the CLI's words for a bad name and a taken one; create and delete.
+    let before = state(&gw);
+    let r = post_json(&root, "/api/v1/admin/groups", r#"{"name":"bad name"}"#).await;
+    assert_eq!(r.status(), 400, "{}", r.text);
+    assert_eq!(
+        json_body(&r)["error"],
+        "`bad name` is not a valid name: use 1 to 64 letters, digits, `.`, `_`, `-` or `@`"
+    );
+    let r = post_form(&root, "/admin/groups", &[("name", "bad/name")]).await;
+    assert_eq!(r.status(), 400, "{}", r.text);
+    assert!(r.text.contains("is not a valid name"), "{}", r.text);
+    assert_eq!(state(&gw), before, "nothing changed");
+    let (code, _, err) = cli_in(
+        gw.data_path(),
+        &gw.config_path(),
+        &["group", "add", "bad name"],
+        None,
+    );
+    assert_ne!(code, 0);
+    assert!(err.contains("`bad name` is not a valid name"), "{err}");
+    let r = post_json(&root, "/api/v1/admin/groups", r#"{"name":"desk"}"#).await;
+    assert_eq!(r.status(), 201, "{}", r.text);
+    assert_eq!(json_body(&r)["group"]["name"], "desk");
+    let r = post_json(&root, "/api/v1/admin/groups", r#"{"name":"desk"}"#).await;
+    assert_eq!(r.status(), 409, "{}", r.text);
+    assert_eq!(
+        json_body(&r)["error"],
+        "a group named `desk` already exists"
+    );
+    let r = post_json(&root, "/api/v1/admin/groups/desk/delete", "").await;
+    assert_eq!(r.status(), 200, "{}", r.text);
+    let r = post_json(&root, "/api/v1/admin/groups/desk/delete", "").await;
+    assert_eq!(r.status(), 400, "{}", r.text);
+    assert_eq!(json_body(&r)["error"], "no group named `desk`");
+    assert_eq!(recorded_by(&gw, "group.create", "root").len(), 2);
+    assert_eq!(recorded_by(&gw, "group.delete", "root").len(), 2);
+    gw.shutdown().await;
+}
+
+/// The password a guest-created page shows once.
+fn shown_password(text: &str) -> String {
+    text.split("shown only this once: ")
+        .nth(1)
+        .expect("a password")
+        .split('<')
+        .next()
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_approver_creates_a_guest_within_their_scopes_only_and_sponsored_by_themself() {
+    let origin = Origin::start("127.0.0.2").await;
+    let (gw, _root) = with_admin(&origin).await;
+    let store = gw.store();
+    let pw = crate::grants::PW;
+    store
+        .add_principal(
+            "lib2",
+            Role::Approver,
+            Tier::None,
+            &hash_password(pw).unwrap(),
+        )
+        .unwrap();
+    let cli = crate::grants::CLI;
+    store
+        .add_approver_scope("lib2", &crate::grants::scope("domain:other.test"), cli, 0)
+        .unwrap();
+    gw.wait_for_principals().await;
+    let mut lib2 = Visitor::new(&gw);
+    assert_eq!(lib2.login("lib2", pw).await.status(), 303);
+    let page = lib2.get("/guests").await;
+    assert_eq!(page.status(), 200, "{}", page.text);
+    assert!(page.text.contains("Create a guest"), "{}", page.text);
+
+    // Outside her scopes, or for another sponsor: refused, nothing created.
+    let before = state(&gw);
+    let refused: &[(&[(&str, &str)], &str)] = &[
+        (
+            &[("name", "gus"), ("tier", "open"), ("expires", "3d")],
+            "cannot give a guest `tier:open`: no approver scope of theirs covers it",
+        ),
+        (
+            &[
+                ("name", "gus"),
+                ("scope", "domain:elsewhere.test"),
+                ("expires", "3d"),
+            ],
+            "cannot give a guest `domain:elsewhere.test`",
+        ),
+        (
+            &[
+                ("name", "gus"),
+                ("sponsor", "lib1"),
+                ("scope", "domain:other.test"),
+                ("expires", "3d"),
+            ],
+            "`lib2` sponsors only their own guests, not `lib1`'s",
+        ),
+    ];
+    for (fields, message) in refused {
+        let r = post_form(&lib2, "/guests", fields).await;
+        assert_eq!(r.status(), 403, "{fields:?}: {}", r.text);
+        assert!(
+            r.text.contains(&message.replace('\'', "&#39;")),
+            "{fields:?}: {}",
+            r.text
+        );
+    }
+    let r = post_json(
+        &lib2,
+        "/api/v1/guests",
+        r#"{"name":"gus","tier":"open","expires":"3d"}"#,
+    )
+    .await;
+    assert_eq!(r.status(), 403, "{}", r.text);
+    assert!(
+        json_body(&r)["error"]
+            .as_str()
+            .unwrap()
+            .contains("cannot give a guest `tier:open`"),
+        "{}",
+        r.text
+    );
+    assert_eq!(state(&gw), before, "nothing changed");
+
+    // Within her scope: created, sponsored by her, recorded, and the guest browses there.
+    let fields = [
+        ("name", "gus"),
+        ("scope", "domain:other.test"),
+        ("expires", "3d"),
+    ];
+    let r = post_form(&lib2, "/guests", &fields).await;
+    assert_eq!(r.status(), 201, "{}", r.text);
+    let gus_pw = shown_password(&r.text);
+    let created = recorded_by(&gw, "guest.create", "lib2");
+    assert!(
+        created[0].starts_with("sponsor=lib2 tier=none"),
+        "{created:?}"
+    );
+    assert!(lib2.get("/guests").await.text.contains("gus"));
+    let url = other(&origin);
+    eventually("the guest browses within the grant", || async {
+        get_from("127.0.0.1", gw.proxy, ("gus", &gus_pw), &url)
+            .await
+            .status()
+            == 200
+    })
+    .await;
+    assert!(origin.seen().contains("other.test"), "the origin saw it");
+    let r = post_json(
+        &lib2,
+        "/api/v1/guests",
+        r#"{"name":"gwen","scope":"domain:sub.other.test","expires":"1d"}"#,
+    )
+    .await;
+    assert_eq!(r.status(), 201, "{}", r.text);
+    assert_eq!(json_body(&r)["guest"]["sponsor"], "lib2");
+
+    // A user without the approver role: 403 on the page and the API, nothing changed.
+    let mut ada = Visitor::new(&gw);
+    assert_eq!(ada.login("ada", pw).await.status(), 303);
+    let before = state(&gw);
+    assert_eq!(ada.get("/guests").await.status(), 403);
+    let r = post_form(&ada, "/guests", &fields).await;
+    assert_eq!(r.status(), 403, "{}", r.text);
+    let r = post_json(
+        &ada,
+        "/api/v1/guests",
+        r#"{"name":"gil","scope":"domain:other.test","expires":"1d"}"#,
+    )
+    .await;
+    assert_eq!(r.status(), 403, "{}", r.text);
+    assert_eq!(
+        json_body(&r)["error"],
+        "only approvers and admins create guests"
+    );
+    assert!(!ada.get("/").await.text.contains("href=\"/guests\""));
+    assert_eq!(state(&gw), before, "nothing changed");
+    gw.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rule_on_a_group_follows_the_group_made_and_deleted_in_the_portal() {
+    let origin = Origin::start("127.0.0.2").await;
+    let rules = tempfile::tempdir().unwrap();
+    let rules_path = rules.path().join("rules.cedar");
+    std::fs::write(
+        &rules_path,
+        "@id(\"staff-open\")\n@tier(\"open\")\npermit (principal in Gatehouse::Group::\"staff\", action, resource);\n",
+    )
+    .unwrap();
+    let config = format!(
+        "{}\n[rules]\nfiles = [\"{}\"]\n",
+        testkit::base_config(&origin),
+        rules_path.display()
+    );
+    let gw = Gateway::start(&config).await;
+    gw.add_user("ada", Tier::Filtered, crate::grants::PW).await;
+    gw.store()
+        .add_principal(
+            "root",
+            Role::Admin,
+            Tier::None,
+            &hash_password(ROOT_PW).unwrap(),
+        )
+        .unwrap();
+    gw.wait_for_principals().await;
+    let mut root = Visitor::new(&gw);
+    assert_eq!(root.login("root", ROOT_PW).await.status(), 303);
+    let url = other(&origin);
+    let ada = |want: u16| {
+        let (gw, url) = (&gw, &url);
+        async move { crate::grants::get(gw, "ada", url).await.status() == want }
+    };
+    assert!(ada(403).await, "filtered: other.test is refused");
+
+    let r = post_form(&root, "/admin/groups", &[("name", "staff")]).await;
+    assert_eq!(r.status(), 303, "{}", r.text);
+    let fields = [("tier", ""), ("role", ""), ("groups", "staff")];
+    let r = post_form(&root, "/admin/principals/ada", &fields).await;
+    assert_eq!(r.status(), 303, "{}", r.text);
+    eventually("the rule on `staff` opens other.test to ada", || ada(200)).await;
+    assert!(origin.seen().contains("other.test"), "the origin saw her");
+
+    let r = post_form(&root, "/admin/groups/staff/delete", &[("confirm", "staff")]).await;
+    assert_eq!(r.status(), 200, "{}", r.text);
+    eventually("the group gone, the rule no longer matches her", || {
+        ada(403)
+    })
+    .await;
+    let seen = origin.requests();
+    assert!(ada(403).await);
+    assert_eq!(
+        origin.requests(),
+        seen,
+        "a refused request reaches no origin"
     );
     gw.shutdown().await;
 }

@@ -127,6 +127,8 @@ enum Object {
     FreshScope,
     /// `{id}`: a fresh live service-account token of the user's.
     FreshToken,
+    /// `{name}`: a fresh group with the user as its member.
+    FreshGroup,
 }
 
 impl Object {
@@ -317,6 +319,32 @@ const CASES: &[Case] = &[
         except: &[],
         check: None,
     },
+    Case {
+        op: "create_group",
+        row: "",
+        object: Object::Fresh,
+        body: r#"{"name":"{fresh}"}"#,
+        except: &[],
+        check: None,
+    },
+    Case {
+        op: "delete_group",
+        row: "a fresh group with the user in it",
+        object: Object::FreshGroup,
+        body: "",
+        except: &[],
+        check: None,
+    },
+    // An approver's guest: within the approver's scopes (lib2 approves `domain:other.test`);
+    // lib3's scopes do not cover it, which is refused (`403`), not hidden: the scopes are hers.
+    Case {
+        op: "sponsor_guest",
+        row: "",
+        object: Object::Fresh,
+        body: r#"{"name":"{fresh}","scope":"domain:other.test","expires":"3d"}"#,
+        except: &[(Who::ApproverOut, Expect::Status(403))],
+        check: None,
+    },
 ];
 
 /// The case of an operation without a row in [`CASES`]: a parameterless `GET` of class `admin`
@@ -440,6 +468,13 @@ impl World {
                     .unwrap();
                 vec![("id", token.id.to_string())]
             }
+            Object::FreshGroup => {
+                let name = format!("g{}", self.next());
+                let store = self.gw.store();
+                store.add_group(&name).unwrap();
+                store.add_member(&name, "ada").unwrap();
+                vec![("name", name)]
+            }
         }
     }
 
@@ -455,10 +490,11 @@ impl World {
             .unwrap()
             .len();
         format!(
-            "{:?}\n{:?}\n{:?}\n{:?}\n{:?}\nactions: {recorded}",
+            "{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\nactions: {recorded}",
             s.requests(None, None, u64::MAX).unwrap(),
             s.grants(None, true).unwrap(),
             s.principals().unwrap(),
+            s.groups().unwrap(),
             s.approver_scopes().unwrap(),
             s.tokens(None).unwrap(),
         )

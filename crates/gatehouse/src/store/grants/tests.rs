@@ -392,3 +392,74 @@ fn a_guest_is_disabled_at_its_expiry() {
         .iter()
         .any(|a| a.starts_with("gatehouse guest.expire principal:visitor")));
 }
+
+#[test]
+fn an_approver_sponsors_only_their_own_guests_within_their_scopes() {
+    let (_d, s) = store();
+    let portal = |name| Actor {
+        name,
+        via: "portal 127.0.0.1:1",
+    };
+    let new = NewGuest {
+        name: "visitor".into(),
+        sponsor: "lib1".into(),
+        tier: policy::Tier::None,
+        password_hash: "h".into(),
+        lasts: Duration::from_secs(3600),
+        scope: Some(Scope::parse("domain:journals.example").unwrap()),
+        purpose: "visiting researcher".into(),
+    };
+    let refused = |g: &NewGuest, by| s.add_guest(g, by, T0).unwrap_err();
+    let e = refused(
+        &NewGuest {
+            tier: policy::Tier::Open,
+            ..new.clone()
+        },
+        portal("lib1"),
+    );
+    assert!(matches!(e, GrantError::GuestOutOfScope { .. }), "{e}");
+    let e = refused(
+        &NewGuest {
+            scope: Some(Scope::parse("domain:elsewhere.example").unwrap()),
+            ..new.clone()
+        },
+        portal("lib1"),
+    );
+    assert!(matches!(e, GrantError::GuestOutOfScope { .. }), "{e}");
+    let e = refused(
+        &NewGuest {
+            sponsor: "root".into(),
+            ..new.clone()
+        },
+        portal("lib1"),
+    );
+    assert!(matches!(e, GrantError::OtherSponsor { .. }), "{e}");
+    let e = refused(&new, portal("ada"));
+    assert!(matches!(e, GrantError::Role { .. }), "{e}");
+    assert!(s.guests().unwrap().is_empty());
+    s.add_guest(&new, portal("lib1"), T0).unwrap();
+    assert_eq!(s.guests().unwrap()[0].sponsor, "lib1");
+    // A scope through a group's approver scope, a tier through `tier:NAME`.
+    let by_group = NewGuest {
+        name: "v2".into(),
+        sponsor: "lib2".into(),
+        ..new.clone()
+    };
+    s.add_guest(&by_group, portal("lib2"), T0).unwrap();
+    let open = NewGuest {
+        name: "v3".into(),
+        sponsor: "far".into(),
+        tier: policy::Tier::Open,
+        scope: None,
+        ..new.clone()
+    };
+    s.add_guest(&open, portal("far"), T0).unwrap();
+    // An admin names any sponsor and gives any tier.
+    let any = NewGuest {
+        name: "v4".into(),
+        tier: policy::Tier::Open,
+        ..new
+    };
+    s.add_guest(&any, portal("root"), T0).unwrap();
+    assert_eq!(s.guests().unwrap().len(), 4);
+}
