@@ -23,7 +23,7 @@ use super::common::{check_given_config, format_ts, print_table, Common, OutputFo
 use crate::identity::{hash_password, random_password_of, GENERATED_CHARS};
 use crate::store::{
     now_us, AccountStore, Actor, NewPrincipal, PrincipalChange, PrincipalRow, PrincipalStore, Role,
-    Store,
+    Store, StoreError,
 };
 
 /// The fewest characters a password read with `--password-stdin` may have, unless configured
@@ -225,6 +225,17 @@ const CLI: Actor<'static> = Actor {
     via: "cli",
 };
 
+/// Make `principal` a member of exactly `groups`, recorded as a `principal.update`.
+fn member_of(store: &Store, principal: &str, mut groups: Vec<String>) -> anyhow::Result<()> {
+    groups.sort();
+    groups.dedup();
+    let groups = PrincipalChange {
+        groups: Some(groups),
+        ..PrincipalChange::default()
+    };
+    change(store, principal, groups)
+}
+
 /// Change `name` as the command line, recorded like the portal's changes.
 fn change(store: &Store, name: &str, change: PrincipalChange) -> anyhow::Result<()> {
     store.change_principal(name, &change, CLI, now_us())?;
@@ -366,11 +377,13 @@ pub(super) fn group(common: Common, command: GroupCommand) -> anyhow::Result<Exi
     Ok(ExitCode::SUCCESS)
 }
 
-fn run_group(store: &dyn PrincipalStore, command: GroupCommand) -> anyhow::Result<()> {
+/// Group changes are recorded as the portal's are (`group.create`, `group.delete`, and a
+/// membership as the member's `principal.update`), each in the change's own transaction.
+fn run_group(store: &Store, command: GroupCommand) -> anyhow::Result<()> {
     match command {
         GroupCommand::Add { name } => {
             valid_name(&name)?;
-            store.add_group(&name)?;
+            store.create_group(&name, CLI, now_us())?;
             println!("added the group `{name}`");
         }
         GroupCommand::List { format } => {
@@ -394,15 +407,25 @@ fn run_group(store: &dyn PrincipalStore, command: GroupCommand) -> anyhow::Resul
             }
         }
         GroupCommand::AddMember { group, principal } => {
-            store.add_member(&group, &principal)?;
+            if !store.groups()?.iter().any(|g| g.name == group) {
+                return Err(StoreError::NoSuchGroup(group).into());
+            }
+            let mut groups = store.principal(&principal)?.groups;
+            groups.push(group.clone());
+            member_of(store, &principal, groups)?;
             println!("`{principal}` is now a member of `{group}`");
         }
         GroupCommand::RemoveMember { group, principal } => {
-            store.remove_member(&group, &principal)?;
+            if !store.groups()?.iter().any(|g| g.name == group) {
+                return Err(StoreError::NoSuchGroup(group).into());
+            }
+            let mut groups = store.principal(&principal)?.groups;
+            groups.retain(|g| *g != group);
+            member_of(store, &principal, groups)?;
             println!("`{principal}` is no longer a member of `{group}`");
         }
         GroupCommand::Delete { name } => {
-            store.delete_group(&name)?;
+            store.remove_group(&name, CLI, now_us())?;
             println!("deleted the group `{name}` and its memberships");
         }
     }

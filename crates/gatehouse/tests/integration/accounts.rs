@@ -176,6 +176,34 @@ async fn deleting_a_group_takes_its_memberships_and_the_gateway_notices() {
     change_and_wait(&s, &["group", "delete", "empty"]).await;
     let err = refused(&s, &["group", "delete", "staff"], None);
     assert!(err.contains("no group named `staff`"), "{err}");
+    let err = refused(&s, &["group", "add-member", "staff", "ada"], None);
+    assert!(err.contains("no group named `staff`"), "{err}");
+    // Every change was recorded as the command line's, as the portal's are.
+    let (_, trail, _) = s.cli(&["audit", "--format", "json"], None);
+    let actions: Vec<(String, String, String)> = trail
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|e| e["decision"] == "action" && e["principal"] == "cli")
+        .map(|e| {
+            let field = |k: &str| e[k].as_str().unwrap_or_default().to_string();
+            (field("rule"), field("destination"), field("url"))
+        })
+        .collect();
+    let has = |action: &str, subject: &str, detail: &str| {
+        actions
+            .iter()
+            .any(|(a, s, d)| a == action && s == subject && d.contains(detail))
+    };
+    assert!(has("group.create", "group:staff", ""), "{actions:#?}");
+    assert!(
+        has("principal.update", "principal:ada", "groups=ops,staff"),
+        "{actions:#?}"
+    );
+    assert!(
+        has("group.delete", "group:staff", "ada,bob"),
+        "{actions:#?}"
+    );
+    assert!(has("group.delete", "group:empty", ""), "{actions:#?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
