@@ -23,7 +23,7 @@ use rusqlite::Transaction;
 
 use super::audit_row::{audit_row, AuditRow, AUDIT_COLUMNS, AUDIT_COLUMN_COUNT};
 use super::error::StoreError;
-use super::sqlite::{insert_sql, Store, ROWS_PER_INSERT};
+use super::sqlite::{BatchInsert, Store};
 use super::tlog;
 
 /// Which client's events to read.
@@ -174,17 +174,16 @@ const INSERT_COLUMNS: &str =
     session_id, groups, tier, policy_version, role, revoked_by, grant_id";
 const INSERT_ARITY: usize = 24;
 
-/// The statements that insert events: one row, and [`ROWS_PER_INSERT`] rows (built once).
-fn events_sql(full: bool) -> &'static str {
-    static SQL: std::sync::LazyLock<[String; 2]> = std::sync::LazyLock::new(|| {
-        [1, ROWS_PER_INSERT].map(|n| insert_sql("audit_events", INSERT_COLUMNS, INSERT_ARITY, n))
-    });
-    &SQL[usize::from(full)]
-}
+/// The insert of events, built once.
+static EVENTS: std::sync::LazyLock<BatchInsert> =
+    std::sync::LazyLock::new(|| BatchInsert::new("audit_events", INSERT_COLUMNS, INSERT_ARITY));
 
-/// Bind event `r` as the `k`th row of a multi-row insert.
-fn bind_event(stmt: &mut rusqlite::Statement<'_>, k: usize, r: &AuditRow) -> rusqlite::Result<()> {
-    let at = k * INSERT_ARITY;
+/// Bind event `r` from parameter index `first` on.
+fn bind_event(
+    stmt: &mut rusqlite::Statement<'_>,
+    first: usize,
+    r: &AuditRow,
+) -> rusqlite::Result<()> {
     let values: [&dyn rusqlite::ToSql; INSERT_ARITY] = [
         &r.ts_us,
         &r.principal,
@@ -212,7 +211,7 @@ fn bind_event(stmt: &mut rusqlite::Statement<'_>, k: usize, r: &AuditRow) -> rus
         &r.grant_id,
     ];
     for (i, v) in values.iter().enumerate() {
-        stmt.raw_bind_parameter(at + i + 1, v)?;
+        stmt.raw_bind_parameter(first + i, v)?;
     }
     Ok(())
 }
@@ -229,21 +228,16 @@ pub(super) fn insert_hashed(
 ) -> Result<u64, StoreError> {
     tlog::adopt(tx)?;
     let mut ids = Vec::with_capacity(rows.len());
-    for chunk in rows.chunks(ROWS_PER_INSERT) {
-        let n = chunk.len();
-        // Two statements cached: full chunks, and one row at a time for the rest.
-        let rows_in_statement = if n == ROWS_PER_INSERT { n } else { 1 };
-        let mut stmt = tx.prepare_cached(events_sql(rows_in_statement > 1))?;
-        for part in chunk.chunks(rows_in_statement) {
-            for (k, r) in part.iter().enumerate() {
-                bind_event(&mut stmt, k, r)?;
-            }
-            stmt.raw_execute()?;
-            // The rows of one insert get consecutive ids, the last one's reported.
+    EVENTS.run(
+        tx,
+        rows.len(),
+        |stmt, first, i| bind_event(stmt, first, &rows[i]),
+        // The rows of one insert get consecutive ids, the last one's reported.
+        |n| {
             let last = tx.last_insert_rowid();
-            ids.extend(last - part.len() as i64 + 1..=last);
-        }
-    }
+            ids.extend(last - n as i64 + 1..=last);
+        },
+    )?;
     tlog::append_leaves(tx, hashes, &ids)
 }
 

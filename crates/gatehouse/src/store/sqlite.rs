@@ -11,7 +11,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rusqlite::Connection;
+use rusqlite::{Connection, Statement, Transaction};
 
 use super::error::StoreError;
 use super::migrations;
@@ -154,11 +154,50 @@ fn set_wal(conn: &Connection) -> rusqlite::Result<()> {
 /// writer inserts an event and a leaf for every request.
 pub(super) const ROWS_PER_INSERT: usize = 32;
 
-/// `INSERT INTO table (columns) VALUES (?, …), …` for `rows` rows of `arity` values.
-pub(super) fn insert_sql(table: &str, columns: &str, arity: usize, rows: usize) -> String {
-    let tuple = format!("({})", vec!["?"; arity].join(", "));
-    format!(
-        "INSERT INTO {table} ({columns}) VALUES {}",
-        vec![tuple; rows].join(", ")
-    )
+/// A table's multi-row insert: the statements for one row and for [`ROWS_PER_INSERT`] rows, built
+/// once, and the loop that runs them.
+pub(super) struct BatchInsert {
+    /// One row, then [`ROWS_PER_INSERT`] rows.
+    sql: [String; 2],
+    arity: usize,
+}
+
+impl BatchInsert {
+    pub(super) fn new(table: &str, columns: &str, arity: usize) -> BatchInsert {
+        let tuple = format!("({})", vec!["?"; arity].join(", "));
+        let sql = [1, ROWS_PER_INSERT].map(|n| {
+            format!(
+                "INSERT INTO {table} ({columns}) VALUES {}",
+                vec![tuple.clone(); n].join(", ")
+            )
+        });
+        BatchInsert { sql, arity }
+    }
+
+    /// Insert `n` rows inside `tx`, full chunks [`ROWS_PER_INSERT`] to a statement and the rest one
+    /// by one (so that only two statements are ever cached). `bind(stmt, first, i)` binds row `i`
+    /// from parameter index `first` on; `ran(rows)` follows each statement run with its row count.
+    pub(super) fn run(
+        &self,
+        tx: &Transaction<'_>,
+        n: usize,
+        mut bind: impl FnMut(&mut Statement<'_>, usize, usize) -> rusqlite::Result<()>,
+        mut ran: impl FnMut(usize),
+    ) -> rusqlite::Result<()> {
+        let full = n / ROWS_PER_INSERT * ROWS_PER_INSERT;
+        for (rows, range) in [(ROWS_PER_INSERT, 0..full), (1, full..n)] {
+            if range.is_empty() {
+                continue;
+            }
+            let mut stmt = tx.prepare_cached(&self.sql[usize::from(rows > 1)])?;
+            for start in range.step_by(rows) {
+                for k in 0..rows {
+                    bind(&mut stmt, k * self.arity + 1, start + k)?;
+                }
+                stmt.raw_execute()?;
+                ran(rows);
+            }
+        }
+        Ok(())
+    }
 }

@@ -21,7 +21,7 @@ use rusqlite::{params, OptionalExtension, Transaction};
 
 use super::audit_row::{audit_row, AuditRow, AUDIT_COLUMNS};
 use super::error::StoreError;
-use super::sqlite::{insert_sql, Store, ROWS_PER_INSERT};
+use super::sqlite::{BatchInsert, Store};
 
 /// The first line of every leaf's bytes: names the encoding, so that a later one can differ.
 pub const LEAF_FORMAT: &str = "gatehouse-audit-event/1";
@@ -237,41 +237,24 @@ pub(super) fn adopt(tx: &Transaction<'_>) -> Result<u64, StoreError> {
     Ok(leaf - first)
 }
 
-/// The statements that insert leaves: one row, and [`ROWS_PER_INSERT`] rows (built once).
-fn leaves_sql(full: bool) -> &'static str {
-    static SQL: std::sync::LazyLock<[String; 2]> = std::sync::LazyLock::new(|| {
-        [1, ROWS_PER_INSERT].map(|n| insert_sql("audit_leaves", "leaf, event_id, hash", 3, n))
-    });
-    &SQL[usize::from(full)]
-}
+/// The insert of leaves, built once.
+static LEAVES: std::sync::LazyLock<BatchInsert> =
+    std::sync::LazyLock::new(|| BatchInsert::new("audit_leaves", "leaf, event_id, hash", 3));
 
-/// Append the leaves `hashes` of the events just inserted as `ids` (same order), inside `tx`,
-/// [`ROWS_PER_INSERT`] to a statement; returns the number of the first.
+/// Append the leaves `hashes` of the events just inserted as `ids` (same order), inside `tx`;
+/// returns the number of the first.
 pub(super) fn append_leaves(
     tx: &Transaction<'_>,
     hashes: &[Hash],
     ids: &[i64],
 ) -> Result<u64, StoreError> {
     let first = next_leaf(tx)?;
-    let mut leaf = first as i64;
-    for (hashes, ids) in hashes
-        .chunks(ROWS_PER_INSERT)
-        .zip(ids.chunks(ROWS_PER_INSERT))
-    {
-        let n = hashes.len();
-        let rows_in_statement = if n == ROWS_PER_INSERT { n } else { 1 };
-        let mut stmt = tx.prepare_cached(leaves_sql(rows_in_statement > 1))?;
-        for start in (0..n).step_by(rows_in_statement) {
-            for k in 0..rows_in_statement {
-                let at = k * 3;
-                stmt.raw_bind_parameter(at + 1, leaf)?;
-                stmt.raw_bind_parameter(at + 2, ids[start + k])?;
-                stmt.raw_bind_parameter(at + 3, &hashes[start + k].0[..])?;
-                leaf += 1;
-            }
-            stmt.raw_execute()?;
-        }
-    }
+    let bind = |stmt: &mut rusqlite::Statement<'_>, at: usize, i: usize| {
+        stmt.raw_bind_parameter(at, (first + i as u64) as i64)?;
+        stmt.raw_bind_parameter(at + 1, ids[i])?;
+        stmt.raw_bind_parameter(at + 2, &hashes[i].0[..])
+    };
+    LEAVES.run(tx, hashes.len(), bind, |_| {})?;
     Ok(first)
 }
 
@@ -471,6 +454,7 @@ pub fn sign_tree(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::sqlite::ROWS_PER_INSERT;
     use crate::store::AuditStore;
 
     fn row(n: i64) -> AuditRow {
